@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+/**
+ * memoplan's command line. commander does the parsing (help on every verb, unknown options
+ * refused); each verb is a thin layer over a module that the app uses too.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { UserError } from '../shared/errors';
+import { openDatabase } from './store/db';
+import { listSessions } from './store/sessions';
+import { record } from './record/record';
+import { runPlanCommand } from './plan/cli-plan';
+import { serve } from './serve';
+
+const DEFAULT_DB = process.env.MEMOPLAN_DB ?? 'memoplan.db';
+
+function fmt(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+function note(msg: string): void {
+  process.stderr.write(`memoplan: ${msg}\n`);
+}
+
+function parsePositiveInt(name: string) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v)) throw new UserError(`${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
+    return Number(v);
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('memoplan')
+    .description('Record every allocation of a PyTorch process, plan a fixed offset for every buffer, replay and A/B test the plan.')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('record')
+    .description('launch CMD under the interposer and the agent; store its trace in SQLite; exit with its exit code')
+    .option('--db <file>', 'database file', DEFAULT_DB)
+    .option('--name <name>', 'session name (default: the script name)')
+    .option('--python <path>', 'Python interpreter for a Python target (or MEMOPLAN_PYTHON); must import torch')
+    .option('--quiet', 'no progress on stderr')
+    .argument('<cmd...>', 'the command to record, after --')
+    .action(async (cmd: string[], opts: { db: string; name?: string; python?: string; quiet?: boolean }) => {
+      const db = openDatabase(opts.db);
+      try {
+        const progress = !opts.quiet;
+        const r = await record({
+          db,
+          dbFile: opts.db,
+          command: cmd,
+          name: opts.name,
+          python: opts.python ?? null,
+          onNote: note,
+          onProgress: progress
+            ? (p) => {
+                const line = `recording ${p.seconds.toFixed(0)}s: ${fmt(p.events)} events, ${fmt(Math.round(p.eventsPerSecond))} events/s, ${p.processes} process(es)`;
+                if (process.stderr.isTTY) process.stderr.write(`\r${line}\x1b[K`);
+                else if (Math.round(p.seconds) % 10 === 0) note(line);
+              }
+            : undefined,
+        });
+        if (progress && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+        const s = r.summary;
+        note(
+          `session ${r.sessionId}: ${fmt(s.events)} events, ${fmt(s.allocations)} allocations (${fmt(s.liveAtExit)} live at exit), ` +
+            `${fmt(s.iterations)} iterations, ${fmt(s.ops)} ops -> ${opts.db}`,
+        );
+        if (r.signal) note(`the target was killed by ${r.signal}; everything it wrote before is stored`);
+        else if (r.exitCode !== 0) note(`the target exited with code ${r.exitCode}`);
+        process.exitCode = r.exitCode;
+      } finally {
+        db.close();
+      }
+    });
+
+  program
+    .command('sessions')
+    .description('list the recorded sessions of a database')
+    .option('--db <file>', 'database file', DEFAULT_DB)
+    .option('--json', 'print a JSON array (keys: id, name, command, exit_code, events, allocations, live_at_exit, iterations, ops, ...)')
+    .action((opts: { db: string; json?: boolean }) => {
+      const db = openDatabase(opts.db, { create: false });
+      try {
+        const rows = listSessions(db);
+        if (opts.json) {
+          process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+          return;
+        }
+        if (rows.length === 0) {
+          process.stdout.write('no sessions\n');
+          return;
+        }
+        const table = rows.map((r) => [
+          String(r.id), r.name, r.status, r.exit_code === null ? '-' : String(r.exit_code), fmt(r.events), fmt(r.allocations),
+          fmt(r.live_at_exit), fmt(r.iterations), fmt(r.ops), r.started_at,
+        ]);
+        printTable(['id', 'name', 'status', 'exit', 'events', 'allocations', 'live@exit', 'iterations', 'ops', 'started'], table);
+      } finally {
+        db.close();
+      }
+    });
+
+  program
+    .command('plan')
+    .description('plan offsets for the buffers of one iteration (of a session, or of an instance CSV) and validate them')
+    .option('--db <file>', 'database file', DEFAULT_DB)
+    .option('--session <id>', 'session to plan', parsePositiveInt('--session'))
+    .option('--iteration <n>', 'iteration number (default: the first steady-state one)', parsePositiveInt('--iteration'))
+    .option('--instance <file.csv>', 'plan a standalone instance (id,lower,upper,size) instead of a session')
+    .option('--algorithm <name>', 'greedy-size | greedy-breadth | first-fit | best-fit | exact | all', 'all')
+    .option('--time-limit <seconds>', 'time limit of the exact solver', '10')
+    .option('--out <plan>', 'write the plan file for the interposer (sessions only)')
+    .option('--offsets <file.csv>', 'write the best plan as id,lower,upper,size,offset')
+    .option('--json', 'print a JSON array, one object per planner')
+    .action(async (opts) => {
+      await runPlanCommand(opts);
+    });
+
+  program
+    .command('serve')
+    .description('serve the UI on 127.0.0.1 (the first stdout line is the URL, with its access token)')
+    .option('--db <file>', 'database file', DEFAULT_DB)
+    .addOption(new Option('--port <n>', 'port (0 picks a free one)').default(0).argParser(parsePositiveInt('--port')))
+    .action(async (opts: { db: string; port: number }) => {
+      await serve({ dbFile: opts.db, port: opts.port });
+    });
+
+  return program;
+}
+
+function printTable(head: string[], rows: string[][]): void {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  process.stdout.write([line(head), ...rows.map(line)].join('\n') + '\n');
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version exit 0; usage errors were already printed by commander
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (err instanceof UserError) {
+      note(err.message);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    note(`internal error: ${(err as Error).message}`);
+    if (process.env.MEMOPLAN_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    process.exitCode = 70;
+  }
+}
+
+if (require.main === module) void main(process.argv);

@@ -1,0 +1,71 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../../shared/errors';
+
+/**
+ * Finding a Python that imports torch. Debian's python3-torch lives under /usr/bin/python3,
+ * while the python3 first on PATH (pyenv, a venv, conda) may lack it. Order: the --python flag,
+ * then MEMOPLAN_PYTHON, then what the command names, then python3 on PATH, then /usr/bin/python3.
+ */
+
+export interface PythonInfo {
+  executable: string;
+  version: string;
+  torchVersion: string;
+}
+
+const PROBE = 'import sys, torch; print(sys.version.split()[0]); print(torch.__version__)';
+
+export function probePython(executable: string): PythonInfo | null {
+  const r = spawnSync(executable, ['-c', PROBE], { encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0 || !r.stdout) return null;
+  const [version, torchVersion] = r.stdout.trim().split('\n');
+  return { executable, version, torchVersion };
+}
+
+export function looksLikePython(cmd: string): boolean {
+  return /^python[0-9.]*$/.test(path.basename(cmd));
+}
+
+function onPath(name: string): string | null {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    const p = path.join(dir, name);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      /* not here */
+    }
+  }
+  return null;
+}
+
+/**
+ * Resolves the interpreter for a Python target. `explicit` (flag or env) must import torch or
+ * the run stops; otherwise the named one is tried, then the usual places.
+ */
+export function resolvePython(named: string | null, explicit: string | null): { info: PythonInfo; note: string | null } {
+  if (explicit) {
+    const info = probePython(explicit);
+    if (!info) throw new UserError(`${explicit} cannot import torch (given by --python or MEMOPLAN_PYTHON); install torch for it or name another interpreter`);
+    return { info, note: null };
+  }
+  const tried: string[] = [];
+  const candidates = [named, onPath('python3'), '/usr/bin/python3'].filter((c): c is string => !!c);
+  for (const c of candidates) {
+    const full = c.includes('/') ? c : onPath(c) ?? c;
+    if (tried.includes(full)) continue;
+    tried.push(full);
+    const info = probePython(full);
+    if (info) {
+      const fellBack = named !== null && c !== named;
+      const note = fellBack ? `${named} cannot import torch; using ${full} (torch ${info.torchVersion}); pass --python or set MEMOPLAN_PYTHON to choose` : null;
+      return { info, note };
+    }
+  }
+  throw new UserError(
+    `no Python interpreter that imports torch was found (tried ${tried.join(', ')}); install python3-torch (Debian) or pass --python PATH`,
+  );
+}

@@ -1,0 +1,129 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { DB } from '../store/db';
+import { createSession, endSession } from '../store/sessions';
+import { finalizeSession, type FinalizeResult } from '../store/finalize';
+import { hostInfo } from './host';
+import { planLaunch } from './launch';
+import { SessionIngest } from './recorder';
+
+/**
+ * `memoplan record`: launch a command under the interposer and the agent, stream its trace
+ * into SQLite while it runs, then build lifetimes, iterations and summaries. The trace files
+ * are deleted only once everything is stored; if anything fails they stay and their path is
+ * printed, so nothing the user recorded is lost.
+ */
+
+export interface RecordOptions {
+  db: DB;
+  dbFile: string;
+  command: string[];
+  name?: string;
+  python?: string | null;
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** 'inherit' shows the target's output; tests capture it with 'pipe'. */
+  stdio?: 'inherit' | 'pipe';
+  /** Called about once a second with progress while the target runs. */
+  onProgress?: (p: { seconds: number; events: number; eventsPerSecond: number; processes: number }) => void;
+  onNote?: (note: string) => void;
+  pollMs?: number;
+}
+
+export interface RecordResult {
+  sessionId: number;
+  exitCode: number;
+  signal: string | null;
+  summary: FinalizeResult;
+  claimed: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export async function record(o: RecordOptions): Promise<RecordResult> {
+  const cwd = o.cwd ?? process.cwd();
+  const traceRoot = path.join(path.dirname(path.resolve(o.dbFile)), '.memoplan-traces');
+  fs.mkdirSync(traceRoot, { recursive: true });
+  const traceDir = fs.mkdtempSync(path.join(traceRoot, 'rec-'));
+  let launch;
+  try {
+    launch = planLaunch({ command: o.command, python: o.python ?? null, traceDir, env: o.env, cwd });
+  } catch (err) {
+    fs.rmSync(traceDir, { recursive: true, force: true });
+    throw err;
+  }
+  for (const n of launch.notes) o.onNote?.(n);
+  const sessionId = createSession(o.db, {
+    name: o.name ?? path.basename(o.command[o.command.length > 1 && launch.python ? 1 : 0] ?? 'session'),
+    command: launch.argv,
+    cwd,
+    python: launch.python?.executable ?? null,
+    torchVersion: launch.python?.torchVersion ?? null,
+    host: hostInfo(),
+  });
+  fs.renameSync(traceDir, path.join(traceRoot, `session-${sessionId}`));
+  const dir = path.join(traceRoot, `session-${sessionId}`);
+  launch.env.MEMOPLAN_TRACE_DIR = dir;
+  const ingest = new SessionIngest(o.db, sessionId, dir);
+
+  const child = spawn(launch.argv[0], launch.argv.slice(1), {
+    cwd,
+    env: launch.env,
+    stdio: o.stdio === 'pipe' ? ['ignore', 'pipe', 'pipe'] : 'inherit',
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const forward = () => child.kill('SIGTERM');
+  process.on('SIGTERM', forward);
+  // Ctrl-C reaches the target through the terminal's process group; we stay to store the trace.
+  const ignoreInt = () => o.onNote?.('interrupt: waiting for the target to exit, then storing the trace');
+  process.on('SIGINT', ignoreInt);
+
+  const started = Date.now();
+  let lastReport = started;
+  let lastEvents = 0;
+  let failure: unknown = null;
+  const timer = setInterval(() => {
+    try {
+      ingest.poll();
+    } catch (err) {
+      failure = err;
+      child.kill('SIGKILL');
+      return;
+    }
+    const now = Date.now();
+    if (o.onProgress && now - lastReport >= 1000) {
+      const s = ingest.stats;
+      o.onProgress({ seconds: (now - started) / 1000, events: s.events, eventsPerSecond: ((s.events - lastEvents) * 1000) / (now - lastReport), processes: s.processes });
+      lastReport = now;
+      lastEvents = s.events;
+    }
+  }, o.pollMs ?? 50);
+
+  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (c, s) => resolve({ code: c, signal: s }));
+  }).finally(() => {
+    clearInterval(timer);
+    process.off('SIGTERM', forward);
+    process.off('SIGINT', ignoreInt);
+  });
+  const exitCode = code ?? 128 + (signal ? os.constants.signals[signal] : 0);
+  try {
+    if (failure) throw failure;
+    ingest.drain();
+    const { claimed } = ingest.finish();
+    const summary = finalizeSession(o.db, sessionId);
+    endSession(o.db, sessionId, { status: signal ? 'killed' : 'complete', exitCode, signal });
+    fs.rmSync(dir, { recursive: true, force: true });
+    return { sessionId, exitCode, signal, summary, claimed, stdout, stderr };
+  } catch (err) {
+    endSession(o.db, sessionId, { status: 'failed', exitCode, signal });
+    (err as Error).message += ` (the raw trace is kept in ${dir})`;
+    throw err;
+  }
+}

@@ -1,0 +1,233 @@
+import fs from 'node:fs';
+
+/**
+ * Tails one trace file written by the interposer (docs/TRACE_FORMAT.md) while the target runs,
+ * and reads what is left once it has exited or been killed. Only committed records are
+ * returned, each exactly once.
+ */
+
+export const TRACE_MAGIC = 'MPTRACE\0';
+export const TRACE_VERSION = 1;
+export const RECORD_SIZE = 32;
+export const HEADER_BYTES = 4096;
+const CHUNK_MAGIC = 0x4b43504d; // 'MPCK'
+const FLAG_CLEAN_EXIT = 1;
+const FLAG_FORK_CHILD = 2;
+
+export class TraceFormatError extends Error {}
+
+export interface TraceHeader {
+  version: number;
+  chunkSize: number;
+  pid: number;
+  ppid: number;
+  cleanExit: boolean;
+  forkChild: boolean;
+  startNs: number;
+  startRealtimeNs: number;
+  chunksUsed: number;
+  eventsWritten: number;
+  markersWritten: number;
+}
+
+/** A batch of decoded records of one thread, columnar. */
+export interface RecordBatch {
+  tid: number;
+  threadIndex: number;
+  count: number;
+  ts: Float64Array;
+  addr: (number | bigint)[];
+  size: (number | bigint)[];
+  scope: Uint32Array;
+  kind: Uint8Array;
+  alignLog2: Uint8Array;
+  flags: Uint16Array;
+}
+
+export interface NameRecord {
+  id: number;
+  name: string;
+}
+
+interface ChunkState {
+  index: number;
+  tid: number;
+  threadIndex: number;
+  consumed: number; // records already returned
+  full: boolean;
+}
+
+const TWO32 = 4294967296;
+const INT64_MAX = (1n << 63n) - 1n;
+
+/** u64 as a Number where exact, else a BigInt clamped to SQLite's INTEGER range. */
+function u64(buf: Buffer, off: number): number | bigint {
+  const lo = buf.readUInt32LE(off);
+  const hi = buf.readUInt32LE(off + 4);
+  if (hi < 0x200000) return hi * TWO32 + lo;
+  const v = buf.readBigUInt64LE(off);
+  return v > INT64_MAX ? INT64_MAX : v;
+}
+
+function u64num(buf: Buffer, off: number): number {
+  return buf.readUInt32LE(off + 4) * TWO32 + buf.readUInt32LE(off);
+}
+
+export function parseHeader(buf: Buffer): TraceHeader {
+  if (buf.length < 96 || buf.toString('latin1', 0, 8) !== TRACE_MAGIC) {
+    throw new TraceFormatError('not a memoplan trace file (bad magic)');
+  }
+  const version = buf.readUInt32LE(8);
+  if (version !== TRACE_VERSION) throw new TraceFormatError(`unsupported trace version ${version}`);
+  const recordSize = buf.readUInt32LE(12);
+  const chunkSize = buf.readUInt32LE(16);
+  if (recordSize !== RECORD_SIZE || chunkSize < 4096 || chunkSize % RECORD_SIZE !== 0) {
+    throw new TraceFormatError(`bad trace geometry (record ${recordSize}, chunk ${chunkSize})`);
+  }
+  const flags = buf.readUInt32LE(28);
+  return {
+    version,
+    chunkSize,
+    pid: buf.readUInt32LE(20),
+    ppid: buf.readUInt32LE(24),
+    cleanExit: (flags & FLAG_CLEAN_EXIT) !== 0,
+    forkChild: (flags & FLAG_FORK_CHILD) !== 0,
+    startNs: u64num(buf, 32),
+    startRealtimeNs: u64num(buf, 40),
+    chunksUsed: u64num(buf, 48),
+    eventsWritten: u64num(buf, 56),
+    markersWritten: u64num(buf, 64),
+  };
+}
+
+export class TraceReader {
+  private fd: number;
+  private header: TraceHeader | null = null;
+  private chunks: ChunkState[] = [];
+  private namesFd: number | null = null;
+  private namesOffset = 0;
+  private namesPending: Buffer = Buffer.alloc(0);
+  private scratch: Buffer = Buffer.alloc(0);
+
+  constructor(readonly file: string, readonly namesFile: string) {
+    this.fd = fs.openSync(file, 'r');
+  }
+
+  close(): void {
+    fs.closeSync(this.fd);
+    if (this.namesFd !== null) fs.closeSync(this.namesFd);
+  }
+
+  /** The header as last read; null until the interposer has written it. */
+  readHeader(): TraceHeader | null {
+    const buf = Buffer.alloc(96);
+    const n = fs.readSync(this.fd, buf, 0, buf.length, 0);
+    if (n < buf.length || buf.readUInt32LE(0) === 0) return this.header;
+    this.header = parseHeader(buf);
+    return this.header;
+  }
+
+  /** New interned names since the last call (complete records only). */
+  readNames(): NameRecord[] {
+    if (this.namesFd === null) {
+      try {
+        this.namesFd = fs.openSync(this.namesFile, 'r');
+      } catch {
+        return [];
+      }
+    }
+    const size = fs.fstatSync(this.namesFd).size;
+    if (size <= this.namesOffset) return [];
+    const fresh = Buffer.alloc(size - this.namesOffset);
+    const got = fs.readSync(this.namesFd, fresh, 0, fresh.length, this.namesOffset);
+    this.namesOffset += got;
+    let buf = Buffer.concat([this.namesPending, fresh.subarray(0, got)]);
+    const out: NameRecord[] = [];
+    let off = 0;
+    while (off + 8 <= buf.length) {
+      const len = buf.readUInt32LE(off + 4);
+      if (off + 8 + len > buf.length) break;
+      out.push({ id: buf.readUInt32LE(off), name: buf.toString('utf8', off + 8, off + 8 + len) });
+      off += 8 + len;
+    }
+    this.namesPending = Buffer.from(buf.subarray(off));
+    return out;
+  }
+
+  /**
+   * Reads every record committed since the last call, grouped by thread chunk in program order.
+   * Returns null when the header is not there yet.
+   */
+  readRecords(): RecordBatch[] | null {
+    const header = this.readHeader();
+    if (!header) return null;
+    const fileSize = fs.fstatSync(this.fd).size;
+    const batches: RecordBatch[] = [];
+    const slots = header.chunkSize / RECORD_SIZE;
+    for (let i = this.chunks.length + 1; i < header.chunksUsed; i++) {
+      this.chunks.push({ index: i, tid: 0, threadIndex: 0, consumed: 0, full: false });
+    }
+    for (const chunk of this.chunks) {
+      if (chunk.full) continue;
+      const base = chunk.index * header.chunkSize;
+      if (base + header.chunkSize > fileSize) continue; // not extended yet
+      if (chunk.tid === 0 && !this.readChunkHeader(chunk, base)) continue;
+      const first = 1 + chunk.consumed;
+      if (first >= slots) {
+        chunk.full = true;
+        continue;
+      }
+      const batch = this.readCommitted(chunk, base, first, slots);
+      if (batch) batches.push(batch);
+    }
+    return batches;
+  }
+
+  private readChunkHeader(chunk: ChunkState, base: number): boolean {
+    const buf = Buffer.alloc(RECORD_SIZE);
+    fs.readSync(this.fd, buf, 0, RECORD_SIZE, base);
+    if (buf.readUInt32LE(24) !== CHUNK_MAGIC) return false;
+    chunk.tid = buf.readUInt32LE(0);
+    chunk.threadIndex = buf.readUInt32LE(4);
+    return true;
+  }
+
+  private readCommitted(chunk: ChunkState, base: number, first: number, slots: number): RecordBatch | null {
+    const want = (slots - first) * RECORD_SIZE;
+    if (this.scratch.length < want) this.scratch = Buffer.alloc(want);
+    const buf = this.scratch;
+    const got = fs.readSync(this.fd, buf, 0, want, base + first * RECORD_SIZE);
+    let n = 0;
+    const max = Math.floor(got / RECORD_SIZE);
+    while (n < max && buf[n * RECORD_SIZE + 28] !== 0) n++;
+    if (n === 0) return null;
+    // Read the committed prefix again: every field of those records was stored before the
+    // commit byte we saw, so the second copy holds them whole (see docs/TRACE_FORMAT.md).
+    fs.readSync(this.fd, buf, 0, n * RECORD_SIZE, base + first * RECORD_SIZE);
+    if (first + n >= slots) chunk.full = true;
+    chunk.consumed += n;
+    const batch: RecordBatch = {
+      tid: chunk.tid,
+      threadIndex: chunk.threadIndex,
+      count: n,
+      ts: new Float64Array(n),
+      addr: new Array(n),
+      size: new Array(n),
+      scope: new Uint32Array(n),
+      kind: new Uint8Array(n),
+      alignLog2: new Uint8Array(n),
+      flags: new Uint16Array(n),
+    };
+    for (let r = 0; r < n; r++) {
+      const o = r * RECORD_SIZE;
+      batch.ts[r] = u64num(buf, o);
+      batch.addr[r] = u64(buf, o + 8);
+      batch.size[r] = u64(buf, o + 16);
+      batch.scope[r] = buf.readUInt32LE(o + 24);
+      batch.kind[r] = buf[o + 28];
+      batch.alignLog2[r] = buf[o + 29];
+      batch.flags[r] = buf.readUInt16LE(o + 30);
+    }
+    return batch;
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * The SQLite schema, as an ordered list of migrations. PRAGMA user_version holds the number of
+ * migrations applied; a database with a higher number was written by a newer memoplan and is
+ * refused rather than guessed at. Never edit a migration that has shipped: append a new one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: recording
+  `
+  CREATE TABLE sessions (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL,
+    command       TEXT NOT NULL,          -- JSON array of argv
+    cwd           TEXT NOT NULL,
+    status        TEXT NOT NULL,          -- recording | complete | killed | failed
+    exit_code     INTEGER,                -- the target's exit code (128+signal when killed)
+    signal        TEXT,
+    started_at    TEXT NOT NULL,          -- ISO 8601, wall clock
+    ended_at      TEXT,
+    python        TEXT,                   -- interpreter used, when the target is Python
+    torch_version TEXT,
+    host          TEXT,                   -- JSON: cpu model, cores, memory, kernel
+    events        INTEGER NOT NULL DEFAULT 0,   -- allocation-family events stored
+    markers       INTEGER NOT NULL DEFAULT 0,
+    events_claimed INTEGER,               -- what the interposers said they wrote (clean exits only)
+    allocations   INTEGER NOT NULL DEFAULT 0,
+    live_at_exit  INTEGER NOT NULL DEFAULT 0,
+    iterations    INTEGER NOT NULL DEFAULT 0,
+    ops           INTEGER NOT NULL DEFAULT 0,
+    t_begin       INTEGER,                -- first event, CLOCK_MONOTONIC ns
+    t_end         INTEGER,
+    peak_live_bytes INTEGER
+  );
+
+  CREATE TABLE processes (
+    id          INTEGER PRIMARY KEY,
+    session_id  INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    pid         INTEGER NOT NULL,
+    ppid        INTEGER NOT NULL,
+    is_fork_child INTEGER NOT NULL,
+    start_ns    INTEGER NOT NULL,
+    clean_exit  INTEGER NOT NULL DEFAULT 0,
+    events_claimed INTEGER,
+    trace_file  TEXT NOT NULL
+  );
+  CREATE INDEX processes_session ON processes(session_id);
+
+  CREATE TABLE threads (
+    id           INTEGER PRIMARY KEY,
+    session_id   INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    process_id   INTEGER NOT NULL REFERENCES processes(id) ON DELETE CASCADE,
+    tid          INTEGER NOT NULL,
+    thread_index INTEGER NOT NULL
+  );
+  CREATE INDEX threads_session ON threads(session_id);
+
+  -- A scope interned by the agent: the nn.Module path and the aten op active on the thread.
+  CREATE TABLE ops (
+    id          INTEGER PRIMARY KEY,
+    session_id  INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    process_id  INTEGER NOT NULL REFERENCES processes(id) ON DELETE CASCADE,
+    name_id     INTEGER NOT NULL,       -- the id the interposer handed out
+    module      TEXT NOT NULL,          -- '' when outside any module
+    op          TEXT NOT NULL           -- '' for module-level (no op) scopes
+  );
+  CREATE UNIQUE INDEX ops_name ON ops(process_id, name_id);
+  CREATE INDEX ops_session ON ops(session_id);
+
+  -- Raw events, one row each, in the order they were read (per thread, in program order).
+  CREATE TABLE events (
+    id         INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL,
+    thread_id  INTEGER NOT NULL,
+    ts         INTEGER NOT NULL,        -- CLOCK_MONOTONIC ns
+    kind       INTEGER NOT NULL,        -- shared/trace-kinds.ts
+    addr       INTEGER NOT NULL,
+    size       INTEGER NOT NULL,
+    align      INTEGER NOT NULL,        -- bytes, 0 = default
+    scope      INTEGER,                 -- ops.id, NULL = none
+    flags      INTEGER NOT NULL
+  );
+
+  -- An allocation matched with its free: a lifetime. free_event is NULL when live at exit.
+  CREATE TABLE allocations (
+    id          INTEGER PRIMARY KEY,
+    session_id  INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    process_id  INTEGER NOT NULL,
+    thread_id   INTEGER NOT NULL,
+    iteration_id INTEGER,               -- iterations.id of the allocating thread, if any
+    seq         INTEGER NOT NULL,       -- position of the alloc event in the session order
+    free_seq    INTEGER,
+    alloc_event INTEGER NOT NULL,
+    free_event  INTEGER,
+    kind        INTEGER NOT NULL,
+    addr        INTEGER NOT NULL,
+    size        INTEGER NOT NULL,
+    align       INTEGER NOT NULL,
+    scope       INTEGER,
+    t_alloc     INTEGER NOT NULL,
+    t_free      INTEGER,
+    free_thread_id INTEGER
+  );
+
+  CREATE TABLE iterations (
+    id          INTEGER PRIMARY KEY,
+    session_id  INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    process_id  INTEGER NOT NULL,
+    thread_id   INTEGER NOT NULL,
+    number      INTEGER NOT NULL,       -- as numbered by the agent, per process
+    t_begin     INTEGER NOT NULL,
+    t_end       INTEGER,
+    latency_ns  INTEGER,
+    begin_seq   INTEGER NOT NULL,
+    end_seq     INTEGER,
+    allocs      INTEGER NOT NULL DEFAULT 0,
+    alloc_bytes INTEGER NOT NULL DEFAULT 0,
+    signature   TEXT                    -- hash of the (size, align) sequence of its allocations
+  );
+  CREATE INDEX iterations_session ON iterations(session_id, number);
+
+  -- Time-bucketed overview built at ingest, so no chart ever scans raw events.
+  CREATE TABLE timeline (
+    session_id  INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    bucket      INTEGER NOT NULL,
+    t0          INTEGER NOT NULL,
+    t1          INTEGER NOT NULL,
+    allocs      INTEGER NOT NULL,
+    frees       INTEGER NOT NULL,
+    bytes_allocated INTEGER NOT NULL,
+    live_bytes_end  INTEGER NOT NULL,
+    live_bytes_max  INTEGER NOT NULL,
+    PRIMARY KEY (session_id, bucket)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE op_stats (
+    session_id  INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    op_id       INTEGER NOT NULL,       -- ops.id; 0 = no scope
+    allocs      INTEGER NOT NULL,
+    bytes       INTEGER NOT NULL,
+    max_size    INTEGER NOT NULL,
+    PRIMARY KEY (session_id, op_id)
+  ) WITHOUT ROWID;
+  `,
+];
+
+/** Indexes that slow bulk ingest; built once a session's raw events are all in. */
+export const POST_INGEST_INDEXES = `
+  CREATE INDEX IF NOT EXISTS events_session_ts ON events(session_id, ts, id);
+  CREATE INDEX IF NOT EXISTS allocations_session ON allocations(session_id, seq);
+  CREATE INDEX IF NOT EXISTS allocations_iteration ON allocations(iteration_id);
+`;
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

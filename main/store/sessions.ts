@@ -1,0 +1,83 @@
+import type { DB } from './db';
+import type { SessionSummary } from '../../shared/types';
+import { UserError } from '../../shared/errors';
+
+export interface NewSession {
+  name: string;
+  command: string[];
+  cwd: string;
+  python: string | null;
+  torchVersion: string | null;
+  host: object;
+}
+
+export function createSession(db: DB, s: NewSession): number {
+  const info = db
+    .prepare(
+      `INSERT INTO sessions (name, command, cwd, status, started_at, python, torch_version, host)
+       VALUES (?, ?, ?, 'recording', ?, ?, ?, ?)`,
+    )
+    .run(s.name, JSON.stringify(s.command), s.cwd, new Date().toISOString(), s.python, s.torchVersion, JSON.stringify(s.host));
+  return Number(info.lastInsertRowid);
+}
+
+export function endSession(
+  db: DB,
+  id: number,
+  end: { status: 'complete' | 'killed' | 'failed'; exitCode: number | null; signal: string | null },
+): void {
+  db.prepare(`UPDATE sessions SET status = ?, exit_code = ?, signal = ?, ended_at = ? WHERE id = ?`).run(
+    end.status,
+    end.exitCode,
+    end.signal,
+    new Date().toISOString(),
+    id,
+  );
+}
+
+interface SessionRow {
+  id: number;
+  name: string;
+  command: string;
+  status: string;
+  exit_code: number | null;
+  started_at: string;
+  ended_at: string | null;
+  events: number;
+  events_claimed: number | null;
+  allocations: number;
+  live_at_exit: number;
+  iterations: number;
+  ops: number;
+  peak_live_bytes: number | null;
+}
+
+export function listSessions(db: DB): SessionSummary[] {
+  const rows = db.prepare(`SELECT * FROM sessions ORDER BY id`).all() as SessionRow[];
+  return rows.map(toSummary);
+}
+
+export function getSession(db: DB, id: number): SessionSummary {
+  const row = db.prepare(`SELECT * FROM sessions WHERE id = ?`).get(id) as SessionRow | undefined;
+  if (!row) throw new UserError(`no session ${id} in this database`);
+  return toSummary(row);
+}
+
+function toSummary(r: SessionRow): SessionSummary {
+  return {
+    id: r.id,
+    name: r.name,
+    command: JSON.parse(r.command) as string[],
+    status: r.status,
+    exit_code: r.exit_code,
+    started_at: r.started_at,
+    ended_at: r.ended_at,
+    events: r.events,
+    events_claimed: r.events_claimed,
+    allocations: r.allocations,
+    live_at_exit: r.live_at_exit,
+    iterations: r.iterations,
+    ops: r.ops,
+    peak_live_bytes: r.peak_live_bytes,
+  };
+}

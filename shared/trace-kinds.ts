@@ -1,0 +1,45 @@
+/** Event kinds of the trace format (docs/TRACE_FORMAT.md). Shared by ingest, queries and UI. */
+export const Kind = {
+  malloc: 1,
+  calloc: 2,
+  realloc: 3,
+  free: 4,
+  realloc_free: 5,
+  posix_memalign: 6,
+  aligned_alloc: 7,
+  memalign: 8,
+  valloc: 9,
+  pvalloc: 10,
+  reallocarray: 11,
+  realloc_failed: 12,
+  iter_begin: 32,
+  iter_end: 33,
+  thread_exit: 34,
+  fork: 35,
+} as const;
+
+export type KindName = keyof typeof Kind;
+
+const NAMES: Record<number, KindName> = Object.fromEntries(
+  Object.entries(Kind).map(([name, code]) => [code, name as KindName]),
+);
+
+export function kindName(code: number): KindName | `unknown(${number})` {
+  return NAMES[code] ?? `unknown(${code})`;
+}
+
+/** Kinds that hand a new block to the program (when the call did not fail). */
+export function isAllocKind(kind: number): boolean {
+  return (kind >= 1 && kind <= 3) || (kind >= 6 && kind <= 11);
+}
+
+/** Kinds that end the life of a block. */
+export function isFreeKind(kind: number): boolean {
+  return kind === Kind.free || kind === Kind.realloc_free;
+}
+
+export function isMarkerKind(kind: number): boolean {
+  return kind >= 32;
+}
+
+export const RECORD_FLAG_FAILED = 1;
