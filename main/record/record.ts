@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { DB } from '../store/db';
 import { createSession, endSession } from '../store/sessions';
-import { finalizeSession, type FinalizeResult } from '../store/finalize';
+import type { LifetimeTotals } from '../store/lifetimes';
 import { hostInfo } from './host';
 import { planLaunch } from './launch';
 import { SessionIngest } from './recorder';
@@ -29,6 +29,8 @@ export interface RecordOptions {
   /** Called about once a second with progress while the target runs. */
   onProgress?: (p: { seconds: number; events: number; eventsPerSecond: number; processes: number }) => void;
   onNote?: (note: string) => void;
+  /** Called once the target has been spawned. */
+  onStart?: (child: ChildProcess, sessionId: number) => void;
   pollMs?: number;
 }
 
@@ -36,7 +38,7 @@ export interface RecordResult {
   sessionId: number;
   exitCode: number;
   signal: string | null;
-  summary: FinalizeResult;
+  summary: LifetimeTotals & { ops: number };
   claimed: number | null;
   stdout: string;
   stderr: string;
@@ -73,6 +75,7 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
     env: launch.env,
     stdio: o.stdio === 'pipe' ? ['ignore', 'pipe', 'pipe'] : 'inherit',
   });
+  o.onStart?.(child, sessionId);
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -115,9 +118,7 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
   const exitCode = code ?? 128 + (signal ? os.constants.signals[signal] : 0);
   try {
     if (failure) throw failure;
-    ingest.drain();
-    const { claimed } = ingest.finish();
-    const summary = finalizeSession(o.db, sessionId);
+    const { claimed, totals: summary } = ingest.finish();
     endSession(o.db, sessionId, { status: signal ? 'killed' : 'complete', exitCode, signal });
     fs.rmSync(dir, { recursive: true, force: true });
     return { sessionId, exitCode, signal, summary, claimed, stdout, stderr };

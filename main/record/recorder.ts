@@ -2,14 +2,27 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { DB } from '../store/db';
 import { EventWriter } from '../store/ingest';
+import { LifetimeBuilder, type LifetimeTotals, type StreamEvent } from '../store/lifetimes';
 import { TraceReader, TraceFormatError, type TraceHeader } from './trace-reader';
 
 /**
  * Streams the trace files of one session (one per traced process) into SQLite while the target
- * runs. poll() is synchronous and bounded by what the target wrote since the last call; the
- * caller decides when to call it (a timer in the CLI, a worker thread in the app), so the
- * target itself never waits on the database.
+ * runs, and builds lifetimes as it goes. poll() is synchronous and bounded by what the target
+ * wrote since the last call; the caller decides when to call it (a timer in the CLI, a worker
+ * thread in the app), so the target itself never waits on the database.
+ *
+ * Ordering. Each thread's records arrive in program order, but threads are read one after the
+ * other, so a poll can see thread B's event e2 and miss thread A's e1 that preceded it (A
+ * committed e1 after we had read A's chunk). Lifetimes need e1 first when e1 freed the address
+ * e2 was handed. The interposer commits a free before the real free and stamps an allocation
+ * after the real call returns, so e1 was committed before e2's timestamp. Hence every event
+ * stamped before the moment W a poll starts reading has all its causal predecessors already
+ * read: each poll feeds the builder, in timestamp order, the events stamped before W (less a
+ * margin for clock error), and keeps the rest for the next poll.
  */
+
+/** Slack for the difference between the interposer's clock and ours (both CLOCK_MONOTONIC). */
+const WATERMARK_MARGIN_NS = 5_000_000;
 
 const TRACE_FILE = /^trace-(\d+)-(\d+)\.mpt$/;
 
@@ -30,6 +43,8 @@ export interface PollStats {
 export class SessionIngest {
   private readonly traces = new Map<string, ProcessTrace>();
   private readonly writer: EventWriter;
+  private readonly lifetimes: LifetimeBuilder;
+  private pending: StreamEvent[] = [];
   private readonly insertProcess;
   private readonly insertThread;
   private readonly insertOp;
@@ -37,6 +52,7 @@ export class SessionIngest {
 
   constructor(private readonly db: DB, readonly sessionId: number, readonly traceDir: string) {
     this.writer = new EventWriter(db, sessionId);
+    this.lifetimes = new LifetimeBuilder(db, sessionId);
     this.insertProcess = db.prepare(
       `INSERT INTO processes (session_id, pid, ppid, is_fork_child, start_ns, trace_file) VALUES (?, ?, ?, ?, ?, ?)`,
     );
@@ -50,39 +66,68 @@ export class SessionIngest {
   }
 
   /** Reads whatever is new in every trace file; returns the number of records stored. */
-  poll(): number {
+  poll(final = false): number {
+    const watermark = final ? Infinity : Number(process.hrtime.bigint()) - WATERMARK_MARGIN_NS;
     const before = this.writer.events + this.writer.markers;
     this.discover();
     this.db.transaction(() => {
+      this.writer.begin();
       for (const t of this.traces.values()) this.pollOne(t);
       this.writer.flush();
-    })();
+      let ready: StreamEvent[];
+      if (watermark === Infinity) {
+        ready = this.pending;
+        this.pending = [];
+      } else {
+        ready = [];
+        const keep: StreamEvent[] = [];
+        for (const e of this.pending) (e.ts < watermark ? ready : keep).push(e);
+        this.pending = keep;
+      }
+      ready.sort((a, b) => a.ts - b.ts); // stable: equal stamps keep program order
+      this.lifetimes.push(ready);
+      this.lifetimes.flush();
+    }).immediate();
     return this.writer.events + this.writer.markers - before;
   }
 
-  /** Polls until nothing new arrives: for after the target has exited. */
+  /** Reads everything left, once the target has exited (or was killed). */
   drain(): void {
-    while (this.poll() > 0) {
+    while (this.poll(true) > 0) {
       /* keep reading */
     }
   }
 
-  /** What the interposers claimed to have written, summed; null if any process did not exit cleanly. */
-  finish(): { claimed: number | null; files: string[] } {
+  /**
+   * Ends the session's ingest: lifetimes still open become live-at-exit, summaries and counts
+   * are written. Returns the totals and what the interposers claimed to have written (null if
+   * any process did not exit cleanly).
+   */
+  finish(): { claimed: number | null; totals: LifetimeTotals & { ops: number } } {
+    this.drain();
     let claimed: number | null = 0;
-    const files: string[] = [];
     const update = this.db.prepare(`UPDATE processes SET clean_exit = ?, events_claimed = ? WHERE id = ?`);
-    for (const [file, t] of this.traces) {
+    for (const t of this.traces.values()) {
       const h = t.reader.readHeader();
-      files.push(file, t.reader.namesFile);
       t.reader.close();
       if (t.processId === null || !h) continue;
       update.run(h.cleanExit ? 1 : 0, h.cleanExit ? h.eventsWritten : null, t.processId);
       if (!h.cleanExit) claimed = null;
       else if (claimed !== null) claimed += h.eventsWritten;
     }
-    this.db.prepare(`UPDATE sessions SET events_claimed = ? WHERE id = ?`).run(claimed, this.sessionId);
-    return { claimed, files };
+    const totals = this.db.transaction(() => {
+      const t = this.lifetimes.finish();
+      const ops = (this.db.prepare(`SELECT count(*) AS n FROM ops WHERE session_id = ?`).get(this.sessionId) as { n: number }).n;
+      this.db
+        .prepare(
+          `UPDATE sessions SET events = ?, markers = ?, events_claimed = ?, allocations = ?, live_at_exit = ?, iterations = ?,
+             ops = ?, t_begin = ?, t_end = ?, peak_live_bytes = ?, first_event = ?, last_event = ? WHERE id = ?`,
+        )
+        .run(t.events, t.markers, claimed, t.allocations, t.liveAtExit, t.iterations, ops, t.tBegin, t.tEnd, t.peakLiveBytes,
+          this.writer.firstId, this.writer.lastId, this.sessionId);
+      return { ...t, ops };
+    })();
+    return { claimed, totals };
   }
 
   private discover(): void {
@@ -125,7 +170,7 @@ export class SessionIngest {
         threadId = Number(this.insertThread.run(this.sessionId, t.processId, batch.tid, batch.threadIndex).lastInsertRowid);
         t.threads.set(batch.threadIndex, threadId);
       }
-      this.writer.write(batch, threadId, scopeOf);
+      this.writer.write(batch, threadId, t.processId!, scopeOf, this.pending);
     }
   }
 

@@ -26,6 +26,8 @@ export const MIGRATIONS: readonly string[] = [
     live_at_exit  INTEGER NOT NULL DEFAULT 0,
     iterations    INTEGER NOT NULL DEFAULT 0,
     ops           INTEGER NOT NULL DEFAULT 0,
+    first_event   INTEGER,                -- events.id range of this session
+    last_event    INTEGER,
     t_begin       INTEGER,                -- first event, CLOCK_MONOTONIC ns
     t_end         INTEGER,
     peak_live_bytes INTEGER
@@ -66,6 +68,7 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX ops_session ON ops(session_id);
 
   -- Raw events, one row each, in the order they were read (per thread, in program order).
+  -- No index but the rowid: a session's rows lie in sessions.first_event..last_event.
   CREATE TABLE events (
     id         INTEGER PRIMARY KEY,
     session_id INTEGER NOT NULL,
@@ -80,25 +83,23 @@ export const MIGRATIONS: readonly string[] = [
   );
 
   -- An allocation matched with its free: a lifetime. free_event is NULL when live at exit.
+  -- seq and free_seq are positions in the session's event order (logical time).
   CREATE TABLE allocations (
     id          INTEGER PRIMARY KEY,
     session_id  INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    process_id  INTEGER NOT NULL,
     thread_id   INTEGER NOT NULL,
-    iteration_id INTEGER,               -- iterations.id of the allocating thread, if any
-    seq         INTEGER NOT NULL,       -- position of the alloc event in the session order
+    iteration_id INTEGER,               -- iterations.id running on the allocating thread, if any
+    seq         INTEGER NOT NULL,
     free_seq    INTEGER,
-    alloc_event INTEGER NOT NULL,
+    alloc_event INTEGER NOT NULL,       -- events.id
     free_event  INTEGER,
-    kind        INTEGER NOT NULL,
-    addr        INTEGER NOT NULL,
     size        INTEGER NOT NULL,
     align       INTEGER NOT NULL,
-    scope       INTEGER,
+    scope       INTEGER,                -- ops.id
     t_alloc     INTEGER NOT NULL,
-    t_free      INTEGER,
-    free_thread_id INTEGER
+    t_free      INTEGER
   );
+  CREATE INDEX allocations_iteration ON allocations(iteration_id) WHERE iteration_id IS NOT NULL;
 
   CREATE TABLE iterations (
     id          INTEGER PRIMARY KEY,
@@ -141,12 +142,5 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   `,
 ];
-
-/** Indexes that slow bulk ingest; built once a session's raw events are all in. */
-export const POST_INGEST_INDEXES = `
-  CREATE INDEX IF NOT EXISTS events_session_ts ON events(session_id, ts, id);
-  CREATE INDEX IF NOT EXISTS allocations_session ON allocations(session_id, seq);
-  CREATE INDEX IF NOT EXISTS allocations_iteration ON allocations(iteration_id);
-`;
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -4,7 +4,6 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { openDatabase, type DB } from '../../main/store/db';
 import { createSession } from '../../main/store/sessions';
-import { finalizeSession } from '../../main/store/finalize';
 import { SessionIngest } from '../../main/record/recorder';
 import { TraceReader } from '../../main/record/trace-reader';
 import { Kind } from '../../shared/trace-kinds';
@@ -77,10 +76,8 @@ test('ingest and lifetimes: frees pair with the right allocation even when anoth
     { ts: 41, kind: Kind.free, addr: 0xdead }, // allocated before tracing: not paired
   ]);
   t.cleanExit(5);
-  ingest.drain();
-  const { claimed } = ingest.finish();
+  const { claimed, totals: s } = ingest.finish();
   assert.equal(claimed, 5);
-  const s = finalizeSession(db, sessionId);
   assert.equal(s.events, 5);
   assert.equal(s.markers, 2);
   assert.equal(s.allocations, 2);
@@ -111,12 +108,10 @@ test('realloc: a failed realloc keeps the old block; a successful one ends it an
     { ts: 5, kind: Kind.realloc, addr: 0x200, size: 20 },
     { ts: 6, kind: Kind.realloc, addr: 0x300, size: 30 }, // realloc(NULL, 30)
   ]);
-  ingest.drain();
-  ingest.finish();
-  const s = finalizeSession(db, sessionId);
+  const s = ingest.finish().totals;
   assert.equal(s.allocations, 3);
   assert.equal(s.liveAtExit, 2);
-  const rows = db.prepare(`SELECT addr, size, t_alloc, t_free FROM allocations ORDER BY t_alloc`).all();
+  const rows = db.prepare(`SELECT e.addr, a.size, a.t_alloc, a.t_free FROM allocations a JOIN events e ON e.id = a.alloc_event ORDER BY a.t_alloc`).all();
   assert.deepEqual(rows, [
     { addr: 0x100, size: 10, t_alloc: 1, t_free: 4 },
     { addr: 0x200, size: 20, t_alloc: 5, t_free: null },

@@ -192,7 +192,7 @@ def _make_op_mode(torch):
 
 def _install_torch(torch):
     global _OpMode
-    if _api is not None:
+    if _api is not None and os.environ.get("MEMOPLAN_AGENT_OPS", "1") != "0":
         _OpMode = _make_op_mode(torch)
     from torch.nn.modules import module as mod
 
