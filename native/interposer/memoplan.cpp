@@ -1,0 +1,936 @@
+// libmemoplan.so: LD_PRELOAD allocation interposer, record mode.
+//
+// Writes the trace described in docs/TRACE_FORMAT.md (version 1). C++17 used
+// as "better C": no exceptions, no RTTI, no libstdc++ symbols (the .so has no
+// DT_NEEDED on libstdc++ or libgcc_s).
+//
+// Hard cases (read these before changing anything):
+//
+// * Bootstrap recursion. The real functions are found with
+//   dlsym(RTLD_NEXT, ...), and dlsym itself may call malloc/calloc (dlerror
+//   state, TLS for the lookup). While the resolving thread is inside
+//   resolve_reals() (t_resolving set) every allocation is served from
+//   g_boot, a static bump arena. Its blocks are recognised by address in
+//   free/realloc/malloc_usable_size and are never handed to the real
+//   allocator; free of one is a no-op, realloc of one copies out to a real
+//   block. Another thread arriving while resolution is in progress spins
+//   until it is done (in practice the first call is single-threaded).
+//
+// * Re-entrancy. The per-event fast path calls nothing that can allocate
+//   (rdtsc + four stores), so it needs no guard. Only the slow path (new
+//   thread state, new chunk, pthread_setspecific, markers) can re-enter us;
+//   it sets the thread-local t_guard first, and a nested call that reaches
+//   the slow path while t_guard is set forwards without recording. The fast
+//   path cannot be taken by a nested call because the state it would use
+//   (t_state non-null, cur != end) is only published at the end of the slow
+//   path.
+//
+// * errno. The fast path issues no syscall and no libc call, so errno is
+//   whatever the real allocator left. Every slow path (fallocate, mmap,
+//   munmap, write, gettid, pthread_*) saves errno on entry and restores it
+//   on exit, so ENOMEM/EINVAL set by the real call reach the caller intact.
+//
+// * Thread exit. A pthread key with a destructor is set when a thread first
+//   records. glibc runs C++ thread_local destructors (__call_tls_dtors)
+//   before key destructors, and runs key destructors in up to
+//   PTHREAD_DESTRUCTOR_ITERATIONS (4) rounds, re-running a key whose value
+//   was set again. Our destructor re-arms itself for rounds 1..3 so that it
+//   runs after the destructors of keys created later; in round 4 it writes
+//   the thread_exit marker (size = allocation events the thread wrote so far)
+//   and unmaps its chunk. Events that still happen afterwards (glibc freeing
+//   its own key arrays, later keys' destructors) take the slow path, get a
+//   fresh chunk and are recorded normally; they are counted in the header
+//   totals at exit. Thread states are never freed (the exit handler sums
+//   them), so a late event can never touch freed memory.
+//
+// * Process exit. The library destructor (runs in _dl_fini, after atexit
+//   handlers and after the destructors of objects initialised after us)
+//   clears g_on, sums the per-thread counters into the header and sets flags
+//   bit0. Nothing is unmapped: threads still running, or allocations made by
+//   later destructors, see g_on == 0 and simply forward. A thread that had
+//   already passed the g_on check may commit one more record after the sum.
+//
+// * fork. The child shares our MAP_SHARED chunks with the parent, so it must
+//   never write into them. The pthread_atfork child handler (runs in the
+//   single-threaded child before fork() returns) unmaps every inherited chunk
+//   and the header, closes the inherited fds, forgets the registry, and
+//   starts a new file pair (flags bit1, ppid = parent). The calling thread's
+//   scope stack is carried over and the parent's names file is copied into
+//   the child's, so scope ids in the child resolve. The parent's fork marker
+//   (kind 35, addr = child pid) needs the child pid, which atfork handlers do
+//   not get, so fork() itself is wrapped for that. vfork children share our
+//   memory and the suspended parent's thread state; their (rare) events land
+//   in the parent's trace as if the parent made them, which is harmless.
+//
+// * Signals. A slot is reserved (cur advanced) before it is filled, so a
+//   signal handler that allocates gets the next slot instead of tearing ours.
+//
+// * Failure. If the trace file cannot be created, extended (ENOSPC, EFBIG,
+//   RLIMIT_FSIZE, which is checked first because exceeding it raises SIGXFSZ)
+//   or mapped, g_on is cleared, header flags bit2 is set when a header exists,
+//   and the process keeps running with pure forwarding. fallocate is used
+//   (not a sparse extension) so that a later write to a mapped page can never
+//   raise SIGBUS for lack of space.
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+#include <x86intrin.h>
+#include <cpuid.h>
+
+#define EXPORT extern "C" __attribute__((visibility("default")))
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define TLS_IE __attribute__((tls_model("initial-exec")))
+#define NOINLINE __attribute__((noinline))
+#define COLD __attribute__((noinline, cold))
+
+namespace {
+
+// ---------------------------------------------------------------- format ---
+constexpr uint32_t kChunkSize = 1u << 20;
+constexpr uint32_t kRecordSize = 32;
+constexpr uint32_t kSlotsPerChunk = kChunkSize / kRecordSize - 1;  // 32767
+constexpr uint32_t kChunkMagic = 0x4b43504d;                        // "MPCK"
+constexpr size_t kHeaderMap = 4096;
+
+enum : uint8_t {
+  K_MALLOC = 1, K_CALLOC = 2, K_REALLOC = 3, K_FREE = 4, K_REALLOC_FREE = 5,
+  K_POSIX_MEMALIGN = 6, K_ALIGNED_ALLOC = 7, K_MEMALIGN = 8, K_VALLOC = 9,
+  K_PVALLOC = 10, K_REALLOCARRAY = 11, K_REALLOC_FAILED = 12,
+  K_ITER_BEGIN = 32, K_ITER_END = 33, K_THREAD_EXIT = 34, K_FORK = 35,
+};
+constexpr uint32_t F_FAILED = 1;  // record flags bit0
+
+enum : uint32_t { H_CLEAN_EXIT = 1, H_FORK_CHILD = 2, H_STOPPED = 4 };
+
+struct Header {
+  char magic[8];
+  uint32_t version, record_size, chunk_size, pid, ppid, flags;
+  uint64_t start_ns, start_realtime_ns, chunks_used, events_written,
+      markers_written, names_written, threads_seen;
+};
+static_assert(sizeof(Header) == 88, "header layout");
+
+struct ChunkHeader {
+  uint32_t tid, thread_index, chunk_seq, reserved0;
+  uint64_t reserved1;
+  uint32_t magic, reserved2;
+};
+static_assert(sizeof(ChunkHeader) == 32, "chunk header layout");
+
+struct Record {
+  uint64_t ts_ns, addr, size;
+  uint64_t tail;  // scope | kind << 32 | align_log2 << 40 | flags << 48
+};
+static_assert(sizeof(Record) == 32, "record layout");
+
+// --------------------------------------------------------- thread state ---
+constexpr int kScopeDepth = 64;
+constexpr int kDtorRounds = 4;  // PTHREAD_DESTRUCTOR_ITERATIONS
+
+// One per thread that ever recorded, in its own page, never freed. Only the
+// owner writes the first line; other threads read it (relaxed) when summing.
+struct alignas(64) ThreadState {
+  Record* cur;          // next free slot, or nullptr without a chunk
+  Record* end;          // one past the last slot of the chunk
+  uint32_t scope_top;   // innermost scope id (0 = none)
+  uint32_t depth;       // entries used in stack
+  uint64_t markers;     // markers written by this thread
+  Record* first;        // first slot of the mapped chunk
+  uint64_t records_done;  // records in chunks already closed
+  // -- colder --
+  ThreadState* next;    // registry link
+  uint32_t tid, index, chunk_seq, dtor_round;
+  uint64_t scope_overflow;  // pushes beyond kScopeDepth not yet popped
+  uint64_t scope_overflow_total;
+  uint32_t stack[kScopeDepth];
+};
+static_assert(sizeof(ThreadState) <= 4096, "thread state fits a page");
+
+// -------------------------------------------------------------- globals ---
+typedef void* (*malloc_fn)(size_t);
+typedef void* (*calloc_fn)(size_t, size_t);
+typedef void* (*realloc_fn)(void*, size_t);
+typedef void (*free_fn)(void*);
+typedef int (*posix_memalign_fn)(void**, size_t, size_t);
+typedef void* (*aligned_fn)(size_t, size_t);
+typedef void* (*valloc_fn)(size_t);
+typedef size_t (*usable_fn)(void*);
+typedef pid_t (*fork_fn)(void);
+
+// Read-mostly line: everything the fast path reads.
+struct alignas(64) Hot {
+  int on;  // recording
+  int clock_tsc;
+  uint64_t tsc_base, ns_base, tsc_mult;  // ns = ns_base + (tsc-tsc_base)*mult>>32
+  malloc_fn malloc_;
+  free_fn free_;
+  calloc_fn calloc_;
+  realloc_fn realloc_;
+};
+Hot g;
+
+posix_memalign_fn real_posix_memalign;
+aligned_fn real_aligned_alloc, real_memalign;
+valloc_fn real_valloc, real_pvalloc;
+usable_fn real_usable;
+fork_fn real_fork;
+
+// Rarely written process state (kept off the hot line).
+alignas(64) int g_resolve_state;  // 0 none, 1 in progress, 2 done
+Header* g_hdr;
+int g_fd = -1, g_names_fd = -1;
+ThreadState* g_threads;           // lock-free push-only registry
+pthread_key_t g_key;
+int g_key_ok;
+int g_configured;                 // MEMOPLAN_TRACE_DIR was set and valid
+uint32_t g_page_log2 = 12;
+uint64_t g_next_name = 1;
+uint64_t g_iteration;
+char g_dir[4096];
+
+__thread ThreadState* t_state TLS_IE;
+__thread uint32_t t_guard TLS_IE;  // bit0: in slow path; bit1: resolving
+
+// ------------------------------------------------------- bootstrap arena ---
+constexpr size_t kBootSize = 256 * 1024;
+alignas(64) char g_boot[kBootSize];
+size_t g_boot_used;
+
+inline bool is_boot(const void* p) {
+  return (const char*)p >= g_boot && (const char*)p < g_boot + kBootSize;
+}
+
+void* boot_alloc(size_t n, size_t align) {
+  if (align < 16) align = 16;
+  for (;;) {
+    size_t used = __atomic_load_n(&g_boot_used, __ATOMIC_RELAXED);
+    size_t start = (used + 16 + align - 1) & ~(align - 1);  // 16 for the size
+    if (n > kBootSize || start + n > kBootSize) return nullptr;
+    if (__atomic_compare_exchange_n(&g_boot_used, &used, start + n, false,
+                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+      *(size_t*)(g_boot + start - 16) = n;
+      return g_boot + start;  // static storage: already zero, never reused
+    }
+  }
+}
+inline size_t boot_size(const void* p) { return *(const size_t*)((const char*)p - 16); }
+
+// ------------------------------------------------------------ resolving ---
+COLD void resolve_reals() {
+  int expected = 0;
+  if (!__atomic_compare_exchange_n(&g_resolve_state, &expected, 1, false,
+                                   __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {
+    while (__atomic_load_n(&g_resolve_state, __ATOMIC_ACQUIRE) != 2) _mm_pause();
+    return;
+  }
+  t_guard |= 2;
+  malloc_fn m = (malloc_fn)dlsym(RTLD_NEXT, "malloc");
+  free_fn f = (free_fn)dlsym(RTLD_NEXT, "free");
+  calloc_fn c = (calloc_fn)dlsym(RTLD_NEXT, "calloc");
+  realloc_fn r = (realloc_fn)dlsym(RTLD_NEXT, "realloc");
+  real_posix_memalign = (posix_memalign_fn)dlsym(RTLD_NEXT, "posix_memalign");
+  real_aligned_alloc = (aligned_fn)dlsym(RTLD_NEXT, "aligned_alloc");
+  real_memalign = (aligned_fn)dlsym(RTLD_NEXT, "memalign");
+  real_valloc = (valloc_fn)dlsym(RTLD_NEXT, "valloc");
+  real_pvalloc = (valloc_fn)dlsym(RTLD_NEXT, "pvalloc");
+  real_usable = (usable_fn)dlsym(RTLD_NEXT, "malloc_usable_size");
+  real_fork = (fork_fn)dlsym(RTLD_NEXT, "fork");
+  g.free_ = f;
+  g.calloc_ = c;
+  g.realloc_ = r;
+  __atomic_store_n(&g.malloc_, m, __ATOMIC_RELEASE);
+  t_guard &= ~2u;
+  __atomic_store_n(&g_resolve_state, 2, __ATOMIC_RELEASE);
+}
+
+inline bool resolving() { return (t_guard & 2) != 0; }
+inline void ensure_reals() {
+  if (UNLIKELY(__atomic_load_n(&g_resolve_state, __ATOMIC_ACQUIRE) != 2)) resolve_reals();
+}
+
+// ---------------------------------------------------------------- clock ---
+inline uint64_t mono_ns() {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+NOINLINE uint64_t mono_ns_slow() { return mono_ns(); }
+
+inline uint64_t now_ns() {
+  if (__builtin_expect_with_probability(g.clock_tsc != 0, 1, 0.999)) {
+    uint64_t d = __rdtsc() - g.tsc_base;
+    if (UNLIKELY((int64_t)d < 0)) d = 0;  // a core whose TSC lags the calibrating one
+    return g.ns_base + (uint64_t)(((unsigned __int128)d * g.tsc_mult) >> 32);
+  }
+  return mono_ns_slow();
+}
+
+// One (tsc, CLOCK_MONOTONIC) pair; the narrowest of several brackets.
+void clock_pair(uint64_t* tsc, uint64_t* ns) {
+  uint64_t best = ~0ull;
+  for (int i = 0; i < 16; i++) {
+    uint64_t a = __rdtsc();
+    uint64_t n = mono_ns();
+    uint64_t b = __rdtsc();
+    if (b - a < best) { best = b - a; *tsc = a + (b - a) / 2; *ns = n; }
+  }
+}
+
+bool tsc_usable() {
+  unsigned a, b, c, d;
+  if (!__get_cpuid(0x80000000, &a, &b, &c, &d) || a < 0x80000007) return false;
+  __cpuid(0x80000007, a, b, c, d);
+  if (!(d & (1u << 8))) return false;  // invariant TSC
+  int fd = open("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+                O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[16] = {0};
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  return n >= 3 && memcmp(buf, "tsc", 3) == 0 && (n == 3 || buf[3] == '\n');
+}
+
+// Calibrates rdtsc against CLOCK_MONOTONIC over ~5 ms (sleeping, the TSC is
+// nonstop). Fixed for the life of the process image (inherited by fork
+// children) so that the conversion is one monotone function for all threads.
+void calibrate_clock() {
+  g.clock_tsc = 0;
+  if (getenv("MEMOPLAN_NO_TSC") || !tsc_usable()) return;
+  uint64_t t1, n1, t2, n2;
+  clock_pair(&t1, &n1);
+  struct timespec req = {0, 5000000};
+  while (nanosleep(&req, &req) != 0 && errno == EINTR) {}
+  clock_pair(&t2, &n2);
+  if (t2 <= t1 || n2 <= n1) return;
+  g.tsc_mult = (uint64_t)(((unsigned __int128)(n2 - n1) << 32) / (t2 - t1));
+  g.tsc_base = t2;
+  g.ns_base = n2;
+  g.clock_tsc = 1;
+}
+
+// ------------------------------------------------------------ recording ---
+COLD void stop_recording() {
+  __atomic_store_n(&g.on, 0, __ATOMIC_RELEASE);
+  if (g_hdr) __atomic_fetch_or(&g_hdr->flags, H_STOPPED, __ATOMIC_RELAXED);
+}
+
+inline uint64_t thread_records(const ThreadState* ts) {
+  Record* cur = __atomic_load_n(&ts->cur, __ATOMIC_RELAXED);
+  Record* first = __atomic_load_n(&ts->first, __ATOMIC_RELAXED);
+  uint64_t done = __atomic_load_n(&ts->records_done, __ATOMIC_RELAXED);
+  return done + (cur && first ? (uint64_t)(cur - first) : 0);
+}
+inline uint64_t thread_events(const ThreadState* ts) {
+  return thread_records(ts) - __atomic_load_n(&ts->markers, __ATOMIC_RELAXED);
+}
+
+// Growing a file past RLIMIT_FSIZE raises SIGXFSZ, which kills by default:
+// check first (one getrlimit per chunk).
+bool may_extend(uint64_t new_size) {
+  struct rlimit rl;
+  return getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+         new_size <= (uint64_t)rl.rlim_cur;
+}
+
+// Closes the thread's current chunk (if any) and maps a fresh one.
+// Called with t_guard set and errno saved.
+bool new_chunk(ThreadState* ts) {
+  if (ts->first) {
+    __atomic_store_n(&ts->records_done, ts->records_done + (uint64_t)(ts->cur - ts->first),
+                     __ATOMIC_RELAXED);
+#ifndef MEMOPLAN_BENCH_NOFILE
+    munmap((char*)ts->first - sizeof(ChunkHeader), kChunkSize);
+#endif
+    __atomic_store_n(&ts->first, (Record*)nullptr, __ATOMIC_RELAXED);
+    __atomic_store_n(&ts->cur, (Record*)nullptr, __ATOMIC_RELAXED);
+    ts->end = nullptr;
+  }
+  Header* h = g_hdr;
+  if (!h || !g.on) return false;
+  if (ts->index == 0) ts->index = (uint32_t)__atomic_add_fetch(&h->threads_seen, 1, __ATOMIC_RELAXED);
+  uint64_t idx = __atomic_fetch_add(&h->chunks_used, 1, __ATOMIC_RELAXED);
+  off_t off = (off_t)(idx * kChunkSize);
+#ifdef MEMOPLAN_BENCH_NOFILE
+  // Benchmark-only build (libmemoplan_nofile.so): every chunk of a thread is
+  // the same prefaulted anonymous buffer, so the kernel's page-cache cost is
+  // left out and only the user-space hot path is measured. Writes no records.
+  (void)off;
+  static __thread void* reuse TLS_IE;
+  if (!reuse)
+    reuse = mmap(nullptr, kChunkSize, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  void* m = reuse;
+  if (m == MAP_FAILED) { reuse = nullptr; stop_recording(); return false; }
+#else
+  if (!may_extend(off + kChunkSize) || fallocate(g_fd, 0, off, kChunkSize) != 0) {
+    stop_recording();
+    return false;
+  }
+  void* m = mmap(nullptr, kChunkSize, PROT_READ | PROT_WRITE, MAP_SHARED, g_fd, off);
+  if (m == MAP_FAILED) { stop_recording(); return false; }
+#endif
+  ChunkHeader* ch = (ChunkHeader*)m;
+  ch->tid = ts->tid;
+  ch->thread_index = ts->index;
+  ch->chunk_seq = ts->chunk_seq++;
+  __atomic_store_n(&ch->magic, kChunkMagic, __ATOMIC_RELEASE);
+  Record* first = (Record*)(ch + 1);
+  ts->end = first + kSlotsPerChunk;
+  __atomic_store_n(&ts->first, first, __ATOMIC_RELAXED);
+  __atomic_store_n(&ts->cur, first, __ATOMIC_RELAXED);
+  return true;
+}
+
+void thread_dtor(void* p);
+
+ThreadState* new_thread_state() {
+  void* m = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return nullptr;
+  ThreadState* ts = (ThreadState*)m;  // zero-filled
+  ts->tid = (uint32_t)syscall(SYS_gettid);
+  ThreadState* head = __atomic_load_n(&g_threads, __ATOMIC_RELAXED);
+  do {
+    ts->next = head;
+  } while (!__atomic_compare_exchange_n(&g_threads, &head, ts, true, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED));
+  t_state = ts;
+  if (g_key_ok) pthread_setspecific(g_key, ts);
+  return ts;
+}
+
+// The thread state, created if needed. Called with t_guard set.
+inline ThreadState* get_state() {
+  ThreadState* ts = t_state;
+  return ts ? ts : new_thread_state();
+}
+
+// Slow path of record(): returns a slot with room, or nullptr (not recording
+// or re-entered).
+COLD Record* slow_slot() {
+  if (t_guard || !__atomic_load_n(&g.on, __ATOMIC_ACQUIRE)) return nullptr;
+  int saved = errno;
+  t_guard = 1;
+  Record* r = nullptr;
+  ThreadState* ts = get_state();
+  if (ts && (ts->cur != ts->end || new_chunk(ts))) r = ts->cur;
+  t_guard = 0;
+  errno = saved;
+  return r;
+}
+
+inline void write_record(ThreadState* ts, Record* r, uint8_t kind, uint64_t addr,
+                         uint64_t size, uint32_t align_log2, uint32_t flags) {
+  uint64_t now = now_ns();
+  ts->cur = r + 1;  // reserve before filling (signal handlers take the next slot)
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  r->ts_ns = now;
+  r->addr = addr;
+  r->size = size;
+  uint64_t tail = (uint64_t)ts->scope_top | (uint64_t)kind << 32 |
+                  (uint64_t)(align_log2 & 0xff) << 40 | (uint64_t)(flags & 0xffff) << 48;
+  __atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);
+}
+
+// Fast path: no locks, no syscalls, no shared cache line written.
+inline __attribute__((always_inline)) void record(uint8_t kind, const void* addr,
+                                                  uint64_t size, uint32_t align_log2 = 0,
+                                                  uint32_t flags = 0) {
+  ThreadState* ts = t_state;
+  Record* r;
+  if (LIKELY(ts != nullptr) && LIKELY((r = ts->cur) != ts->end)) {
+    write_record(ts, r, kind, (uint64_t)(uintptr_t)addr, size, align_log2, flags);
+    return;
+  }
+  r = slow_slot();
+  if (r) write_record(t_state, r, kind, (uint64_t)(uintptr_t)addr, size, align_log2, flags);
+}
+
+// Markers: rare, always through the slow machinery.
+COLD void record_marker(uint8_t kind, uint64_t addr, uint64_t size) {
+  if (!__atomic_load_n(&g.on, __ATOMIC_ACQUIRE) || t_guard) return;
+  int saved = errno;
+  t_guard = 1;
+  ThreadState* ts = get_state();
+  if (ts && (ts->cur != ts->end || new_chunk(ts))) {
+    __atomic_store_n(&ts->markers, ts->markers + 1, __ATOMIC_RELAXED);
+    write_record(ts, ts->cur, kind, addr, size, 0, 0);
+  }
+  t_guard = 0;
+  errno = saved;
+}
+
+void thread_dtor(void* p) {
+  ThreadState* ts = (ThreadState*)p;
+  int saved = errno;
+  if (++ts->dtor_round < kDtorRounds) {
+    t_guard = 1;
+    pthread_setspecific(g_key, ts);  // run again after later keys' destructors
+    t_guard = 0;
+    errno = saved;
+    return;
+  }
+  if (__atomic_load_n(&g.on, __ATOMIC_ACQUIRE) && ts->cur) {
+    record_marker(K_THREAD_EXIT, 0, thread_events(ts));
+  }
+  t_guard = 1;
+  if (ts->first) {  // release the mapping; a late event maps a new chunk
+    __atomic_store_n(&ts->records_done, ts->records_done + (uint64_t)(ts->cur - ts->first),
+                     __ATOMIC_RELAXED);
+#ifndef MEMOPLAN_BENCH_NOFILE
+    munmap((char*)ts->first - sizeof(ChunkHeader), kChunkSize);
+#endif
+    __atomic_store_n(&ts->first, (Record*)nullptr, __ATOMIC_RELAXED);
+    __atomic_store_n(&ts->cur, (Record*)nullptr, __ATOMIC_RELAXED);
+    ts->end = nullptr;
+  }
+  t_guard = 0;
+  errno = saved;
+}
+
+// ---------------------------------------------------------- file set-up ---
+char* put_str(char* p, char* end, const char* s) {
+  while (*s && p < end) *p++ = *s++;
+  return p;
+}
+char* put_u64(char* p, char* end, uint64_t v) {
+  char tmp[24];
+  int n = 0;
+  do { tmp[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+  while (n && p < end) *p++ = tmp[--n];
+  return p;
+}
+
+// Creates trace-<pid>-<start_ns>.{mpt,names} and maps the header.
+// Returns false (and leaves recording off) on any failure.
+bool open_trace(uint32_t flags, uint32_t ppid, int copy_names_from) {
+  uint64_t start_ns = mono_ns();
+  struct timespec rt;
+  clock_gettime(CLOCK_REALTIME, &rt);
+  uint32_t pid = (uint32_t)getpid();
+  char path[4200];
+  char* end = path + sizeof path - 8;
+  char* p = put_str(path, end, g_dir);
+  p = put_str(p, end, "/trace-");
+  p = put_u64(p, end, pid);
+  p = put_str(p, end, "-");
+  p = put_u64(p, end, start_ns);
+  if (p >= end) return false;
+  char* ext = p;
+  memcpy(ext, ".mpt", 5);
+  int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  if (!may_extend(kChunkSize) || fallocate(fd, 0, 0, kChunkSize) != 0) {
+    close(fd);
+    unlink(path);
+    return false;
+  }
+  Header* h = (Header*)mmap(nullptr, kHeaderMap, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (h == MAP_FAILED) { close(fd); unlink(path); return false; }
+  memcpy(ext, ".names", 7);
+  int nfd = open(path, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+  if (nfd < 0) {
+    munmap(h, kHeaderMap);
+    close(fd);
+    memcpy(ext, ".mpt", 5);
+    unlink(path);
+    return false;
+  }
+  h->version = 1;
+  h->record_size = kRecordSize;
+  h->chunk_size = kChunkSize;
+  h->pid = pid;
+  h->ppid = ppid;
+  h->flags = flags;
+  h->start_ns = start_ns;
+  h->start_realtime_ns = (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec;
+  h->chunks_used = 1;
+  // Fork child: copy the parent's names so inherited scope ids resolve.
+  if (copy_names_from >= 0) {
+    char buf[8192];
+    off_t in = 0;
+    size_t have = 0;
+    uint64_t count = 0;
+    for (;;) {
+      ssize_t n = pread(copy_names_from, buf + have, sizeof buf - have, in);
+      if (n <= 0) break;
+      in += n;
+      have += (size_t)n;
+      // write only whole records
+      size_t whole = 0;
+      while (whole + 8 <= have) {
+        uint32_t len;
+        memcpy(&len, buf + whole + 4, 4);
+        if (whole + 8 + len > have) break;
+        whole += 8 + len;
+        count++;
+      }
+      if (whole == 0) break;  // record larger than buf: stop copying
+      if (write(nfd, buf, whole) != (ssize_t)whole) break;
+      memmove(buf, buf + whole, have - whole);
+      have -= whole;
+    }
+    h->names_written = count;
+  }
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+  memcpy(h->magic, "MPTRACE", 8);
+  g_hdr = h;
+  g_fd = fd;
+  g_names_fd = nfd;
+  return true;
+}
+
+void atfork_child();
+
+COLD void start_recording() {
+  const char* dir = getenv("MEMOPLAN_TRACE_DIR");
+  if (!dir || !*dir) return;
+  size_t len = strlen(dir);
+  if (len >= sizeof g_dir - 64) return;
+  struct stat st;
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return;
+  memcpy(g_dir, dir, len + 1);
+  long ps = sysconf(_SC_PAGESIZE);
+  if (ps > 0) g_page_log2 = 63 - __builtin_clzll((unsigned long long)ps);
+  if (pthread_key_create(&g_key, thread_dtor) == 0) g_key_ok = 1;
+  calibrate_clock();
+  g_configured = 1;
+  pthread_atfork(nullptr, nullptr, atfork_child);
+  if (open_trace(0, (uint32_t)getppid(), -1)) __atomic_store_n(&g.on, 1, __ATOMIC_RELEASE);
+}
+
+void atfork_child() {
+  if (!g_configured) return;
+  int saved = errno;
+  t_guard = 1;
+  __atomic_store_n(&g.on, 0, __ATOMIC_RELAXED);
+  ThreadState* old = t_state;
+  // Drop every mapping of the parent's file: writing there would corrupt it.
+  for (ThreadState* ts = g_threads; ts; ts = ts->next) {
+    if (ts->first) munmap((char*)ts->first - sizeof(ChunkHeader), kChunkSize);
+  }
+  if (g_hdr) munmap(g_hdr, kHeaderMap);
+  g_hdr = nullptr;
+  if (g_fd >= 0) close(g_fd);
+  g_fd = -1;
+  int parent_names = g_names_fd;
+  g_names_fd = -1;
+  g_threads = nullptr;
+  t_state = nullptr;
+  bool ok = open_trace(H_FORK_CHILD, (uint32_t)getppid(), parent_names);
+  if (parent_names >= 0) close(parent_names);
+  if (ok) {
+    ThreadState* ts = new_thread_state();
+    if (ts && old) {  // keep the scope stack the thread had
+      ts->depth = old->depth;
+      ts->scope_top = old->scope_top;
+      ts->scope_overflow = old->scope_overflow;
+      memcpy(ts->stack, old->stack, sizeof ts->stack);
+    }
+    __atomic_store_n(&g.on, 1, __ATOMIC_RELEASE);
+  }
+  // Other threads' states (and the old one) are private copies now; leak them.
+  t_guard = 0;
+  errno = saved;
+}
+
+__attribute__((constructor)) void memoplan_init() {
+  int saved = errno;
+  ensure_reals();
+  start_recording();
+  errno = saved;
+}
+
+__attribute__((destructor)) void memoplan_fini() {
+  if (!g_configured) return;
+  int saved = errno;
+  __atomic_store_n(&g.on, 0, __ATOMIC_RELEASE);
+  Header* h = g_hdr;
+  if (h) {
+    uint64_t ev = 0, mk = 0;
+    for (ThreadState* ts = __atomic_load_n(&g_threads, __ATOMIC_ACQUIRE); ts; ts = ts->next) {
+      ev += thread_events(ts);
+      mk += __atomic_load_n(&ts->markers, __ATOMIC_RELAXED);
+    }
+    __atomic_store_n(&h->events_written, ev, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->markers_written, mk, __ATOMIC_RELAXED);
+    __atomic_fetch_or(&h->flags, H_CLEAN_EXIT, __ATOMIC_RELEASE);
+  }
+  errno = saved;
+}
+
+inline uint32_t log2_floor(size_t a) { return a ? 63 - __builtin_clzll(a) : 0; }
+inline uint64_t sat_mul(size_t a, size_t b) {
+  size_t r;
+  return __builtin_mul_overflow(a, b, &r) ? ~0ull : r;
+}
+
+}  // namespace
+
+// ============================================================= wrappers ===
+
+namespace {
+NOINLINE void* malloc_rec(malloc_fn f, size_t n) {
+  void* p = f(n);
+  record(K_MALLOC, p, n, 0, p ? 0 : F_FAILED);
+  return p;
+}
+NOINLINE void free_rec(free_fn f, void* p) {
+  record(K_FREE, p, 0);
+  f(p);
+}
+COLD void* malloc_slow(size_t n) {
+  if (resolving()) return boot_alloc(n, 16);
+  ensure_reals();
+  void* p = g.malloc_(n);
+  if (g.on) record(K_MALLOC, p, n, 0, p ? 0 : F_FAILED);
+  return p;
+}
+}  // namespace
+
+// malloc and free: when not recording, one load, one test and a tail call.
+EXPORT void* malloc(size_t n) __THROW {
+  malloc_fn f = g.malloc_;
+  if (UNLIKELY(!f)) return malloc_slow(n);
+  if (!g.on) return f(n);
+  return malloc_rec(f, n);
+}
+
+EXPORT void free(void* p) __THROW {
+  if (UNLIKELY(!p)) return;  // free(NULL) does nothing and is not recorded
+  if (UNLIKELY(is_boot(p))) return;
+  free_fn f = g.free_;
+  if (UNLIKELY(!f)) {
+    if (resolving()) return;  // cannot happen in practice; leaking is the safe choice
+    ensure_reals();
+    f = g.free_;
+  }
+  if (!g.on) return f(p);
+  return free_rec(f, p);
+}
+
+EXPORT void* calloc(size_t nm, size_t sz) __THROW {
+  calloc_fn f = g.calloc_;
+  if (UNLIKELY(!f)) {
+    if (resolving()) {
+      size_t n;
+      if (__builtin_mul_overflow(nm, sz, &n)) { errno = ENOMEM; return nullptr; }
+      return boot_alloc(n, 16);
+    }
+    ensure_reals();
+    f = g.calloc_;
+  }
+  void* p = f(nm, sz);
+  if (g.on) record(K_CALLOC, p, sat_mul(nm, sz), 0, p ? 0 : F_FAILED);
+  return p;
+}
+
+namespace {
+// realloc / reallocarray body once the size is known. kind: K_REALLOC or
+// K_REALLOCARRAY. size: what goes in the record.
+inline void* do_realloc(void* p, size_t n, uint8_t kind, uint64_t rsize) {
+  realloc_fn f = g.realloc_;
+  if (UNLIKELY(!f)) {
+    if (resolving()) {
+      void* q = boot_alloc(n, 16);
+      if (q && p) memcpy(q, p, is_boot(p) ? (boot_size(p) < n ? boot_size(p) : n) : 0);
+      return q;
+    }
+    ensure_reals();
+    f = g.realloc_;
+  }
+  if (UNLIKELY(p && is_boot(p))) {  // never hand a bootstrap block to the real realloc
+    void* q = g.malloc_(n);
+    if (q) {
+      size_t old = boot_size(p);
+      memcpy(q, p, old < n ? old : n);
+    }
+    if (g.on) record(kind, q, rsize, 0, q ? 0 : F_FAILED);
+    return q;
+  }
+  if (g.on) {
+    if (p) record(K_REALLOC_FREE, p, 0);
+    void* q = f(p, n);
+    if (q) record(kind, q, rsize);
+    else if (p && n != 0) record(K_REALLOC_FAILED, p, rsize, 0, F_FAILED);
+    else record(kind, nullptr, rsize, 0, F_FAILED);
+    return q;
+  }
+  return f(p, n);
+}
+}  // namespace
+
+EXPORT void* realloc(void* p, size_t n) __THROW { return do_realloc(p, n, K_REALLOC, n); }
+
+// Implemented on top of the real realloc, exactly as glibc does, so that it
+// neither records twice (glibc's reallocarray calls realloc) nor depends on
+// the next allocator exporting it.
+EXPORT void* reallocarray(void* p, size_t nm, size_t sz) __THROW {
+  size_t n;
+  if (__builtin_mul_overflow(nm, sz, &n)) {
+    if (g.on && p) {  // p untouched and still live
+      record(K_REALLOC_FREE, p, 0);
+      record(K_REALLOC_FAILED, p, ~0ull, 0, F_FAILED);
+    } else if (g.on) {
+      record(K_REALLOCARRAY, nullptr, ~0ull, 0, F_FAILED);
+    }
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return do_realloc(p, n, K_REALLOCARRAY, n);
+}
+
+EXPORT int posix_memalign(void** out, size_t align, size_t n) __THROW {
+  if (UNLIKELY(!real_posix_memalign)) {
+    if (resolving()) {
+      if (!align || (align & (align - 1)) || align % sizeof(void*)) return EINVAL;
+      void* q = boot_alloc(n, align);
+      if (!q) return ENOMEM;
+      *out = q;
+      return 0;
+    }
+    ensure_reals();
+  }
+  int rc = real_posix_memalign(out, align, n);
+  if (UNLIKELY(g.on))
+    record(K_POSIX_MEMALIGN, rc == 0 ? *out : nullptr, n, log2_floor(align), rc ? F_FAILED : 0);
+  return rc;
+}
+
+namespace {
+inline void* do_aligned(aligned_fn* fp, uint8_t kind, size_t align, size_t n) {
+  if (UNLIKELY(!*fp)) {
+    if (resolving()) {
+      if (align && (align & (align - 1)) == 0) return boot_alloc(n, align);
+      errno = EINVAL;
+      return nullptr;
+    }
+    ensure_reals();
+  }
+  void* p = (*fp)(align, n);
+  if (g.on) record(kind, p, n, log2_floor(align), p ? 0 : F_FAILED);
+  return p;
+}
+inline void* do_valloc(valloc_fn* fp, uint8_t kind, size_t n) {
+  if (UNLIKELY(!*fp)) {
+    if (resolving()) return boot_alloc(n, 4096);
+    ensure_reals();
+  }
+  void* p = (*fp)(n);
+  if (g.on) record(kind, p, n, g_page_log2, p ? 0 : F_FAILED);
+  return p;
+}
+}  // namespace
+
+EXPORT void* aligned_alloc(size_t align, size_t n) __THROW {
+  return do_aligned(&real_aligned_alloc, K_ALIGNED_ALLOC, align, n);
+}
+EXPORT void* memalign(size_t align, size_t n) __THROW {
+  return do_aligned(&real_memalign, K_MEMALIGN, align, n);
+}
+EXPORT void* valloc(size_t n) __THROW { return do_valloc(&real_valloc, K_VALLOC, n); }
+EXPORT void* pvalloc(size_t n) __THROW { return do_valloc(&real_pvalloc, K_PVALLOC, n); }
+
+EXPORT size_t malloc_usable_size(void* p) __THROW {
+  if (p && is_boot(p)) return boot_size(p);
+  if (UNLIKELY(!real_usable)) ensure_reals();
+  return real_usable ? real_usable(p) : 0;
+}
+
+EXPORT pid_t fork(void) __THROW {
+  if (UNLIKELY(!real_fork)) ensure_reals();
+  pid_t pid = real_fork();
+  if (pid > 0 && g.on) {
+    int saved = errno;
+    record_marker(K_FORK, (uint64_t)pid, 0);
+    errno = saved;
+  }
+  return pid;
+}
+
+// ================================================================ C API ===
+
+EXPORT int memoplan_active(void) { return __atomic_load_n(&g.on, __ATOMIC_ACQUIRE) ? 1 : 0; }
+
+EXPORT uint32_t memoplan_intern(const char* name) {
+  uint32_t id = (uint32_t)__atomic_fetch_add(&g_next_name, 1, __ATOMIC_RELAXED);
+  if (!__atomic_load_n(&g.on, __ATOMIC_ACQUIRE) || !name) return id;
+  int saved = errno;
+  uint32_t len = (uint32_t)strlen(name);
+  char buf[1024];
+  ssize_t want = (ssize_t)(8 + (size_t)len), got;
+  if (len <= sizeof buf - 8) {  // one write(2) per record
+    memcpy(buf, &id, 4);
+    memcpy(buf + 4, &len, 4);
+    memcpy(buf + 8, name, len);
+    got = write(g_names_fd, buf, (size_t)want);
+  } else {  // still one system call
+    uint32_t hdr[2] = {id, len};
+    struct iovec iov[2] = {{hdr, 8}, {(void*)name, len}};
+    got = writev(g_names_fd, iov, 2);
+  }
+  if (got == want && g_hdr) __atomic_fetch_add(&g_hdr->names_written, 1, __ATOMIC_RELAXED);
+  errno = saved;
+  return id;
+}
+
+EXPORT void memoplan_scope_push(uint32_t id) {
+  if (!__atomic_load_n(&g.on, __ATOMIC_ACQUIRE)) return;
+  ThreadState* ts = t_state;
+  if (!ts) {
+    if (t_guard) return;
+    int saved = errno;
+    t_guard = 1;
+    ts = new_thread_state();
+    t_guard = 0;
+    errno = saved;
+    if (!ts) return;
+  }
+  if (ts->scope_overflow || ts->depth >= kScopeDepth) {
+    ts->scope_overflow++;
+    ts->scope_overflow_total++;
+    return;
+  }
+  ts->stack[ts->depth++] = id;
+  ts->scope_top = id;
+}
+
+EXPORT void memoplan_scope_pop(void) {
+  ThreadState* ts = t_state;
+  if (!ts) return;
+  if (ts->scope_overflow) { ts->scope_overflow--; return; }
+  if (ts->depth == 0) return;
+  ts->depth--;
+  ts->scope_top = ts->depth ? ts->stack[ts->depth - 1] : 0;
+}
+
+EXPORT uint64_t memoplan_iteration_begin(void) {
+  uint64_t n = __atomic_fetch_add(&g_iteration, 1, __ATOMIC_RELAXED);
+  record_marker(K_ITER_BEGIN, 0, n);
+  return n;
+}
+
+EXPORT void memoplan_iteration_end(uint64_t iteration, uint64_t latency_ns) {
+  record_marker(K_ITER_END, iteration, latency_ns);
+}
+
+EXPORT uint64_t memoplan_events_written(void) {
+  uint64_t ev = 0;
+  for (ThreadState* ts = __atomic_load_n(&g_threads, __ATOMIC_ACQUIRE); ts; ts = ts->next)
+    ev += thread_events(ts);
+  return ev;
+}
