@@ -1,0 +1,146 @@
+/**
+ * Time structure of an instance, built once by sorting: compressed time points, the
+ * elementary sections between them, and an index that lists the buffers whose lifetimes
+ * overlap a given one in O(log T + k), never by an all-pairs scan.
+ *
+ * Index: every lifetime is stored in the O(log T) canonical nodes of a segment tree over the
+ * sections. The buffers overlapping [s, e) are those live at time s (a root-to-leaf walk of
+ * the tree: they started at or before s) plus those starting inside (s, e) (a range of the
+ * start-sorted order). The two sets are disjoint, so every neighbour is listed once.
+ */
+import type { Packed } from './packed';
+
+export interface Timeline {
+  /** Sorted distinct time points (every start and end). */
+  times: Float64Array;
+  /** Number of sections: section j is [times[j], times[j+1]). */
+  sections: number;
+  /** Buffer i is live in sections [secLo[i], secHi[i]). */
+  secLo: Int32Array;
+  secHi: Int32Array;
+  /** Bytes live in each section (raw sizes). */
+  totals: Float64Array;
+}
+
+function lowerBoundF64(a: Float64Array, x: number, lo = 0, hi = a.length): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function upperBoundF64(a: Float64Array, x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export function buildTimeline(p: Packed): Timeline {
+  const all = new Float64Array(2 * p.n);
+  all.set(p.start, 0);
+  all.set(p.end, p.n);
+  all.sort();
+  let m = 0;
+  for (let i = 0; i < all.length; i++) if (m === 0 || all[i] !== all[m - 1]) all[m++] = all[i];
+  const times = all.slice(0, m);
+  const sections = Math.max(0, m - 1);
+  const secLo = new Int32Array(p.n);
+  const secHi = new Int32Array(p.n);
+  const diff = new Float64Array(sections + 1);
+  for (let i = 0; i < p.n; i++) {
+    const lo = lowerBoundF64(times, p.start[i]);
+    const hi = lowerBoundF64(times, p.end[i], lo);
+    secLo[i] = lo;
+    secHi[i] = hi;
+    diff[lo] += p.size[i];
+    diff[hi] -= p.size[i];
+  }
+  const totals = new Float64Array(sections);
+  let acc = 0;
+  for (let j = 0; j < sections; j++) {
+    acc += diff[j];
+    totals[j] = acc;
+  }
+  return { times, sections, secLo, secHi, totals };
+}
+
+export class OverlapIndex {
+  private readonly size: number; // leaves of the segment tree (power of two)
+  private readonly nodeStart: Int32Array; // CSR: items of node k are nodeItems[nodeStart[k] .. nodeStart[k+1])
+  private readonly nodeItems: Int32Array;
+  private readonly byStart: Int32Array; // buffer indices sorted by start
+  private readonly sortedStarts: Float64Array;
+  readonly tl: Timeline;
+
+  constructor(p: Packed, tl: Timeline = buildTimeline(p)) {
+    this.tl = tl;
+    let size = 1;
+    while (size < Math.max(1, tl.sections)) size <<= 1;
+    this.size = size;
+    const count = new Int32Array(2 * size + 1);
+    const visit = (lo: number, hi: number, f: (node: number) => void): void => {
+      let l = lo + size;
+      let r = hi + size;
+      while (l < r) {
+        if (l & 1) f(l++);
+        if (r & 1) f(--r);
+        l >>= 1;
+        r >>= 1;
+      }
+    };
+    for (let i = 0; i < p.n; i++) visit(tl.secLo[i], tl.secHi[i], (k) => count[k + 1]++);
+    for (let k = 0; k < 2 * size; k++) count[k + 1] += count[k];
+    this.nodeStart = count;
+    const fill = count.slice(0, 2 * size);
+    const items = new Int32Array(count[2 * size]);
+    for (let i = 0; i < p.n; i++) visit(tl.secLo[i], tl.secHi[i], (k) => (items[fill[k]++] = i));
+    this.nodeItems = items;
+    const order = new Int32Array(p.n);
+    for (let i = 0; i < p.n; i++) order[i] = i;
+    order.sort((a, b) => p.start[a] - p.start[b] || a - b);
+    this.byStart = order;
+    this.sortedStarts = new Float64Array(p.n);
+    for (let i = 0; i < p.n; i++) this.sortedStarts[i] = p.start[order[i]];
+  }
+
+  /**
+   * Writes into `out` the indices of all buffers whose lifetime overlaps [s, e), except
+   * `exclude`, and returns how many. `out` must have room for every buffer.
+   */
+  overlapping(s: number, e: number, out: Int32Array, exclude = -1): number {
+    let k = 0;
+    const { times, sections } = this.tl;
+    // Buffers live at time s: stabbing query down to the section that contains s.
+    const leaf = upperBoundF64(times, s) - 1; // last time point <= s
+    if (leaf >= 0 && leaf < sections) {
+      const items = this.nodeItems;
+      const starts = this.nodeStart;
+      for (let node = leaf + this.size; node >= 1; node >>= 1) {
+        for (let q = starts[node], qe = starts[node + 1]; q < qe; q++) {
+          const b = items[q];
+          if (b !== exclude) out[k++] = b;
+        }
+      }
+    }
+    // Buffers starting in (s, e).
+    const ss = this.sortedStarts;
+    for (let q = lowerBoundF64(ss, s); q < ss.length && ss[q] < e; q++) {
+      if (ss[q] === s) continue;
+      const b = this.byStart[q];
+      if (b !== exclude) out[k++] = b;
+    }
+    return k;
+  }
+
+  /** The buffers whose lifetime overlaps buffer i's (i excluded). */
+  neighbours(p: Packed, i: number, out: Int32Array): number {
+    return this.overlapping(p.start[i], p.end[i], out, i);
+  }
+}
