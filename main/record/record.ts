@@ -40,6 +40,9 @@ export interface RecordResult {
   signal: string | null;
   summary: LifetimeTotals & { ops: number };
   claimed: number | null;
+  /** Wall seconds from spawn to the target's exit, and CPU-busy seconds of the ingest. */
+  targetSeconds: number;
+  ingestSeconds: number;
   stdout: string;
   stderr: string;
 }
@@ -68,7 +71,10 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
   fs.renameSync(traceDir, path.join(traceRoot, `session-${sessionId}`));
   const dir = path.join(traceRoot, `session-${sessionId}`);
   launch.env.MEMOPLAN_TRACE_DIR = dir;
-  const ingest = new SessionIngest(o.db, sessionId, dir);
+  // Timestamps are stored relative to this instant (CLOCK_MONOTONIC, as the interposer's).
+  const clockBase = process.hrtime.bigint() - 1_000_000_000n;
+  o.db.prepare(`UPDATE sessions SET clock_base_ns = ? WHERE id = ?`).run(clockBase, sessionId);
+  const ingest = new SessionIngest(o.db, sessionId, dir, clockBase);
 
   const child = spawn(launch.argv[0], launch.argv.slice(1), {
     cwd,
@@ -115,13 +121,15 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
     process.off('SIGTERM', forward);
     process.off('SIGINT', ignoreInt);
   });
+  const targetSeconds = (Date.now() - started) / 1000;
   const exitCode = code ?? 128 + (signal ? os.constants.signals[signal] : 0);
   try {
     if (failure) throw failure;
-    const { claimed, totals: summary } = ingest.finish();
+    const { claimed, totals: summary, notes } = ingest.finish();
+    for (const n of notes) o.onNote?.(n);
     endSession(o.db, sessionId, { status: signal ? 'killed' : 'complete', exitCode, signal });
     fs.rmSync(dir, { recursive: true, force: true });
-    return { sessionId, exitCode, signal, summary, claimed, stdout, stderr };
+    return { sessionId, exitCode, signal, summary, claimed, targetSeconds, ingestSeconds: ingest.stats.busySeconds, stdout, stderr };
   } catch (err) {
     endSession(o.db, sessionId, { status: 'failed', exitCode, signal });
     (err as Error).message += ` (the raw trace is kept in ${dir})`;

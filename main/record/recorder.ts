@@ -38,6 +38,8 @@ export interface PollStats {
   events: number;
   markers: number;
   processes: number;
+  /** Seconds spent reading, decoding, inserting and building lifetimes so far. */
+  busySeconds: number;
 }
 
 export class SessionIngest {
@@ -45,13 +47,18 @@ export class SessionIngest {
   private readonly writer: EventWriter;
   private readonly lifetimes: LifetimeBuilder;
   private pending: StreamEvent[] = [];
+  private busyNs = 0;
   private readonly insertProcess;
   private readonly insertThread;
   private readonly insertOp;
   private readonly renameOp;
 
-  constructor(private readonly db: DB, readonly sessionId: number, readonly traceDir: string) {
-    this.writer = new EventWriter(db, sessionId);
+  /**
+   * clockBaseNs: a CLOCK_MONOTONIC instant before the target started; stored timestamps are
+   * nanoseconds since it (sessions.clock_base_ns keeps it).
+   */
+  constructor(private readonly db: DB, readonly sessionId: number, readonly traceDir: string, readonly clockBaseNs = 0n) {
+    this.writer = new EventWriter(db);
     this.lifetimes = new LifetimeBuilder(db, sessionId);
     this.insertProcess = db.prepare(
       `INSERT INTO processes (session_id, pid, ppid, is_fork_child, start_ns, trace_file) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -62,12 +69,13 @@ export class SessionIngest {
   }
 
   get stats(): PollStats {
-    return { events: this.writer.events, markers: this.writer.markers, processes: this.traces.size };
+    return { events: this.writer.events, markers: this.writer.markers, processes: this.traces.size, busySeconds: this.busyNs / 1e9 };
   }
 
   /** Reads whatever is new in every trace file; returns the number of records stored. */
   poll(final = false): number {
-    const watermark = final ? Infinity : Number(process.hrtime.bigint()) - WATERMARK_MARGIN_NS;
+    const started = process.hrtime.bigint();
+    const watermark = final ? Infinity : Number(started - this.clockBaseNs) - WATERMARK_MARGIN_NS;
     const before = this.writer.events + this.writer.markers;
     this.discover();
     this.db.transaction(() => {
@@ -88,6 +96,7 @@ export class SessionIngest {
       this.lifetimes.push(ready);
       this.lifetimes.flush();
     }).immediate();
+    this.busyNs += Number(process.hrtime.bigint() - started);
     return this.writer.events + this.writer.markers - before;
   }
 
@@ -103,14 +112,17 @@ export class SessionIngest {
    * are written. Returns the totals and what the interposers claimed to have written (null if
    * any process did not exit cleanly).
    */
-  finish(): { claimed: number | null; totals: LifetimeTotals & { ops: number } } {
+  finish(): { claimed: number | null; totals: LifetimeTotals & { ops: number }; notes: string[] } {
     this.drain();
+    const started = process.hrtime.bigint();
     let claimed: number | null = 0;
+    const notes: string[] = [];
     const update = this.db.prepare(`UPDATE processes SET clean_exit = ?, events_claimed = ? WHERE id = ?`);
     for (const t of this.traces.values()) {
       const h = t.reader.readHeader();
       t.reader.close();
       if (t.processId === null || !h) continue;
+      if (h.stoppedEarly) notes.push(`process ${h.pid} stopped recording early (disk full or file size limit?): its trace is incomplete`);
       update.run(h.cleanExit ? 1 : 0, h.cleanExit ? h.eventsWritten : null, t.processId);
       if (!h.cleanExit) claimed = null;
       else if (claimed !== null) claimed += h.eventsWritten;
@@ -127,7 +139,8 @@ export class SessionIngest {
           this.writer.firstId, this.writer.lastId, this.sessionId);
       return { ...t, ops };
     })();
-    return { claimed, totals };
+    this.busyNs += Number(process.hrtime.bigint() - started);
+    return { claimed, totals, notes };
   }
 
   private discover(): void {
@@ -141,7 +154,7 @@ export class SessionIngest {
       if (!TRACE_FILE.test(name)) continue;
       const file = path.join(this.traceDir, name);
       if (this.traces.has(file)) continue;
-      const reader = new TraceReader(file, file.replace(/\.mpt$/, '.names'));
+      const reader = new TraceReader(file, file.replace(/\.mpt$/, '.names'), this.clockBaseNs);
       this.traces.set(file, { reader, processId: null, header: null, threads: new Map(), scopes: new Map() });
     }
   }

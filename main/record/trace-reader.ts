@@ -13,6 +13,7 @@ export const HEADER_BYTES = 4096;
 const CHUNK_MAGIC = 0x4b43504d; // 'MPCK'
 const FLAG_CLEAN_EXIT = 1;
 const FLAG_FORK_CHILD = 2;
+const FLAG_STOPPED_EARLY = 4;
 
 export class TraceFormatError extends Error {}
 
@@ -23,6 +24,8 @@ export interface TraceHeader {
   ppid: number;
   cleanExit: boolean;
   forkChild: boolean;
+  /** The interposer stopped recording on an error (disk full, file size limit). */
+  stoppedEarly: boolean;
   startNs: number;
   startRealtimeNs: number;
   chunksUsed: number;
@@ -92,6 +95,7 @@ export function parseHeader(buf: Buffer): TraceHeader {
     ppid: buf.readUInt32LE(24),
     cleanExit: (flags & FLAG_CLEAN_EXIT) !== 0,
     forkChild: (flags & FLAG_FORK_CHILD) !== 0,
+    stoppedEarly: (flags & FLAG_STOPPED_EARLY) !== 0,
     startNs: u64num(buf, 32),
     startRealtimeNs: u64num(buf, 40),
     chunksUsed: u64num(buf, 48),
@@ -109,8 +113,18 @@ export class TraceReader {
   private namesPending: Buffer = Buffer.alloc(0);
   private scratch: Buffer = Buffer.alloc(0);
 
-  constructor(readonly file: string, readonly namesFile: string) {
+  private readonly baseHi: number;
+  private readonly baseLo: number;
+
+  /**
+   * Timestamps are returned relative to `clockBaseNs` (a CLOCK_MONOTONIC instant before the
+   * session began): absolute nanoseconds pass 2^53 after 104 days of uptime, where a double
+   * can no longer tell neighbouring nanoseconds apart.
+   */
+  constructor(readonly file: string, readonly namesFile: string, clockBaseNs = 0n) {
     this.fd = fs.openSync(file, 'r');
+    this.baseHi = Number(clockBaseNs >> 32n);
+    this.baseLo = Number(clockBaseNs & 0xffffffffn);
   }
 
   close(): void {
@@ -220,7 +234,7 @@ export class TraceReader {
     };
     for (let r = 0; r < n; r++) {
       const o = r * RECORD_SIZE;
-      batch.ts[r] = u64num(buf, o);
+      batch.ts[r] = (buf.readUInt32LE(o + 4) - this.baseHi) * TWO32 + (buf.readUInt32LE(o) - this.baseLo);
       batch.addr[r] = u64(buf, o + 8);
       batch.size[r] = u64(buf, o + 16);
       batch.scope[r] = buf.readUInt32LE(o + 24);

@@ -4,20 +4,20 @@ import type { RecordBatch } from '../record/trace-reader';
 import type { StreamEvent } from './lifetimes';
 import { isMarkerKind } from '../../shared/trace-kinds';
 
-const COLS = 9;
+const COLS = 8;
 const ROWS_PER_STATEMENT = 64;
 
 /**
  * Appends decoded records to the events table of one session. Rows go in through a prepared
  * multi-row INSERT (64 rows per statement: about 1.3M rows/s here, against 0.9M one by one),
- * inside the caller's write transaction. Row ids are assigned in order from begin(), so each
+ * inside the caller's write transaction. Row ids are known in order from begin(), so each
  * event handed on to the lifetime builder knows its id without a query per row.
  */
 export class EventWriter {
   private readonly many: Statement;
   private readonly one: Statement;
   private readonly maxId: Statement;
-  private readonly row = new Array((COLS + 1) * ROWS_PER_STATEMENT);
+  private readonly row = new Array(COLS * ROWS_PER_STATEMENT);
   private filled = 0;
   private nextId = 0;
   events = 0;
@@ -26,17 +26,24 @@ export class EventWriter {
   firstId: number | null = null;
   lastId: number | null = null;
 
-  constructor(db: DB, private readonly sessionId: number) {
-    const head = 'INSERT INTO events (id, session_id, thread_id, ts, kind, addr, size, align, scope, flags) VALUES ';
-    const one = `(${Array(COLS + 1).fill('?').join(',')})`;
+  constructor(db: DB) {
+    const head = 'INSERT INTO events (thread_id, ts, kind, addr, size, align, scope, flags) VALUES ';
+    const one = `(${Array(COLS).fill('?').join(',')})`;
     this.many = db.prepare(head + Array(ROWS_PER_STATEMENT).fill(one).join(','));
     this.one = db.prepare(head + one);
     this.maxId = db.prepare('SELECT coalesce(max(id), 0) AS id FROM events');
   }
 
+  private firstOfTransaction = 0;
+
   /** Call first inside each write transaction (BEGIN IMMEDIATE, so no one else appends). */
   begin(): void {
     this.nextId = (this.maxId.get() as { id: number }).id + 1;
+    this.firstOfTransaction = this.nextId;
+  }
+
+  private lastIdOfTransaction(): number | null {
+    return this.nextId === this.firstOfTransaction ? null : (this.maxId.get() as { id: number }).id;
   }
 
   /** Stores a batch; appends one StreamEvent per record to `out`. */
@@ -62,17 +69,15 @@ export class EventWriter {
       out.push(e);
       this.firstId ??= e.id;
       this.lastId = e.id;
-      const k = this.filled * (COLS + 1);
-      row[k] = e.id;
-      row[k + 1] = this.sessionId;
-      row[k + 2] = threadId;
-      row[k + 3] = e.ts;
-      row[k + 4] = kind;
-      row[k + 5] = e.addr;
-      row[k + 6] = e.size;
-      row[k + 7] = e.align;
-      row[k + 8] = e.scope;
-      row[k + 9] = e.flags;
+      const k = this.filled * COLS;
+      row[k] = threadId;
+      row[k + 1] = e.ts;
+      row[k + 2] = kind;
+      row[k + 3] = e.addr;
+      row[k + 4] = e.size;
+      row[k + 5] = e.align;
+      row[k + 6] = e.scope;
+      row[k + 7] = e.flags;
       if (++this.filled === ROWS_PER_STATEMENT) {
         this.many.run(row);
         this.filled = 0;
@@ -82,8 +87,12 @@ export class EventWriter {
 
   /** Writes the rows still buffered (call before committing). */
   flush(): void {
-    const w = COLS + 1;
-    for (let i = 0; i < this.filled; i++) this.one.run(this.row.slice(i * w, (i + 1) * w));
+    let last: number | null = null;
+    for (let i = 0; i < this.filled; i++) last = Number(this.one.run(this.row.slice(i * COLS, (i + 1) * COLS)).lastInsertRowid);
     this.filled = 0;
+    // SQLite gives each new row max(rowid)+1, and BEGIN IMMEDIATE keeps other writers out, so
+    // the ids handed to the lifetime builder are the rowids. Check it once per transaction.
+    last ??= this.lastIdOfTransaction();
+    if (last !== null && last !== this.nextId - 1) throw new Error(`event ids out of step: rowid ${last}, expected ${this.nextId - 1}`);
   }
 }

@@ -76,7 +76,7 @@ interface Bucket {
   liveMax: number;
 }
 
-const ALLOC_COLS = 12;
+const ALLOC_COLS = 6;
 const ALLOC_ROWS = 32;
 
 function mix(h: number, v: number): number {
@@ -103,8 +103,7 @@ export class LifetimeBuilder {
 
   constructor(private readonly db: DB, private readonly sessionId: number) {
     const one = `(${Array(ALLOC_COLS).fill('?').join(',')})`;
-    const head = `INSERT INTO allocations (session_id, thread_id, iteration_id, seq, free_seq, alloc_event, free_event,
-       size, align, scope, t_alloc, t_free) VALUES `;
+    const head = `INSERT INTO allocations (session_id, iteration_id, seq, free_seq, alloc_event, free_event) VALUES `;
     this.insertAllocMany = db.prepare(head + Array(ALLOC_ROWS).fill(one).join(','));
     this.insertAllocOne = db.prepare(head + one);
     this.insertIteration = db.prepare(
@@ -219,17 +218,11 @@ export class LifetimeBuilder {
     const r = this.allocRow;
     const k = this.allocFilled * ALLOC_COLS;
     r[k] = this.sessionId;
-    r[k + 1] = l.threadId;
-    r[k + 2] = l.iterationId;
-    r[k + 3] = l.seq;
-    r[k + 4] = freeSeq;
-    r[k + 5] = l.eventId;
-    r[k + 6] = freeEvent;
-    r[k + 7] = l.size;
-    r[k + 8] = l.align;
-    r[k + 9] = l.scope;
-    r[k + 10] = l.ts;
-    r[k + 11] = tFree;
+    r[k + 1] = l.iterationId;
+    r[k + 2] = l.seq;
+    r[k + 3] = freeSeq;
+    r[k + 4] = l.eventId;
+    r[k + 5] = freeEvent;
     if (++this.allocFilled === ALLOC_ROWS) {
       this.insertAllocMany.run(r);
       this.allocFilled = 0;

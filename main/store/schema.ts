@@ -28,7 +28,8 @@ export const MIGRATIONS: readonly string[] = [
     ops           INTEGER NOT NULL DEFAULT 0,
     first_event   INTEGER,                -- events.id range of this session
     last_event    INTEGER,
-    t_begin       INTEGER,                -- first event, CLOCK_MONOTONIC ns
+    clock_base_ns INTEGER,                -- CLOCK_MONOTONIC instant that event times count from
+    t_begin       INTEGER,                -- first event, ns since clock_base_ns
     t_end         INTEGER,
     peak_live_bytes INTEGER
   );
@@ -68,12 +69,13 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX ops_session ON ops(session_id);
 
   -- Raw events, one row each, in the order they were read (per thread, in program order).
-  -- No index but the rowid: a session's rows lie in sessions.first_event..last_event.
+  -- Kept lean for ingest speed (each bound value costs ~70 ns): no session column and no index
+  -- but the rowid. A session's events are those of its threads; they lie in
+  -- sessions.first_event..last_event.
   CREATE TABLE events (
     id         INTEGER PRIMARY KEY,
-    session_id INTEGER NOT NULL,
-    thread_id  INTEGER NOT NULL,
-    ts         INTEGER NOT NULL,        -- CLOCK_MONOTONIC ns
+    thread_id  INTEGER NOT NULL,        -- threads.id
+    ts         INTEGER NOT NULL,        -- ns since sessions.clock_base_ns
     kind       INTEGER NOT NULL,        -- shared/trace-kinds.ts
     addr       INTEGER NOT NULL,
     size       INTEGER NOT NULL,
@@ -82,24 +84,25 @@ export const MIGRATIONS: readonly string[] = [
     flags      INTEGER NOT NULL
   );
 
-  -- An allocation matched with its free: a lifetime. free_event is NULL when live at exit.
+  -- An allocation matched with its free: a lifetime. Size, alignment, scope, thread and time
+  -- are those of its alloc event (join events). free_event is NULL when live at exit.
   -- seq and free_seq are positions in the session's event order (logical time).
   CREATE TABLE allocations (
     id          INTEGER PRIMARY KEY,
     session_id  INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    thread_id   INTEGER NOT NULL,
     iteration_id INTEGER,               -- iterations.id running on the allocating thread, if any
     seq         INTEGER NOT NULL,
     free_seq    INTEGER,
     alloc_event INTEGER NOT NULL,       -- events.id
-    free_event  INTEGER,
-    size        INTEGER NOT NULL,
-    align       INTEGER NOT NULL,
-    scope       INTEGER,                -- ops.id
-    t_alloc     INTEGER NOT NULL,
-    t_free      INTEGER
+    free_event  INTEGER
   );
   CREATE INDEX allocations_iteration ON allocations(iteration_id) WHERE iteration_id IS NOT NULL;
+
+  -- Allocations with the fields of their events, for queries.
+  CREATE VIEW lifetimes AS
+    SELECT a.id, a.session_id, a.iteration_id, a.seq, a.free_seq, a.alloc_event, a.free_event,
+           e.thread_id, e.kind, e.addr, e.size, e.align, e.scope, e.ts AS t_alloc, f.ts AS t_free, f.thread_id AS free_thread_id
+    FROM allocations a JOIN events e ON e.id = a.alloc_event LEFT JOIN events f ON f.id = a.free_event;
 
   CREATE TABLE iterations (
     id          INTEGER PRIMARY KEY,

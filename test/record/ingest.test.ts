@@ -85,7 +85,7 @@ test('ingest and lifetimes: frees pair with the right allocation even when anoth
   assert.equal(s.unmatchedFrees, 1);
   assert.equal(s.iterations, 1);
   assert.equal(s.peakLiveBytes, 200);
-  const allocs = db.prepare(`SELECT a.size, a.t_alloc, a.t_free, o.module, o.op, a.iteration_id FROM allocations a LEFT JOIN ops o ON o.id = a.scope ORDER BY a.t_alloc`).all();
+  const allocs = db.prepare(`SELECT a.size, a.t_alloc, a.t_free, o.module, o.op, a.iteration_id FROM lifetimes a LEFT JOIN ops o ON o.id = a.scope ORDER BY a.t_alloc`).all();
   assert.deepEqual(allocs, [
     { size: 100, t_alloc: 11, t_free: 20, module: 'ResNet.layer1', op: 'aten::convolution', iteration_id: 1 },
     { size: 200, t_alloc: 21, t_free: 40, module: 'ResNet', op: '', iteration_id: null },
@@ -111,7 +111,7 @@ test('realloc: a failed realloc keeps the old block; a successful one ends it an
   const s = ingest.finish().totals;
   assert.equal(s.allocations, 3);
   assert.equal(s.liveAtExit, 2);
-  const rows = db.prepare(`SELECT e.addr, a.size, a.t_alloc, a.t_free FROM allocations a JOIN events e ON e.id = a.alloc_event ORDER BY a.t_alloc`).all();
+  const rows = db.prepare(`SELECT addr, size, t_alloc, t_free FROM lifetimes ORDER BY t_alloc`).all();
   assert.deepEqual(rows, [
     { addr: 0x100, size: 10, t_alloc: 1, t_free: 4 },
     { addr: 0x200, size: 20, t_alloc: 5, t_free: null },

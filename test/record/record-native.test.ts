@@ -21,14 +21,14 @@ test('8 threads x 1,000,000 malloc/free pairs: every event lands, every pair mat
   const db = openDatabase(dbFile);
   const s = db.prepare(`SELECT * FROM sessions WHERE name = 'churn'`).get() as { id: number; events: number; events_claimed: number };
   assert.equal(s.events, s.events_claimed, 'rows stored == events the interposer says it wrote');
-  assert.equal(count(db, `SELECT count(*) AS n FROM events WHERE session_id = ? AND kind = ${Kind.malloc} AND size = 4097`, s.id), 8_000_000);
-  assert.equal(count(db, `SELECT count(*) AS n FROM allocations WHERE session_id = ? AND size = 4097 AND free_event IS NOT NULL`, s.id), 8_000_000);
+  assert.equal(count(db, `SELECT count(*) AS n FROM events e JOIN threads t ON t.id = e.thread_id WHERE t.session_id = ? AND kind = ${Kind.malloc} AND size = 4097`, s.id), 8_000_000);
+  assert.equal(count(db, `SELECT count(*) AS n FROM lifetimes WHERE session_id = ? AND size = 4097 AND free_event IS NOT NULL`, s.id), 8_000_000);
   // each block freed by the thread that allocated it (the program never hands blocks over)
   assert.equal(
-    count(db, `SELECT count(*) AS n FROM allocations a JOIN events f ON f.id = a.free_event WHERE a.session_id = ? AND a.size = 4097 AND f.thread_id != a.thread_id`, s.id),
+    count(db, `SELECT count(*) AS n FROM lifetimes WHERE session_id = ? AND size = 4097 AND free_thread_id != thread_id`, s.id),
     0,
   );
-  assert.equal(count(db, `SELECT count(DISTINCT thread_id) AS n FROM allocations WHERE session_id = ? AND size = 4097`, s.id), 8);
+  assert.equal(count(db, `SELECT count(DISTINCT thread_id) AS n FROM lifetimes WHERE session_id = ? AND size = 4097`, s.id), 8);
   db.close();
 });
 
@@ -54,7 +54,7 @@ test('SIGKILL of the target mid-run: everything it wrote before the kill is stor
   assert.equal(r.signal, 'SIGKILL');
   assert.equal(r.exitCode, 137);
   assert.ok(lastCount >= 200_000);
-  const stored = count(db, `SELECT count(*) AS n FROM events WHERE session_id = ? AND kind = ${Kind.malloc} AND size = 7777`, r.sessionId);
+  const stored = count(db, `SELECT count(*) AS n FROM events e JOIN threads t ON t.id = e.thread_id WHERE t.session_id = ? AND kind = ${Kind.malloc} AND size = 7777`, r.sessionId);
   assert.ok(stored >= lastCount, `stored ${stored} mallocs, the target had reported ${lastCount}`);
   const s = db.prepare(`SELECT status, exit_code, events_claimed FROM sessions WHERE id = ?`).get(r.sessionId);
   assert.deepEqual(s, { status: 'killed', exit_code: 137, events_claimed: null });
@@ -76,14 +76,14 @@ test('fork: the child is traced to its own file and lands as its own process', a
   assert.equal(procs[1].ppid, Number(m[1]));
   assert.equal(procs[1].is_fork_child, 1);
   const bySize = (size: number, proc: number) =>
-    count(db, `SELECT count(*) AS n FROM allocations a JOIN threads t ON t.id = a.thread_id WHERE a.session_id = ? AND a.size = ? AND t.process_id = ?`, r.sessionId, size, proc);
+    count(db, `SELECT count(*) AS n FROM lifetimes a JOIN threads t ON t.id = a.thread_id WHERE a.session_id = ? AND a.size = ? AND t.process_id = ?`, r.sessionId, size, proc);
   assert.equal(bySize(1111, procs[0].id), 100);
   assert.equal(bySize(3333, procs[0].id), 50);
   assert.equal(bySize(2222, procs[0].id), 0);
   assert.equal(bySize(2222, procs[1].id), 100);
   assert.equal(bySize(1111, procs[1].id), 0);
   // the parent's fork marker names the child
-  assert.equal(count(db, `SELECT count(*) AS n FROM events WHERE session_id = ? AND kind = ${Kind.fork} AND addr = ?`, r.sessionId, Number(m[2])), 1);
+  assert.equal(count(db, `SELECT count(*) AS n FROM events e JOIN threads t ON t.id = e.thread_id WHERE t.session_id = ? AND kind = ${Kind.fork} AND addr = ?`, r.sessionId, Number(m[2])), 1);
   db.close();
 });
 

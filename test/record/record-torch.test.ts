@@ -49,7 +49,7 @@ test('recording resnet18: stable iterations, every event stored, allocations tie
     .prepare(
       `SELECT sum(a.size) AS total, sum(CASE WHEN o.op LIKE 'aten::%' THEN a.size ELSE 0 END) AS by_op,
               sum(CASE WHEN o.module LIKE 'ResNet%' THEN a.size ELSE 0 END) AS by_module
-       FROM allocations a JOIN iterations i ON i.id = a.iteration_id LEFT JOIN ops o ON o.id = a.scope
+       FROM lifetimes a JOIN iterations i ON i.id = a.iteration_id LEFT JOIN ops o ON o.id = a.scope
        WHERE a.session_id = ? AND i.number >= ?`,
     )
     .get(s.id, WARMUP) as { total: number; by_op: number; by_module: number };
