@@ -1,7 +1,11 @@
 import fs from 'node:fs';
 import { UserError } from '../../shared/errors';
 import type { PlanRow } from '../../shared/types';
+import { openDatabase } from '../store/db';
+import { storePlan } from '../store/plans';
 import { isPlannerName, PLANNER_NAMES, plan, readInstanceCsv, writeOffsetsCsv, type Buffer, type PlannerResult } from './index';
+import { loadIteration, type IterationInput } from './iteration';
+import { writePlanFile } from './plan-file';
 
 /** `memoplan plan`: option checks, then the planners, then the table or JSON. */
 
@@ -26,9 +30,8 @@ export async function runPlanCommand(o: PlanCommandOptions): Promise<void> {
   if ((o.instance === undefined) === (o.session === undefined)) {
     throw new UserError('give exactly one of --instance FILE.csv or --session ID');
   }
-  if (o.session !== undefined) {
-    throw new UserError('planning a recorded session is not available yet in this build; plan an instance with --instance FILE.csv');
-  }
+  if (o.session !== undefined) return planSession(o, o.session, timeLimit);
+  if (o.iteration !== undefined) throw new UserError('--iteration goes with --session');
   const file = o.instance!;
   if (!fs.existsSync(file)) throw new UserError(`instance not found: ${file}`);
   if (o.out) throw new UserError('--out writes a plan file for a recorded session; with --instance use --offsets');
@@ -49,10 +52,71 @@ export async function runPlanCommand(o: PlanCommandOptions): Promise<void> {
   printRows(rows, buffers.length);
 }
 
-export function toRows(result: PlannerResult, planId: number | null): PlanRow[] {
+async function planSession(o: PlanCommandOptions, sessionId: number, timeLimit: number): Promise<void> {
+  const db = openDatabase(o.db, { create: false });
+  try {
+    const input = loadIteration(db, sessionId, o.iteration);
+    if (input.buffers.length === 0) throw new UserError(`iteration ${input.number} of session ${sessionId} has no allocation freed within it: nothing to plan`);
+    const result = plan(o.algorithm, input.buffers, { timeLimitSeconds: timeLimit });
+    const winner = result.algorithm.replace(/^all:/, '');
+    const each = result.perPlanner ?? [result];
+    const ids = each.map((r) => storePlan(db, input, r, r.algorithm === winner));
+    const rows = toRows(result, ids).map((r) => ({
+      ...r,
+      session: sessionId,
+      iteration: input.number,
+      buffers: input.buffers.length,
+      baseline_span_bytes: input.baselineSpanBytes,
+      unplannable_allocs: input.unplannable.count,
+      unplannable_bytes: input.unplannable.bytes,
+    }));
+    const best = rows.find((r) => r.best)!;
+    if (o.out) {
+      writePlanFile(o.out, {
+        planId: best.plan_id!,
+        arenaBytes: result.arenaBytes,
+        signature: input.signature,
+        entries: input.buffers.map((b, i) => ({ offset: result.offsets[i], size: b.size, align: b.align ?? 1 })),
+      });
+    }
+    if (o.offsets) fs.writeFileSync(o.offsets, writeOffsetsCsv(input.buffers, result.offsets));
+    if (o.json) {
+      process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+      return;
+    }
+    describeIteration(input);
+    printRows(rows, input.buffers.length);
+    process.stdout.write(`system allocator address span for the same buffers: ${fmtBytes(input.baselineSpanBytes)}\n`);
+    process.stdout.write(`stored as plan ${best.plan_id} (best)${o.out ? `, plan file ${o.out}` : ''}\n`);
+  } finally {
+    db.close();
+  }
+}
+
+function fmtBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${u === 0 ? v : v.toFixed(2)} ${units[u]} (${n.toLocaleString('en-US')} bytes)`;
+}
+
+function describeIteration(input: IterationInput): void {
+  const bytes = input.buffers.reduce((s, b) => s + b.size, 0);
+  process.stdout.write(
+    `session ${input.sessionId}, iteration ${input.number} (${input.chosenBecause})\n` +
+      `${input.buffers.length.toLocaleString('en-US')} allocations planned (${fmtBytes(bytes)} allocated in total); ` +
+      `${input.unplannable.count.toLocaleString('en-US')} outlive the iteration and are not plannable (${fmtBytes(input.unplannable.bytes)})\n`,
+  );
+}
+
+export function toRows(result: PlannerResult, planIds: (number | null)[] | null): PlanRow[] {
   const each = result.perPlanner ?? [result];
-  return each.map((r) => ({
-    plan_id: planId,
+  return each.map((r, i) => ({
+    plan_id: planIds ? planIds[i] : null,
     algorithm: r.algorithm,
     arena_bytes: r.arenaBytes,
     lower_bound_bytes: r.lowerBound,

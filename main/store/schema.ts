@@ -144,6 +144,40 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (session_id, op_id)
   ) WITHOUT ROWID;
   `,
+  // 2: plans
+  `
+  CREATE TABLE plans (
+    id            INTEGER PRIMARY KEY,
+    session_id    INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    iteration_id  INTEGER NOT NULL REFERENCES iterations(id) ON DELETE CASCADE,
+    algorithm     TEXT NOT NULL,
+    arena_bytes   INTEGER NOT NULL,
+    lower_bound_bytes INTEGER NOT NULL,
+    baseline_span_bytes INTEGER,          -- address span the system allocator used for the same buffers
+    seconds       REAL NOT NULL,
+    optimal       INTEGER NOT NULL,
+    is_best       INTEGER NOT NULL,       -- the plan \`all\` kept (or the only one run)
+    buffers       INTEGER NOT NULL,
+    unplannable_allocs INTEGER NOT NULL,  -- allocations of the iteration that outlive it
+    unplannable_bytes  INTEGER NOT NULL,
+    signature     TEXT NOT NULL,          -- the iteration signature the plan was made for
+    created_at    TEXT NOT NULL
+  );
+  CREATE INDEX plans_session ON plans(session_id);
+
+  -- One planned buffer: the ordinal-th allocation of the iteration gets arena + offset.
+  CREATE TABLE plan_buffers (
+    plan_id       INTEGER NOT NULL REFERENCES plans(id) ON DELETE CASCADE,
+    ordinal       INTEGER NOT NULL,
+    allocation_id INTEGER NOT NULL,
+    offset        INTEGER NOT NULL,
+    size          INTEGER NOT NULL,
+    align         INTEGER NOT NULL,
+    start         INTEGER NOT NULL,       -- logical time within the iteration, inclusive
+    end           INTEGER NOT NULL,       -- exclusive
+    PRIMARY KEY (plan_id, ordinal)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

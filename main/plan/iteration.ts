@@ -1,0 +1,144 @@
+import type { DB } from '../store/db';
+import { UserError } from '../../shared/errors';
+import type { Buffer } from './types';
+
+/**
+ * The planning input of a recorded session: the allocations of one steady-state iteration,
+ * in allocation order, each with its size, alignment, op/module and lifetime in logical time.
+ */
+
+/** Everything malloc returns on x86-64 glibc is 16-byte aligned; programs rely on it. */
+export const MIN_ALIGN = 16;
+
+export interface IterationBuffer extends Buffer {
+  /** Position among the iteration's allocations (0-based): the memo key with size and align. */
+  ordinal: number;
+  allocationId: number;
+  addr: number;
+  module: string;
+  op: string;
+}
+
+export interface IterationInput {
+  sessionId: number;
+  iterationId: number;
+  number: number;
+  threadId: number;
+  signature: string;
+  /** Allocations made in the iteration and freed within it: what a plan places. */
+  buffers: IterationBuffer[];
+  /** Allocations made in the iteration that outlive it: not plannable. */
+  unplannable: { count: number; bytes: number };
+  /**
+   * Address space the system allocator used for the same buffers: the extents of their
+   * addresses, merged into clusters (a gap over 64 MiB starts a new one: mmap'd blocks live far
+   * from the heap) and summed.
+   */
+  baselineSpanBytes: number;
+  /** How the iteration was chosen, for the user. */
+  chosenBecause: string;
+}
+
+interface IterationRow {
+  id: number;
+  number: number;
+  thread_id: number;
+  begin_seq: number;
+  end_seq: number | null;
+  signature: string | null;
+  allocs: number;
+}
+
+const CLUSTER_GAP = 64 * 1024 * 1024;
+
+/** Picks the iteration: the one numbered `number`, or the first whose signature repeats later. */
+export function chooseIteration(db: DB, sessionId: number, number?: number): { row: IterationRow; because: string } {
+  const session = db.prepare(`SELECT id, status FROM sessions WHERE id = ?`).get(sessionId) as { id: number; status: string } | undefined;
+  if (!session) throw new UserError(`no session ${sessionId} in this database`);
+  const rows = db
+    .prepare(`SELECT id, number, thread_id, begin_seq, end_seq, signature, allocs FROM iterations WHERE session_id = ? ORDER BY number, id`)
+    .all(sessionId) as IterationRow[];
+  const complete = rows.filter((r) => r.end_seq !== null && r.signature !== null);
+  if (complete.length === 0) {
+    throw new UserError(
+      `session ${sessionId} has no complete iteration (the agent marks each top-level forward(); scripts can use memoplan_agent.iteration())`,
+    );
+  }
+  if (number !== undefined) {
+    const row = complete.find((r) => r.number === number);
+    if (!row) {
+      const have = complete.map((r) => r.number);
+      throw new UserError(`session ${sessionId} has no complete iteration ${number} (iterations ${have[0]}..${have[have.length - 1]})`);
+    }
+    return { row, because: `iteration ${number} as asked` };
+  }
+  for (let i = 0; i < complete.length; i++) {
+    if (complete.slice(i + 1).some((r) => r.signature === complete[i].signature)) {
+      return { row: complete[i], because: `the first iteration whose allocation signature repeats (${i} before it differ)` };
+    }
+  }
+  const last = complete[complete.length - 1];
+  return { row: last, because: 'no iteration signature repeats: the last complete iteration' };
+}
+
+export function loadIteration(db: DB, sessionId: number, number?: number): IterationInput {
+  const { row, because } = chooseIteration(db, sessionId, number);
+  const allocs = db
+    .prepare(
+      `SELECT a.id, a.seq, a.free_seq, e.size, e.align, e.addr, coalesce(o.module, '') AS module, coalesce(o.op, '') AS op
+       FROM allocations a JOIN events e ON e.id = a.alloc_event LEFT JOIN ops o ON o.id = e.scope
+       WHERE a.iteration_id = ? ORDER BY a.seq`,
+    )
+    .all(row.id) as { id: number; seq: number; free_seq: number | null; size: number; align: number; addr: number; module: string; op: string }[];
+  const end = row.end_seq!;
+  const inside = allocs.filter((a) => a.free_seq !== null && a.free_seq <= end);
+  const outside = allocs.filter((a) => !(a.free_seq !== null && a.free_seq <= end));
+  // Logical time: the rank of each alloc or free event among the planned buffers' events.
+  const times = new Float64Array(inside.length * 2);
+  inside.forEach((a, i) => {
+    times[2 * i] = a.seq;
+    times[2 * i + 1] = a.free_seq!;
+  });
+  times.sort();
+  const rank = new Map<number, number>();
+  for (const t of times) if (!rank.has(t)) rank.set(t, rank.size);
+  const buffers: IterationBuffer[] = inside.map((a, i) => ({
+    id: i,
+    ordinal: i,
+    allocationId: a.id,
+    start: rank.get(a.seq)!,
+    end: rank.get(a.free_seq!)!,
+    size: a.size,
+    align: Math.max(MIN_ALIGN, a.align),
+    addr: a.addr,
+    module: a.module,
+    op: a.op,
+  }));
+  return {
+    sessionId,
+    iterationId: row.id,
+    number: row.number,
+    threadId: row.thread_id,
+    signature: row.signature!,
+    buffers,
+    unplannable: { count: outside.length, bytes: outside.reduce((s, a) => s + a.size, 0) },
+    baselineSpanBytes: addressSpan(buffers),
+    chosenBecause: because,
+  };
+}
+
+export function addressSpan(buffers: readonly { addr: number; size: number }[]): number {
+  const sorted = [...buffers].sort((a, b) => a.addr - b.addr);
+  let total = 0;
+  let lo = -1;
+  let hi = -1;
+  for (const b of sorted) {
+    if (lo < 0 || b.addr > hi + CLUSTER_GAP) {
+      if (lo >= 0) total += hi - lo;
+      lo = b.addr;
+      hi = b.addr + b.size;
+    } else hi = Math.max(hi, b.addr + b.size);
+  }
+  if (lo >= 0) total += hi - lo;
+  return total;
+}
