@@ -10,6 +10,8 @@ import { listSessions } from './store/sessions';
 import { record } from './record/record';
 import { runPlanCommand } from './plan/cli-plan';
 import { serve } from './serve';
+import { loadStepper } from './replay/step';
+import { replayLive } from './replay/live';
 
 const DEFAULT_DB = process.env.MEMOPLAN_DB ?? 'memoplan.db';
 
@@ -42,9 +44,10 @@ export function buildProgram(): Command {
     .option('--db <file>', 'database file', DEFAULT_DB)
     .option('--name <name>', 'session name (default: the script name)')
     .option('--python <path>', 'Python interpreter for a Python target (or MEMOPLAN_PYTHON); must import torch')
+    .option('--no-ops', 'attribute allocations to modules only, not aten ops (less overhead, fewer extra allocations)')
     .option('--quiet', 'no progress on stderr')
     .argument('<cmd...>', 'the command to record, after --')
-    .action(async (cmd: string[], opts: { db: string; name?: string; python?: string; quiet?: boolean }) => {
+    .action(async (cmd: string[], opts: { db: string; name?: string; python?: string; quiet?: boolean; ops: boolean }) => {
       const db = openDatabase(opts.db);
       try {
         const progress = !opts.quiet;
@@ -54,6 +57,7 @@ export function buildProgram(): Command {
           command: cmd,
           name: opts.name,
           python: opts.python ?? null,
+          ops: opts.ops,
           onNote: note,
           onProgress: progress
             ? (p) => {
@@ -118,6 +122,64 @@ export function buildProgram(): Command {
     .option('--json', 'print a JSON array, one object per planner')
     .action(async (opts) => {
       await runPlanCommand(opts);
+    });
+
+  program
+    .command('replay')
+    .description(
+      'with -- CMD: run CMD with the interposer in plan mode (recorded like record) and report hits, misses and latency; ' +
+        'with --at K: the planned arena and the recorded addresses after event K of the plan\'s iteration',
+    )
+    .option('--db <file>', 'database file', DEFAULT_DB)
+    .requiredOption('--plan <id|file>', 'a plan id in the database, or a plan file written by memoplan plan --out')
+    .addOption(new Option('--threads <n>', 'serving threads (passed to the workload as MEMOPLAN_SERVING_THREADS)').default(1).argParser(parsePositiveInt('--threads')))
+    .addOption(new Option('--at <k>', 'offline: the state after event k of the iteration').argParser(parsePositiveInt('--at')))
+    .option('--python <path>', 'Python interpreter for a Python target (or MEMOPLAN_PYTHON)')
+    .option('--json', 'print JSON')
+    .argument('[cmd...]', 'the workload to run in plan mode, after --')
+    .action(async (cmd: string[], opts: { db: string; plan: string; threads: number; at?: number; python?: string; json?: boolean }) => {
+      if (opts.at !== undefined) {
+        if (cmd.length) throw new UserError('give either --at K (offline step) or -- CMD (live replay), not both');
+        if (!/^\d+$/.test(opts.plan)) throw new UserError('--at needs a plan id from the database');
+        const db = openDatabase(opts.db, { create: false });
+        try {
+          const state = loadStepper(db, Number(opts.plan)).at(opts.at);
+          if (opts.json) process.stdout.write(JSON.stringify(state, null, 2) + '\n');
+          else {
+            process.stdout.write(
+              `event ${state.k} of ${state.events}: ${state.event.kind} #${state.event.ordinal} (${fmt(state.event.size)} B, ${state.event.module} ${state.event.op})\n` +
+                `live: ${state.live.length} buffers, ${fmt(state.liveBytes)} B; arena high-water ${fmt(state.arenaHighWater)} of ${fmt(state.arenaBytes)} B; ` +
+                `system allocator: live span ${fmt(state.system.liveSpan)} B\n`,
+            );
+            printTable(
+              ['ordinal', 'offset', 'size', 'address', 'module', 'op'],
+              state.live.map((b) => [String(b.ordinal), fmt(b.offset), fmt(b.size), '0x' + b.addr.toString(16), b.module, b.op]),
+            );
+          }
+        } finally {
+          db.close();
+        }
+        return;
+      }
+      if (!cmd.length) throw new UserError('nothing to replay: give -- CMD ARGS (live) or --at K (offline)');
+      const db = openDatabase(opts.db);
+      try {
+        const { summary } = await replayLive({ db, dbFile: opts.db, plan: opts.plan, threads: opts.threads, command: cmd, python: opts.python ?? null, onNote: note });
+        if (opts.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+        else {
+          const pct = (x: number | null) => (x === null ? '-' : (100 * x).toFixed(3) + '%');
+          note(
+            `plan ${summary.plan_id ?? summary.plan_file}: ${summary.status}; hits ${fmt(summary.hits)}, misses ${fmt(summary.misses)} ` +
+              `(hit rate ${pct(summary.hit_rate)}, bytes ${pct(summary.byte_hit_rate)}), fallback ${fmt(summary.fallback_bytes)} B, ` +
+              `arena ${fmt(summary.arena_bytes)} B, ${summary.iterations_served} iterations served; session ${summary.session}`,
+          );
+          note(`per-iteration latency (ms): ${summary.latencies_ms.map((x) => x.toFixed(2)).join(' ')}`);
+          if (summary.status !== 'serving') note('the target ran unplanned (see the interposer\'s message above)');
+        }
+        process.exitCode = summary.exit_code;
+      } finally {
+        db.close();
+      }
     });
 
   program

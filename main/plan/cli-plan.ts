@@ -1,11 +1,12 @@
 import fs from 'node:fs';
 import { UserError } from '../../shared/errors';
 import type { PlanRow } from '../../shared/types';
-import { openDatabase } from '../store/db';
+import { openDatabase, type DB } from '../store/db';
 import { storePlan } from '../store/plans';
 import { isPlannerName, PLANNER_NAMES, plan, readInstanceCsv, writeOffsetsCsv, type Buffer, type PlannerResult } from './index';
 import { loadIteration, type IterationInput } from './iteration';
 import { writePlanFile } from './plan-file';
+import { planEntries } from './plan-export';
 
 /** `memoplan plan`: option checks, then the planners, then the table or JSON. */
 
@@ -76,7 +77,8 @@ async function planSession(o: PlanCommandOptions, sessionId: number, timeLimit: 
         planId: best.plan_id!,
         arenaBytes: result.arenaBytes,
         signature: input.signature,
-        entries: input.buffers.map((b, i) => ({ offset: result.offsets[i], size: b.size, align: b.align ?? 1 })),
+        agentOps: agentOps(db, sessionId),
+        entries: planEntries(input, new Map(input.buffers.map((b, i) => [b.ordinal, result.offsets[i]]))),
       });
     }
     if (o.offsets) fs.writeFileSync(o.offsets, writeOffsetsCsv(input.buffers, result.offsets));
@@ -91,6 +93,10 @@ async function planSession(o: PlanCommandOptions, sessionId: number, timeLimit: 
   } finally {
     db.close();
   }
+}
+
+function agentOps(db: DB, sessionId: number): boolean {
+  return (db.prepare(`SELECT agent_ops FROM sessions WHERE id = ?`).get(sessionId) as { agent_ops: number }).agent_ops === 1;
 }
 
 function fmtBytes(n: number): string {

@@ -29,6 +29,8 @@ export interface IterationInput {
   buffers: IterationBuffer[];
   /** Allocations made in the iteration that outlive it: not plannable. */
   unplannable: { count: number; bytes: number };
+  /** Every allocation of the iteration in order (the plan file lists them all). */
+  sequence: { ordinal: number; size: number; align: number; planned: boolean }[];
   /**
    * Address space the system allocator used for the same buffers: the extents of their
    * addresses, merged into clusters (a gap over 64 MiB starts a new one: mmap'd blocks live far
@@ -91,8 +93,10 @@ export function loadIteration(db: DB, sessionId: number, number?: number): Itera
     )
     .all(row.id) as { id: number; seq: number; free_seq: number | null; size: number; align: number; addr: number; module: string; op: string }[];
   const end = row.end_seq!;
-  const inside = allocs.filter((a) => a.free_seq !== null && a.free_seq <= end);
-  const outside = allocs.filter((a) => !(a.free_seq !== null && a.free_seq <= end));
+  const freedWithin = (a: (typeof allocs)[number]) => a.free_seq !== null && a.free_seq <= end;
+  const ordinalOf = new Map(allocs.map((a, i) => [a.id, i]));
+  const inside = allocs.filter(freedWithin);
+  const outside = allocs.filter((a) => !freedWithin(a));
   // Logical time: the rank of each alloc or free event among the planned buffers' events.
   const times = new Float64Array(inside.length * 2);
   inside.forEach((a, i) => {
@@ -102,9 +106,9 @@ export function loadIteration(db: DB, sessionId: number, number?: number): Itera
   times.sort();
   const rank = new Map<number, number>();
   for (const t of times) if (!rank.has(t)) rank.set(t, rank.size);
-  const buffers: IterationBuffer[] = inside.map((a, i) => ({
-    id: i,
-    ordinal: i,
+  const buffers: IterationBuffer[] = inside.map((a) => ({
+    id: ordinalOf.get(a.id)!,
+    ordinal: ordinalOf.get(a.id)!,
     allocationId: a.id,
     start: rank.get(a.seq)!,
     end: rank.get(a.free_seq!)!,
@@ -122,6 +126,7 @@ export function loadIteration(db: DB, sessionId: number, number?: number): Itera
     signature: row.signature!,
     buffers,
     unplannable: { count: outside.length, bytes: outside.reduce((s, a) => s + a.size, 0) },
+    sequence: allocs.map((a, i) => ({ ordinal: i, size: a.size, align: Math.max(MIN_ALIGN, a.align), planned: freedWithin(a) })),
     baselineSpanBytes: addressSpan(buffers),
     chosenBecause: because,
   };

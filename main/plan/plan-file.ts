@@ -14,6 +14,8 @@ export const PLAN_ENTRY_BYTES = 24;
 const SIGNATURE_BYTES = 64;
 
 export interface PlanEntry {
+  /** Served from the arena at `offset`; false: the allocation outlives the iteration (malloc). */
+  planned: boolean;
   offset: number;
   size: number;
   align: number;
@@ -23,6 +25,8 @@ export interface PlanFile {
   planId: number;
   arenaBytes: number;
   signature: string;
+  /** The recording attributed aten ops (the agent's dispatch mode adds allocations): replay the same way. */
+  agentOps: boolean;
   entries: PlanEntry[];
 }
 
@@ -44,8 +48,9 @@ export function encodePlanFile(p: PlanFile): Buffer {
     out.writeBigUInt64LE(BigInt(e.offset), o);
     out.writeBigUInt64LE(BigInt(e.size), o + 8);
     out.writeUInt32LE(e.align, o + 16);
+    out.writeUInt32LE(e.planned ? 1 : 0, o + 20);
   });
-  const total = p.entries.reduce((s, e) => s + e.size, 0);
+  const total = p.entries.reduce((s, e) => s + (e.planned ? e.size : 0), 0);
   out.write(PLAN_MAGIC, 0, 'latin1');
   out.writeUInt32LE(PLAN_VERSION, 8);
   out.writeUInt32LE(PLAN_HEADER_BYTES, 12);
@@ -53,6 +58,7 @@ export function encodePlanFile(p: PlanFile): Buffer {
   out.writeBigUInt64LE(BigInt(p.arenaBytes), 24);
   out.writeBigUInt64LE(BigInt(total), 32);
   out.writeUInt32LE(fnv1a32(out.subarray(PLAN_HEADER_BYTES)), 40);
+  out.writeUInt32LE(p.agentOps ? 1 : 0, 44);
   out.write(p.signature, 48, 'ascii');
   out.writeBigUInt64LE(BigInt(p.planId), 112);
   return out;
@@ -72,15 +78,16 @@ export function decodePlanFile(buf: Buffer, source = 'plan file'): PlanFile {
   const entries: PlanEntry[] = [];
   for (let i = 0; i < n; i++) {
     const o = PLAN_HEADER_BYTES + i * PLAN_ENTRY_BYTES;
-    const e = { offset: Number(buf.readBigUInt64LE(o)), size: Number(buf.readBigUInt64LE(o + 8)), align: buf.readUInt32LE(o + 16) };
-    if (e.offset + e.size > arenaBytes || e.align === 0 || e.offset % e.align !== 0) {
+    const flags = buf.readUInt32LE(o + 20);
+    const e = { planned: (flags & 1) !== 0, offset: Number(buf.readBigUInt64LE(o)), size: Number(buf.readBigUInt64LE(o + 8)), align: buf.readUInt32LE(o + 16) };
+    if (flags > 1 || (e.planned && (e.offset + e.size > arenaBytes || e.align === 0 || e.offset % e.align !== 0))) {
       throw new PlanFileError(`${source} is corrupt: entry ${i} does not fit its arena or alignment`);
     }
     entries.push(e);
   }
   const sigEnd = buf.indexOf(0, 48);
   const signature = buf.toString('ascii', 48, sigEnd < 0 || sigEnd > 112 ? 112 : sigEnd);
-  return { planId: Number(buf.readBigUInt64LE(112)), arenaBytes, signature, entries };
+  return { planId: Number(buf.readBigUInt64LE(112)), arenaBytes, signature, agentOps: (buf.readUInt32LE(44) & 1) !== 0, entries };
 }
 
 export function writePlanFile(file: string, p: PlanFile): void {

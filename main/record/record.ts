@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { DB } from '../store/db';
 import { createSession, endSession } from '../store/sessions';
 import type { LifetimeTotals } from '../store/lifetimes';
+import type { PlanCounters } from './trace-reader';
 import { hostInfo } from './host';
 import { planLaunch } from './launch';
 import { SessionIngest } from './recorder';
@@ -22,6 +23,8 @@ export interface RecordOptions {
   command: string[];
   name?: string;
   python?: string | null;
+  /** Attribute aten ops (TorchDispatchMode; default). Off: module paths and iterations only. */
+  ops?: boolean;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
   /** 'inherit' shows the target's output; tests capture it with 'pipe'. */
@@ -40,6 +43,8 @@ export interface RecordResult {
   signal: string | null;
   summary: LifetimeTotals & { ops: number };
   claimed: number | null;
+  /** Plan-mode counters, when the target ran with a plan (MEMOPLAN_PLAN). */
+  plan: PlanCounters | null;
   /** Wall seconds from spawn to the target's exit, and CPU-busy seconds of the ingest. */
   targetSeconds: number;
   ingestSeconds: number;
@@ -71,6 +76,9 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
   fs.renameSync(traceDir, path.join(traceRoot, `session-${sessionId}`));
   const dir = path.join(traceRoot, `session-${sessionId}`);
   launch.env.MEMOPLAN_TRACE_DIR = dir;
+  const ops = o.ops ?? true;
+  launch.env.MEMOPLAN_AGENT_OPS = ops ? '1' : '0';
+  o.db.prepare(`UPDATE sessions SET agent_ops = ? WHERE id = ?`).run(ops ? 1 : 0, sessionId);
   // Timestamps are stored relative to this instant (CLOCK_MONOTONIC, as the interposer's).
   const clockBase = process.hrtime.bigint() - 1_000_000_000n;
   o.db.prepare(`UPDATE sessions SET clock_base_ns = ? WHERE id = ?`).run(clockBase, sessionId);
@@ -125,11 +133,11 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
   const exitCode = code ?? 128 + (signal ? os.constants.signals[signal] : 0);
   try {
     if (failure) throw failure;
-    const { claimed, totals: summary, notes } = ingest.finish();
+    const { claimed, totals: summary, notes, plan } = ingest.finish();
     for (const n of notes) o.onNote?.(n);
     endSession(o.db, sessionId, { status: signal ? 'killed' : 'complete', exitCode, signal });
     fs.rmSync(dir, { recursive: true, force: true });
-    return { sessionId, exitCode, signal, summary, claimed, targetSeconds, ingestSeconds: ingest.stats.busySeconds, stdout, stderr };
+    return { sessionId, exitCode, signal, summary, claimed, plan, targetSeconds, ingestSeconds: ingest.stats.busySeconds, stdout, stderr };
   } catch (err) {
     endSession(o.db, sessionId, { status: 'failed', exitCode, signal });
     (err as Error).message += ` (the raw trace is kept in ${dir})`;

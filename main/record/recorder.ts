@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { DB } from '../store/db';
 import { EventWriter } from '../store/ingest';
 import { LifetimeBuilder, type LifetimeTotals, type StreamEvent } from '../store/lifetimes';
-import { TraceReader, TraceFormatError, type TraceHeader } from './trace-reader';
+import { TraceReader, TraceFormatError, type PlanCounters, type TraceHeader } from './trace-reader';
 
 /**
  * Streams the trace files of one session (one per traced process) into SQLite while the target
@@ -112,16 +112,18 @@ export class SessionIngest {
    * are written. Returns the totals and what the interposers claimed to have written (null if
    * any process did not exit cleanly).
    */
-  finish(): { claimed: number | null; totals: LifetimeTotals & { ops: number }; notes: string[] } {
+  finish(): { claimed: number | null; totals: LifetimeTotals & { ops: number }; notes: string[]; plan: PlanCounters | null } {
     this.drain();
     const started = process.hrtime.bigint();
     let claimed: number | null = 0;
     const notes: string[] = [];
+    let plan: PlanCounters | null = null;
     const update = this.db.prepare(`UPDATE processes SET clean_exit = ?, events_claimed = ? WHERE id = ?`);
     for (const t of this.traces.values()) {
       const h = t.reader.readHeader();
       t.reader.close();
       if (t.processId === null || !h) continue;
+      if (h.plan.status !== 0) plan = plan ? addCounters(plan, h.plan) : { ...h.plan };
       if (h.stoppedEarly) notes.push(`process ${h.pid} stopped recording early (disk full or file size limit?): its trace is incomplete`);
       update.run(h.cleanExit ? 1 : 0, h.cleanExit ? h.eventsWritten : null, t.processId);
       if (!h.cleanExit) claimed = null;
@@ -140,7 +142,7 @@ export class SessionIngest {
       return { ...t, ops };
     })();
     this.busyNs += Number(process.hrtime.bigint() - started);
-    return { claimed, totals, notes };
+    return { claimed, totals, notes, plan };
   }
 
   private discover(): void {
@@ -207,4 +209,18 @@ export class SessionIngest {
 export function splitScope(name: string): [string, string] {
   const tab = name.indexOf('\t');
   return tab < 0 ? [name, ''] : [name.slice(0, tab), name.slice(tab + 1)];
+}
+
+function addCounters(a: PlanCounters, b: PlanCounters): PlanCounters {
+  return {
+    hits: a.hits + b.hits,
+    misses: a.misses + b.misses,
+    hitBytes: a.hitBytes + b.hitBytes,
+    missBytes: a.missBytes + b.missBytes,
+    arenaBytes: a.arenaBytes + b.arenaBytes,
+    iterationsServed: a.iterationsServed + b.iterationsServed,
+    retirements: a.retirements + b.retirements,
+    status: Math.max(a.status, b.status),
+    refusal: a.refusal || b.refusal,
+  };
 }

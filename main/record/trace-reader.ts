@@ -10,6 +10,7 @@ export const TRACE_MAGIC = 'MPTRACE\0';
 export const TRACE_VERSION = 1;
 export const RECORD_SIZE = 32;
 export const HEADER_BYTES = 4096;
+const HEADER_READ = 152;
 const CHUNK_MAGIC = 0x4b43504d; // 'MPCK'
 const FLAG_CLEAN_EXIT = 1;
 const FLAG_FORK_CHILD = 2;
@@ -31,6 +32,21 @@ export interface TraceHeader {
   chunksUsed: number;
   eventsWritten: number;
   markersWritten: number;
+  plan: PlanCounters;
+}
+
+/** Plan-mode counters the interposer keeps in the header (docs/TRACE_FORMAT.md). */
+export interface PlanCounters {
+  hits: number;
+  misses: number;
+  hitBytes: number;
+  missBytes: number;
+  arenaBytes: number;
+  iterationsServed: number;
+  retirements: number;
+  /** 0 no plan, 1 loaded and observing, 2 serving, 3 refused */
+  status: number;
+  refusal: number;
 }
 
 /** A batch of decoded records of one thread, columnar. */
@@ -77,7 +93,7 @@ function u64num(buf: Buffer, off: number): number {
 }
 
 export function parseHeader(buf: Buffer): TraceHeader {
-  if (buf.length < 96 || buf.toString('latin1', 0, 8) !== TRACE_MAGIC) {
+  if (buf.length < HEADER_READ || buf.toString('latin1', 0, 8) !== TRACE_MAGIC) {
     throw new TraceFormatError('not a memoplan trace file (bad magic)');
   }
   const version = buf.readUInt32LE(8);
@@ -101,6 +117,17 @@ export function parseHeader(buf: Buffer): TraceHeader {
     chunksUsed: u64num(buf, 48),
     eventsWritten: u64num(buf, 56),
     markersWritten: u64num(buf, 64),
+    plan: {
+      hits: u64num(buf, 88),
+      misses: u64num(buf, 96),
+      hitBytes: u64num(buf, 104),
+      missBytes: u64num(buf, 112),
+      arenaBytes: u64num(buf, 120),
+      iterationsServed: u64num(buf, 128),
+      retirements: u64num(buf, 136),
+      status: buf.readUInt32LE(144),
+      refusal: buf.readUInt32LE(148),
+    },
   };
 }
 
@@ -134,7 +161,7 @@ export class TraceReader {
 
   /** The header as last read; null until the interposer has written it. */
   readHeader(): TraceHeader | null {
-    const buf = Buffer.alloc(96);
+    const buf = Buffer.alloc(HEADER_READ);
     const n = fs.readSync(this.fd, buf, 0, buf.length, 0);
     if (n < buf.length || buf.readUInt32LE(0) === 0) return this.header;
     this.header = parseHeader(buf);

@@ -146,6 +146,10 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // 2: plans
   `
+  -- 1 when the agent attributed aten ops (TorchDispatchMode), 0 with --no-ops. Ops mode adds
+  -- allocations of its own, so a plan only replays under the mode it was recorded with.
+  ALTER TABLE sessions ADD COLUMN agent_ops INTEGER NOT NULL DEFAULT 1;
+
   CREATE TABLE plans (
     id            INTEGER PRIMARY KEY,
     session_id    INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
@@ -157,7 +161,7 @@ export const MIGRATIONS: readonly string[] = [
     seconds       REAL NOT NULL,
     optimal       INTEGER NOT NULL,
     is_best       INTEGER NOT NULL,       -- the plan \`all\` kept (or the only one run)
-    buffers       INTEGER NOT NULL,
+    buffers       INTEGER NOT NULL,       -- allocations placed in the arena
     unplannable_allocs INTEGER NOT NULL,  -- allocations of the iteration that outlive it
     unplannable_bytes  INTEGER NOT NULL,
     signature     TEXT NOT NULL,          -- the iteration signature the plan was made for
@@ -165,7 +169,8 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX plans_session ON plans(session_id);
 
-  -- One planned buffer: the ordinal-th allocation of the iteration gets arena + offset.
+  -- One planned buffer: the ordinal-th allocation of the iteration gets arena + offset
+  -- (ordinals count every allocation of the iteration, planned or not).
   CREATE TABLE plan_buffers (
     plan_id       INTEGER NOT NULL REFERENCES plans(id) ON DELETE CASCADE,
     ordinal       INTEGER NOT NULL,
@@ -176,6 +181,100 @@ export const MIGRATIONS: readonly string[] = [
     start         INTEGER NOT NULL,       -- logical time within the iteration, inclusive
     end           INTEGER NOT NULL,       -- exclusive
     PRIMARY KEY (plan_id, ordinal)
+  ) WITHOUT ROWID;
+
+  -- A session recorded in plan mode (memoplan replay): the plan it ran and what the
+  -- interposer counted. status: 0 no plan, 1 observing, 2 serving, 3 refused.
+  CREATE TABLE replays (
+    session_id    INTEGER PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+    plan_id       INTEGER,
+    plan_file     TEXT NOT NULL,
+    threads       INTEGER NOT NULL,
+    status        INTEGER,
+    refusal       TEXT,
+    hits          INTEGER,
+    misses        INTEGER,
+    hit_bytes     INTEGER,
+    miss_bytes    INTEGER,
+    arena_bytes   INTEGER,
+    iterations_served INTEGER,
+    retirements   INTEGER
+  );
+  `,
+  // 3: allocator A/B runs (main/ab)
+  `
+  -- One memoplan ab invocation: its configuration and the machine it ran on.
+  CREATE TABLE ab_runs (
+    id            INTEGER PRIMARY KEY,
+    command       TEXT NOT NULL,          -- JSON array: the argv after --, as resolved
+    cwd           TEXT NOT NULL,
+    config        TEXT NOT NULL,          -- JSON: allocators, threads, runs, warmup, iterations, baseline, plan
+    host          TEXT,                   -- JSON: cpu model, cores, memory, kernel
+    python        TEXT,
+    torch_version TEXT,
+    seed          INTEGER NOT NULL,       -- of the bootstrap PRNG
+    resamples     INTEGER NOT NULL,
+    status        TEXT NOT NULL,          -- running | complete | interrupted
+    started_at    TEXT NOT NULL,
+    ended_at      TEXT
+  );
+
+  -- One arm: an allocator at a number of serving threads.
+  CREATE TABLE ab_arms (
+    id            INTEGER PRIMARY KEY,
+    ab_run_id     INTEGER NOT NULL REFERENCES ab_runs(id) ON DELETE CASCADE,
+    position      INTEGER NOT NULL,       -- order within the invocation
+    allocator     TEXT NOT NULL,
+    library       TEXT,                   -- preloaded file; NULL for glibc
+    threads       INTEGER NOT NULL,
+    status        TEXT NOT NULL,          -- ok | failed
+    reason        TEXT,
+    UNIQUE (ab_run_id, allocator, threads)
+  );
+
+  -- One process: an arm's r-th run, with what the kernel counted for it alone (wait4 rusage).
+  CREATE TABLE ab_processes (
+    id            INTEGER PRIMARY KEY,
+    ab_run_id     INTEGER NOT NULL REFERENCES ab_runs(id) ON DELETE CASCADE,
+    arm_id        INTEGER NOT NULL REFERENCES ab_arms(id) ON DELETE CASCADE,
+    run_index     INTEGER NOT NULL,       -- 1..runs
+    seq           INTEGER NOT NULL,       -- launch order within the invocation (interleaving)
+    pid           INTEGER,
+    status        TEXT NOT NULL,          -- ok | failed
+    reason        TEXT,
+    exit_code     INTEGER,
+    signal        INTEGER,
+    wall_ns       INTEGER,
+    utime_us      INTEGER,
+    stime_us      INTEGER,
+    peak_rss_bytes INTEGER,
+    minor_faults  INTEGER,
+    major_faults  INTEGER,
+    voluntary_cs  INTEGER,
+    involuntary_cs INTEGER,
+    threads_seen  INTEGER,                -- distinct serving threads in the latency file
+    latencies_seen INTEGER,               -- lines in the latency file
+    plan_status   TEXT,                   -- plan arm: fields of the interposer's MEMOPLAN_PLAN_STATS line
+    plan_hits     INTEGER,
+    plan_misses   INTEGER,
+    plan_hit_bytes INTEGER,
+    plan_miss_bytes INTEGER,
+    plan_arena_bytes INTEGER,
+    plan_iterations_served INTEGER,
+    plan_retirements INTEGER,
+    plan_refusal  TEXT,
+    stderr_tail   TEXT,                   -- last lines of the target's stderr (failed runs)
+    UNIQUE (arm_id, run_index)
+  );
+  CREATE INDEX ab_processes_run ON ab_processes(ab_run_id);
+
+  -- One kept latency sample (after the warm-up of its serving thread).
+  CREATE TABLE ab_samples (
+    process_id    INTEGER NOT NULL REFERENCES ab_processes(id) ON DELETE CASCADE,
+    thread_index  INTEGER NOT NULL,       -- serving thread, numbered in order of its first sample
+    iteration     INTEGER NOT NULL,       -- index among the thread's kept samples, 0-based
+    latency_ns    INTEGER NOT NULL,
+    PRIMARY KEY (process_id, thread_index, iteration)
   ) WITHOUT ROWID;
   `,
 ];

@@ -54,7 +54,9 @@ test('planning a recorded resnet18 iteration: every planner stored, valid, at or
   assert.equal(pf.planId, best[0].plan_id);
   assert.equal(pf.arenaBytes, best[0].arena_bytes);
   assert.equal(pf.signature, sig);
-  assert.equal(pf.entries.length, best[0].buffers);
+  assert.equal(pf.entries.filter((e) => e.planned).length, best[0].buffers);
+  assert.equal(pf.entries.length, (best[0].buffers as number) + (best[0].unplannable_allocs as number));
+  assert.equal(pf.entries.length, parseInt(sig.split('-')[0], 16), 'one entry per allocation the signature counts');
 
   const inst = parseInstanceCsv(fs.readFileSync(offsets, 'utf8'));
   assert.equal(inst.buffers.length, best[0].buffers);

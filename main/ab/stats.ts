@@ -1,0 +1,156 @@
+/**
+ * The statistics of an A/B comparison: quantiles, percentile-bootstrap confidence intervals
+ * and a verdict per pair of arms. Pure functions, no I/O.
+ *
+ * Written here rather than taken from npm: simple-statistics (the well-kept candidate) has
+ * quantiles but neither a bootstrap nor a seedable random source of its own, the code below
+ * is ~100 lines, and a new dependency would mean editing package.json's dependencies, which
+ * this module does not own. The PRNG is mulberry32 (32-bit state, passes the usual quick
+ * tests, more than enough for resampling indices); a fixed seed makes every interval
+ * reproducible from the stored samples.
+ */
+
+export const DEFAULT_RESAMPLES = 2000;
+export const DEFAULT_SEED = 0x5eed_ab01;
+/** The ratio bootstrap uses its own stream, so adding a quantile does not move ratio CIs. */
+const RATIO_SEED_SALT = 0x9e3779b9;
+
+export type Rng = () => number;
+
+/** mulberry32: a small, fast, seedable PRNG returning floats in [0, 1). */
+export function mulberry32(seed: number): Rng {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Quantile of sorted values, linear interpolation between closest ranks (Hyndman & Fan type 7,
+ * the default of R, NumPy and Excel's PERCENTILE.INC): h = (n - 1) p.
+ */
+export function quantileSorted(sorted: ArrayLike<number>, p: number): number {
+  const n = sorted.length;
+  if (n === 0) return NaN;
+  if (p <= 0) return sorted[0];
+  if (p >= 1) return sorted[n - 1];
+  const h = (n - 1) * p;
+  const lo = Math.floor(h);
+  const frac = h - lo;
+  return frac === 0 ? sorted[lo] : sorted[lo] + frac * (sorted[lo + 1] - sorted[lo]);
+}
+
+export function sortedCopy(xs: ArrayLike<number>): Float64Array {
+  return Float64Array.from(xs).sort();
+}
+
+export function quantile(xs: ArrayLike<number>, p: number): number {
+  return quantileSorted(sortedCopy(xs), p);
+}
+
+export function median(xs: ArrayLike<number>): number {
+  return quantile(xs, 0.5);
+}
+
+function resampleSorted(xs: ArrayLike<number>, rng: Rng, out: Float64Array): Float64Array {
+  const n = xs.length;
+  for (let i = 0; i < n; i++) out[i] = xs[Math.floor(rng() * n)];
+  return out.sort();
+}
+
+export interface Interval {
+  low: number;
+  high: number;
+}
+
+/** The 2.5th and 97.5th percentiles of a bootstrap distribution: a 95% percentile interval. */
+function percentileInterval(dist: Float64Array): Interval {
+  dist.sort();
+  return { low: quantileSorted(dist, 0.025), high: quantileSorted(dist, 0.975) };
+}
+
+export interface QuantileEstimate {
+  value: number;
+  ci: Interval;
+}
+
+export interface Summary {
+  n: number;
+  median: QuantileEstimate;
+  p90: QuantileEstimate;
+  p99: QuantileEstimate;
+  min: number;
+  max: number;
+}
+
+export interface BootstrapOptions {
+  resamples?: number;
+  seed?: number;
+}
+
+/**
+ * Median, p90 and p99 of `xs` (in the order given: the order is part of what the seed
+ * reproduces), each with a 95% percentile-bootstrap interval from the same resamples.
+ */
+export function summarize(xs: ArrayLike<number>, o: BootstrapOptions = {}): Summary {
+  const n = xs.length;
+  if (n === 0) throw new Error('summarize: no samples');
+  const B = o.resamples ?? DEFAULT_RESAMPLES;
+  const rng = mulberry32(o.seed ?? DEFAULT_SEED);
+  const ps = [0.5, 0.9, 0.99];
+  const dists = ps.map(() => new Float64Array(B));
+  const buf = new Float64Array(n);
+  for (let b = 0; b < B; b++) {
+    const s = resampleSorted(xs, rng, buf);
+    for (let k = 0; k < ps.length; k++) dists[k][b] = quantileSorted(s, ps[k]);
+  }
+  const sorted = sortedCopy(xs);
+  const est = (k: number): QuantileEstimate => ({ value: quantileSorted(sorted, ps[k]), ci: percentileInterval(dists[k]) });
+  return { n, median: est(0), p90: est(1), p99: est(2), min: sorted[0], max: sorted[n - 1] };
+}
+
+export type Verdict = 'faster' | 'slower' | 'no detectable difference';
+
+export interface RatioEstimate {
+  /** statistic(arm) / statistic(baseline): below 1 means the arm is faster. */
+  ratio: number;
+  ci: Interval;
+  verdict: Verdict;
+}
+
+/** "faster"/"slower" only when the interval excludes 1 (no change). */
+export function verdictOf(ci: Interval): Verdict {
+  if (ci.high < 1) return 'faster';
+  if (ci.low > 1) return 'slower';
+  return 'no detectable difference';
+}
+
+/**
+ * Ratio of the median (and of the p99) of `arm` to that of `baseline`, with 95% bootstrap
+ * intervals: each resample draws both arms independently, each with its own size.
+ */
+export function compare(arm: ArrayLike<number>, baseline: ArrayLike<number>, o: BootstrapOptions = {}): { median: RatioEstimate; p99: RatioEstimate } {
+  if (arm.length === 0 || baseline.length === 0) throw new Error('compare: no samples');
+  const B = o.resamples ?? DEFAULT_RESAMPLES;
+  const rng = mulberry32(((o.seed ?? DEFAULT_SEED) ^ RATIO_SEED_SALT) >>> 0);
+  const ps = [0.5, 0.99];
+  const dists = ps.map(() => new Float64Array(B));
+  const bufA = new Float64Array(arm.length);
+  const bufB = new Float64Array(baseline.length);
+  for (let b = 0; b < B; b++) {
+    const sa = resampleSorted(arm, rng, bufA);
+    const sb = resampleSorted(baseline, rng, bufB);
+    for (let k = 0; k < ps.length; k++) dists[k][b] = quantileSorted(sa, ps[k]) / quantileSorted(sb, ps[k]);
+  }
+  const a = sortedCopy(arm);
+  const base = sortedCopy(baseline);
+  const est = (k: number): RatioEstimate => {
+    const ci = percentileInterval(dists[k]);
+    return { ratio: quantileSorted(a, ps[k]) / quantileSorted(base, ps[k]), ci, verdict: verdictOf(ci) };
+  };
+  return { median: est(0), p99: est(1) };
+}

@@ -1,0 +1,130 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { DB } from '../store/db';
+import { UserError } from '../../shared/errors';
+import { planFileFromDb } from '../plan/plan-export';
+import { PlanFileError, readPlanFile, writePlanFile } from '../plan/plan-file';
+import { record, type RecordResult } from '../record/record';
+
+/**
+ * `memoplan replay -- CMD`: run the workload with the interposer in plan mode (MEMOPLAN_PLAN),
+ * recorded like `memoplan record`, and report what the plan served. The interposer refuses a
+ * plan that is corrupt or made for another workload and the target then runs unplanned: that
+ * is reported, never hidden.
+ */
+
+export const PLAN_STATUS = ['no plan', 'observing (no iteration matched the plan signature yet)', 'serving', 'refused'] as const;
+
+export interface ReplayOptions {
+  db: DB;
+  dbFile: string;
+  /** A plan id in the database, or a plan file. */
+  plan: string;
+  threads: number;
+  command: string[];
+  python?: string | null;
+  stdio?: 'inherit' | 'pipe';
+  onNote?: (note: string) => void;
+}
+
+export interface ReplaySummary {
+  session: number;
+  plan_id: number | null;
+  plan_file: string;
+  threads: number;
+  status: string;
+  hits: number;
+  misses: number;
+  hit_rate: number | null;
+  byte_hit_rate: number | null;
+  fallback_bytes: number;
+  arena_bytes: number;
+  iterations_served: number;
+  retirements: number;
+  exit_code: number;
+  latencies_ms: number[];
+  median_latency_ms: number | null;
+}
+
+export async function replayLive(o: ReplayOptions): Promise<{ summary: ReplaySummary; result: RecordResult }> {
+  let planFile: string;
+  let planId: number | null = null;
+  let agentOps = true;
+  let tmpDir: string | null = null;
+  if (/^\d+$/.test(o.plan) && !fs.existsSync(o.plan)) {
+    const pf = planFileFromDb(o.db, Number(o.plan));
+    tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'memoplan-replay-'));
+    planFile = path.join(tmpDir, `plan-${pf.planId}.plan`);
+    writePlanFile(planFile, pf);
+    planId = pf.planId;
+    agentOps = pf.agentOps;
+  } else {
+    planFile = path.resolve(o.plan);
+    if (!fs.existsSync(planFile)) throw new UserError(`plan not found: ${o.plan} (neither a plan id in ${o.dbFile} nor a file)`);
+    try {
+      const pf = readPlanFile(planFile);
+      planId = pf.planId;
+      agentOps = pf.agentOps;
+    } catch (err) {
+      if (!(err instanceof PlanFileError)) throw err;
+      // Passed on anyway: the interposer refuses it too, and the target runs unplanned.
+      o.onNote?.(`${err.message}: the interposer will refuse it and the target runs unplanned`);
+    }
+  }
+  if (!Number.isInteger(o.threads) || o.threads < 1) throw new UserError('--threads must be at least 1');
+  try {
+    const result = await record({
+      db: o.db,
+      dbFile: o.dbFile,
+      command: o.command,
+      python: o.python,
+      ops: agentOps,
+      stdio: o.stdio,
+      onNote: o.onNote,
+      name: `replay of plan ${planId ?? path.basename(planFile)}`,
+      env: { ...process.env, MEMOPLAN_PLAN: planFile, MEMOPLAN_SERVING_THREADS: String(o.threads) },
+    });
+    const c = result.plan;
+    const hits = c?.hits ?? 0;
+    const misses = c?.misses ?? 0;
+    const hitBytes = c?.hitBytes ?? 0;
+    const missBytes = c?.missBytes ?? 0;
+    const latencies = (
+      o.db.prepare(`SELECT latency_ns FROM iterations WHERE session_id = ? AND latency_ns IS NOT NULL ORDER BY t_begin`).all(result.sessionId) as {
+        latency_ns: number;
+      }[]
+    ).map((r) => r.latency_ns / 1e6);
+    const sorted = [...latencies].sort((a, b) => a - b);
+    const summary: ReplaySummary = {
+      session: result.sessionId,
+      plan_id: planId,
+      plan_file: planFile,
+      threads: o.threads,
+      status: PLAN_STATUS[c?.status ?? 0] ?? `status ${c?.status}`,
+      hits,
+      misses,
+      hit_rate: hits + misses > 0 ? hits / (hits + misses) : null,
+      byte_hit_rate: hitBytes + missBytes > 0 ? hitBytes / (hitBytes + missBytes) : null,
+      fallback_bytes: missBytes,
+      arena_bytes: c?.arenaBytes ?? 0,
+      iterations_served: c?.iterationsServed ?? 0,
+      retirements: c?.retirements ?? 0,
+      exit_code: result.exitCode,
+      latencies_ms: latencies,
+      median_latency_ms: sorted.length ? sorted[sorted.length >> 1] : null,
+    };
+    o.db
+      .prepare(
+        `INSERT INTO replays (session_id, plan_id, plan_file, threads, status, refusal, hits, misses, hit_bytes, miss_bytes,
+           arena_bytes, iterations_served, retirements) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        result.sessionId, planId, planFile, o.threads, c?.status ?? 0, c && c.refusal ? String(c.refusal) : null, hits, misses,
+        hitBytes, missBytes, summary.arena_bytes, summary.iterations_served, summary.retirements,
+      );
+    return { summary, result };
+  } finally {
+    if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
+  }
+}
