@@ -61,7 +61,7 @@ export function buildProgram(): Command {
           onNote: note,
           onProgress: progress
             ? (p) => {
-                const line = `recording ${p.seconds.toFixed(0)}s: ${fmt(p.events)} events, ${fmt(Math.round(p.eventsPerSecond))} events/s, ${p.processes} process(es)`;
+                const line = `recording ${p.seconds.toFixed(0)}s: ${fmt(p.events)} events, ${fmt(Math.round(p.eventsPerSecond))} events/s, ${(p.liveBytes / 1048576).toFixed(1)} MiB live, ${p.processes} process(es)`;
                 if (process.stderr.isTTY) process.stderr.write(`\r${line}\x1b[K`);
                 else if (Math.round(p.seconds) % 10 === 0) note(line);
               }

@@ -30,7 +30,7 @@ export interface RecordOptions {
   /** 'inherit' shows the target's output; tests capture it with 'pipe'. */
   stdio?: 'inherit' | 'pipe';
   /** Called about once a second with progress while the target runs. */
-  onProgress?: (p: { seconds: number; events: number; eventsPerSecond: number; processes: number }) => void;
+  onProgress?: (p: { seconds: number; events: number; eventsPerSecond: number; processes: number; liveBytes: number }) => void;
   onNote?: (note: string) => void;
   /** Called once the target has been spawned. */
   onStart?: (child: ChildProcess, sessionId: number) => void;
@@ -115,7 +115,7 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
     const now = Date.now();
     if (o.onProgress && now - lastReport >= 1000) {
       const s = ingest.stats;
-      o.onProgress({ seconds: (now - started) / 1000, events: s.events, eventsPerSecond: ((s.events - lastEvents) * 1000) / (now - lastReport), processes: s.processes });
+      o.onProgress({ seconds: (now - started) / 1000, events: s.events, eventsPerSecond: ((s.events - lastEvents) * 1000) / (now - lastReport), processes: s.processes, liveBytes: s.liveBytes });
       lastReport = now;
       lastEvents = s.events;
     }

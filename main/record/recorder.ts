@@ -40,6 +40,7 @@ export interface PollStats {
   processes: number;
   /** Seconds spent reading, decoding, inserting and building lifetimes so far. */
   busySeconds: number;
+  liveBytes: number;
 }
 
 export class SessionIngest {
@@ -69,7 +70,7 @@ export class SessionIngest {
   }
 
   get stats(): PollStats {
-    return { events: this.writer.events, markers: this.writer.markers, processes: this.traces.size, busySeconds: this.busyNs / 1e9 };
+    return { events: this.writer.events, markers: this.writer.markers, processes: this.traces.size, busySeconds: this.busyNs / 1e9, liveBytes: this.lifetimes.currentLiveBytes };
   }
 
   /** Reads whatever is new in every trace file; returns the number of records stored. */

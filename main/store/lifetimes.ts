@@ -114,6 +114,11 @@ export class LifetimeBuilder {
     );
   }
 
+  /** Bytes live now (as far as the stream has been fed). */
+  get currentLiveBytes(): number {
+    return this.liveBytes;
+  }
+
   private thread(id: number): ThreadState {
     let t = this.threads.get(id);
     if (!t) {
