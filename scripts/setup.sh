@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(g++ make python3-torch python3-torchvision libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 gdb heaptrack)
+PACKAGES=(g++ make python3-torch python3-torchvision libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 gdb heaptrack chromium)
 
 if command -v dpkg-query >/dev/null 2>&1; then
   missing=()
@@ -34,7 +34,8 @@ stamp=node_modules/.memoplan-setup-stamp
 if [ ! -f "$stamp" ] || [ package.json -nt "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
   echo "memoplan setup: installing npm dependencies" >&2
   export ELECTRON_SKIP_BINARY_DOWNLOAD=1
-  npm ci --no-audit --no-fund >&2
+  # Short fetch timeouts with retries: a stalled registry connection otherwise hangs for many minutes.
+  npm ci --no-audit --no-fund --fetch-timeout=60000 --fetch-retries=5 --fetch-retry-mintimeout=2000 --fetch-retry-maxtimeout=20000 >&2
   touch "$stamp"
 fi
 
