@@ -93,17 +93,25 @@ test('MiniMalloc example: every planner valid, exact optimal at 12', () => {
   assert.equal(ex.optimal, true);
 });
 
-test('shared/planning/minimalloc-example.12.csv solved optimally', (t) => {
-  const path = join(__dirname, '..', '..', '..', '..', 'shared', 'planning', 'minimalloc-example.12.csv');
-  if (!existsSync(path)) {
-    t.skip(`no ${path}`);
-    return;
-  }
-  const { buffers } = readInstanceCsv(path);
+const FIXTURES = join(__dirname, '..', '..', '..', 'test', 'fixtures', 'planning');
+
+test('minimalloc-example.12.csv from its file: solved optimally', () => {
+  const { buffers } = readInstanceCsv(join(FIXTURES, 'minimalloc-example.12.csv'));
   const r = plan('all', buffers, { timeLimitSeconds: 5 });
   assert.equal(r.arenaBytes, 12);
   assert.equal(r.optimal, true);
   assert.equal(r.perPlanner?.length, 5);
+});
+
+test('MiniMalloc challenging A: the exact search fits the capacity (= lower bound) that greedy misses', () => {
+  const { buffers } = readInstanceCsv(join(FIXTURES, 'minimalloc-challenging-A.1048576.csv'));
+  const greedy = plan('greedy-size', buffers);
+  assert.ok(greedy.arenaBytes > 1048576, 'greedy by size cannot pack it gap-free');
+  const r = plan('exact', buffers, { timeLimitSeconds: 60 });
+  assert.equal(r.lowerBound, 1048576);
+  assert.equal(r.arenaBytes, 1048576);
+  assert.equal(r.optimal, true);
+  assert.deepEqual(validate(buffers, r.offsets), []);
 });
 
 test('exact proves optimality above the peak when alignment makes the peak unreachable', () => {
