@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { existsSync } from 'node:fs';
 import type { Buffer } from '../../main/plan/types';
 import { plan, PLANNER_NAMES, prepare, lowerBound, validate, readInstanceCsv } from '../../main/plan';
 import { prng, randomInstance, tightInstance } from './helpers';
