@@ -4,7 +4,7 @@ import path from 'node:path';
 import { before, test } from 'node:test';
 import { openDatabase } from '../../main/store/db';
 import { assertValid, parseInstanceCsv } from '../../main/plan/index';
-import { decodePlanFile, readPlanFile } from '../../main/plan/plan-file';
+import { decodePlanFile, encodePlanFile, readPlanFile } from '../../main/plan/plan-file';
 import { isOneLineError, runCli, WORKLOAD } from '../helpers/cli';
 import { tmpDir } from '../helpers/tmp';
 
@@ -71,6 +71,25 @@ test('planning a recorded resnet18 iteration: every planner stored, valid, at or
   assert.throws(() => decodePlanFile(Buffer.from('hello world, not a plan'.repeat(10))), /not a memoplan plan file/);
 });
 
+for (const model of ['mobilenet_v2', 'transformer']) {
+  test(`planning ${model}: best plan within 2% of the lower bound, plan file round-trips`, async () => {
+    const rec = await runCli(['record', '--quiet', '--db', dbFile, '--name', model, '--', 'python3', WORKLOAD, '--model', model, '--iterations', '2', '--warmup', '2']);
+    assert.equal(rec.code, 0, rec.stderr);
+    const db = openDatabase(dbFile);
+    const id = (db.prepare(`SELECT id FROM sessions WHERE name = ?`).get(model) as { id: number }).id;
+    db.close();
+    const planFile = path.join(dir, `${model}.plan`);
+    const r = await runCli(['plan', '--db', dbFile, '--session', String(id), '--algorithm', 'all', '--time-limit', '2', '--json', '--out', planFile]);
+    assert.equal(r.code, 0, r.stderr);
+    const best = (JSON.parse(r.stdout) as { best: boolean; ratio: number; plan_id: number; arena_bytes: number }[]).find((x) => x.best)!;
+    assert.ok(best.ratio <= 1.02, `${model}: best plan ${best.ratio} x lower bound`);
+    const pf = readPlanFile(planFile);
+    assert.equal(pf.planId, best.plan_id);
+    assert.equal(pf.arenaBytes, best.arena_bytes);
+    assert.deepEqual(decodePlanFile(encodePlanFile(pf)), pf, 'encode(decode(file)) is the file');
+  });
+}
+
 test('one planner, an explicit iteration, and the human table', async () => {
   const r = await runCli(['plan', '--db', dbFile, '--session', String(sessionId), '--iteration', '3', '--algorithm', 'greedy-size']);
   assert.equal(r.code, 0, r.stderr);
@@ -79,7 +98,14 @@ test('one planner, an explicit iteration, and the human table', async () => {
   assert.match(r.stdout, /outlive the iteration/);
 });
 
-test('bad planning input: unknown session, iteration or algorithm, both or neither source', async () => {
+test('bad planning input: unknown session, iteration or algorithm, both or neither source, a bad CSV, no iterations', async () => {
+  const badCsv = path.join(dir, 'bad.csv');
+  fs.writeFileSync(badCsv, 'id,lower,upper,size\na,0,1,8\nb,0,2,ten\n');
+  const rec = await runCli(['record', '--quiet', '--db', dbFile, '--name', 'no-iterations', '--', '/usr/bin/python3', '-c', 'print(1)']);
+  assert.equal(rec.code, 0, rec.stderr);
+  const db = openDatabase(dbFile);
+  const noIterations = (db.prepare(`SELECT id FROM sessions WHERE name = 'no-iterations'`).get() as { id: number }).id;
+  db.close();
   const cases: [string[], RegExp][] = [
     [['plan', '--db', dbFile, '--session', '999'], /no session 999/],
     [['plan', '--db', dbFile, '--session', String(sessionId), '--iteration', '77'], /no complete iteration 77/],
@@ -87,6 +113,8 @@ test('bad planning input: unknown session, iteration or algorithm, both or neith
     [['plan', '--db', dbFile], /exactly one of --instance FILE.csv or --session ID/],
     [['plan', '--db', dbFile, '--session', 'abc'], /--session must be a non-negative integer/],
     [['plan', '--db', dbFile, '--session', String(sessionId), '--time-limit', '-1'], /--time-limit must be a positive number/],
+    [['plan', '--instance', badCsv], /bad\.csv:3: size must be an integer, got 'ten'/],
+    [['plan', '--db', dbFile, '--session', String(noIterations)], /has no complete iteration/],
   ];
   for (const [args, msg] of cases) {
     const r = await runCli(args);
