@@ -23,8 +23,8 @@ export function placeInOrder(p: Packed, order: ArrayLike<number>, fit: Fit, inde
   const nb = new Int32Array(n);
   const los = new Float64Array(n);
   const his = new Float64Array(n);
-  // All placed buffers (size > 0) by offset, for the scan path.
-  const byOff = new Int32Array(n);
+  // The first SCAN_LIMIT placed buffers (size > 0) by offset, for the scan path.
+  const byOff = new Int32Array(Math.min(n, SCAN_LIMIT));
   let nPlaced = 0;
   for (let q = 0; q < order.length; q++) {
     const i = order[q];
@@ -45,28 +45,33 @@ export function placeInOrder(p: Packed, order: ArrayLike<number>, fit: Fit, inde
         c++;
       }
     }
-    const chosen =
-      c * (Math.log2(c + 1) + 1) * SORT_COST < nPlaced
-        ? gapBySort(los, his, c, size, a, fit)
-        : gapByScan(p, offsets, byOff, nPlaced, p.start[i], p.end[i], size, a, fit);
+    // The scan walks every placed buffer; it wins over sorting the neighbours only while few
+    // are placed. Past SCAN_LIMIT placed buffers the offset-ordered list it needs is no longer
+    // kept (keeping it sorted costs a shift per insertion: quadratic on 100k buffers).
+    const scan = nPlaced < SCAN_LIMIT && c * (Math.log2(c + 1) + 1) * SORT_COST >= nPlaced;
+    const chosen = scan ? gapByScan(p, offsets, byOff, nPlaced, p.start[i], p.end[i], size, a, fit) : gapBySort(los, his, c, size, a, fit);
     offsets[i] = chosen;
-    // Insert into byOff after every equal offset.
-    let lo = 0;
-    let hi = nPlaced;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (offsets[byOff[mid]] <= chosen) lo = mid + 1;
-      else hi = mid;
+    if (nPlaced < SCAN_LIMIT) {
+      // Insert into byOff after every equal offset.
+      let lo = 0;
+      let hi = nPlaced;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (offsets[byOff[mid]] <= chosen) lo = mid + 1;
+        else hi = mid;
+      }
+      byOff.copyWithin(lo + 1, lo, nPlaced);
+      byOff[lo] = i;
     }
-    byOff.copyWithin(lo + 1, lo, nPlaced);
-    byOff[lo] = i;
     nPlaced++;
   }
   return offsets;
 }
 
 /** Relative cost of sorting one neighbour against scanning one placed buffer (measured, rough). */
-const SORT_COST = 10;
+const SORT_COST = 1;
+/** Placed buffers beyond which only the neighbour sort is used. */
+const SCAN_LIMIT = 4096;
 
 /** Gap search over the c placed neighbours' ranges, sorting their starts and ends. */
 function gapBySort(los: Float64Array, his: Float64Array, c: number, size: number, a: number, fit: Fit): number {
