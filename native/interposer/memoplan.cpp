@@ -1,4 +1,5 @@
-// libmemoplan.so: LD_PRELOAD allocation interposer, record mode.
+// libmemoplan.so: LD_PRELOAD allocation interposer, record mode (this file)
+// and plan mode (plan.cpp, hooked in by the wrappers below).
 //
 // Writes the trace described in docs/TRACE_FORMAT.md (version 1). C++17 used
 // as "better C": no exceptions, no RTTI, no libstdc++ symbols (the .so has no
@@ -90,6 +91,8 @@
 #include <x86intrin.h>
 #include <cpuid.h>
 
+#include "plan.h"
+
 #define EXPORT extern "C" __attribute__((visibility("default")))
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -110,7 +113,7 @@ enum : uint8_t {
   K_MALLOC = 1, K_CALLOC = 2, K_REALLOC = 3, K_FREE = 4, K_REALLOC_FREE = 5,
   K_POSIX_MEMALIGN = 6, K_ALIGNED_ALLOC = 7, K_MEMALIGN = 8, K_VALLOC = 9,
   K_PVALLOC = 10, K_REALLOCARRAY = 11, K_REALLOC_FAILED = 12,
-  K_ITER_BEGIN = 32, K_ITER_END = 33, K_THREAD_EXIT = 34, K_FORK = 35,
+  K_ITER_BEGIN = 32, K_ITER_END = 33, K_THREAD_EXIT = 34, K_FORK = 35, K_PLAN_ITER = 36,
 };
 constexpr uint32_t F_FAILED = 1;  // record flags bit0
 
@@ -123,6 +126,15 @@ struct Header {
       markers_written, names_written, threads_seen;
 };
 static_assert(sizeof(Header) == 88, "header layout");
+
+// Plan-mode counters, in the header's reserved area at offset 88.
+struct PlanHeader {
+  uint64_t hits, misses, hit_bytes, miss_bytes, arena_bytes, iterations_served, retirements;
+  uint32_t status, refusal;
+  uint64_t passthrough;
+};
+static_assert(sizeof(PlanHeader) == 72, "plan header layout");
+constexpr size_t kPlanHeaderOff = 88;
 
 struct ChunkHeader {
   uint32_t tid, thread_index, chunk_seq, reserved0;
@@ -174,7 +186,8 @@ typedef pid_t (*fork_fn)(void);
 // Read-mostly line: everything the fast path reads.
 struct alignas(64) Hot {
   int on;  // recording
-  int clock_tsc;
+  uint16_t clock_tsc;
+  uint16_t plan;  // plan mode loaded (see plan.h)
   uint64_t tsc_base, ns_base, tsc_mult;  // ns = ns_base + (tsc-tsc_base)*mult>>32
   malloc_fn malloc_;
   free_fn free_;
@@ -604,8 +617,6 @@ COLD void start_recording() {
   struct stat st;
   if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return;
   memcpy(g_dir, dir, len + 1);
-  long ps = sysconf(_SC_PAGESIZE);
-  if (ps > 0) g_page_log2 = 63 - __builtin_clzll((unsigned long long)ps);
   if (pthread_key_create(&g_key, thread_dtor) == 0) g_key_ok = 1;
   calibrate_clock();
   g_configured = 1;
@@ -648,16 +659,44 @@ void atfork_child() {
   errno = saved;
 }
 
+inline PlanHeader* plan_header() {
+  return g_hdr ? (PlanHeader*)((char*)g_hdr + kPlanHeaderOff) : nullptr;
+}
+
+// Status and refusal reason into the trace header (counters are added at
+// each iteration end).
+void plan_header_status() {
+  if (PlanHeader* ph = plan_header()) {
+    __atomic_store_n(&ph->status, mp::plan_status(), __ATOMIC_RELAXED);
+    __atomic_store_n(&ph->refusal, mp::plan_refusal_code(), __ATOMIC_RELAXED);
+  }
+}
+
+void plan_atfork_child() {
+  __atomic_store_n(&g.plan, 0, __ATOMIC_RELAXED);
+  mp::plan_fork_child();
+}
+
 __attribute__((constructor)) void memoplan_init() {
   int saved = errno;
   ensure_reals();
+  long ps = sysconf(_SC_PAGESIZE);
+  if (ps > 0) g_page_log2 = 63 - __builtin_clzll((unsigned long long)ps);
   start_recording();
+  mp::Reals reals = {g.malloc_, g.calloc_, g.realloc_, g.free_, real_usable};
+  if (mp::plan_load(&reals, 1u << g_page_log2)) {
+    pthread_atfork(nullptr, nullptr, plan_atfork_child);
+    __atomic_store_n(&g.plan, 1, __ATOMIC_RELEASE);
+  }
+  plan_header_status();
   errno = saved;
 }
 
 __attribute__((destructor)) void memoplan_fini() {
+  mp::plan_write_stats();
   if (!g_configured) return;
   int saved = errno;
+  plan_header_status();
   __atomic_store_n(&g.on, 0, __ATOMIC_RELEASE);
   Header* h = g_hdr;
   if (h) {
@@ -684,14 +723,23 @@ inline uint64_t sat_mul(size_t a, size_t b) {
 // ============================================================= wrappers ===
 
 namespace {
-NOINLINE void* malloc_rec(malloc_fn f, size_t n) {
-  void* p = f(n);
-  record(K_MALLOC, p, n, 0, p ? 0 : F_FAILED);
+// The thread's plan state when plan mode is on and it is inside an iteration.
+inline mp::PlanThreadHead* planning() { return UNLIKELY(g.plan) ? mp::plan_here() : nullptr; }
+
+NOINLINE void* malloc_ext(malloc_fn f, size_t n) {
+  mp::PlanThreadHead* h = planning();
+  void* p = h ? mp::plan_malloc(h, n) : f(n);
+  if (g.on) record(K_MALLOC, p, n, 0, p ? 0 : F_FAILED);
   return p;
 }
 NOINLINE void free_rec(free_fn f, void* p) {
   record(K_FREE, p, 0);
   f(p);
+}
+// An arena block never reaches the real free (plan.cpp).
+NOINLINE void free_arena(void* p) {
+  if (g.on) record(K_FREE, p, 0);
+  mp::arena_free(p);
 }
 COLD void* malloc_slow(size_t n) {
   if (resolving()) return boot_alloc(n, 16);
@@ -702,12 +750,13 @@ COLD void* malloc_slow(size_t n) {
 }
 }  // namespace
 
-// malloc and free: when not recording, one load, one test and a tail call.
+// malloc and free: when neither recording nor planning, two loads, one test
+// and a tail call (free adds the arena range check).
 EXPORT void* malloc(size_t n) __THROW {
   malloc_fn f = g.malloc_;
   if (UNLIKELY(!f)) return malloc_slow(n);
-  if (!g.on) return f(n);
-  return malloc_rec(f, n);
+  if (!(g.on | g.plan)) return f(n);
+  return malloc_ext(f, n);
 }
 
 EXPORT void free(void* p) __THROW {
@@ -719,6 +768,7 @@ EXPORT void free(void* p) __THROW {
     ensure_reals();
     f = g.free_;
   }
+  if (UNLIKELY(mp::in_arena(p))) return free_arena(p);
   if (!g.on) return f(p);
   return free_rec(f, p);
 }
@@ -734,12 +784,35 @@ EXPORT void* calloc(size_t nm, size_t sz) __THROW {
     ensure_reals();
     f = g.calloc_;
   }
-  void* p = f(nm, sz);
+  mp::PlanThreadHead* h = planning();
+  void* p = h ? mp::plan_calloc(h, nm, sz) : f(nm, sz);
   if (g.on) record(K_CALLOC, p, sat_mul(nm, sz), 0, p ? 0 : F_FAILED);
   return p;
 }
 
 namespace {
+// realloc of an arena block, or any realloc on a thread inside an iteration.
+NOINLINE void* realloc_plan(realloc_fn f, void* p, size_t n, uint8_t kind, uint64_t rsize) {
+  bool ar = p && mp::in_arena(p);
+  mp::PlanThreadHead* h = planning();
+  if (g.on && p) record(K_REALLOC_FREE, p, 0);
+  void* q;
+  if (p && n == 0) {  // glibc frees p and returns NULL
+    if (ar) mp::arena_free(p);
+    q = ar ? nullptr : f(p, 0);
+  } else if (h) {
+    q = mp::plan_realloc(h, p, n);
+  } else {
+    q = ar ? mp::arena_realloc(p, n) : f(p, n);
+  }
+  if (g.on) {
+    if (q) record(kind, q, rsize);
+    else if (p && n != 0) record(K_REALLOC_FAILED, p, rsize, 0, F_FAILED);
+    else record(kind, nullptr, rsize, 0, F_FAILED);
+  }
+  return q;
+}
+
 // realloc / reallocarray body once the size is known. kind: K_REALLOC or
 // K_REALLOCARRAY. size: what goes in the record.
 inline void* do_realloc(void* p, size_t n, uint8_t kind, uint64_t rsize) {
@@ -762,6 +835,8 @@ inline void* do_realloc(void* p, size_t n, uint8_t kind, uint64_t rsize) {
     if (g.on) record(kind, q, rsize, 0, q ? 0 : F_FAILED);
     return q;
   }
+  if (UNLIKELY(g.plan) || UNLIKELY(p && mp::in_arena(p)))
+    return realloc_plan(f, p, n, kind, rsize);
   if (g.on) {
     if (p) record(K_REALLOC_FREE, p, 0);
     void* q = f(p, n);
@@ -805,7 +880,9 @@ EXPORT int posix_memalign(void** out, size_t align, size_t n) __THROW {
     }
     ensure_reals();
   }
-  int rc = real_posix_memalign(out, align, n);
+  mp::PlanThreadHead* h = planning();
+  int rc = h ? mp::plan_posix_memalign(h, real_posix_memalign, out, align, n)
+             : real_posix_memalign(out, align, n);
   if (UNLIKELY(g.on))
     record(K_POSIX_MEMALIGN, rc == 0 ? *out : nullptr, n, log2_floor(align), rc ? F_FAILED : 0);
   return rc;
@@ -821,7 +898,8 @@ inline void* do_aligned(aligned_fn* fp, uint8_t kind, size_t align, size_t n) {
     }
     ensure_reals();
   }
-  void* p = (*fp)(align, n);
+  mp::PlanThreadHead* h = planning();
+  void* p = h ? mp::plan_aligned(h, *fp, align, n) : (*fp)(align, n);
   if (g.on) record(kind, p, n, log2_floor(align), p ? 0 : F_FAILED);
   return p;
 }
@@ -830,7 +908,8 @@ inline void* do_valloc(valloc_fn* fp, uint8_t kind, size_t n) {
     if (resolving()) return boot_alloc(n, 4096);
     ensure_reals();
   }
-  void* p = (*fp)(n);
+  mp::PlanThreadHead* h = planning();
+  void* p = h ? mp::plan_valloc(h, *fp, n, kind == K_PVALLOC) : (*fp)(n);
   if (g.on) record(kind, p, n, g_page_log2, p ? 0 : F_FAILED);
   return p;
 }
@@ -847,6 +926,7 @@ EXPORT void* pvalloc(size_t n) __THROW { return do_valloc(&real_pvalloc, K_PVALL
 
 EXPORT size_t malloc_usable_size(void* p) __THROW {
   if (p && is_boot(p)) return boot_size(p);
+  if (p && mp::in_arena(p)) return mp::arena_usable(p);  // its planned size
   if (UNLIKELY(!real_usable)) ensure_reals();
   return real_usable ? real_usable(p) : 0;
 }
@@ -918,15 +998,40 @@ EXPORT void memoplan_scope_pop(void) {
   ts->scope_top = ts->depth ? ts->stack[ts->depth - 1] : 0;
 }
 
+namespace {
+// Ends the thread's plan iteration (if any): plan_iter marker, header counters.
+void plan_iteration_done() {
+  mp::IterResult r;
+  if (!mp::plan_end(&r)) return;
+  if (r.served) record_marker(K_PLAN_ITER, r.hits, r.misses);
+  if (PlanHeader* ph = plan_header()) {
+    uint64_t* f = &ph->hits;  // hits .. retirements: 7 consecutive u64
+    uint64_t v[7] = {r.hits, r.misses, r.hit_bytes, r.miss_bytes, r.arena_bytes, r.served,
+                     r.retirements};
+    for (int i = 0; i < 7; i++)
+      if (v[i]) __atomic_fetch_add(&f[i], v[i], __ATOMIC_RELAXED);
+    if (r.passthrough) __atomic_fetch_add(&ph->passthrough, r.passthrough, __ATOMIC_RELAXED);
+  }
+  plan_header_status();
+}
+}  // namespace
+
 EXPORT uint64_t memoplan_iteration_begin(void) {
   uint64_t n = __atomic_fetch_add(&g_iteration, 1, __ATOMIC_RELAXED);
   record_marker(K_ITER_BEGIN, 0, n);
+  if (g.plan) plan_iteration_done();  // a begin without an end closes the previous one
+  mp::plan_begin();
   return n;
 }
 
 EXPORT void memoplan_iteration_end(uint64_t iteration, uint64_t latency_ns) {
+  if (g.plan) plan_iteration_done();
   record_marker(K_ITER_END, iteration, latency_ns);
 }
+
+EXPORT void memoplan_plan_counters(uint64_t out[8]) { mp::plan_counters(out); }
+
+EXPORT int memoplan_plan_status(void) { return (int)mp::plan_status(); }
 
 EXPORT uint64_t memoplan_events_written(void) {
   uint64_t ev = 0;

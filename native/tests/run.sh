@@ -30,7 +30,7 @@ one_trace() { ls "$1"/trace-*.mpt 2>/dev/null | head -1; }
 
 # --- library hygiene ----------------------------------------------------------
 undef=$(nm -D --defined-only "$LIB" | awk '{print $3}' | sort | tr '\n' ' ')
-want="aligned_alloc calloc fork free malloc malloc_usable_size memalign memoplan_active memoplan_events_written memoplan_intern memoplan_iteration_begin memoplan_iteration_end memoplan_scope_pop memoplan_scope_push posix_memalign pvalloc realloc reallocarray valloc "
+want="aligned_alloc calloc fork free malloc malloc_usable_size memalign memoplan_active memoplan_events_written memoplan_intern memoplan_iteration_begin memoplan_iteration_end memoplan_plan_counters memoplan_plan_status memoplan_scope_pop memoplan_scope_push posix_memalign pvalloc realloc reallocarray valloc "
 check "exports exactly the wrapped functions and the C API" [ "$undef" = "$want" ]
 check "no libstdc++/libgcc_s at run time" bash -c "! readelf -d '$LIB' | grep -Eq 'libstdc|libgcc_s'"
 
@@ -132,6 +132,99 @@ check "fsize limit: program unaffected" grep -q 'mt_churn threads=2' "$d/out.txt
 f=$(one_trace "$d")
 check "fsize limit: trace valid" dump "$d/dump.txt" "$f"
 check "fsize limit: flags bit2 (stopped) and bit0" [ "$(( $(field flags "$d/dump.txt") & 5 ))" = 5 ]
+
+# --- plan mode ----------------------------------------------------------------
+PT=$B/plan_test
+d=$(tmp)
+"$PT" mkplan "$d/w.plan" > /dev/null
+"$PT" mkplan "$d/w4.plan" 4 > /dev/null
+prun() {  # prun NAME [env...] -- [plan_test run args...]: stdout NAME.out, stderr NAME.err
+  local name=$1; shift
+  local envs=()
+  while [ "$1" != -- ]; do envs+=("$1"); shift; done; shift
+  env "${envs[@]}" LD_PRELOAD="$LIB" "$PT" run "$@" > "$d/$name.out" 2> "$d/$name.err"
+}
+tot() { sed -n "s/^total.* $2 \([0-9]*\).*/\1/p" "$d/$1.err"; }  # tot NAME FIELD
+iter() { sed -n "s/^iter $2 hits \([0-9]*\) misses \([0-9]*\).*/\1 \2/p" "$d/$1.err"; }  # "hits misses"
+N=$(sed -n 's/^workload allocations=\([0-9]*\).*/\1/p' <("$PT" run iters=0 2>&1))
+"$PT" run > "$d/plain.out" 2>/dev/null
+
+prun exact MEMOPLAN_PLAN="$d/w.plan" -- iters=6
+check "plan exact: runs, data intact, aligned, calloc zeroed, nothing outside iterations in the arena" [ $? -eq 0 ]
+check "plan exact: status 2, 100% hits from the 2nd iteration ($((5 * N)))" \
+  [ "$(tot exact status)/$(tot exact hits)/$(tot exact misses)/$(tot exact served)" = "2/$((5 * N))/0/5" ]
+check "plan exact: every planned block at arena + offset, one base" \
+  [ "$(grep -c "arena_ptrs $((N - 2)) base 0x" "$d/exact.err")/$(sed -n 's/^bases //p' "$d/exact.err")" = "5/1" ]
+check "plan exact: output identical to the unplanned run" diff "$d/plain.out" "$d/exact.out"
+
+prun extra MEMOPLAN_PLAN="$d/w.plan" -- extra=3
+check "plan extra allocation: one miss, the rest hits" [ "$(iter extra 3)" = "$N 1" -a "$(iter extra 4)" = "$N 0" ]
+prun missing MEMOPLAN_PLAN="$d/w.plan" -- missing=3
+check "plan missing allocation: resynchronised (1 miss, $((N - 2)) hits)" \
+  [ "$(iter missing 3)" = "$((N - 2)) 1" -a "$(iter missing 4)" = "$N 0" ]
+prun outlive MEMOPLAN_PLAN="$d/w.plan" -- outlive=2
+check "plan outliving block: no corruption, realloc keeps its data" [ $? -eq 0 ]
+check "plan outliving block: arena retired once, a fresh one next" \
+  [ "$(tot outlive retired)/$(sed -n 's/^bases //p' "$d/outlive.err")" = "1/2" ]
+check "plan outliving block: blocks over its bytes were misses, next iteration 100%" \
+  [ "$(iter outlive 2 | cut -d' ' -f2)" -ge 1 -a "$(iter outlive 3)" = "$N 0" ]
+prun foreign MEMOPLAN_PLAN="$d/w.plan" -- foreign=1
+check "plan free from another thread: 100% hits, no retirement" \
+  [ $? -eq 0 -a "$(tot foreign hits)/$(tot foreign misses)/$(tot foreign retired)" = "$((5 * N))/0/0" ]
+prun threads MEMOPLAN_PLAN="$d/w.plan" -- threads=3
+check "plan 3 threads: own arenas (distinct bases), 100% hits" \
+  [ $? -eq 0 -a "$(sed -n 's/^threads_distinct_bases //p' "$d/threads.err")" = 1 -a \
+    "$(tot threads hits)/$(tot threads misses)" = "$((15 * N))/0" ]
+
+"$PT" run scale=4 iters=22 > "$d/plain4.out" 2>/dev/null
+prun mismatch MEMOPLAN_PLAN="$d/w.plan" MEMOPLAN_PLAN_STATS="$d/mm.json" -- scale=4 iters=22
+check "plan for another workload: refused with both signatures, 0 hits" \
+  [ "$(grep -c 'refused: signature mismatch.*made for .*-.* observed is .*-' "$d/mismatch.err")/$(tot mismatch status)/$(tot mismatch hits)" = "1/3/0" ]
+check "plan for another workload: output unchanged" diff "$d/plain4.out" "$d/mismatch.out"
+check "plan stats file: one JSON line with status 3 and the refusal" \
+  grep -q '^{"status":3,"hits":0,.*"refusal":"signature mismatch' "$d/mm.json"
+
+bad() {  # bad NAME REASON-REGEX: a damaged plan is refused, the program runs as without it
+  prun "$1" MEMOPLAN_PLAN="$d/$1.plan" -- iters=3
+  local rc=$?
+  check "plan $1: refused ($(grep -o 'refused: [^;]*' "$d/$1.err" | head -1))" \
+    [ $rc -eq 0 -a "$(grep -c "memoplan: plan .* refused: $2.*; running unplanned" "$d/$1.err")" = 1 -a "$(tot "$1" status)" = 3 ]
+}
+head -c $(( $(stat -c %s "$d/w.plan") - 24 )) "$d/w.plan" > "$d/truncated.plan"; bad truncated "truncated or padded"
+cp "$d/w.plan" "$d/tampered.plan"; printf '\x99' | dd of="$d/tampered.plan" bs=1 seek=200 conv=notrunc 2>/dev/null
+bad tampered "corrupt: checksum"
+cp "$d/w.plan" "$d/magic.plan"; printf 'XX' | dd of="$d/magic.plan" bs=1 seek=0 conv=notrunc 2>/dev/null
+bad magic "not a memoplan plan file"
+cp "$d/w.plan" "$d/version.plan"; printf '\x02' | dd of="$d/version.plan" bs=1 seek=8 conv=notrunc 2>/dev/null
+bad version "plan format version 2"
+printf 'short' > "$d/short.plan"; bad short "not a memoplan plan file"
+bad missingfile "cannot open"
+
+d2=$(tmp)
+prun record MEMOPLAN_PLAN="$d/w.plan" MEMOPLAN_TRACE_DIR="$d2" -- outlive=2
+check "plan + recording: runs" [ $? -eq 0 ]
+f=$(one_trace "$d2")
+check "plan + recording: trace valid" dump "$d2/dump.txt" "$f"
+check "plan + recording: header counters equal the API's" \
+  [ "$(field plan_hits "$d2/dump.txt")/$(field plan_misses "$d2/dump.txt")/$(field plan_retirements "$d2/dump.txt")/$(field plan_status "$d2/dump.txt")" = \
+    "$(tot record hits)/$(tot record misses)/1/2" ]
+check "plan + recording: one plan_iter marker per served iteration, summing to the counters" \
+  [ "$(field kind_plan_iter "$d2/dump.txt")/$(field plan_iter_hits "$d2/dump.txt")/$(field plan_iter_misses "$d2/dump.txt")" = \
+    "5/$(tot record hits)/$(tot record misses)" ]
+check "plan + recording: the served iterations' allocations are all recorded" \
+  [ "$(field kind_malloc "$d2/dump.txt")" -ge $((5 * N / 2)) ]
+
+d3=$(tmp)
+(cd "$d3" && MEMOPLAN_PLAN="$d/w.plan" LD_PRELOAD=$LIB "$B/fork_test" > /dev/null 2>&1)
+check "plan + fork: child and parent run" [ $? -eq 0 ]
+prun noplan -- iters=2
+check "no MEMOPLAN_PLAN: status 0, nothing served" [ "$(tot noplan status)/$(tot noplan hits)" = "0/0" ]
+if command -v valgrind > /dev/null && [ -z "${NO_VALGRIND:-}" ]; then
+  MEMOPLAN_PLAN="$d/w.plan" valgrind -q --error-exitcode=9 --soname-synonyms=somalloc=nouserintercepts \
+    env LD_PRELOAD="$LIB" "$PT" run iters=3 > /dev/null 2> "$d/vg.err"
+  vrc=$?
+  check "plan under valgrind memcheck (rc $vrc)" [ $vrc -eq 0 ]
+fi
 
 # --- stacking on another preloaded allocator ---------------------------------
 JE=$(ls /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 2>/dev/null)

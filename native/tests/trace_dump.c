@@ -43,6 +43,7 @@ static const char *kind_name(int k) {
     case 33: return "iter_end";
     case 34: return "thread_exit";
     case 35: return "fork";
+    case 36: return "plan_iter";
   }
   return NULL;
 }
@@ -146,7 +147,17 @@ int main(int argc, char **argv) {
   memcpy(&thr, m + 80, 8);
   if (memcmp(m, "MPTRACE\0", 8)) ERR("bad magic");
   if (ver != 1 || rs != 32 || cs != CHUNK) ERR("bad version/record_size/chunk_size");
-  if (!all_zero(m + 88, 4096 - 88)) ERR("reserved header bytes not zero");
+  /* plan-mode counters at 88..159 (docs/TRACE_FORMAT.md), the rest reserved */
+  if (!all_zero(m + 160, 4096 - 160)) ERR("reserved header bytes not zero");
+  {
+    static const char *pk[7] = {"hits", "misses", "hit_bytes", "miss_bytes", "arena_bytes",
+                                "iterations_served", "retirements"};
+    uint64_t v;
+    uint32_t st, why;
+    for (int i = 0; i < 7; i++) { memcpy(&v, m + 88 + 8 * i, 8); printf("plan_%s=%" PRIu64 "\n", pk[i], v); }
+    memcpy(&st, m + 144, 4); memcpy(&why, m + 148, 4); memcpy(&v, m + 152, 8);
+    printf("plan_status=%u\nplan_refusal=%u\nplan_passthrough=%" PRIu64 "\n", st, why, v);
+  }
   printf("file=%s\nversion=%u\npid=%u\nppid=%u\nflags=%u\nstart_ns=%" PRIu64
          "\nstart_realtime_ns=%" PRIu64 "\nchunks_used=%" PRIu64 "\nevents_written=%" PRIu64
          "\nmarkers_written=%" PRIu64 "\nnames_written=%" PRIu64 "\nthreads_seen=%" PRIu64 "\n",
@@ -182,6 +193,7 @@ int main(int argc, char **argv) {
   qsort(ch, nc, sizeof *ch, cmp_chunk);
 
   uint64_t kinds[256] = {0}, committed = 0, threads = 0;
+  uint64_t plan_iter_hits = 0, plan_iter_misses = 0;
   uint64_t size_mallocs = 0, size_frees = 0, scoped = 0;
   uint64_t fork_pids[64]; int nfork = 0;
   for (size_t i = 0; i < nc;) {
@@ -221,6 +233,7 @@ int main(int argc, char **argv) {
           else if (r.kind == 4 || r.kind == 5) { if (set_del(r.addr)) size_frees++; }
         }
         if (r.kind == 35 && nfork < 64) fork_pids[nfork++] = r.addr;
+        if (r.kind == 36) { plan_iter_hits += r.addr; plan_iter_misses += r.size; }
       }
     }
     i = j;
@@ -234,6 +247,7 @@ int main(int argc, char **argv) {
     if (kinds[k]) printf("kind_%s=%" PRIu64 "\n", kind_name(k) ? kind_name(k) : "unknown", kinds[k]);
   if (want_size >= 0) printf("size_mallocs=%" PRIu64 "\nsize_frees=%" PRIu64 "\n", size_mallocs, size_frees);
   for (int i = 0; i < nfork; i++) printf("fork_child=%" PRIu64 "\n", fork_pids[i]);
+  printf("plan_iter_hits=%" PRIu64 "\nplan_iter_misses=%" PRIu64 "\n", plan_iter_hits, plan_iter_misses);
   if (flags & 1) {
     if (ev_w != alloc_ev) ERR("events_written %" PRIu64 " != committed alloc events %" PRIu64, ev_w, alloc_ev);
     if (mk_w != markers) ERR("markers_written %" PRIu64 " != committed markers %" PRIu64, mk_w, markers);

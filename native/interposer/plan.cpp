@@ -1,0 +1,1012 @@
+// libmemoplan.so, plan mode: serves the allocations of an iteration from a
+// pre-planned arena (docs/PLAN_FORMAT.md; Levental, arXiv 2203.00448).
+// Same rules as memoplan.cpp: no exceptions, no libstdc++, no malloc of our
+// own (everything is mmap'ed), initial-exec TLS.
+//
+// Hard cases (read these before changing anything):
+//
+// * Where arenas live. At load, one region of address space is reserved
+//   (PROT_NONE, MAP_NORESERVE: costs no memory) and cut into slots of
+//   `stride` bytes (a power of two >= the arena). A thread's arena is a slot
+//   mapped read-write in place (MAP_FIXED over our own reservation), then
+//   prefaulted. So "is p an arena pointer" is `p - g_rbase < g_rsize`, one
+//   subtraction and compare in every free(), and the arena of p is
+//   g_arena_of[(p - g_rbase) >> stride_log2]. Slots are never reused;
+//   a retired arena stays mapped with its bookkeeping, so a late free of one
+//   of its blocks is still recognised (and is a no-op).
+//
+// * Which block is p. Every planned entry starts at one of the plan's
+//   "boundaries" (sorted distinct offsets and ends of planned entries).
+//   Arena::owner[b] = entry index + 1 of the block starting at boundary b
+//   that is live, 0 if none (live blocks never overlap, so at most one).
+//   free(p) from any thread: hash lookup offset -> b, release-store 0. The
+//   owner thread writes owner[b] when it serves; no RMW anywhere.
+//
+// * The overlap check (safety: a planned entry is never handed out while any
+//   byte it covers is still live at runtime, e.g. because the program frees
+//   later than the recording did). At load, for every planned entry i, V(i)
+//   = the entries j < i that were the most recent to cover some byte of i
+//   ("visible predecessors": painting entries in order onto elementary
+//   segments). At serve time, for each j in V(i): if j was served in this
+//   iteration, j must be dead (owner[b(j)] != j+1); if it was not served (a
+//   miss, or skipped by resynchronisation), descend into V(j), keeping only
+//   entries that overlap i. Exact by induction: when j was served, every
+//   block below it on its bytes was dead, and frees are final; so a live
+//   block overlapping i is always found at or below the top of each byte.
+//   The descent is capped (kCheckBudget visits); over the cap, a miss.
+//   The previous iteration of the same arena cannot hold a live block: an
+//   arena is only reused after an iteration that ended with none (below).
+//
+// * Retirement. At iteration end the thread scans owner[]. A live block
+//   means a planned buffer outlived its iteration: the arena is retired
+//   (left mapped, frees stay no-ops), the next iteration maps a fresh slot;
+//   after kMaxRetirements the thread stops planning.
+//
+// * Foreign frees race with the owner only on blocks the owner cannot touch
+//   (a live block's bytes are excluded by the check), except double frees,
+//   which are undefined behaviour anyway.
+//
+// * Signals. `busy` is set around the serving path: an allocating signal
+//   handler that interrupts it forwards to the real allocator instead of
+//   reading a half-updated cursor (and is not counted).
+//
+// * fork. The child is single-threaded and has private copies of every
+//   arena and its bookkeeping. Plan mode is switched off there (no serving,
+//   no stats file), but arena pointers inherited from the parent stay
+//   recognised: their frees are no-ops, realloc copies them out.
+
+#include "plan.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define COLD __attribute__((noinline, cold))
+
+namespace mp {
+
+uintptr_t g_rbase;
+uintptr_t g_rsize;
+__thread PlanThreadHead* t_plan __attribute__((tls_model("initial-exec")));
+
+namespace {
+
+constexpr uint32_t kNone = 0xffffffffu;
+constexpr uint32_t kWindow = 32;          // resynchronisation look-ahead
+constexpr uint32_t kCheckBudget = 256;    // overlap-check descent cap
+constexpr uint32_t kObserveMax = 20;      // iterations observed before refusing
+constexpr uint32_t kMaxRetirements = 3;
+constexpr uint64_t kHuge = 2ull << 20;
+constexpr uint64_t kMaxArena = 1ull << 40;
+constexpr uint64_t kMaxSlots = 1024;
+constexpr uint64_t kMaxWork = 1ull << 28;  // painting steps at load
+constexpr uint64_t kMaxVList = 1ull << 26; // visible-predecessor entries
+
+enum : uint32_t {
+  R_NONE = 0, R_OPEN = 1, R_MAGIC = 2, R_VERSION = 3, R_SIZE = 4, R_CHECKSUM = 5,
+  R_ENTRY = 6, R_HEADER = 7, R_COMPLEX = 8, R_RESERVE = 9, R_SIGNATURE = 10,
+  R_ARENA_MAP = 11, R_RETIRED = 12,
+};
+
+struct PEntry {       // 32 bytes
+  uint64_t size;
+  uint64_t off;
+  uint32_t align;     // as in the file (>= 16)
+  uint32_t b;         // boundary index of off; kNone: not served from the arena
+  uint32_t vbeg, vcnt;
+};
+
+struct HSlot { uint64_t key1; uint32_t b, pad; };  // key1 = offset + 1, 0 = empty
+
+struct Arena {
+  char* base;
+  uint32_t slot, pad;
+  uint32_t owner[1];  // [g_nb]
+};
+
+struct PlanThread {
+  PlanThreadHead h;   // phase, busy
+  uint64_t cursor;
+  uint32_t epoch;
+  uint32_t prev_valid, prev_align;
+  uint64_t prev_size;
+  Arena* arena;
+  uint32_t* served;   // [g_n]: epoch in which the entry was served
+  // per iteration
+  uint64_t hits, misses, hit_bytes, miss_bytes, pass;
+  // observing
+  uint32_t hashA, hashB;
+  uint64_t count;
+  // colder
+  uint32_t state;     // TS_*
+  uint32_t observed, retirements, tid;
+  uint64_t new_arena_bytes;
+};
+enum : uint32_t { TS_OBSERVING = 0, TS_SERVING = 1, TS_OFF = 2 };
+
+// Read-only after load.
+Reals R;
+int g_on;                    // plan loaded and usable
+uint64_t g_n;
+const PEntry* g_e;
+const uint32_t* g_vlist;
+const uint64_t* g_bounds;
+uint32_t g_nb;
+const HSlot* g_hash;
+uint64_t g_hmask;
+uint64_t g_arena_bytes, g_map_bytes;
+uint32_t g_stride_log2;
+uint64_t g_nslots;
+uint32_t g_page = 4096;
+char g_sig[65];
+char g_path[1024];
+
+Arena* g_arena_of[kMaxSlots];
+uint64_t g_next_slot;
+
+// Process-wide, relaxed atomics.
+uint32_t g_status, g_refusal_code;
+int g_iter_seen;             // some thread began an iteration (stats are written)
+int g_stats_off;             // fork child
+char g_refusal[768];
+uint64_t g_tot[8];           // hits misses hit_bytes miss_bytes arena_bytes served retirements pass
+
+// ------------------------------------------------------------- helpers ---
+char* put_str(char* p, char* end, const char* s) {
+  while (*s && p < end) *p++ = *s++;
+  return p;
+}
+char* put_u64(char* p, char* end, uint64_t v) {
+  char tmp[24];
+  int n = 0;
+  do { tmp[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+  while (n && p < end) *p++ = tmp[--n];
+  return p;
+}
+char* put_hex(char* p, char* end, uint64_t v, int width) {
+  char tmp[20];
+  int n = 0;
+  do { tmp[n++] = "0123456789abcdef"[v & 15]; v >>= 4; } while (v);
+  while (n < width) tmp[n++] = '0';
+  while (n && p < end) *p++ = tmp[--n];
+  return p;
+}
+
+void say(const char* a, const char* b, const char* c) {  // one write(2) on stderr
+  char buf[2048];
+  char* end = buf + sizeof buf - 1;
+  char* p = put_str(buf, end, a);
+  p = put_str(p, end, b);
+  p = put_str(p, end, c);
+  *p++ = '\n';
+  ssize_t r = write(2, buf, (size_t)(p - buf));
+  (void)r;
+}
+
+void set_refusal(uint32_t code, const char* text) {
+  uint32_t zero = 0;
+  if (__atomic_compare_exchange_n(&g_refusal_code, &zero, code, false, __ATOMIC_RELAXED,
+                                  __ATOMIC_RELAXED)) {
+    char* end = g_refusal + sizeof g_refusal - 1;
+    *put_str(g_refusal, end, text) = 0;
+  }
+}
+
+// Whole-plan refusal: one line, status 3, nothing served.
+COLD bool refuse_line(uint32_t code, const char* reason) {
+  char line[1536];
+  char* end = line + sizeof line - 1;
+  char* p = put_str(line, end, "memoplan: plan ");
+  p = put_str(p, end, g_path);
+  p = put_str(p, end, " refused: ");
+  p = put_str(p, end, reason);
+  p = put_str(p, end, "; running unplanned");
+  *p = 0;
+  say(line, "", "");
+  set_refusal(code, reason);
+  __atomic_store_n(&g_status, ST_REFUSED, __ATOMIC_RELAXED);
+  return false;
+}
+
+inline uint32_t log2_floor(uint64_t a) { return a ? 63 - __builtin_clzll(a) : 0; }
+inline bool pow2(uint64_t a) { return a && !(a & (a - 1)); }
+// Alignment as the signature sees it: the recorded align_log2 (floor), 0 = default.
+inline uint32_t sig_align(uint64_t a) { return a >= 2 ? 1u << log2_floor(a) : 0; }
+inline uint32_t mix(uint32_t h, uint32_t v) { return (h ^ v) * 0x01000193u; }
+
+void* map_anon(size_t n) {
+  void* m = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return m == MAP_FAILED ? nullptr : m;
+}
+
+void heapsort_u64(uint64_t* a, uint64_t n) {
+  auto sift = [a](uint64_t i, uint64_t m) {
+    for (;;) {
+      uint64_t c = 2 * i + 1;
+      if (c >= m) return;
+      if (c + 1 < m && a[c + 1] > a[c]) c++;
+      if (a[i] >= a[c]) return;
+      uint64_t t = a[i]; a[i] = a[c]; a[c] = t;
+      i = c;
+    }
+  };
+  for (uint64_t i = n / 2; i-- > 0;) sift(i, n);
+  for (uint64_t m = n; m > 1; m--) {
+    uint64_t t = a[0]; a[0] = a[m - 1]; a[m - 1] = t;
+    sift(0, m - 1);
+  }
+}
+
+uint32_t lower_bound(const uint64_t* a, uint32_t n, uint64_t v) {
+  uint32_t lo = 0, hi = n;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (a[mid] < v) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+inline uint64_t hash_of(uint64_t off) { return (off * 0x9E3779B97F4A7C15ull) >> 17; }
+
+inline uint32_t boundary_of(uint64_t off) {
+  for (uint64_t i = hash_of(off) & g_hmask;; i = (i + 1) & g_hmask) {
+    const HSlot& s = g_hash[i];
+    if (s.key1 == off + 1) return s.b;
+    if (s.key1 == 0) return kNone;
+  }
+}
+
+// ---------------------------------------------------------------- load ---
+// Builds boundaries, the offset hash and the visible-predecessor lists.
+bool precompute(PEntry* e, uint64_t n) {
+  uint64_t planned = 0;
+  for (uint64_t i = 0; i < n; i++) planned += e[i].b != kNone;
+  uint64_t cap = 2 * planned + 1;
+  uint64_t* bounds = (uint64_t*)map_anon(cap * 8);
+  if (!bounds) return refuse_line(R_COMPLEX, "out of memory while preparing the plan");
+  uint64_t m = 0;
+  for (uint64_t i = 0; i < n; i++)
+    if (e[i].b != kNone) { bounds[m++] = e[i].off; bounds[m++] = e[i].off + e[i].size; }
+  heapsort_u64(bounds, m);
+  uint64_t nb = 0;
+  for (uint64_t i = 0; i < m; i++)
+    if (nb == 0 || bounds[nb - 1] != bounds[i]) bounds[nb++] = bounds[i];
+  if (nb >= kNone) return refuse_line(R_COMPLEX, "too many entries");
+  g_bounds = bounds;
+  g_nb = (uint32_t)nb;
+  // hash: offset -> boundary index
+  uint64_t hs = 16;
+  while (hs < 2 * nb) hs <<= 1;
+  HSlot* h = (HSlot*)map_anon(hs * sizeof(HSlot));
+  if (!h) return refuse_line(R_COMPLEX, "out of memory while preparing the plan");
+  for (uint64_t b = 0; b < nb; b++) {
+    uint64_t i = hash_of(bounds[b]) & (hs - 1);
+    while (h[i].key1) i = (i + 1) & (hs - 1);
+    h[i].key1 = bounds[b] + 1;
+    h[i].b = (uint32_t)b;
+  }
+  g_hash = h;
+  g_hmask = hs - 1;
+  // painting: top[s] = most recent entry covering elementary segment s
+  uint32_t* top = (uint32_t*)map_anon((nb + 1) * 4);
+  uint32_t* mark = (uint32_t*)map_anon((n + 1) * 4);
+  uint32_t* vl = (uint32_t*)mmap(nullptr, kMaxVList * 4, PROT_READ | PROT_WRITE,
+                                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (!top || !mark || vl == MAP_FAILED)
+    return refuse_line(R_COMPLEX, "out of memory while preparing the plan");
+  memset(top, 0xff, (nb + 1) * 4);
+  memset(mark, 0xff, (n + 1) * 4);
+  uint64_t used = 0, work = 0;
+  for (uint64_t i = 0; i < n; i++) {
+    if (e[i].b == kNone) continue;
+    uint32_t s = lower_bound(bounds, (uint32_t)nb, e[i].off);
+    uint32_t t = lower_bound(bounds, (uint32_t)nb, e[i].off + e[i].size);
+    e[i].b = s;
+    e[i].vbeg = (uint32_t)used;
+    work += t - s;
+    if (work > kMaxWork) return refuse_line(R_COMPLEX, "plan too complex to verify at load");
+    for (uint32_t k = s; k < t; k++) {
+      uint32_t j = top[k];
+      if (j != kNone && mark[j] != (uint32_t)i) {
+        if (used >= kMaxVList) return refuse_line(R_COMPLEX, "plan too complex to verify at load");
+        mark[j] = (uint32_t)i;
+        vl[used++] = j;
+      }
+      top[k] = (uint32_t)i;
+    }
+    e[i].vcnt = (uint32_t)(used - e[i].vbeg);
+  }
+  munmap(top, (nb + 1) * 4);
+  munmap(mark, (n + 1) * 4);
+  g_vlist = vl;
+  return true;
+}
+
+bool reserve_region() {
+  if (g_arena_bytes == 0) return true;  // nothing planned: no arena
+  uint64_t page = g_page;
+  g_map_bytes = g_arena_bytes >= (kHuge >> 1) ? (g_arena_bytes + kHuge - 1) & ~(kHuge - 1)
+                                              : (g_arena_bytes + page - 1) & ~(page - 1);
+  uint32_t sl = 21;
+  while ((1ull << sl) < g_map_bytes) sl++;
+  g_stride_log2 = sl;
+  uint64_t slots = kMaxSlots;
+  while (slots > 1 && (slots << sl) > kMaxArena * 2) slots >>= 1;
+  for (; slots >= 1; slots >>= 1) {
+    uint64_t len = (slots << sl) + kHuge;
+    void* m = mmap(nullptr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) continue;
+    uintptr_t a = (uintptr_t)m, b = (a + kHuge - 1) & ~(kHuge - 1);
+    if (b > a) munmap(m, b - a);
+    uintptr_t end = a + len, used_end = b + (slots << sl);
+    if (end > used_end) munmap((void*)used_end, end - used_end);
+    g_nslots = slots;
+    g_rbase = b;
+    __atomic_store_n(&g_rsize, slots << sl, __ATOMIC_RELEASE);
+    return true;
+  }
+  return refuse_line(R_RESERVE, "cannot reserve address space for arenas");
+}
+
+struct Unmap {  // releases the file mapping on every return
+  void* p; size_t n;
+  ~Unmap() { if (p) munmap(p, n); }
+};
+
+}  // namespace
+
+bool plan_load(const Reals* reals, uint32_t page_size) {
+  const char* path = getenv("MEMOPLAN_PLAN");
+  if (!path || !*path) return false;
+  R = *reals;
+  if (page_size) g_page = page_size;
+  *put_str(g_path, g_path + sizeof g_path - 1, path) = 0;
+  __atomic_store_n(&g_status, ST_LOADED, __ATOMIC_RELAXED);
+  int saved = errno;
+  struct Restore { int e; ~Restore() { errno = e; } } restore{saved};
+  char why[512];
+  char* wend = why + sizeof why - 1;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *put_u64(put_str(why, wend, "cannot open it (errno "), wend, (uint64_t)errno) = 0;
+    char* p = why + strlen(why);
+    *put_str(p, wend, ")") = 0;
+    return refuse_line(R_OPEN, why);
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return refuse_line(R_OPEN, "not a regular file");
+  }
+  uint64_t size = (uint64_t)st.st_size;
+  if (size < 128) {
+    close(fd);
+    *put_str(put_u64(put_str(why, wend, "not a memoplan plan file ("), wend, size), wend,
+             " bytes)") = 0;
+    return refuse_line(R_MAGIC, why);
+  }
+  const unsigned char* f =
+      (const unsigned char*)mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (f == (const unsigned char*)MAP_FAILED) return refuse_line(R_OPEN, "cannot map it");
+  Unmap um{(void*)f, size};
+  if (memcmp(f, "MPPLAN1\0", 8) != 0) return refuse_line(R_MAGIC, "not a memoplan plan file (bad magic)");
+  uint32_t version, hsize, checksum;
+  uint64_t n, arena, total;
+  memcpy(&version, f + 8, 4);
+  memcpy(&hsize, f + 12, 4);
+  memcpy(&n, f + 16, 8);
+  memcpy(&arena, f + 24, 8);
+  memcpy(&total, f + 32, 8);
+  memcpy(&checksum, f + 40, 4);
+  if (version != 1) {
+    *put_str(put_u64(put_str(why, wend, "plan format version "), wend, version), wend,
+             "; this memoplan reads version 1") = 0;
+    return refuse_line(R_VERSION, why);
+  }
+  if (hsize != 128) return refuse_line(R_VERSION, "header_size is not 128");
+  if (n > (size - 128) / 24 || size != 128 + 24 * n) {
+    char* p = put_u64(put_str(why, wend, "truncated or padded: "), wend, size);
+    p = put_str(p, wend, " bytes, expected ");
+    p = put_u64(p, wend, n <= (~0ull - 128) / 24 ? 128 + 24 * n : ~0ull);
+    p = put_str(p, wend, " for ");
+    p = put_u64(p, wend, n);
+    *put_str(p, wend, " entries") = 0;
+    return refuse_line(R_SIZE, why);
+  }
+  uint32_t fnv = 0x811c9dc5u;
+  for (uint64_t i = 128; i < size; i++) fnv = (fnv ^ f[i]) * 0x01000193u;
+  if (fnv != checksum) return refuse_line(R_CHECKSUM, "corrupt: checksum mismatch");
+  // signature: NUL-terminated within 64 bytes, "<count hex>-<16 hex>", count == n
+  uint32_t sl = 0;
+  while (sl < 64 && f[48 + sl]) sl++;
+  if (sl == 0 || sl == 64) return refuse_line(R_HEADER, "signature missing or not terminated");
+  memcpy(g_sig, f + 48, sl);
+  g_sig[sl] = 0;
+  {
+    uint64_t cnt = 0;
+    uint32_t i = 0;
+    for (; i < sl && g_sig[i] != '-'; i++) {
+      char c = g_sig[i];
+      int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      if (d < 0 || i >= 16) return refuse_line(R_HEADER, "malformed signature");
+      cnt = cnt << 4 | (uint64_t)d;
+    }
+    if (i == 0 || i == sl || sl - i - 1 != 16) return refuse_line(R_HEADER, "malformed signature");
+    if (cnt != n) return refuse_line(R_HEADER, "signature count differs from entry_count");
+  }
+  if (arena > kMaxArena) return refuse_line(R_HEADER, "arena larger than 1 TiB");
+  if (n >= kNone) return refuse_line(R_HEADER, "too many entries");
+  PEntry* e = (PEntry*)map_anon((n ? n : 1) * sizeof(PEntry));
+  if (!e) return refuse_line(R_COMPLEX, "out of memory while preparing the plan");
+  for (uint64_t i = 0; i < n; i++) {
+    const unsigned char* r = f + 128 + 24 * i;
+    uint64_t off, sz;
+    uint32_t al, fl;
+    memcpy(&off, r, 8);
+    memcpy(&sz, r + 8, 8);
+    memcpy(&al, r + 16, 4);
+    memcpy(&fl, r + 20, 4);
+    char* p = put_u64(put_str(why, wend, "corrupt: entry "), wend, i);
+    if (fl > 1) { *put_str(p, wend, " has unknown flags") = 0; return refuse_line(R_ENTRY, why); }
+    e[i].size = sz;
+    e[i].off = off;
+    e[i].align = al;
+    e[i].b = kNone;
+    if (!(fl & 1)) continue;
+    if (!pow2(al) || al < 16) {
+      *put_str(p, wend, ": alignment is not a power of two >= 16") = 0;
+      return refuse_line(R_ENTRY, why);
+    }
+    if (al > kHuge) {
+      *put_str(p, wend, ": alignment beyond 2 MiB") = 0;
+      return refuse_line(R_ENTRY, why);
+    }
+    if (off % al) {
+      *put_str(p, wend, ": offset is not a multiple of its alignment") = 0;
+      return refuse_line(R_ENTRY, why);
+    }
+    if (off > arena || sz > arena - off) {
+      *put_str(p, wend, " does not fit the arena") = 0;
+      return refuse_line(R_ENTRY, why);
+    }
+    // A zero-size block would alias the start of another: not served.
+    if (sz) e[i].b = 0;
+  }
+  g_n = n;
+  g_e = e;
+  g_arena_bytes = arena;
+  if (!precompute(e, n)) return false;
+  if (!reserve_region()) return false;
+  __atomic_store_n(&g_on, 1, __ATOMIC_RELEASE);
+  return true;
+}
+
+void plan_fork_child() {
+  __atomic_store_n(&g_on, 0, __ATOMIC_RELAXED);
+  g_stats_off = 1;
+  if (t_plan) t_plan->phase = PH_NONE;
+  __atomic_store_n(&g_status, ST_NONE, __ATOMIC_RELAXED);
+  for (int i = 0; i < 8; i++) g_tot[i] = 0;
+}
+
+// --------------------------------------------------------------- arena ---
+namespace {
+
+COLD Arena* new_arena(PlanThread* pt) {
+  char msg[1536];
+  char* end = msg + sizeof msg - 1;
+  uint64_t slot = __atomic_fetch_add(&g_next_slot, 1, __ATOMIC_RELAXED);
+  if (slot >= g_nslots) {
+    char* p = put_str(msg, end, "plan ");
+    p = put_str(p, end, g_path);
+    p = put_u64(put_str(p, end, ": no arena slot left for thread "), end, pt->tid);
+    *put_str(p, end, "; this thread runs unplanned") = 0;
+    say("memoplan: ", msg, "");
+    set_refusal(R_ARENA_MAP, msg);
+    return nullptr;
+  }
+  char* base = (char*)(g_rbase + (slot << g_stride_log2));
+  int err = 0;
+  void* m = mmap(base, g_map_bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  if (m == MAP_FAILED) err = errno;
+  if (!err) {
+    if (g_map_bytes >= kHuge) madvise(base, g_map_bytes, MADV_HUGEPAGE);
+    if (madvise(base, g_map_bytes, MADV_POPULATE_WRITE) != 0) {
+      if (errno == EINVAL) {  // kernel < 5.14: touch every page
+        for (uint64_t o = 0; o < g_map_bytes; o += g_page) ((volatile char*)base)[o] = 0;
+      } else {
+        err = errno;  // ENOMEM: give the pages back rather than fault later
+      }
+    }
+  }
+  Arena* a = nullptr;
+  if (!err) {
+    a = (Arena*)map_anon(sizeof(Arena) + (uint64_t)g_nb * 4);
+    if (!a) err = ENOMEM;
+  }
+  if (err) {
+    mmap(base, g_map_bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+         -1, 0);
+    char* p = put_str(msg, end, "plan ");
+    p = put_str(p, end, g_path);
+    p = put_str(p, end, ": cannot map a ");
+    p = put_u64(p, end, g_map_bytes);
+    p = put_str(p, end, "-byte arena for thread ");
+    p = put_u64(p, end, pt->tid);
+    p = put_str(p, end, " (errno ");
+    p = put_u64(p, end, (uint64_t)err);
+    *put_str(p, end, "); this thread runs unplanned") = 0;
+    say("memoplan: ", msg, "");
+    set_refusal(R_ARENA_MAP, msg);
+    return nullptr;
+  }
+  a->base = base;
+  a->slot = (uint32_t)slot;
+  __atomic_store_n(&g_arena_of[slot], a, __ATOMIC_RELEASE);
+  pt->new_arena_bytes += g_map_bytes;
+  return a;
+}
+
+inline bool overlaps(const PEntry& x, const PEntry& y) {
+  return x.off < y.off + y.size && y.off < x.off + x.size;
+}
+
+// Safety check: no live block of this arena overlaps entry i (see top).
+bool bytes_free(PlanThread* pt, uint32_t i) {
+  const PEntry* E = g_e;
+  const uint32_t* own = pt->arena->owner;
+  const uint32_t* served = pt->served;
+  uint32_t ep = pt->epoch;
+  if (__atomic_load_n(&own[E[i].b], __ATOMIC_ACQUIRE) != 0) return false;
+  const uint32_t* v = g_vlist + E[i].vbeg;
+  uint32_t cnt = E[i].vcnt;
+  uint32_t stack[64];
+  uint32_t sp = 0;
+  for (uint32_t x = 0; x < cnt; x++) {
+    uint32_t j = v[x];
+    if (LIKELY(served[j] == ep)) {
+      if (__atomic_load_n(&own[E[j].b], __ATOMIC_ACQUIRE) == j + 1) return false;
+    } else {
+      if (sp == 64) return false;
+      stack[sp++] = j;
+    }
+  }
+  uint32_t budget = kCheckBudget;
+  while (sp) {  // entries not served this iteration: look below them
+    uint32_t m = stack[--sp];
+    const uint32_t* w = g_vlist + E[m].vbeg;
+    for (uint32_t x = 0; x < E[m].vcnt; x++) {
+      uint32_t j = w[x];
+      if (!overlaps(E[j], E[i])) continue;
+      if (budget-- == 0) return false;
+      if (served[j] == ep) {
+        if (__atomic_load_n(&own[E[j].b], __ATOMIC_ACQUIRE) == j + 1) return false;
+      } else {
+        if (sp == 64) return false;
+        stack[sp++] = j;
+      }
+    }
+  }
+  return true;
+}
+
+// Matches one allocation (size, align for matching) against the plan.
+// Returns the arena block on a planned hit, nullptr otherwise (the caller
+// uses the real allocator). arena_ok = false: never serve (pvalloc).
+void* serve(PlanThread* pt, uint64_t size, uint32_t malign, bool arena_ok) {
+  const PEntry* E = g_e;
+  uint64_t c = pt->cursor, n = g_n, j = kNone;
+  if (LIKELY(c < n) && LIKELY(E[c].size == size) && LIKELY(E[c].align == malign)) {
+    j = c;
+  } else if (pt->prev_valid) {
+    // Resynchronise: this allocation and the previous (missed) one match
+    // two consecutive entries ahead of the cursor.
+    uint64_t lim = c + 1 + kWindow < n ? c + 1 + kWindow : n;
+    for (uint64_t k = c + 1; k < lim; k++) {
+      if (E[k].size == size && E[k].align == malign && E[k - 1].size == pt->prev_size &&
+          E[k - 1].align == pt->prev_align) {
+        j = k;
+        break;
+      }
+    }
+  }
+  if (j == kNone) {
+    pt->prev_valid = 1;
+    pt->prev_size = size;
+    pt->prev_align = malign;
+    pt->misses++;
+    pt->miss_bytes += size;
+    return nullptr;
+  }
+  pt->prev_valid = 0;
+  pt->cursor = j + 1;
+  const PEntry& e = E[j];
+  if (e.b == kNone) {  // outlives the iteration: real allocator, by design
+    pt->hits++;
+    pt->hit_bytes += size;
+    pt->pass++;
+    return nullptr;
+  }
+  if (UNLIKELY(!arena_ok) || UNLIKELY(!bytes_free(pt, (uint32_t)j))) {
+    pt->misses++;
+    pt->miss_bytes += size;
+    return nullptr;
+  }
+  __atomic_store_n(&pt->arena->owner[e.b], (uint32_t)j + 1, __ATOMIC_RELAXED);
+  pt->served[j] = pt->epoch;
+  pt->hits++;
+  pt->hit_bytes += size;
+  return pt->arena->base + e.off;
+}
+
+inline void observe(PlanThread* pt, uint64_t size, uint32_t salign) {
+  pt->count++;
+  pt->hashA = mix(mix(pt->hashA, (uint32_t)size), salign);
+  pt->hashB = mix(mix(pt->hashB, (uint32_t)(size >> 32)), (uint32_t)(size & 0xffff));
+}
+
+struct Busy {  // the serving path is not re-entered by a signal handler
+  PlanThread* pt;
+  explicit Busy(PlanThread* p) : pt(p) {
+    pt->h.busy = 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  }
+  ~Busy() {
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    pt->h.busy = 0;
+  }
+};
+
+inline bool serving(PlanThreadHead* h) { return h->phase == PH_SERVE && !h->busy; }
+inline bool observing(PlanThreadHead* h) { return h->phase == PH_OBSERVE; }
+
+}  // namespace
+
+// ------------------------------------------------------ allocation paths ---
+void* plan_malloc(PlanThreadHead* h, size_t n) {
+  PlanThread* pt = (PlanThread*)h;
+  if (serving(h)) {
+    Busy b(pt);
+    void* q = serve(pt, n, 16, true);
+    return q ? q : R.malloc_(n);
+  }
+  void* q = R.malloc_(n);
+  if (q && observing(h)) observe(pt, n, 0);
+  return q;
+}
+
+void* plan_calloc(PlanThreadHead* h, size_t nm, size_t sz) {
+  PlanThread* pt = (PlanThread*)h;
+  size_t n;
+  if (__builtin_mul_overflow(nm, sz, &n)) return R.calloc_(nm, sz);  // fails, uncounted
+  if (serving(h)) {
+    Busy b(pt);
+    void* q = serve(pt, n, 16, true);
+    if (q) return memset(q, 0, n);  // a reused slot holds old data
+    return R.calloc_(nm, sz);
+  }
+  void* q = R.calloc_(nm, sz);
+  if (q && observing(h)) observe(pt, n, 0);
+  return q;
+}
+
+void* plan_aligned(PlanThreadHead* h, aligned_fn real, size_t align, size_t n) {
+  PlanThread* pt = (PlanThread*)h;
+  if (serving(h)) {
+    Busy b(pt);
+    if (align <= 16 || pow2(align)) {
+      void* q = serve(pt, n, align < 16 ? 16 : (uint32_t)sig_align(align), align <= kHuge);
+      if (q) return q;
+    } else {  // rounded up by glibc: not served, not matched
+      pt->misses++;
+      pt->miss_bytes += n;
+    }
+    return real(align, n);
+  }
+  void* q = real(align, n);
+  if (q && observing(h)) observe(pt, n, sig_align(align));
+  return q;
+}
+
+int plan_posix_memalign(PlanThreadHead* h, int (*real)(void**, size_t, size_t), void** out,
+                        size_t align, size_t n) {
+  PlanThread* pt = (PlanThread*)h;
+  bool valid = pow2(align) && align % sizeof(void*) == 0;
+  if (valid && serving(h)) {
+    Busy b(pt);
+    void* q = serve(pt, n, align < 16 ? 16 : (uint32_t)sig_align(align), align <= kHuge);
+    if (q) { *out = q; return 0; }
+    return real(out, align, n);
+  }
+  int rc = real(out, align, n);
+  if (rc == 0 && observing(h)) observe(pt, n, sig_align(align));
+  return rc;
+}
+
+void* plan_valloc(PlanThreadHead* h, valloc_fn real, size_t n, bool pvalloc) {
+  PlanThread* pt = (PlanThread*)h;
+  if (serving(h)) {
+    Busy b(pt);
+    // pvalloc's block is usable up to the next page: the plan did not size it.
+    void* q = serve(pt, n, g_page, !pvalloc && g_page <= kHuge);
+    return q ? q : real(n);
+  }
+  void* q = real(n);
+  if (q && observing(h)) observe(pt, n, g_page);
+  return q;
+}
+
+namespace {
+uint32_t* owner_slot(void* p, uint32_t* entry1);
+}
+
+void* plan_realloc(PlanThreadHead* h, void* p, size_t n) {
+  PlanThread* pt = (PlanThread*)h;
+  bool from_arena = p && in_arena(p);
+  if (serving(h)) {
+    Busy b(pt);
+    // A block of this thread's arena is released before matching: the plan
+    // (like the trace: realloc_free, then realloc) may put the new block
+    // over the old one; the data is then moved with memmove. If the new
+    // block is not served from the arena, the old one is live again.
+    uint32_t* own = nullptr;
+    uint32_t e1 = 0;
+    Arena* a = pt->arena;
+    if (from_arena && a && (char*)p >= a->base && (char*)p < a->base + g_map_bytes) {
+      own = owner_slot(p, &e1);
+      if (own && e1) __atomic_store_n(own, 0u, __ATOMIC_RELAXED);
+      else own = nullptr;
+    }
+    // The old size of a real block comes from malloc_usable_size.
+    void* q = serve(pt, n, 16, !p || from_arena || R.usable_);
+    if (q && own) {
+      size_t old = g_e[e1 - 1].size;
+      memmove(q, p, old < n ? old : n);
+      return q;
+    }
+    if (own) __atomic_store_n(own, e1, __ATOMIC_RELAXED);
+    if (q) {
+      if (p) {
+        size_t old = from_arena ? arena_usable(p) : R.usable_(p);
+        memcpy(q, p, old < n ? old : n);
+        if (from_arena) arena_free(p); else R.free_(p);
+      }
+      return q;
+    }
+    return from_arena ? arena_realloc(p, n) : R.realloc_(p, n);
+  }
+  void* q = from_arena ? arena_realloc(p, n) : R.realloc_(p, n);
+  if (q && observing(h)) observe(pt, n, 0);
+  return q;
+}
+
+// ------------------------------------------------------- arena blocks ---
+namespace {
+uint32_t* owner_slot(void* p, uint32_t* entry1) {
+  uintptr_t rel = (uintptr_t)p - g_rbase;
+  Arena* a = __atomic_load_n(&g_arena_of[rel >> g_stride_log2], __ATOMIC_ACQUIRE);
+  if (!a) return nullptr;
+  uint64_t off = rel & ((1ull << g_stride_log2) - 1);
+  if (off >= g_arena_bytes) return nullptr;
+  uint32_t b = boundary_of(off);
+  if (b == kNone) return nullptr;
+  uint32_t* s = &a->owner[b];
+  *entry1 = __atomic_load_n(s, __ATOMIC_RELAXED);
+  return s;
+}
+}  // namespace
+
+void arena_free(void* p) {
+  uint32_t e1;
+  uint32_t* s = owner_slot(p, &e1);
+  if (s && e1) __atomic_store_n(s, 0u, __ATOMIC_RELEASE);
+}
+
+size_t arena_usable(void* p) {
+  uint32_t e1;
+  uint32_t* s = owner_slot(p, &e1);
+  return s && e1 ? g_e[e1 - 1].size : 0;
+}
+
+void* arena_realloc(void* p, size_t n) {
+  size_t old = arena_usable(p);
+  void* q = R.malloc_(n);
+  if (!q) return nullptr;  // p stays live, errno from the real malloc
+  memcpy(q, p, old < n ? old : n);
+  arena_free(p);
+  return q;
+}
+
+// ----------------------------------------------------------- iterations ---
+namespace {
+
+void format_sig(char* out, uint64_t count, uint32_t a, uint32_t b) {
+  char* end = out + 64;
+  char* p = put_hex(out, end, count, 1);
+  *p++ = '-';
+  p = put_hex(p, end, a, 8);
+  p = put_hex(p, end, b, 8);
+  *p = 0;
+}
+
+COLD PlanThread* new_plan_thread() {
+  size_t bytes = sizeof(PlanThread) + g_n * 4;
+  char* m = (char*)map_anon(bytes);
+  if (!m) return nullptr;
+  PlanThread* pt = (PlanThread*)m;
+  pt->served = (uint32_t*)(m + sizeof(PlanThread));
+  pt->tid = (uint32_t)syscall(SYS_gettid);
+  pt->state = TS_OBSERVING;
+  t_plan = &pt->h;
+  return pt;
+}
+
+}  // namespace
+
+void plan_begin() {
+  if (!__atomic_load_n(&g_iter_seen, __ATOMIC_RELAXED))
+    __atomic_store_n(&g_iter_seen, 1, __ATOMIC_RELAXED);
+  if (!__atomic_load_n(&g_on, __ATOMIC_ACQUIRE)) return;
+  int saved = errno;
+  PlanThread* pt = (PlanThread*)t_plan;
+  if (!pt) pt = new_plan_thread();
+  if (pt && pt->state == TS_OBSERVING) {
+    pt->hashA = 0x811c9dc5u;
+    pt->hashB = 0x12345678u;
+    pt->count = 0;
+    pt->h.phase = PH_OBSERVE;
+  } else if (pt && pt->state == TS_SERVING) {
+    if (!pt->arena && g_map_bytes && !(pt->arena = new_arena(pt))) {
+      pt->state = TS_OFF;
+    } else {
+      pt->epoch++;
+      pt->cursor = 0;
+      pt->prev_valid = 0;
+      pt->hits = pt->misses = pt->hit_bytes = pt->miss_bytes = pt->pass = 0;
+      __atomic_signal_fence(__ATOMIC_SEQ_CST);
+      pt->h.phase = PH_SERVE;
+    }
+  }
+  errno = saved;
+}
+
+bool plan_end(IterResult* r) {
+  PlanThread* pt = (PlanThread*)t_plan;
+  if (!pt || pt->h.phase == PH_NONE) return false;
+  int saved = errno;
+  uint32_t phase = pt->h.phase;
+  pt->h.phase = PH_NONE;  // nothing more is served from here on
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  memset(r, 0, sizeof *r);
+  if (phase == PH_OBSERVE) {
+    pt->observed++;
+    char sig[65];
+    format_sig(sig, pt->count, pt->hashA, pt->hashB);
+    if (strcmp(sig, g_sig) == 0) {
+      pt->state = TS_SERVING;
+      __atomic_store_n(&g_status, ST_SERVING, __ATOMIC_RELAXED);
+    } else if (pt->observed >= kObserveMax) {
+      pt->state = TS_OFF;
+      char why[512];
+      char* end = why + sizeof why - 1;
+      char* p = put_str(why, end, "signature mismatch on thread ");
+      p = put_u64(p, end, pt->tid);
+      p = put_str(p, end, ": the plan was made for ");
+      p = put_str(p, end, g_sig);
+      p = put_str(p, end, ", the last of ");
+      p = put_u64(p, end, pt->observed);
+      p = put_str(p, end, " iterations observed is ");
+      *put_str(p, end, sig) = 0;
+      char line[1536];
+      char* le = line + sizeof line - 1;
+      char* q = put_str(line, le, "memoplan: plan ");
+      q = put_str(q, le, g_path);
+      q = put_str(q, le, " refused: ");
+      q = put_str(q, le, why);
+      *put_str(q, le, "; running unplanned") = 0;
+      say(line, "", "");
+      set_refusal(R_SIGNATURE, why);
+      uint32_t st = ST_LOADED;
+      __atomic_compare_exchange_n(&g_status, &st, ST_REFUSED, false, __ATOMIC_RELAXED,
+                                  __ATOMIC_RELAXED);
+    }
+    errno = saved;
+    return true;
+  }
+  // served iteration
+  r->hits = pt->hits;
+  r->misses = pt->misses;
+  r->hit_bytes = pt->hit_bytes;
+  r->miss_bytes = pt->miss_bytes;
+  r->passthrough = pt->pass;
+  r->served = 1;
+  if (Arena* a = pt->arena) {
+    bool live = false;
+    for (uint32_t b = 0; b < g_nb && !live; b++)
+      live = __atomic_load_n(&a->owner[b], __ATOMIC_RELAXED) != 0;
+    if (live) {  // a planned buffer outlived its iteration: never reuse this arena
+      pt->arena = nullptr;
+      pt->retirements++;
+      r->retirements = 1;
+      if (pt->retirements >= kMaxRetirements) {
+        pt->state = TS_OFF;
+        char msg[1536];
+        char* end = msg + sizeof msg - 1;
+        char* p = put_str(msg, end, "plan ");
+        p = put_str(p, end, g_path);
+        p = put_str(p, end, ": thread ");
+        p = put_u64(p, end, pt->tid);
+        *put_str(p, end, " retired 3 arenas (planned buffers outlived their iteration); "
+                         "this thread stops planning") = 0;
+        say("memoplan: ", msg, "");
+        set_refusal(R_RETIRED, msg);
+      }
+    }
+  }
+  r->arena_bytes = pt->new_arena_bytes;
+  pt->new_arena_bytes = 0;
+  uint64_t v[8] = {r->hits, r->misses, r->hit_bytes, r->miss_bytes, r->arena_bytes,
+                   r->served, r->retirements, r->passthrough};
+  for (int i = 0; i < 8; i++)
+    if (v[i]) __atomic_fetch_add(&g_tot[i], v[i], __ATOMIC_RELAXED);
+  errno = saved;
+  return true;
+}
+
+uint32_t plan_status() { return __atomic_load_n(&g_status, __ATOMIC_RELAXED); }
+uint32_t plan_refusal_code() { return __atomic_load_n(&g_refusal_code, __ATOMIC_RELAXED); }
+void plan_counters(uint64_t out[8]) {
+  for (int i = 0; i < 8; i++) out[i] = __atomic_load_n(&g_tot[i], __ATOMIC_RELAXED);
+}
+
+void plan_write_stats() {
+  if (g_stats_off || !__atomic_load_n(&g_iter_seen, __ATOMIC_RELAXED)) return;
+  const char* path = getenv("MEMOPLAN_PLAN_STATS");
+  if (!path || !*path) return;
+  int saved = errno;
+  char buf[2048];
+  char* end = buf + sizeof buf - 16;
+  static const char* const keys[8] = {"hits", "misses", "hit_bytes", "miss_bytes",
+                                      "arena_bytes", "iterations_served", "retirements",
+                                      "passthrough"};
+  uint64_t t[8];
+  plan_counters(t);
+  char* p = put_u64(put_str(buf, end, "{\"status\":"), end, plan_status());
+  for (int i = 0; i < 8; i++) {
+    p = put_str(p, end, ",\"");
+    p = put_str(p, end, keys[i]);
+    p = put_str(p, end, "\":");
+    p = put_u64(p, end, t[i]);
+  }
+  p = put_str(p, end, ",\"refusal\":\"");
+  for (const char* s = g_refusal; *s && p < end - 8; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') { *p++ = '\\'; *p++ = (char)c; }
+    else if (c < 0x20 || c == 0x7f) { p = put_str(p, end, "\\u00"); p = put_hex(p, end, c, 2); }
+    else *p++ = (char)c;
+  }
+  p = put_str(p, buf + sizeof buf, "\"}\n");
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    ssize_t w = write(fd, buf, (size_t)(p - buf));
+    (void)w;
+    close(fd);
+  }
+  errno = saved;
+}
+
+}  // namespace mp
