@@ -10,6 +10,7 @@ import { listSessions } from './store/sessions';
 import { record } from './record/record';
 import { runPlanCommand } from './plan/cli-plan';
 import { serve } from './serve';
+import { registerAbCommand } from './ab/cli-ab';
 import { loadStepper } from './replay/step';
 import { replayLive } from './replay/live';
 
@@ -190,6 +191,9 @@ export function buildProgram(): Command {
     .action(async (opts: { db: string; port: number }) => {
       await serve({ dbFile: opts.db, port: opts.port });
     });
+
+  registerAbCommand(program);
+
 
   return program;
 }

@@ -56,10 +56,41 @@ export function median(xs: ArrayLike<number>): number {
   return quantile(xs, 0.5);
 }
 
-function resampleSorted(xs: ArrayLike<number>, rng: Rng, out: Float64Array): Float64Array {
-  const n = xs.length;
-  for (let i = 0; i < n; i++) out[i] = xs[Math.floor(rng() * n)];
-  return out.sort();
+/**
+ * The samples of one arm, grouped by the process (run) that produced them. Latencies within a
+ * run share that run's memory layout, page cache and neighbours, so they are not independent;
+ * resampling runs first and samples within the chosen runs second (a two-level, "cluster"
+ * bootstrap) carries the run-to-run spread into the interval. With a single group this is the
+ * plain bootstrap over samples.
+ */
+export type Samples = ArrayLike<number> | readonly ArrayLike<number>[];
+
+function asGroups(xs: Samples): readonly ArrayLike<number>[] {
+  const g = xs as readonly ArrayLike<number>[];
+  return g.length > 0 && typeof g[0] === 'object' ? g.filter((x) => x.length > 0) : [xs as ArrayLike<number>];
+}
+
+function flatten(groups: readonly ArrayLike<number>[]): Float64Array {
+  const out = new Float64Array(groups.reduce((n, g) => n + g.length, 0));
+  let k = 0;
+  for (const g of groups) for (let i = 0; i < g.length; i++) out[k++] = g[i];
+  return out;
+}
+
+/** One bootstrap resample, sorted, in a view of `out` (sized for the largest possible resample). */
+function resampleSorted(groups: readonly ArrayLike<number>[], rng: Rng, out: Float64Array): Float64Array {
+  const G = groups.length;
+  let k = 0;
+  for (let j = 0; j < G; j++) {
+    const g = G === 1 ? groups[0] : groups[Math.floor(rng() * G)];
+    const n = g.length;
+    for (let i = 0; i < n; i++) out[k++] = g[Math.floor(rng() * n)];
+  }
+  return out.subarray(0, k).sort();
+}
+
+function bufferFor(groups: readonly ArrayLike<number>[]): Float64Array {
+  return new Float64Array(groups.length * Math.max(...groups.map((g) => g.length)));
 }
 
 export interface Interval {
@@ -93,22 +124,24 @@ export interface BootstrapOptions {
 }
 
 /**
- * Median, p90 and p99 of `xs` (in the order given: the order is part of what the seed
- * reproduces), each with a 95% percentile-bootstrap interval from the same resamples.
+ * Median, p90 and p99 of the pooled samples, each with a 95% percentile-bootstrap interval from
+ * the same resamples. The order of groups and samples is part of what the seed reproduces.
  */
-export function summarize(xs: ArrayLike<number>, o: BootstrapOptions = {}): Summary {
-  const n = xs.length;
+export function summarize(xs: Samples, o: BootstrapOptions = {}): Summary {
+  const groups = asGroups(xs);
+  const all = flatten(groups);
+  const n = all.length;
   if (n === 0) throw new Error('summarize: no samples');
   const B = o.resamples ?? DEFAULT_RESAMPLES;
   const rng = mulberry32(o.seed ?? DEFAULT_SEED);
   const ps = [0.5, 0.9, 0.99];
   const dists = ps.map(() => new Float64Array(B));
-  const buf = new Float64Array(n);
+  const buf = bufferFor(groups);
   for (let b = 0; b < B; b++) {
-    const s = resampleSorted(xs, rng, buf);
+    const s = resampleSorted(groups, rng, buf);
     for (let k = 0; k < ps.length; k++) dists[k][b] = quantileSorted(s, ps[k]);
   }
-  const sorted = sortedCopy(xs);
+  const sorted = all.sort();
   const est = (k: number): QuantileEstimate => ({ value: quantileSorted(sorted, ps[k]), ci: percentileInterval(dists[k]) });
   return { n, median: est(0), p90: est(1), p99: est(2), min: sorted[0], max: sorted[n - 1] };
 }
@@ -131,23 +164,25 @@ export function verdictOf(ci: Interval): Verdict {
 
 /**
  * Ratio of the median (and of the p99) of `arm` to that of `baseline`, with 95% bootstrap
- * intervals: each resample draws both arms independently, each with its own size.
+ * intervals: each resample draws both arms independently (runs, then samples within runs).
  */
-export function compare(arm: ArrayLike<number>, baseline: ArrayLike<number>, o: BootstrapOptions = {}): { median: RatioEstimate; p99: RatioEstimate } {
-  if (arm.length === 0 || baseline.length === 0) throw new Error('compare: no samples');
+export function compare(arm: Samples, baseline: Samples, o: BootstrapOptions = {}): { median: RatioEstimate; p99: RatioEstimate } {
+  const ga = asGroups(arm);
+  const gb = asGroups(baseline);
+  const a = flatten(ga).sort();
+  const base = flatten(gb).sort();
+  if (a.length === 0 || base.length === 0) throw new Error('compare: no samples');
   const B = o.resamples ?? DEFAULT_RESAMPLES;
   const rng = mulberry32(((o.seed ?? DEFAULT_SEED) ^ RATIO_SEED_SALT) >>> 0);
   const ps = [0.5, 0.99];
   const dists = ps.map(() => new Float64Array(B));
-  const bufA = new Float64Array(arm.length);
-  const bufB = new Float64Array(baseline.length);
+  const bufA = bufferFor(ga);
+  const bufB = bufferFor(gb);
   for (let b = 0; b < B; b++) {
-    const sa = resampleSorted(arm, rng, bufA);
-    const sb = resampleSorted(baseline, rng, bufB);
+    const sa = resampleSorted(ga, rng, bufA);
+    const sb = resampleSorted(gb, rng, bufB);
     for (let k = 0; k < ps.length; k++) dists[k][b] = quantileSorted(sa, ps[k]) / quantileSorted(sb, ps[k]);
   }
-  const a = sortedCopy(arm);
-  const base = sortedCopy(baseline);
   const est = (k: number): RatioEstimate => {
     const ci = percentileInterval(dists[k]);
     return { ratio: quantileSorted(a, ps[k]) / quantileSorted(base, ps[k]), ci, verdict: verdictOf(ci) };

@@ -11,6 +11,7 @@ every output (sha256 of the raw bytes, per thread) is printed and optionally wri
 import argparse
 import hashlib
 import json
+import os
 import sys
 import threading
 import time
@@ -39,7 +40,12 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--iterations", type=int, default=10, help="measured iterations per serving thread")
     ap.add_argument("--warmup", type=int, default=2, help="warm-up iterations per serving thread")
-    ap.add_argument("--threads", type=int, default=1, help="serving threads, each with its own input")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=int(os.environ.get("MEMOPLAN_SERVING_THREADS") or 1),
+        help="serving threads, each with its own input (default: $MEMOPLAN_SERVING_THREADS, set by memoplan ab, else 1)",
+    )
     ap.add_argument("--intra-op-threads", type=int, default=1, help="torch.set_num_threads")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--output", help="write the output digests as JSON to this file")

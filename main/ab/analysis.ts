@@ -1,0 +1,158 @@
+import { compare, median, summarize, type Verdict } from './stats';
+import type { StoredAbRun, StoredArm, StoredProcess } from './store';
+
+/**
+ * The A/B result, computed from the stored rows only (so `memoplan ab --json` and a
+ * recomputation from SQLite agree to the last bit): per arm, latency quantiles with bootstrap
+ * intervals (runs resampled, then samples within runs: main/ab/stats.ts) and the medians over runs of what the kernel counted; per arm against the baseline
+ * arm at the same thread count, the ratio of medians (and of p99s) with an interval and a verdict.
+ */
+
+export interface ArmReport {
+  allocator: string;
+  library: string | null;
+  threads: number;
+  status: 'ok' | 'failed';
+  reason: string | null;
+  runs_ok: number;
+  runs_failed: number;
+  failures: { run: number; reason: string | null; exit_code: number | null; signal: number | null }[];
+  samples: number;
+  median_ms: number | null;
+  median_ci_low_ms: number | null;
+  median_ci_high_ms: number | null;
+  p90_ms: number | null;
+  p90_ci_low_ms: number | null;
+  p90_ci_high_ms: number | null;
+  p99_ms: number | null;
+  p99_ci_low_ms: number | null;
+  p99_ci_high_ms: number | null;
+  min_ms: number | null;
+  max_ms: number | null;
+  /** median(arm) / median(baseline at the same threads); 1 for the baseline itself. */
+  median_ratio: number | null;
+  ratio_ci_low: number | null;
+  ratio_ci_high: number | null;
+  verdict: Verdict | 'baseline' | null;
+  p99_ratio: number | null;
+  p99_ratio_ci_low: number | null;
+  p99_ratio_ci_high: number | null;
+  p99_verdict: Verdict | 'baseline' | null;
+  /** Medians over the arm's successful runs. */
+  peak_rss_bytes: number | null;
+  wall_s: number | null;
+  minor_faults: number | null;
+  major_faults: number | null;
+  voluntary_cs: number | null;
+  involuntary_cs: number | null;
+  threads_seen: number | null;
+  plan_status: string | null;
+  plan_hits: number | null;
+  plan_misses: number | null;
+  plan_hit_rate: number | null;
+  plan_refusal: string | null;
+}
+
+export interface AbReport {
+  ab_run_id: number;
+  status: string;
+  command: string[];
+  baseline: string;
+  runs: number;
+  warmup: number;
+  iterations: number | null;
+  seed: number;
+  resamples: number;
+  confidence: number;
+  /** How the intervals were made. */
+  bootstrap: string;
+  skipped: { name: string; reason: string }[];
+  arms: ArmReport[];
+}
+
+const ms = (ns: number | null | undefined) => (ns === null || ns === undefined ? null : ns / 1e6);
+
+function medianOf(ps: StoredProcess[], key: keyof StoredProcess): number | null {
+  const xs = ps.map((p) => p[key]).filter((v): v is number => typeof v === 'number');
+  return xs.length ? median(xs) : null;
+}
+
+function sumOf(ps: StoredProcess[], key: keyof StoredProcess): number | null {
+  const xs = ps.map((p) => p[key]).filter((v): v is number => typeof v === 'number');
+  return xs.length ? xs.reduce((a, b) => a + b, 0) : null;
+}
+
+function armReport(a: StoredArm, run: StoredAbRun, baseline: StoredArm | undefined): ArmReport {
+  const ok = a.processes.filter((p) => p.status === 'ok');
+  const failed = a.processes.filter((p) => p.status !== 'ok');
+  const usable = ok.length > 0 && a.samples.length > 0;
+  const s = usable ? summarize(a.groups, { seed: run.seed, resamples: run.resamples }) : null;
+  const isBaseline = baseline !== undefined && baseline.id === a.id;
+  const baseOk = baseline !== undefined && baseline.samples.length > 0 && baseline.processes.some((p) => p.status === 'ok');
+  const cmp = usable && baseOk && !isBaseline ? compare(a.groups, baseline!.groups, { seed: run.seed, resamples: run.resamples }) : null;
+  const hits = sumOf(ok, 'plan_hits');
+  const misses = sumOf(ok, 'plan_misses');
+  const planStatuses = [...new Set(a.processes.map((p) => p.plan_status).filter((x): x is string => x !== null))];
+  const refusals = [...new Set(a.processes.map((p) => p.plan_refusal).filter((x): x is string => x !== null))];
+  return {
+    allocator: a.allocator,
+    library: a.library,
+    threads: a.threads,
+    status: usable ? 'ok' : 'failed',
+    reason: usable ? null : a.reason ?? (failed[0]?.reason ? `every run failed; first: ${failed[0].reason}` : 'no samples'),
+    runs_ok: ok.length,
+    runs_failed: failed.length,
+    failures: failed.map((p) => ({ run: p.run_index, reason: p.reason, exit_code: p.exit_code, signal: p.signal })),
+    samples: usable ? a.samples.length : 0,
+    median_ms: ms(s?.median.value),
+    median_ci_low_ms: ms(s?.median.ci.low),
+    median_ci_high_ms: ms(s?.median.ci.high),
+    p90_ms: ms(s?.p90.value),
+    p90_ci_low_ms: ms(s?.p90.ci.low),
+    p90_ci_high_ms: ms(s?.p90.ci.high),
+    p99_ms: ms(s?.p99.value),
+    p99_ci_low_ms: ms(s?.p99.ci.low),
+    p99_ci_high_ms: ms(s?.p99.ci.high),
+    min_ms: ms(s?.min),
+    max_ms: ms(s?.max),
+    median_ratio: isBaseline && usable ? 1 : cmp?.median.ratio ?? null,
+    ratio_ci_low: isBaseline && usable ? 1 : cmp?.median.ci.low ?? null,
+    ratio_ci_high: isBaseline && usable ? 1 : cmp?.median.ci.high ?? null,
+    verdict: isBaseline && usable ? 'baseline' : cmp?.median.verdict ?? null,
+    p99_ratio: isBaseline && usable ? 1 : cmp?.p99.ratio ?? null,
+    p99_ratio_ci_low: isBaseline && usable ? 1 : cmp?.p99.ci.low ?? null,
+    p99_ratio_ci_high: isBaseline && usable ? 1 : cmp?.p99.ci.high ?? null,
+    p99_verdict: isBaseline && usable ? 'baseline' : cmp?.p99.verdict ?? null,
+    peak_rss_bytes: medianOf(ok, 'peak_rss_bytes'),
+    wall_s: ms(medianOf(ok, 'wall_ns')) === null ? null : ms(medianOf(ok, 'wall_ns'))! / 1000,
+    minor_faults: medianOf(ok, 'minor_faults'),
+    major_faults: medianOf(ok, 'major_faults'),
+    voluntary_cs: medianOf(ok, 'voluntary_cs'),
+    involuntary_cs: medianOf(ok, 'involuntary_cs'),
+    threads_seen: medianOf(ok, 'threads_seen'),
+    plan_status: planStatuses.length ? planStatuses.join(',') : null,
+    plan_hits: hits,
+    plan_misses: misses,
+    plan_hit_rate: hits !== null && misses !== null && hits + misses > 0 ? hits / (hits + misses) : null,
+    plan_refusal: refusals.length ? refusals.join('; ') : null,
+  };
+}
+
+export function analyze(run: StoredAbRun): AbReport {
+  const baselineName = run.config.baseline;
+  return {
+    ab_run_id: run.id,
+    status: run.status,
+    command: run.command,
+    baseline: baselineName,
+    runs: run.config.runs,
+    warmup: run.config.warmup,
+    iterations: run.config.iterations,
+    seed: run.seed,
+    resamples: run.resamples,
+    confidence: 0.95,
+    bootstrap: 'percentile, two-level: runs with replacement, then samples within each chosen run',
+    skipped: run.config.skipped ?? [],
+    arms: run.arms.map((a) => armReport(a, run, run.arms.find((b) => b.allocator === baselineName && b.threads === a.threads))),
+  };
+}
