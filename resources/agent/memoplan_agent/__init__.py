@@ -52,12 +52,18 @@ class _Api:
 
 
 def _load_api():
+    """The interposer's C API when it records or runs a plan (iterations drive plan mode)."""
     try:
         lib = ctypes.CDLL(None)
         api = _Api(lib)
     except (AttributeError, OSError):
         return None
-    return api if api.active() else None
+    plan_on = False
+    status = getattr(lib, "memoplan_plan_status", None)
+    if status is not None:
+        status.restype = ctypes.c_int
+        plan_on = status() != 0
+    return api if (api.active() or plan_on) else None
 
 
 def _scope_id(module_path, op):
