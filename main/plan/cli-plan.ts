@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import { UserError } from '../../shared/errors';
 import type { PlanRow } from '../../shared/types';
-import { openDatabase, type DB } from '../store/db';
-import { storePlan } from '../store/plans';
-import { isPlannerName, PLANNER_NAMES, plan, readInstanceCsv, writeOffsetsCsv, type Buffer, type PlannerResult } from './index';
-import { loadIteration, type IterationInput } from './iteration';
-import { writePlanFile } from './plan-file';
-import { planEntries } from './plan-export';
+import { openDatabase } from '../store/db';
+import { isPlannerName, PLANNER_NAMES, plan, readInstanceCsv, writeOffsetsCsv, type Buffer, type PlannerName } from './index';
+import type { IterationInput } from './iteration';
+import { planSession, toRows } from './plan-session';
+
+export { toRows } from './plan-session';
 
 /** `memoplan plan`: option checks, then the planners, then the table or JSON. */
 
@@ -31,7 +31,7 @@ export async function runPlanCommand(o: PlanCommandOptions): Promise<void> {
   if ((o.instance === undefined) === (o.session === undefined)) {
     throw new UserError('give exactly one of --instance FILE.csv or --session ID');
   }
-  if (o.session !== undefined) return planSession(o, o.session, timeLimit);
+  if (o.session !== undefined) return planSessionCommand(o, o.session, timeLimit);
   if (o.iteration !== undefined) throw new UserError('--iteration goes with --session');
   const file = o.instance!;
   if (!fs.existsSync(file)) throw new UserError(`instance not found: ${file}`);
@@ -53,35 +53,16 @@ export async function runPlanCommand(o: PlanCommandOptions): Promise<void> {
   printRows(rows, buffers.length);
 }
 
-async function planSession(o: PlanCommandOptions, sessionId: number, timeLimit: number): Promise<void> {
+async function planSessionCommand(o: PlanCommandOptions, sessionId: number, timeLimit: number): Promise<void> {
   const db = openDatabase(o.db, { create: false });
   try {
-    const input = loadIteration(db, sessionId, o.iteration);
-    if (input.buffers.length === 0) throw new UserError(`iteration ${input.number} of session ${sessionId} has no allocation freed within it: nothing to plan`);
-    const result = plan(o.algorithm, input.buffers, { timeLimitSeconds: timeLimit });
-    const winner = result.algorithm.replace(/^all:/, '');
-    const each = result.perPlanner ?? [result];
-    const ids = each.map((r) => storePlan(db, input, r, r.algorithm === winner));
-    const rows = toRows(result, ids).map((r) => ({
-      ...r,
-      session: sessionId,
-      iteration: input.number,
-      buffers: input.buffers.length,
-      baseline_span_bytes: input.baselineSpanBytes,
-      unplannable_allocs: input.unplannable.count,
-      unplannable_bytes: input.unplannable.bytes,
-    }));
-    const best = rows.find((r) => r.best)!;
-    if (o.out) {
-      writePlanFile(o.out, {
-        planId: best.plan_id!,
-        arenaBytes: result.arenaBytes,
-        signature: input.signature,
-        agentOps: agentOps(db, sessionId),
-        entries: planEntries(input, new Map(input.buffers.map((b, i) => [b.ordinal, result.offsets[i]]))),
-      });
-    }
-    if (o.offsets) fs.writeFileSync(o.offsets, writeOffsetsCsv(input.buffers, result.offsets));
+    const { input, rows, best } = planSession(db, sessionId, {
+      algorithm: o.algorithm as PlannerName,
+      iteration: o.iteration,
+      timeLimitSeconds: timeLimit,
+      out: o.out,
+      offsets: o.offsets,
+    });
     if (o.json) {
       process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
       return;
@@ -93,10 +74,6 @@ async function planSession(o: PlanCommandOptions, sessionId: number, timeLimit: 
   } finally {
     db.close();
   }
-}
-
-function agentOps(db: DB, sessionId: number): boolean {
-  return (db.prepare(`SELECT agent_ops FROM sessions WHERE id = ?`).get(sessionId) as { agent_ops: number }).agent_ops === 1;
 }
 
 function fmtBytes(n: number): string {
@@ -117,20 +94,6 @@ function describeIteration(input: IterationInput): void {
       `${input.buffers.length.toLocaleString('en-US')} allocations planned (${fmtBytes(bytes)} allocated in total); ` +
       `${input.unplannable.count.toLocaleString('en-US')} outlive the iteration and are not plannable (${fmtBytes(input.unplannable.bytes)})\n`,
   );
-}
-
-export function toRows(result: PlannerResult, planIds: (number | null)[] | null): PlanRow[] {
-  const each = result.perPlanner ?? [result];
-  return each.map((r, i) => ({
-    plan_id: planIds ? planIds[i] : null,
-    algorithm: r.algorithm,
-    arena_bytes: r.arenaBytes,
-    lower_bound_bytes: r.lowerBound,
-    ratio: r.lowerBound === 0 ? 1 : r.arenaBytes / r.lowerBound,
-    seconds: r.seconds,
-    optimal: r.optimal,
-    best: r.algorithm === result.algorithm.replace(/^all:/, ''),
-  }));
 }
 
 function printRows(rows: PlanRow[], buffers: number): void {

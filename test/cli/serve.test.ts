@@ -24,9 +24,14 @@ test('memoplan serve prints its tokened URL first, serves the UI and refuses req
     assert.match(await page.text(), /Content-Security-Policy/);
     const origin = new URL(url).origin;
     assert.equal((await fetch(origin + '/')).status, 403);
-    assert.equal((await fetch(origin + '/api/sessions?token=wrong')).status, 403);
-    const api = await fetch(origin + '/api/sessions?token=' + new URL(url).searchParams.get('token'));
-    assert.deepEqual(await api.json(), []);
+    const post = (token: string) =>
+      fetch(origin + '/api/sessions.list?token=' + token, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    assert.equal((await post('wrong')).status, 403);
+    const api = await post(new URL(url).searchParams.get('token')!);
+    assert.equal(api.status, 200);
+    const reply = (await api.json()) as { ok: boolean; result: { sessions: unknown[] } };
+    assert.equal(reply.ok, true);
+    assert.deepEqual(reply.result.sessions, []);
   } finally {
     child.kill('SIGINT');
   }

@@ -1,0 +1,201 @@
+import type { DB } from '../store/db';
+import { UserError } from '../../shared/errors';
+import { LIMITS, type IterationsReply, type MapReply, type StoredPlanInfo, type TimelineReply, type TopReply } from '../../shared/api';
+import { chooseIteration } from '../plan/iteration';
+
+/**
+ * The read side of the UI: every query aggregates in SQL so that a reply holds no more rows
+ * than the chart draws (the timeline table has at most 2048 buckets per session; ranges are
+ * grouped into at most `points` groups).
+ */
+
+interface SessionExtent {
+  t_begin: number | null;
+  t_end: number | null;
+  peak_live_bytes: number | null;
+}
+
+function sessionExtent(db: DB, session: number): SessionExtent {
+  const s = db.prepare(`SELECT t_begin, t_end, peak_live_bytes FROM sessions WHERE id = ?`).get(session) as SessionExtent | undefined;
+  if (!s) throw new UserError(`no session ${session} in this database`);
+  return s;
+}
+
+export function timeline(db: DB, session: number, range: { t0?: number; t1?: number; points?: number }): TimelineReply {
+  const s = sessionExtent(db, session);
+  const ext = db.prepare(`SELECT min(t0) AS a, max(t1) AS b FROM timeline WHERE session_id = ?`).get(session) as { a: number | null; b: number | null };
+  const tBegin = ext.a ?? s.t_begin ?? 0;
+  const tEnd = ext.b ?? s.t_end ?? tBegin;
+  let t0 = Math.floor(Math.max(tBegin, range.t0 ?? tBegin));
+  let t1 = Math.ceil(Math.min(tEnd, range.t1 ?? tEnd));
+  if (t1 <= t0) {
+    t0 = Math.min(t0, tEnd);
+    t1 = Math.max(t0 + 1, Math.min(tEnd, t0 + 1));
+  }
+  const points = Math.min(range.points ?? 600, LIMITS.timelinePoints);
+  const span = Math.max(1, t1 - t0);
+  const rows = db
+    .prepare(
+      `WITH b AS (
+         SELECT bucket, t0, t1, allocs, frees, live_bytes_end, live_bytes_max,
+                max(0, min(@p - 1, CAST(((t0 + t1) / 2 - @a) * @p / @span AS INTEGER))) AS g
+         FROM timeline WHERE session_id = @s AND t1 >= @a AND t0 <= @b
+       ), grp AS (
+         SELECT g, max(t1) AS t, max(live_bytes_max) AS mx, sum(allocs) AS allocs, sum(frees) AS frees, max(bucket) AS last, count(*) AS n
+         FROM b GROUP BY g
+       )
+       SELECT grp.t, grp.mx, grp.allocs, grp.frees, grp.n, tl.live_bytes_end AS live
+       FROM grp JOIN timeline tl ON tl.session_id = @s AND tl.bucket = grp.last ORDER BY grp.g`,
+    )
+    .all({ s: session, a: t0, b: t1, p: points, span }) as { t: number; mx: number; allocs: number; frees: number; n: number; live: number }[];
+  const iterations = db
+    .prepare(`SELECT number, t_begin AS t0, t_end AS t1 FROM iterations WHERE session_id = ? AND t_end IS NOT NULL ORDER BY t_begin LIMIT 500`)
+    .all(session) as { number: number; t0: number; t1: number }[];
+  return {
+    session,
+    tBegin,
+    tEnd,
+    t0,
+    t1,
+    buckets: rows.reduce((n, r) => n + r.n, 0),
+    points: rows.map((r) => ({ t: r.t, live: r.live, max: r.mx, allocs: r.allocs, frees: r.frees })),
+    iterations,
+    peakLiveBytes: s.peak_live_bytes,
+  };
+}
+
+export function top(db: DB, session: number, by: 'op' | 'module', limit: number): TopReply {
+  sessionExtent(db, session);
+  const col = by === 'op' ? 'o.op' : 'o.module';
+  const none = by === 'op' ? '(no aten op)' : '(outside any module)';
+  const rows = db
+    .prepare(
+      `SELECT coalesce(nullif(${col}, ''), @none) AS name, sum(s.bytes) AS bytes, sum(s.allocs) AS allocs, max(s.max_size) AS maxSize
+       FROM op_stats s LEFT JOIN ops o ON o.id = s.op_id WHERE s.session_id = @s GROUP BY 1 ORDER BY bytes DESC, name`,
+    )
+    .all({ s: session, none }) as { name: string; bytes: number; allocs: number; maxSize: number }[];
+  return {
+    session,
+    by,
+    rows: rows.slice(0, limit),
+    totalBytes: rows.reduce((n, r) => n + r.bytes, 0),
+    totalAllocs: rows.reduce((n, r) => n + r.allocs, 0),
+    omitted: Math.max(0, rows.length - limit),
+  };
+}
+
+export function iterations(db: DB, session: number): IterationsReply {
+  sessionExtent(db, session);
+  const rows = db
+    .prepare(`SELECT number, allocs, alloc_bytes, latency_ns, end_seq, signature FROM iterations WHERE session_id = ? ORDER BY number, id LIMIT 10000`)
+    .all(session) as { number: number; allocs: number; alloc_bytes: number; latency_ns: number | null; end_seq: number | null; signature: string | null }[];
+  let defaultIteration: number | null = null;
+  let because: string | null = null;
+  try {
+    const c = chooseIteration(db, session);
+    defaultIteration = c.row.number;
+    because = c.because;
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    because = err.message;
+  }
+  return {
+    session,
+    iterations: rows.map((r) => ({
+      number: r.number,
+      allocs: r.allocs,
+      allocBytes: r.alloc_bytes,
+      latencyMs: r.latency_ns === null ? null : r.latency_ns / 1e6,
+      complete: r.end_seq !== null && r.signature !== null,
+      signature: r.signature,
+    })),
+    defaultIteration,
+    because,
+  };
+}
+
+export function storedPlans(db: DB, session: number): StoredPlanInfo[] {
+  sessionExtent(db, session);
+  const rows = db
+    .prepare(
+      `SELECT p.id, p.session_id, i.number, p.algorithm, p.arena_bytes, p.lower_bound_bytes, p.baseline_span_bytes, p.seconds, p.optimal,
+              p.is_best, p.buffers, p.unplannable_allocs, p.unplannable_bytes, p.created_at
+       FROM plans p JOIN iterations i ON i.id = p.iteration_id WHERE p.session_id = ? ORDER BY p.id DESC LIMIT 200`,
+    )
+    .all(session) as {
+    id: number; session_id: number; number: number; algorithm: string; arena_bytes: number; lower_bound_bytes: number; baseline_span_bytes: number | null;
+    seconds: number; optimal: number; is_best: number; buffers: number; unplannable_allocs: number; unplannable_bytes: number; created_at: string;
+  }[];
+  return rows.map((r) => ({
+    planId: r.id,
+    session: r.session_id,
+    iteration: r.number,
+    algorithm: r.algorithm,
+    arenaBytes: r.arena_bytes,
+    lowerBoundBytes: r.lower_bound_bytes,
+    baselineSpanBytes: r.baseline_span_bytes,
+    ratio: r.lower_bound_bytes === 0 ? 1 : r.arena_bytes / r.lower_bound_bytes,
+    seconds: r.seconds,
+    optimal: r.optimal === 1,
+    best: r.is_best === 1,
+    buffers: r.buffers,
+    unplannableAllocs: r.unplannable_allocs,
+    unplannableBytes: r.unplannable_bytes,
+    createdAt: r.created_at,
+  }));
+}
+
+/** The memory map of a plan: the largest `maxRects` buffers as rectangles, modules and ops interned. */
+export function memoryMap(db: DB, planId: number, maxRects: number): MapReply {
+  const p = db.prepare(`SELECT algorithm, arena_bytes, lower_bound_bytes FROM plans WHERE id = ?`).get(planId) as
+    | { algorithm: string; arena_bytes: number; lower_bound_bytes: number }
+    | undefined;
+  if (!p) throw new UserError(`no plan ${planId} in this database`);
+  const totals = db.prepare(`SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes, coalesce(max(end), -1) AS last FROM plan_buffers WHERE plan_id = ?`).get(planId) as {
+    n: number; bytes: number; last: number;
+  };
+  const limit = Math.min(maxRects, LIMITS.mapRects);
+  const rows = db
+    .prepare(
+      `SELECT pb.ordinal, pb.start, pb.end, pb.offset, pb.size, coalesce(o.module, '') AS module, coalesce(o.op, '') AS op
+       FROM (SELECT * FROM plan_buffers WHERE plan_id = ? ORDER BY size DESC, ordinal LIMIT ?) pb
+       JOIN allocations a ON a.id = pb.allocation_id JOIN events e ON e.id = a.alloc_event LEFT JOIN ops o ON o.id = e.scope
+       ORDER BY pb.size DESC, pb.ordinal`,
+    )
+    .all(planId, limit) as { ordinal: number; start: number; end: number; offset: number; size: number; module: string; op: string }[];
+  const modules: string[] = [];
+  const ops: string[] = [];
+  const mi = new Map<string, number>();
+  const oi = new Map<string, number>();
+  const intern = (m: Map<string, number>, list: string[], s: string) => {
+    let i = m.get(s);
+    if (i === undefined) {
+      i = list.length;
+      list.push(s);
+      m.set(s, i);
+    }
+    return i;
+  };
+  return {
+    plan: planId,
+    algorithm: p.algorithm,
+    arenaBytes: p.arena_bytes,
+    lowerBoundBytes: p.lower_bound_bytes,
+    events: totals.last + 1,
+    total: totals.n,
+    shown: rows.length,
+    shownBytes: rows.reduce((n, r) => n + r.size, 0),
+    totalBytes: totals.bytes,
+    modules,
+    ops,
+    rects: rows.map((r) => ({
+      ordinal: r.ordinal,
+      start: r.start,
+      end: r.end,
+      offset: r.offset,
+      size: r.size,
+      module: intern(mi, modules, r.module),
+      op: intern(oi, ops, r.op),
+    })),
+  };
+}

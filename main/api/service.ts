@@ -1,0 +1,373 @@
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { UserError } from '../../shared/errors';
+import {
+  LIMITS,
+  type ApiErrorInfo,
+  type ApiEvent,
+  type ApiEventName,
+  type ApiEvents,
+  type ApiMethod,
+  type ApiMethods,
+  type ApiReply,
+  type ApiRequest,
+  type ApiResponse,
+  type LaunchRequest,
+  type RecordingInfo,
+  type ReplayState,
+} from '../../shared/api';
+import { openDatabase, type DB } from '../store/db';
+import { getSession, listSessions } from '../store/sessions';
+import { record } from '../record/record';
+import { looksLikePython } from '../record/python';
+import { planSession } from '../plan/plan-session';
+import { loadStepper, type PlanStepper } from '../replay/step';
+import { workloadsDir } from '../paths';
+import { ApiInputError, isApiMethod, validateRequest } from './validate';
+import * as q from './queries';
+
+/**
+ * The server side of shared/api.ts, independent of the transport: `call(method, params)`
+ * validates, dispatches to a handler over the existing modules, and turns every outcome into an
+ * ApiReply; `onEvent` streams pushed events. serve.ts (HTTP + WebSocket) and app.ts (Electron
+ * IPC) are thin layers over one ApiService.
+ */
+
+export interface ApiServiceOptions {
+  dbFile: string;
+  /** Desktop only: shows an open dialog and returns the chosen file (null when cancelled). */
+  pickDatabase?: () => Promise<string | null>;
+}
+
+interface Run {
+  runId: number;
+  sessionId: number;
+  child: ChildProcess;
+  /** Settles once the trace is stored (or storing failed). */
+  done: Promise<void>;
+}
+
+type Handlers = { [M in ApiMethod]: (req: ApiRequest<M>) => ApiResponse<M> | Promise<ApiResponse<M>> };
+
+export const EXAMPLE_ARGS = ['--model', 'resnet18', '--iterations', '3', '--warmup', '2'];
+const STEPPER_CACHE = 4;
+
+export class ApiService {
+  private dbFileAbs: string;
+  private dbConn: DB | null = null;
+  private readonly listeners = new Set<(e: ApiEvent) => void>();
+  private readonly runs = new Map<number, Run>();
+  private nextRunId = 1;
+  /** One stepper per plan, most recently used last. */
+  private readonly steppers = new Map<number, PlanStepper>();
+
+  constructor(private readonly opts: ApiServiceOptions) {
+    this.dbFileAbs = path.resolve(opts.dbFile);
+    this.db(); // fail early on a bad database
+  }
+
+  get dbFile(): string {
+    return this.dbFileAbs;
+  }
+
+  onEvent(listener: (e: ApiEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit<E extends ApiEventName>(event: E, data: ApiEvents[E]): void {
+    const e = { event, data } as ApiEvent;
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch {
+        /* a broken listener must not stop the others */
+      }
+    }
+  }
+
+  private db(): DB {
+    if (!this.dbConn) this.dbConn = openDatabase(this.dbFileAbs);
+    return this.dbConn;
+  }
+
+  /** Validates and runs one call; never throws. */
+  async call(method: unknown, params: unknown): Promise<ApiReply> {
+    try {
+      if (!isApiMethod(method)) {
+        return { ok: false, error: { kind: 'not-found', message: `unknown method ${JSON.stringify(String(method).slice(0, 60))}` } };
+      }
+      const req = validateRequest(method, params);
+      const handler = this.handlers[method] as (r: unknown) => unknown;
+      const result = await handler(req);
+      return { ok: true, result };
+    } catch (err) {
+      return { ok: false, error: errorInfo(err) };
+    }
+  }
+
+  /** Ends active recordings (SIGTERM to the targets), waits for their traces to be stored, closes the database. */
+  async close(timeoutMs = 30_000): Promise<void> {
+    const pending = [...this.runs.values()];
+    for (const r of pending) r.child.kill('SIGTERM');
+    await Promise.race([Promise.all(pending.map((r) => r.done)), new Promise((res) => setTimeout(res, timeoutMs).unref())]);
+    this.dbConn?.close();
+    this.dbConn = null;
+  }
+
+  get activeRecordings(): number {
+    return this.runs.size;
+  }
+
+  private readonly handlers: Handlers = {
+    'sessions.list': () => ({
+      dbFile: this.dbFileAbs,
+      canOpenDatabase: !!this.opts.pickDatabase,
+      sessions: listSessions(this.db()),
+      recording: [...this.runs.values()].map((r) => r.sessionId),
+    }),
+
+    'sessions.rename': ({ id, name }) => {
+      const clean = name.trim();
+      if (!clean) throw new ApiInputError('sessions.rename: name must not be blank');
+      if (/[\u0000-\u001f\u007f]/.test(clean)) throw new ApiInputError('sessions.rename: name must not contain control characters');
+      const info = this.db().prepare(`UPDATE sessions SET name = ? WHERE id = ?`).run(clean, id);
+      if (info.changes === 0) throw new UserError(`no session ${id} in this database`);
+      this.emit('sessions.changed', { dbFile: this.dbFileAbs });
+      return getSession(this.db(), id);
+    },
+
+    'sessions.delete': ({ id }) => {
+      if ([...this.runs.values()].some((r) => r.sessionId === id)) throw new UserError(`session ${id} is being recorded; stop it first`);
+      const db = this.db();
+      const s = db.prepare(`SELECT first_event, last_event FROM sessions WHERE id = ?`).get(id) as { first_event: number | null; last_event: number | null } | undefined;
+      if (!s) throw new UserError(`no session ${id} in this database`);
+      db.transaction(() => {
+        // events has no session column: a session's events are its threads' rows in first_event..last_event.
+        if (s.first_event !== null && s.last_event !== null) {
+          db.prepare(`DELETE FROM events WHERE id BETWEEN ? AND ? AND thread_id IN (SELECT id FROM threads WHERE session_id = ?)`).run(s.first_event, s.last_event, id);
+        }
+        db.prepare(`DELETE FROM sessions WHERE id = ?`).run(id);
+      })();
+      this.steppers.clear();
+      this.emit('sessions.changed', { dbFile: this.dbFileAbs });
+      return { deleted: id };
+    },
+
+    'db.open': async () => {
+      if (!this.opts.pickDatabase) {
+        const e = new UserError('opening another database needs the desktop app; restart memoplan serve with --db FILE');
+        (e as UserError & { unsupported?: boolean }).unsupported = true;
+        throw e;
+      }
+      if (this.runs.size) throw new UserError('a recording is running; stop it before opening another database');
+      const file = await this.opts.pickDatabase();
+      if (!file) return { dbFile: null };
+      const next = openDatabase(file); // validates: SQLite, memoplan schema, not newer
+      this.dbConn?.close();
+      this.dbConn = next;
+      this.dbFileAbs = path.resolve(file);
+      this.steppers.clear();
+      this.emit('sessions.changed', { dbFile: this.dbFileAbs });
+      return { dbFile: this.dbFileAbs };
+    },
+
+    'record.defaults': () => ({
+      exampleScript: path.join(workloadsDir(), 'torchvision_infer.py'),
+      exampleArgs: EXAMPLE_ARGS,
+      cwd: process.cwd(),
+      interpreter: '',
+    }),
+
+    'record.start': (req) => this.startRecording(req),
+
+    'record.stop': ({ runId, signal }) => {
+      const run = this.runs.get(runId);
+      if (!run) throw new UserError(`no recording ${runId} is running`);
+      return { sent: run.child.kill(signal) };
+    },
+
+    'overview.timeline': (r) => {
+      if (r.t0 !== undefined && r.t1 !== undefined && r.t1 < r.t0) throw new ApiInputError('overview.timeline: t1 must not be before t0');
+      return q.timeline(this.db(), r.session, r);
+    },
+    'overview.top': (r) => q.top(this.db(), r.session, r.by, r.limit ?? 15),
+    'plan.iterations': (r) => q.iterations(this.db(), r.session),
+    'plan.list': (r) => q.storedPlans(this.db(), r.session),
+
+    'plan.run': (r) => {
+      const out = planSession(this.db(), r.session, { algorithm: r.algorithm, iteration: r.iteration, timeLimitSeconds: r.timeLimit ?? 2 });
+      return {
+        session: r.session,
+        iteration: out.input.number,
+        because: out.input.chosenBecause,
+        buffers: out.input.buffers.length,
+        rows: out.rows.map((x) => ({
+          plan_id: x.plan_id, algorithm: x.algorithm, arena_bytes: x.arena_bytes, lower_bound_bytes: x.lower_bound_bytes, ratio: x.ratio,
+          seconds: x.seconds, optimal: x.optimal, best: x.best, baseline_span_bytes: x.baseline_span_bytes,
+        })),
+      };
+    },
+
+    'plan.map': (r) => q.memoryMap(this.db(), r.plan, r.maxRects ?? 4000),
+
+    'replay.info': ({ plan }) => {
+      const s = this.stepper(plan);
+      return { plan, events: s.events, arenaBytes: s.arenaBytes, buffers: s.buffers.length };
+    },
+
+    'replay.at': ({ plan, k }): ReplayState => {
+      const s = this.stepper(plan);
+      if (k >= s.events) throw new ApiInputError(`replay.at: k must be in 0..${s.events - 1}, got ${k}`);
+      const st = s.at(k);
+      const live = st.live.length > LIMITS.replayLive ? [...st.live].sort((a, b) => b.size - a.size).slice(0, LIMITS.replayLive) : st.live;
+      return {
+        plan,
+        k: st.k,
+        events: st.events,
+        event: st.event,
+        liveCount: st.live.length,
+        liveBytes: st.liveBytes,
+        arenaHighWater: st.arenaHighWater,
+        arenaBytes: st.arenaBytes,
+        system: st.system,
+        live: live.map((b) => ({ ordinal: b.ordinal, offset: b.offset, size: b.size, addr: b.addr, start: b.start, end: b.end, module: b.module, op: b.op })),
+      };
+    },
+  };
+
+  private stepper(planId: number): PlanStepper {
+    let s = this.steppers.get(planId);
+    if (s) {
+      this.steppers.delete(planId);
+    } else {
+      s = loadStepper(this.db(), planId);
+      if (s.events === 0) throw new UserError(`plan ${planId} has no buffers to step through`);
+    }
+    this.steppers.set(planId, s);
+    while (this.steppers.size > STEPPER_CACHE) this.steppers.delete(this.steppers.keys().next().value!);
+    return s;
+  }
+
+  /** Checks the launch form, then starts record(); resolves once the target is running. */
+  private startRecording(req: LaunchRequest): Promise<RecordingInfo> {
+    if (this.runs.size) {
+      const r = [...this.runs.values()][0];
+      throw new UserError(`a recording is already running (session ${r.sessionId}); stop it first`);
+    }
+    const cwd = path.resolve(req.cwd);
+    if (!path.isAbsolute(req.cwd)) throw new ApiInputError('record.start: the working directory must be an absolute path');
+    if (!isDir(cwd)) throw new ApiInputError(`record.start: working directory not found: ${req.cwd}`);
+    const script = path.resolve(cwd, req.script);
+    if (!script.endsWith('.py')) throw new ApiInputError(`record.start: the script must be a Python file (.py): ${req.script}`);
+    if (!isFile(script)) throw new ApiInputError(`record.start: script not found: ${script}`);
+    const interpreter = req.interpreter.trim();
+    if (interpreter) {
+      if (!looksLikePython(interpreter)) {
+        throw new ApiInputError(`record.start: the interpreter must be a Python interpreter (python, python3, python3.11 or a path to one), got ${JSON.stringify(interpreter)}`);
+      }
+      if (interpreter.includes('/') && !isFile(path.resolve(cwd, interpreter))) throw new ApiInputError(`record.start: interpreter not found: ${interpreter}`);
+    }
+    const python = interpreter ? (interpreter.includes('/') ? path.resolve(cwd, interpreter) : interpreter) : null;
+    const runId = this.nextRunId++;
+    const notes: string[] = [];
+    const db = openDatabase(this.dbFileAbs);
+    return new Promise<RecordingInfo>((resolve, reject) => {
+      let started = false;
+      let sessionId = 0;
+      let child: ChildProcess | null = null;
+      const iterationsOf = (id: number) => (this.db().prepare(`SELECT count(*) AS n FROM iterations WHERE session_id = ?`).get(id) as { n: number }).n;
+      const p = record({
+        db,
+        dbFile: this.dbFileAbs,
+        command: [script, ...req.args],
+        name: req.name?.trim() || undefined,
+        python,
+        ops: req.ops ?? true,
+        cwd,
+        stdio: 'pipe',
+        onNote: (message) => {
+          notes.push(message);
+          if (started) this.emit('record.note', { runId, sessionId, message });
+        },
+        onProgress: (pr) => {
+          this.emit('record.progress', {
+            runId, sessionId, seconds: pr.seconds, events: pr.events, eventsPerSecond: pr.eventsPerSecond, liveBytes: pr.liveBytes,
+            iterations: iterationsOf(sessionId), processes: pr.processes,
+          });
+        },
+        onStart: (c, id) => {
+          started = true;
+          sessionId = id;
+          child = c;
+          // onStart runs inside record()'s synchronous prologue, before `done` below exists.
+          this.runs.set(runId, { runId, sessionId, child: c, done: Promise.resolve() });
+          this.emit('sessions.changed', { dbFile: this.dbFileAbs });
+          let command = [python ?? 'python3', script, ...req.args];
+          try {
+            command = getSession(this.db(), id).command; // as launched: the interpreter resolved
+          } catch {
+            /* keep the form's */
+          }
+          resolve({ runId, sessionId, pid: c.pid ?? null, command, notes: [...notes] });
+        },
+      });
+      const done: Promise<void> = p.then(
+        (r) => {
+          const tail = r.exitCode !== 0 ? r.stderr.trim().split('\n').slice(-15).join('\n') : '';
+          this.emit('record.done', {
+            runId, sessionId, exitCode: r.exitCode, signal: r.signal, error: null, events: r.summary.events, iterations: r.summary.iterations, stderrTail: tail,
+          });
+        },
+        (err: Error) => {
+          if (!started) {
+            reject(err);
+            return;
+          }
+          this.emit('record.done', { runId, sessionId, exitCode: null, signal: null, error: err.message, events: 0, iterations: 0, stderrTail: '' });
+        },
+      ).finally(() => {
+        db.close();
+        this.runs.delete(runId);
+        if (started) this.emit('sessions.changed', { dbFile: this.dbFileAbs });
+        void child;
+      });
+      const run = this.runs.get(runId);
+      if (run) run.done = done;
+    });
+  }
+}
+
+function isDir(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function isFile(p: string): boolean {
+  try {
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+export function errorInfo(err: unknown): ApiErrorInfo {
+  if (err instanceof ApiInputError) return { kind: 'bad-request', message: err.message };
+  if (err instanceof UserError) {
+    return { kind: (err as UserError & { unsupported?: boolean }).unsupported ? 'unsupported' : 'user', message: err.message };
+  }
+  const e = err as Error;
+  if (process.env.MEMOPLAN_DEBUG) process.stderr.write(`${e?.stack ?? String(err)}\n`);
+  return { kind: 'internal', message: `internal error: ${e?.message ?? String(err)}` };
+}
+
+/** HTTP status of a refused call. */
+export function httpStatus(e: ApiErrorInfo): number {
+  return { 'bad-request': 400, user: 422, 'not-found': 404, unsupported: 501, internal: 500 }[e.kind];
+}
+
+export type { ApiMethods };

@@ -1,0 +1,132 @@
+import { API_METHODS, LIMITS, UI_PLANNERS, type ApiMethod, type ApiRequest } from '../../shared/api';
+
+/**
+ * Input validation for every method of shared/api.ts. Each request is checked field by field
+ * against a small schema (types, ranges, lengths, no unknown keys) and rebuilt from the checked
+ * values only, so a handler never sees anything the schema did not name. A refusal is an
+ * ApiInputError with a message that names the field.
+ */
+
+export class ApiInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ApiInputError';
+  }
+}
+
+type Field =
+  | { t: 'id' } // a positive safe integer (database ids)
+  | { t: 'int'; min: number; max: number }
+  | { t: 'num'; min: number; max: number } // finite number
+  | { t: 'str'; max: number; min?: number }
+  | { t: 'enum'; values: readonly string[] }
+  | { t: 'bool' }
+  | { t: 'strs'; maxItems: number; maxLength: number };
+
+type Schema = Record<string, Field & { optional?: boolean }>;
+
+const id: Field = { t: 'id' };
+const NS_MAX = Number.MAX_SAFE_INTEGER;
+
+const SCHEMAS: { [M in ApiMethod]: Schema } = {
+  'sessions.list': {},
+  'sessions.rename': { id, name: { t: 'str', min: 1, max: LIMITS.nameLength } },
+  'sessions.delete': { id },
+  'db.open': {},
+  'record.defaults': {},
+  'record.start': {
+    interpreter: { t: 'str', max: LIMITS.argLength },
+    script: { t: 'str', min: 1, max: LIMITS.argLength },
+    args: { t: 'strs', maxItems: LIMITS.launchArgs, maxLength: LIMITS.argLength },
+    cwd: { t: 'str', min: 1, max: LIMITS.argLength },
+    name: { t: 'str', max: LIMITS.nameLength, optional: true },
+    ops: { t: 'bool', optional: true },
+  },
+  'record.stop': { runId: id, signal: { t: 'enum', values: ['SIGINT', 'SIGTERM'] } },
+  'overview.timeline': {
+    session: id,
+    t0: { t: 'num', min: -NS_MAX, max: NS_MAX, optional: true },
+    t1: { t: 'num', min: -NS_MAX, max: NS_MAX, optional: true },
+    points: { t: 'int', min: 2, max: 100_000, optional: true },
+  },
+  'overview.top': { session: id, by: { t: 'enum', values: ['op', 'module'] }, limit: { t: 'int', min: 1, max: LIMITS.topRows, optional: true } },
+  'plan.iterations': { session: id },
+  'plan.list': { session: id },
+  'plan.run': {
+    session: id,
+    iteration: { t: 'int', min: 0, max: NS_MAX, optional: true },
+    algorithm: { t: 'enum', values: UI_PLANNERS },
+    timeLimit: { t: 'num', min: 0.1, max: LIMITS.planTimeLimitSeconds, optional: true },
+  },
+  'plan.map': { plan: id, maxRects: { t: 'int', min: 1, max: 1_000_000, optional: true } },
+  'replay.info': { plan: id },
+  'replay.at': { plan: id, k: { t: 'int', min: 0, max: NS_MAX } },
+};
+
+export function isApiMethod(m: unknown): m is ApiMethod {
+  return typeof m === 'string' && (API_METHODS as readonly string[]).includes(m);
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
+}
+
+function hasNul(s: string): boolean {
+  return s.includes('\0');
+}
+
+function check(name: string, f: Field, v: unknown): unknown {
+  switch (f.t) {
+    case 'id':
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new ApiInputError(`${name} must be a positive integer id, got ${describe(v)}`);
+      return v;
+    case 'int':
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < f.min || v > f.max) {
+        throw new ApiInputError(`${name} must be an integer in ${f.min}..${f.max}, got ${describe(v)}`);
+      }
+      return v;
+    case 'num':
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < f.min || v > f.max) throw new ApiInputError(`${name} must be a number in ${f.min}..${f.max}, got ${describe(v)}`);
+      return v;
+    case 'str':
+      if (typeof v !== 'string') throw new ApiInputError(`${name} must be a string, got ${describe(v)}`);
+      if (v.length < (f.min ?? 0)) throw new ApiInputError(`${name} must not be empty`);
+      if (v.length > f.max) throw new ApiInputError(`${name} is longer than ${f.max} characters`);
+      if (hasNul(v)) throw new ApiInputError(`${name} contains a NUL character`);
+      return v;
+    case 'enum':
+      if (typeof v !== 'string' || !f.values.includes(v)) throw new ApiInputError(`${name} must be one of ${f.values.join(', ')}, got ${describe(v)}`);
+      return v;
+    case 'bool':
+      if (typeof v !== 'boolean') throw new ApiInputError(`${name} must be true or false, got ${describe(v)}`);
+      return v;
+    case 'strs':
+      if (!Array.isArray(v)) throw new ApiInputError(`${name} must be an array of strings, got ${describe(v)}`);
+      if (v.length > f.maxItems) throw new ApiInputError(`${name} has more than ${f.maxItems} items`);
+      return v.map((x, i) => check(`${name}[${i}]`, { t: 'str', max: f.maxLength }, x));
+  }
+}
+
+/** Checks `params` against the schema of `method`; returns a clean copy or throws ApiInputError. */
+export function validateRequest<M extends ApiMethod>(method: M, params: unknown): ApiRequest<M> {
+  const schema = SCHEMAS[method];
+  const p = params === undefined || params === null ? {} : params;
+  if (typeof p !== 'object' || Array.isArray(p)) throw new ApiInputError(`${method}: the request must be a JSON object, got ${describe(p)}`);
+  const given = p as Record<string, unknown>;
+  for (const k of Object.keys(given)) {
+    if (!Object.prototype.hasOwnProperty.call(schema, k)) throw new ApiInputError(`${method}: unknown field '${k.slice(0, 40)}'`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, f] of Object.entries(schema)) {
+    const v = given[k];
+    if (v === undefined) {
+      if (f.optional) continue;
+      throw new ApiInputError(`${method}: ${k} is required`);
+    }
+    out[k] = check(`${method}: ${k}`, f, v);
+  }
+  return out as ApiRequest<M>;
+}

@@ -1,0 +1,55 @@
+import type { SessionSummary } from '../shared/api';
+import { api } from './client';
+
+/** What the views share: the session list, the chosen session and plan. */
+export const state = {
+  sessions: [] as SessionSummary[],
+  recording: [] as number[],
+  dbFile: '',
+  canOpenDatabase: false,
+  session: null as number | null,
+  plan: null as number | null,
+};
+
+type Listener = () => void;
+const listeners = new Set<Listener>();
+
+export function onSessionsChanged(l: Listener): void {
+  listeners.add(l);
+}
+
+export async function refreshSessions(): Promise<void> {
+  const r = await api('sessions.list', {});
+  state.sessions = r.sessions;
+  state.recording = r.recording;
+  state.dbFile = r.dbFile;
+  state.canOpenDatabase = r.canOpenDatabase;
+  if (state.session !== null && !r.sessions.some((s) => s.id === state.session)) state.session = null;
+  if (state.session === null) {
+    const done = r.sessions.filter((s) => s.status !== 'recording' && s.events > 0);
+    state.session = done.length ? done[done.length - 1].id : null;
+  }
+  for (const l of listeners) l();
+}
+
+/** A <select> of the sessions, kept in step with the list. */
+export function sessionSelect(onChange: (id: number) => void): HTMLSelectElement {
+  const sel = document.createElement('select');
+  const fill = () => {
+    while (sel.firstChild) sel.removeChild(sel.firstChild);
+    for (const s of state.sessions) {
+      const o = document.createElement('option');
+      o.value = String(s.id);
+      o.textContent = `#${s.id} ${s.name} (${s.status})`;
+      sel.append(o);
+    }
+    if (state.session !== null) sel.value = String(state.session);
+  };
+  fill();
+  onSessionsChanged(fill);
+  sel.addEventListener('change', () => {
+    state.session = Number(sel.value);
+    onChange(state.session);
+  });
+  return sel;
+}

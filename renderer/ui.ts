@@ -1,0 +1,115 @@
+/** Small DOM and formatting helpers shared by the views. No innerHTML with data anywhere. */
+
+type Attrs = Record<string, string | number | boolean | undefined | ((e: Event) => void)>;
+
+export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: (Node | string | null | undefined)[]): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === false) continue;
+    if (typeof v === 'function') el.addEventListener(k.replace(/^on/, ''), v);
+    else if (k === 'class') el.className = String(v);
+    else if (k === 'text') el.textContent = String(v);
+    else if (k in el && typeof (el as unknown as Record<string, unknown>)[k] !== 'object') (el as unknown as Record<string, unknown>)[k] = v;
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children) if (c !== null && c !== undefined) el.append(c);
+  return el;
+}
+
+export function clear(el: Element): void {
+  while (el.firstChild) el.removeChild(el.firstChild);
+}
+
+export function fmtInt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+export function fmtBytes(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '-';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = Math.abs(n);
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${n < 0 ? '-' : ''}${u === 0 ? v : v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[u]}`;
+}
+
+/** For text that goes into ECharts tooltips (HTML strings). */
+export function esc(s: unknown): string {
+  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+let statusTimer: ReturnType<typeof setTimeout> | null = null;
+
+export function showStatus(message: string, kind: 'info' | 'error' = 'info'): void {
+  const box = document.getElementById('status')!;
+  clear(box);
+  box.append(h('div', { class: `msg ${kind}`, text: message }));
+  if (statusTimer) clearTimeout(statusTimer);
+  if (kind === 'info') statusTimer = setTimeout(() => clear(box), 6000);
+}
+
+export function clearStatus(): void {
+  clear(document.getElementById('status')!);
+}
+
+export function showError(err: unknown): void {
+  showStatus(err instanceof Error ? err.message : String(err), 'error');
+}
+
+export function card(label: string, id?: string): { el: HTMLElement; set(v: string): void } {
+  const v = h('div', { class: 'v', text: '-', id });
+  return { el: h('div', { class: 'card' }, v, h('div', { class: 'k', text: label })), set: (x) => (v.textContent = x) };
+}
+
+/** Splits an argument line like a shell would for words and quotes (no expansions). */
+export function splitArgs(line: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quote: '"' | "'" | null = null;
+  let has = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quote) {
+      if (c === quote) quote = null;
+      else if (c === '\\' && quote === '"' && i + 1 < line.length) cur += line[++i];
+      else cur += c;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+      has = true;
+    } else if (c === '\\' && i + 1 < line.length) {
+      cur += line[++i];
+      has = true;
+    } else if (/\s/.test(c)) {
+      if (has || cur) out.push(cur);
+      cur = '';
+      has = false;
+    } else cur += c;
+  }
+  if (quote) throw new Error('unclosed quote in the arguments');
+  if (has || cur) out.push(cur);
+  return out;
+}
+
+export function joinArgs(args: string[]): string {
+  return args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+export const PALETTE = ['#5470c6', '#91cc75', '#fac858', '#ee6666', '#73c0de', '#3ba272', '#fc8452', '#9a60b4', '#ea7ccc', '#2f4554', '#61a0a8', '#d48265'];
+
+/** The colour group of a module path: its first component under the model (ResNet.layer4.0.conv2 -> layer4). */
+export function moduleGroup(module: string): string {
+  if (!module) return '(no module)';
+  const parts = module.split('.');
+  return parts.length >= 2 ? parts[1] : parts[0];
+}
+
+export function debounce<A extends unknown[]>(fn: (...a: A) => void, ms: number): (...a: A) => void {
+  let t: ReturnType<typeof setTimeout> | null = null;
+  return (...a: A) => {
+    if (t) clearTimeout(t);
+    t = setTimeout(() => fn(...a), ms);
+  };
+}

@@ -1,0 +1,241 @@
+import { UI_PLANNERS, type MapReply, type StoredPlanInfo, type UiPlanner } from '../../shared/api';
+import { api } from '../client';
+import { ec, type EChart } from '../globals';
+import { sessionSelect, state } from '../state';
+import { clear, esc, fmtBytes, fmtInt, h, moduleGroup, PALETTE, showError, showStatus } from '../ui';
+import type { View } from './view';
+
+const MAP_RECTS = 4000;
+const MAX_GROUPS = 11;
+
+/**
+ * Plan: run planners on one iteration of a session, compare each arena with the lower bound and
+ * with what the system allocator used, and draw a plan's memory map (logical time × offset).
+ */
+export function planView(go: (view: string) => void): View {
+  const iterSel = h('select', { id: 'plan-iteration' });
+  const algSel = h('select', { id: 'plan-algorithm' });
+  for (const a of UI_PLANNERS) algSel.append(h('option', { value: a, text: a === 'all' ? 'all planners (keep the best)' : a }));
+  const timeLimit = h('input', { type: 'number', id: 'plan-time-limit', value: '2', min: '0.1', max: '60', step: '0.5', style: 'width:70px' });
+  const runBtn = h('button', { class: 'btn primary', id: 'plan-run', text: 'Run planners' });
+  const because = h('p', { class: 'note', id: 'plan-because' });
+  const body = h('tbody');
+  const table = h(
+    'table',
+    { id: 'plans-table' },
+    h(
+      'thead',
+      {},
+      h('tr', {}, ...['plan', 'iteration', 'algorithm', 'arena', 'lower bound', 'system allocator', 'arena / bound', 'arena / system', 'seconds', 'optimal', ''].map((c, i) =>
+        h('th', { class: i >= 3 && i <= 8 ? 'num' : '', text: c }),
+      )),
+    ),
+    body,
+  );
+  const noPlans = h('p', { class: 'empty', text: 'No plans for this session yet: run the planners.' });
+  const mapBox = h('div', { class: 'chart tall', id: 'plan-map' });
+  const mapInfo = h('p', { class: 'note', id: 'plan-map-info' });
+  let map: EChart | null = null;
+  let shownSession: number | null = null;
+  let plans: StoredPlanInfo[] = [];
+
+  const select = sessionSelect(() => void load());
+  const el = h(
+    'section',
+    { class: 'view', id: 'view-plan' },
+    h('h2', { text: 'Plan' }),
+    h(
+      'div',
+      { class: 'row' },
+      h('label', { text: 'Session' }), select,
+      h('label', { text: 'Iteration' }), iterSel,
+      h('label', { text: 'Planner' }), algSel,
+      h('label', { text: 'Exact solver limit (s)' }), timeLimit,
+      runBtn,
+    ),
+    because,
+    table,
+    noPlans,
+    h('h3', { text: 'Memory map' }),
+    mapInfo,
+    mapBox,
+  );
+
+  function renderTable(): void {
+    clear(body);
+    noPlans.style.display = plans.length ? 'none' : '';
+    table.style.display = plans.length ? '' : 'none';
+    for (const p of plans) {
+      const sys = p.baselineSpanBytes;
+      const tr = h(
+        'tr',
+        { 'data-plan': p.planId, class: `${p.best ? 'best' : ''} ${p.planId === state.plan ? 'selected' : ''}` },
+        h('td', { class: 'num', text: String(p.planId) }),
+        h('td', { class: 'num', text: String(p.iteration) }),
+        h('td', { text: p.algorithm + (p.best ? ' ★' : '') }),
+        h('td', { class: 'num', text: fmtBytes(p.arenaBytes), title: `${fmtInt(p.arenaBytes)} B` }),
+        h('td', { class: 'num', text: fmtBytes(p.lowerBoundBytes), title: `${fmtInt(p.lowerBoundBytes)} B` }),
+        h('td', { class: 'num', text: fmtBytes(sys), title: sys === null ? '' : `${fmtInt(sys)} B` }),
+        h('td', { class: 'num', text: p.ratio.toFixed(4) }),
+        h('td', { class: 'num', text: sys ? (p.arenaBytes / sys).toFixed(3) : '-' }),
+        h('td', { class: 'num', text: p.seconds.toFixed(3) }),
+        h('td', { text: p.optimal ? 'yes' : 'no' }),
+        h(
+          'td',
+          {},
+          h('button', { class: 'btn', text: 'Map', onclick: () => void showMap(p.planId) }), ' ',
+          h('button', {
+            class: 'btn',
+            text: 'Replay',
+            onclick: () => {
+              state.plan = p.planId;
+              go('replay');
+            },
+          }),
+        ),
+      );
+      body.append(tr);
+    }
+  }
+
+  async function load(): Promise<void> {
+    const id = state.session;
+    if (id === null) return;
+    select.value = String(id);
+    try {
+      const [its, list] = await Promise.all([api('plan.iterations', { session: id }), api('plan.list', { session: id })]);
+      shownSession = id;
+      clear(iterSel);
+      iterSel.append(h('option', { value: '', text: its.defaultIteration === null ? 'default' : `default (${its.defaultIteration})` }));
+      for (const it of its.iterations.filter((x) => x.complete)) {
+        iterSel.append(h('option', { value: String(it.number), text: `${it.number}: ${fmtInt(it.allocs)} allocs, ${it.latencyMs === null ? '-' : it.latencyMs.toFixed(1) + ' ms'}` }));
+      }
+      because.textContent = its.defaultIteration === null ? (its.because ?? '') : `Default iteration ${its.defaultIteration}: ${its.because}`;
+      plans = list;
+      if (state.plan === null || !plans.some((p) => p.planId === state.plan)) state.plan = (plans.find((p) => p.best) ?? plans[0])?.planId ?? null;
+      renderTable();
+      if (state.plan !== null) await showMap(state.plan);
+      else map?.clear();
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  runBtn.addEventListener('click', async () => {
+    if (state.session === null) return;
+    runBtn.disabled = true;
+    runBtn.textContent = 'Planning…';
+    try {
+      const r = await api('plan.run', {
+        session: state.session,
+        iteration: iterSel.value === '' ? undefined : Number(iterSel.value),
+        algorithm: algSel.value as UiPlanner,
+        timeLimit: Number(timeLimit.value) || 2,
+      });
+      const best = r.rows.find((x) => x.best) ?? r.rows[0];
+      state.plan = best.plan_id;
+      showStatus(`planned iteration ${r.iteration} (${fmtInt(r.buffers)} buffers): best ${best.algorithm}, ${fmtBytes(best.arena_bytes)} (${best.ratio.toFixed(4)} × lower bound)`);
+      plans = await api('plan.list', { session: state.session });
+      renderTable();
+      await showMap(best.plan_id!);
+    } catch (err) {
+      showError(err);
+    } finally {
+      runBtn.disabled = false;
+      runBtn.textContent = 'Run planners';
+    }
+  });
+
+  function initMap(): EChart {
+    if (!map) map = ec().init(mapBox);
+    return map;
+  }
+
+  async function showMap(planId: number): Promise<void> {
+    state.plan = planId;
+    renderTable();
+    const chart = initMap();
+    let m: MapReply;
+    try {
+      m = await api('plan.map', { plan: planId, maxRects: MAP_RECTS });
+    } catch (err) {
+      showError(err);
+      return;
+    }
+    // Colour by module group, the biggest groups first; the rest share one colour.
+    const bytesByGroup = new Map<string, number>();
+    const groupOfModule = m.modules.map(moduleGroup);
+    for (const r of m.rects) bytesByGroup.set(groupOfModule[r.module], (bytesByGroup.get(groupOfModule[r.module]) ?? 0) + r.size);
+    const groups = [...bytesByGroup.entries()].sort((a, b) => b[1] - a[1]).map(([g]) => g);
+    const kept = groups.slice(0, MAX_GROUPS);
+    const groupIndex = new Map(kept.map((g, i) => [g, i]));
+    const names = groups.length > MAX_GROUPS ? [...kept, 'other modules'] : kept;
+    const data: number[][][] = names.map(() => []);
+    for (const r of m.rects) {
+      const gi = groupIndex.get(groupOfModule[r.module]) ?? MAX_GROUPS;
+      data[gi].push([r.start, r.end, r.offset, r.size, r.module, r.op, r.ordinal]);
+    }
+    const renderItem = (params: { coordSys: { x: number; y: number; width: number; height: number } }, api2: {
+      value(i: number): number;
+      coord(p: number[]): number[];
+      style(): object;
+    }) => {
+      const [x0, y0] = api2.coord([api2.value(0), api2.value(2) + api2.value(3)]);
+      const [x1, y1] = api2.coord([api2.value(1), api2.value(2)]);
+      const shape = ec().graphic.clipRectByRect(
+        { x: x0, y: y0, width: Math.max(0.5, x1 - x0), height: Math.max(0.5, y1 - y0) },
+        { x: params.coordSys.x, y: params.coordSys.y, width: params.coordSys.width, height: params.coordSys.height },
+      );
+      return shape && { type: 'rect', shape, style: api2.style() };
+    };
+    chart.setOption(
+      {
+        animation: false,
+        title: { text: `Plan ${m.plan} (${m.algorithm}): arena ${fmtBytes(m.arenaBytes)}, lower bound ${fmtBytes(m.lowerBoundBytes)}`, left: 8, top: 4, textStyle: { fontSize: 13 } },
+        legend: { top: 26, type: 'scroll' },
+        tooltip: {
+          trigger: 'item',
+          formatter: (p: { value: number[] }) => {
+            const v = p.value;
+            return (
+              `buffer #${v[6]}<br>module: ${esc(m.modules[v[4]] || '(none)')}<br>op: ${esc(m.ops[v[5]] || '(none)')}<br>` +
+              `size: ${fmtBytes(v[3])} (${fmtInt(v[3])} B)<br>offset: ${fmtInt(v[2])}<br>lifetime: ${v[0]} → ${v[1]} (${v[1] - v[0]} events)`
+            );
+          },
+        },
+        grid: { left: 90, right: 30, top: 60, bottom: 60 },
+        xAxis: { type: 'value', name: 'event (logical time)', nameLocation: 'middle', nameGap: 28, min: 0, max: m.events },
+        yAxis: { type: 'value', name: 'offset', min: 0, max: m.arenaBytes, axisLabel: { formatter: (v: number) => fmtBytes(v) } },
+        dataZoom: [
+          { type: 'inside', xAxisIndex: 0, filterMode: 'weakFilter' },
+          { type: 'inside', yAxisIndex: 0, filterMode: 'weakFilter', zoomOnMouseWheel: 'shift', moveOnMouseWheel: false },
+          { type: 'slider', xAxisIndex: 0, filterMode: 'weakFilter', height: 18, bottom: 8 },
+        ],
+        series: names.map((name, i) => ({
+          name,
+          type: 'custom',
+          renderItem,
+          encode: { x: [0, 1], y: [2, 3] },
+          itemStyle: { color: PALETTE[i % PALETTE.length], opacity: 0.85, borderColor: 'rgba(0,0,0,0.25)', borderWidth: 0.3 },
+          data: data[i],
+        })),
+      },
+      { notMerge: true },
+    );
+    const capped = m.shown < m.total;
+    mapInfo.textContent = capped
+      ? `Showing the ${fmtInt(m.shown)} largest of ${fmtInt(m.total)} buffers (${((100 * m.shownBytes) / Math.max(1, m.totalBytes)).toFixed(1)}% of their bytes); smaller ones are left out. Wheel zooms time, shift+wheel zooms offsets.`
+      : `All ${fmtInt(m.total)} buffers. Wheel zooms time, shift+wheel zooms offsets.`;
+  }
+
+  return {
+    name: 'plan',
+    el,
+    show: async () => {
+      initMap().resize();
+      if (shownSession !== state.session) await load();
+      else renderTable();
+    },
+    resize: () => map?.resize(),
+  };
+}

@@ -1,0 +1,204 @@
+import type { ApiEvents } from '../../shared/api';
+import { api, onEvent } from '../client';
+import { ec, type EChart } from '../globals';
+import { refreshSessions, state } from '../state';
+import { card, clear, fmtBytes, fmtInt, h, joinArgs, showError, showStatus, splitArgs } from '../ui';
+import type { View } from './view';
+
+/** Record: the launch form, the example workload one click away, live progress, stop. */
+export function recordView(go: (view: string) => void): View {
+  const field = (id: string, placeholder = '') => h('input', { type: 'text', id, placeholder, spellcheck: false, autocomplete: 'off' });
+  const interpreter = field('rec-interpreter', 'auto: a python3 that imports torch');
+  const script = field('rec-script', 'path/to/script.py');
+  const args = field('rec-args', '--flag value …');
+  const cwd = field('rec-cwd');
+  const name = field('rec-name', 'default: the script name');
+  const ops = h('input', { type: 'checkbox', id: 'rec-ops', checked: true });
+  let example = { script: '', args: [] as string[] };
+
+  const startBtn = h('button', { class: 'btn primary', id: 'rec-start', text: 'Start recording' });
+  const stopBtn = h('button', { class: 'btn', id: 'rec-stop', text: 'Stop (SIGINT)', disabled: true });
+  const killBtn = h('button', { class: 'btn danger', id: 'rec-kill', text: 'Terminate (SIGTERM)', disabled: true });
+  const exampleBtn = h('button', {
+    class: 'btn',
+    id: 'rec-example',
+    text: 'Example workload (resnet18)',
+    onclick: () => {
+      script.value = example.script;
+      args.value = joinArgs(example.args);
+      name.value = '';
+    },
+  });
+  const cards = { secs: card('seconds'), events: card('events', 'rec-events'), rate: card('events/s'), live: card('live bytes'), iters: card('iterations', 'rec-iterations') };
+  const log = h('div', { id: 'rec-log' });
+  const chartBox = h('div', { class: 'chart', id: 'rec-chart' });
+  let chart: EChart | null = null;
+  let run: { runId: number; sessionId: number } | null = null;
+  let series: { t: number; rate: number; live: number }[] = [];
+
+  const el = h(
+    'section',
+    { class: 'view', id: 'view-record' },
+    h('h2', { text: 'Record' }),
+    h('p', { class: 'note', text: 'Launches a Python script under the interposer and the agent; every allocation goes to the database. The interpreter must import torch.' }),
+    h(
+      'div',
+      { class: 'form' },
+      h('label', { for: 'rec-interpreter', text: 'Interpreter' }), interpreter,
+      h('label', { for: 'rec-script', text: 'Script' }), script,
+      h('label', { for: 'rec-args', text: 'Arguments' }), args,
+      h('label', { for: 'rec-cwd', text: 'Working directory' }), cwd,
+      h('label', { for: 'rec-name', text: 'Session name' }), name,
+      h('label', { for: 'rec-ops', text: 'Attribute aten ops' }), h('div', {}, ops),
+    ),
+    h('div', { class: 'row' }, exampleBtn, startBtn, stopBtn, killBtn),
+    h('div', { class: 'cards' }, ...Object.values(cards).map((c) => c.el)),
+    chartBox,
+    log,
+  );
+
+  const note = (text: string, error = false) => log.append(h('p', { class: error ? 'note error' : 'note', text }));
+  const setRunning = (on: boolean) => {
+    startBtn.disabled = on;
+    stopBtn.disabled = !on;
+    killBtn.disabled = !on;
+  };
+
+  function draw(): void {
+    if (!chart) return;
+    chart.setOption({
+      series: [
+        { name: 'events/s', data: series.map((p) => [p.t, p.rate]) },
+        { name: 'live bytes', data: series.map((p) => [p.t, p.live]) },
+      ],
+    });
+  }
+
+  startBtn.addEventListener('click', async () => {
+    let argv: string[];
+    try {
+      argv = splitArgs(args.value);
+    } catch (err) {
+      showError(err);
+      return;
+    }
+    clear(log);
+    series = [];
+    draw();
+    setRunning(true);
+    note('starting (checking the interpreter imports torch)…');
+    try {
+      const r = await api('record.start', { interpreter: interpreter.value, script: script.value, args: argv, cwd: cwd.value, name: name.value || undefined, ops: ops.checked });
+      run = { runId: r.runId, sessionId: r.sessionId };
+      for (const n of r.notes) note(n);
+      note(`recording session ${r.sessionId} (pid ${r.pid ?? '?'}): ${joinArgs(r.command)}`);
+      await refreshSessions();
+    } catch (err) {
+      setRunning(false);
+      clear(log);
+      showError(err);
+    }
+  });
+  const stop = (signal: 'SIGINT' | 'SIGTERM') => async () => {
+    if (!run) return;
+    try {
+      await api('record.stop', { runId: run.runId, signal });
+      note(`${signal} sent to the target`);
+    } catch (err) {
+      showError(err);
+    }
+  };
+  stopBtn.addEventListener('click', stop('SIGINT'));
+  killBtn.addEventListener('click', stop('SIGTERM'));
+
+  onEvent((e) => {
+    if (e.event === 'record.progress') {
+      const p = e.data;
+      if (!run || p.runId !== run.runId) run = { runId: p.runId, sessionId: p.sessionId };
+      setRunning(true);
+      cards.secs.set(p.seconds.toFixed(0));
+      cards.events.set(fmtInt(p.events));
+      cards.rate.set(fmtInt(p.eventsPerSecond));
+      cards.live.set(fmtBytes(p.liveBytes));
+      cards.iters.set(fmtInt(p.iterations));
+      series.push({ t: p.seconds, rate: p.eventsPerSecond, live: p.liveBytes });
+      if (series.length > 3600) series = series.filter((_, i) => i % 2 === 0); // bounded: one point per 2 s after an hour
+      draw();
+    } else if (e.event === 'record.note') {
+      if (run && e.data.runId === run.runId) note(e.data.message);
+    } else if (e.event === 'record.done') {
+      done(e.data);
+    }
+  });
+
+  function done(d: ApiEvents['record.done']): void {
+    if (run && d.runId !== run.runId) return;
+    run = null;
+    setRunning(false);
+    if (d.error) {
+      note(`storing the trace failed: ${d.error}`, true);
+      showStatus(`recording of session ${d.sessionId} failed: ${d.error}`, 'error');
+      return;
+    }
+    cards.events.set(fmtInt(d.events));
+    cards.iters.set(fmtInt(d.iterations));
+    const how = d.signal ? `killed by ${d.signal}` : `exit code ${d.exitCode}`;
+    note(`session ${d.sessionId} stored: ${fmtInt(d.events)} events, ${fmtInt(d.iterations)} iterations (${how})`, d.exitCode !== 0);
+    if (d.stderrTail) log.append(h('pre', { class: 'note', text: d.stderrTail }));
+    const open = h('button', {
+      class: 'btn',
+      id: 'rec-open',
+      text: `Open session ${d.sessionId}`,
+      onclick: () => {
+        state.session = d.sessionId;
+        go('overview');
+      },
+    });
+    log.append(open);
+    showStatus(`session ${d.sessionId} recorded (${how})`, d.exitCode === 0 ? 'info' : 'error');
+    void refreshSessions();
+  }
+
+  let loaded = false;
+  return {
+    name: 'record',
+    el,
+    async show() {
+      if (!chart) {
+        chart = ec().init(chartBox);
+        chart.setOption({
+          animation: false,
+          title: { text: 'While recording', left: 8, top: 4, textStyle: { fontSize: 13 } },
+          tooltip: { trigger: 'axis' },
+          legend: { top: 4 },
+          grid: { left: 70, right: 80, top: 40, bottom: 40 },
+          xAxis: { type: 'value', name: 's', min: 0 },
+          yAxis: [
+            { type: 'value', name: 'events/s' },
+            { type: 'value', name: 'live', axisLabel: { formatter: (v: number) => fmtBytes(v) }, splitLine: { show: false } },
+          ],
+          series: [
+            { name: 'events/s', type: 'line', showSymbol: false, data: [] },
+            { name: 'live bytes', type: 'line', yAxisIndex: 1, showSymbol: false, areaStyle: { opacity: 0.15 }, data: [] },
+          ],
+        });
+      }
+      chart.resize();
+      if (loaded) return;
+      try {
+        const d = await api('record.defaults', {});
+        example = { script: d.exampleScript, args: d.exampleArgs };
+        cwd.value = d.cwd;
+        interpreter.value = d.interpreter;
+        if (!script.value) {
+          script.value = d.exampleScript;
+          args.value = joinArgs(d.exampleArgs);
+        }
+        loaded = true;
+      } catch (err) {
+        showError(err);
+      }
+    },
+    resize: () => chart?.resize(),
+  };
+}
