@@ -13,6 +13,7 @@ import { serve } from './serve';
 import { registerAbCommand } from './ab/cli-ab';
 import { loadStepper } from './replay/step';
 import { replayLive } from './replay/live';
+import { registerReportCommands } from './report/cli-report';
 
 const DEFAULT_DB = process.env.MEMOPLAN_DB ?? 'memoplan.db';
 
@@ -194,6 +195,7 @@ export function buildProgram(): Command {
 
   registerAbCommand(program);
 
+  registerReportCommands(program);
 
   return program;
 }

@@ -1,0 +1,58 @@
+import type { DB } from '../store/db';
+import { UserError } from '../../shared/errors';
+import { analyze, type AbReport } from '../ab/analysis';
+import { loadAbRun } from '../ab/store';
+import { quantileSorted } from '../ab/stats';
+import type { HostLike } from './data';
+
+/**
+ * The A/B section of the report. The numbers are main/ab/analysis.ts's, computed from the
+ * stored rows exactly as `memoplan ab --json` computes them (same seed, same sample order), so
+ * the report and the command agree. Added here: the run's machine and 101 quantiles per arm
+ * for the distribution chart. The raw samples never reach the page.
+ */
+
+export interface AbData {
+  report: AbReport;
+  cwd: string;
+  host: HostLike | null;
+  python: string | null;
+  torchVersion: string | null;
+  startedAt: string;
+  endedAt: string | null;
+  config: Record<string, unknown>;
+  /** Per arm (same order as report.arms): latency in ms at 0%, 1%, .. 100%; empty without samples. */
+  quantilesMs: number[][];
+}
+
+function parse<T>(t: unknown, fb: T): T {
+  if (typeof t !== 'string') return fb;
+  try {
+    return JSON.parse(t) as T;
+  } catch {
+    return fb;
+  }
+}
+
+export function loadAbData(db: DB, abId: number): AbData {
+  const stored = loadAbRun(db, abId);
+  if (!stored) throw new UserError(`no A/B run ${abId} in this database`);
+  const row = db.prepare(`SELECT cwd, host, python, torch_version, started_at, ended_at, config FROM ab_runs WHERE id = ?`).get(abId) as Record<string, unknown>;
+  const report = analyze(stored);
+  const quantilesMs = stored.arms.map((a, i) => {
+    if (report.arms[i].samples === 0) return [];
+    const sorted = Float64Array.from(a.samples).sort();
+    return Array.from({ length: 101 }, (_, p) => quantileSorted(sorted, p / 100) / 1e6);
+  });
+  return {
+    report,
+    cwd: String(row.cwd ?? ''),
+    host: parse<HostLike | null>(row.host, null),
+    python: (row.python as string | null) ?? null,
+    torchVersion: (row.torch_version as string | null) ?? null,
+    startedAt: String(row.started_at),
+    endedAt: (row.ended_at as string | null) ?? null,
+    config: parse<Record<string, unknown>>(row.config, {}),
+    quantilesMs,
+  };
+}

@@ -1,0 +1,493 @@
+import type { DB } from '../store/db';
+import { UserError } from '../../shared/errors';
+import { loadAbData, type AbData } from './ab-data';
+
+/**
+ * What the offline report shows, read from the database as aggregates only: the session row,
+ * op_stats, the timeline (<= 2048 buckets), iterations, plans with their buffers (capped),
+ * replays and A/B summaries. Nothing here scans the raw events table, so a report of a
+ * multi-million-event session costs the same as a small one.
+ */
+
+export interface HostLike {
+  cpu?: string;
+  cores?: number;
+  memory_bytes?: number;
+  kernel?: string;
+  hostname?: string;
+  platform?: string;
+}
+
+export interface OpTotal {
+  name: string;
+  allocs: number;
+  bytes: number;
+  maxSize: number;
+}
+
+export interface TargetInfo {
+  id: number;
+  name: string;
+  command: string[];
+  cwd: string;
+  status: string;
+  exitCode: number | null;
+  signal: string | null;
+  startedAt: string;
+  endedAt: string | null;
+  python: string | null;
+  torchVersion: string | null;
+  agentOps: boolean;
+  host: HostLike | null;
+}
+
+export interface SummaryInfo {
+  events: number;
+  eventsClaimed: number | null;
+  markers: number;
+  allocations: number;
+  liveAtExit: number;
+  iterations: number;
+  ops: number;
+  processes: number;
+  threads: number;
+  peakLiveBytes: number | null;
+  durationNs: number | null;
+  bytesAllocated: number;
+  distinctOps: number;
+  distinctModules: number;
+  topOpsByBytes: OpTotal[];
+  topOpsByCount: OpTotal[];
+  topModulesByBytes: OpTotal[];
+  topModulesByCount: OpTotal[];
+}
+
+/** Columnar, so the JSON stays small. */
+export interface TimelineData {
+  t0: number[];
+  t1: number[];
+  liveMax: number[];
+  liveEnd: number[];
+  allocs: number[];
+  frees: number[];
+  bytes: number[];
+}
+
+export interface IterationsData {
+  total: number;
+  shown: number;
+  number: number[];
+  thread: number[];
+  latencyNs: (number | null)[];
+  allocs: number[];
+  bytes: number[];
+  /** Index into `signatures`, -1 for an iteration that did not end. */
+  sig: number[];
+  /** Distinct signatures, most frequent first. */
+  signatures: { signature: string; count: number; first: number }[];
+  /** Share of complete iterations with the most frequent signature. */
+  modalShare: number | null;
+  /** First iteration number from which every later complete iteration has the modal signature. */
+  steadyFrom: number | null;
+  threads: number;
+}
+
+export interface PlanInfo {
+  id: number;
+  algorithm: string;
+  iteration: number | null;
+  arenaBytes: number;
+  lowerBoundBytes: number;
+  baselineSpanBytes: number | null;
+  seconds: number;
+  optimal: boolean;
+  isBest: boolean;
+  buffers: number;
+  unplannableAllocs: number;
+  unplannableBytes: number;
+  createdAt: string;
+}
+
+export interface MemoryMapData {
+  planId: number;
+  algorithm: string;
+  arenaBytes: number;
+  /** Logical time runs 0..times-1 (one step per alloc or free of a planned buffer). */
+  times: number;
+  totalBuffers: number;
+  shown: number;
+  omitted: number;
+  omittedBytes: number;
+  cap: number;
+  /** Colour groups: the module path's first two components, largest first; last may be "other". */
+  groups: string[];
+  modules: string[];
+  ops: string[];
+  start: number[];
+  end: number[];
+  offset: number[];
+  size: number[];
+  ordinal: number[];
+  group: number[];
+  module: number[];
+  op: number[];
+}
+
+export interface ReplayInfo {
+  sessionId: number;
+  sessionName: string | null;
+  planId: number | null;
+  planFile: string;
+  threads: number;
+  status: string;
+  refusal: string | null;
+  hits: number | null;
+  misses: number | null;
+  hitBytes: number | null;
+  missBytes: number | null;
+  hitRate: number | null;
+  byteHitRate: number | null;
+  arenaBytes: number | null;
+  iterationsServed: number | null;
+  retirements: number | null;
+  medianLatencyNs: number | null;
+  /** Per-iteration latency of the replay session, in iteration order (the first 2,000). */
+  latenciesNs: number[];
+}
+
+export interface ReportData {
+  generatedAt: string;
+  memoplanVersion: string;
+  target: TargetInfo;
+  summary: SummaryInfo;
+  timeline: TimelineData;
+  iterations: IterationsData;
+  plans: PlanInfo[];
+  /** The plan whose memory map is drawn (--plan, else the best plan of the session). */
+  shownPlanId: number | null;
+  memoryMap: MemoryMapData | null;
+  replays: ReplayInfo[];
+  ab: AbData | null;
+}
+
+export interface ReportOptions {
+  sessionId: number;
+  planId?: number;
+  abId?: number;
+  /** Most rectangles in the memory map (the largest by area are kept). */
+  mapCap?: number;
+  /** Most iterations listed (the first ones are kept). */
+  iterationCap?: number;
+  topN?: number;
+  version?: string;
+}
+
+export const DEFAULT_MAP_CAP = 3000;
+export const DEFAULT_ITERATION_CAP = 20000;
+const REPLAY_STATUS = ['no plan', 'observing', 'serving', 'refused'];
+
+function tableExists(db: DB, name: string): boolean {
+  return db.prepare(`SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?`).get(name) !== undefined;
+}
+
+function parseJson<T>(text: string | null, fallback: T): T {
+  if (text === null) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+export function loadReportData(db: DB, o: ReportOptions): ReportData {
+  const s = db.prepare(`SELECT * FROM sessions WHERE id = ?`).get(o.sessionId) as Record<string, unknown> | undefined;
+  if (!s) throw new UserError(`no session ${o.sessionId} in this database`);
+  if (o.planId !== undefined) {
+    const p = db.prepare(`SELECT session_id FROM plans WHERE id = ?`).get(o.planId) as { session_id: number } | undefined;
+    if (!p) throw new UserError(`no plan ${o.planId} in this database`);
+    if (p.session_id !== o.sessionId) throw new UserError(`plan ${o.planId} belongs to session ${p.session_id}, not to session ${o.sessionId}`);
+  }
+  let ab: AbData | null = null;
+  if (o.abId !== undefined) {
+    if (!tableExists(db, 'ab_runs')) throw new UserError(`no A/B run ${o.abId}: this database has no A/B runs`);
+    ab = loadAbData(db, o.abId);
+  }
+  const topN = o.topN ?? 15;
+  const target = loadTarget(s);
+  const summary = loadSummary(db, s, topN);
+  const timeline = loadTimeline(db, o.sessionId);
+  const iterations = loadIterations(db, o.sessionId, o.iterationCap ?? DEFAULT_ITERATION_CAP);
+  const plans = loadPlans(db, o.sessionId);
+  let shownPlanId = o.planId ?? null;
+  if (shownPlanId === null && plans.length) {
+    const best = plans.filter((p) => p.isBest);
+    const pool = best.length ? best : plans;
+    shownPlanId = pool.reduce((a, b) => (b.arenaBytes < a.arenaBytes || (b.arenaBytes === a.arenaBytes && b.id > a.id) ? b : a)).id;
+  }
+  const memoryMap = shownPlanId === null ? null : loadMemoryMap(db, plans.find((p) => p.id === shownPlanId)!, o.mapCap ?? DEFAULT_MAP_CAP);
+  const replays = loadReplays(db, o.sessionId, plans.map((p) => p.id));
+  return {
+    generatedAt: new Date().toISOString(),
+    memoplanVersion: o.version ?? 'unknown',
+    target,
+    summary,
+    timeline,
+    iterations,
+    plans,
+    shownPlanId,
+    memoryMap,
+    replays,
+    ab,
+  };
+}
+
+function loadTarget(s: Record<string, unknown>): TargetInfo {
+  const command = parseJson<unknown>(s.command as string, []);
+  return {
+    id: s.id as number,
+    name: String(s.name),
+    command: Array.isArray(command) ? command.map(String) : [String(command)],
+    cwd: String(s.cwd),
+    status: String(s.status),
+    exitCode: (s.exit_code as number | null) ?? null,
+    signal: (s.signal as string | null) ?? null,
+    startedAt: String(s.started_at),
+    endedAt: (s.ended_at as string | null) ?? null,
+    python: (s.python as string | null) ?? null,
+    torchVersion: (s.torch_version as string | null) ?? null,
+    agentOps: s.agent_ops === undefined ? true : Boolean(s.agent_ops),
+    host: parseJson<HostLike | null>((s.host as string | null) ?? null, null),
+  };
+}
+
+function loadSummary(db: DB, s: Record<string, unknown>, topN: number): SummaryInfo {
+  const id = s.id as number;
+  const count = (sql: string) => (db.prepare(sql).get(id) as { n: number }).n;
+  const grouped = (key: 'op' | 'module', order: 'bytes' | 'allocs'): OpTotal[] =>
+    db
+      .prepare(
+        `SELECT coalesce(o.${key}, '') AS name, sum(st.allocs) AS allocs, sum(st.bytes) AS bytes, max(st.max_size) AS maxSize
+         FROM op_stats st LEFT JOIN ops o ON o.id = st.op_id WHERE st.session_id = ?
+         GROUP BY 1 ORDER BY ${order} DESC, name LIMIT ?`,
+      )
+      .all(id, topN) as OpTotal[];
+  const totals = db.prepare(`SELECT coalesce(sum(bytes), 0) AS bytes FROM op_stats WHERE session_id = ?`).get(id) as { bytes: number };
+  const tb = s.t_begin as number | null;
+  const te = s.t_end as number | null;
+  return {
+    events: s.events as number,
+    eventsClaimed: (s.events_claimed as number | null) ?? null,
+    markers: s.markers as number,
+    allocations: s.allocations as number,
+    liveAtExit: s.live_at_exit as number,
+    iterations: s.iterations as number,
+    ops: s.ops as number,
+    processes: count(`SELECT count(*) AS n FROM processes WHERE session_id = ?`),
+    threads: count(`SELECT count(*) AS n FROM threads WHERE session_id = ?`),
+    peakLiveBytes: (s.peak_live_bytes as number | null) ?? null,
+    durationNs: tb !== null && te !== null ? te - tb : null,
+    bytesAllocated: totals.bytes,
+    distinctOps: count(`SELECT count(DISTINCT op) AS n FROM ops WHERE session_id = ? AND op <> ''`),
+    distinctModules: count(`SELECT count(DISTINCT module) AS n FROM ops WHERE session_id = ? AND module <> ''`),
+    topOpsByBytes: grouped('op', 'bytes'),
+    topOpsByCount: grouped('op', 'allocs'),
+    topModulesByBytes: grouped('module', 'bytes'),
+    topModulesByCount: grouped('module', 'allocs'),
+  };
+}
+
+function loadTimeline(db: DB, sessionId: number): TimelineData {
+  const rows = db
+    .prepare(`SELECT t0, t1, allocs, frees, bytes_allocated, live_bytes_end, live_bytes_max FROM timeline WHERE session_id = ? ORDER BY bucket`)
+    .all(sessionId) as { t0: number; t1: number; allocs: number; frees: number; bytes_allocated: number; live_bytes_end: number; live_bytes_max: number }[];
+  return {
+    t0: rows.map((r) => r.t0),
+    t1: rows.map((r) => r.t1),
+    liveMax: rows.map((r) => r.live_bytes_max),
+    liveEnd: rows.map((r) => r.live_bytes_end),
+    allocs: rows.map((r) => r.allocs),
+    frees: rows.map((r) => r.frees),
+    bytes: rows.map((r) => r.bytes_allocated),
+  };
+}
+
+function loadIterations(db: DB, sessionId: number, cap: number): IterationsData {
+  const total = (db.prepare(`SELECT count(*) AS n FROM iterations WHERE session_id = ?`).get(sessionId) as { n: number }).n;
+  const rows = db
+    .prepare(
+      `SELECT number, thread_id, latency_ns, allocs, alloc_bytes, signature FROM iterations WHERE session_id = ?
+       ORDER BY t_begin, id LIMIT ?`,
+    )
+    .all(sessionId, cap) as { number: number; thread_id: number; latency_ns: number | null; allocs: number; alloc_bytes: number; signature: string | null }[];
+  // Signature counts over all iterations, not only the listed ones.
+  const sigRows = db
+    .prepare(
+      `SELECT signature, count(*) AS count, min(number) AS first FROM iterations WHERE session_id = ? AND signature IS NOT NULL
+       GROUP BY signature ORDER BY count DESC, first`,
+    )
+    .all(sessionId) as { signature: string; count: number; first: number }[];
+  const sigIndex = new Map(sigRows.map((r, i) => [r.signature, i]));
+  const threadIds = [...new Set(rows.map((r) => r.thread_id))];
+  const complete = sigRows.reduce((a, r) => a + r.count, 0);
+  let steadyFrom: number | null = null;
+  if (sigRows.length) {
+    const modal = sigRows[0].signature;
+    // per thread, the first number after which every iteration is modal; the max over threads
+    const byThread = db
+      .prepare(
+        `SELECT thread_id, coalesce(max(CASE WHEN signature IS NOT ? THEN number END), -1) AS lastOff, max(number) AS last
+         FROM iterations WHERE session_id = ? AND signature IS NOT NULL GROUP BY thread_id`,
+      )
+      .all(modal, sessionId) as { thread_id: number; lastOff: number; last: number }[];
+    const froms = byThread.map((t) => (t.lastOff >= t.last ? null : t.lastOff + 1));
+    steadyFrom = froms.some((f) => f === null) ? null : Math.max(...(froms as number[]));
+  }
+  return {
+    total,
+    shown: rows.length,
+    number: rows.map((r) => r.number),
+    thread: rows.map((r) => threadIds.indexOf(r.thread_id)),
+    latencyNs: rows.map((r) => r.latency_ns),
+    allocs: rows.map((r) => r.allocs),
+    bytes: rows.map((r) => r.alloc_bytes),
+    sig: rows.map((r) => (r.signature === null ? -1 : sigIndex.get(r.signature)!)),
+    signatures: sigRows,
+    modalShare: complete ? sigRows[0].count / complete : null,
+    steadyFrom,
+    threads: threadIds.length,
+  };
+}
+
+function loadPlans(db: DB, sessionId: number): PlanInfo[] {
+  const rows = db
+    .prepare(
+      `SELECT p.*, i.number AS iteration FROM plans p LEFT JOIN iterations i ON i.id = p.iteration_id WHERE p.session_id = ? ORDER BY p.id`,
+    )
+    .all(sessionId) as Record<string, unknown>[];
+  return rows.map((r) => ({
+    id: r.id as number,
+    algorithm: String(r.algorithm),
+    iteration: (r.iteration as number | null) ?? null,
+    arenaBytes: r.arena_bytes as number,
+    lowerBoundBytes: r.lower_bound_bytes as number,
+    baselineSpanBytes: (r.baseline_span_bytes as number | null) ?? null,
+    seconds: r.seconds as number,
+    optimal: Boolean(r.optimal),
+    isBest: Boolean(r.is_best),
+    buffers: r.buffers as number,
+    unplannableAllocs: r.unplannable_allocs as number,
+    unplannableBytes: r.unplannable_bytes as number,
+    createdAt: String(r.created_at),
+  }));
+}
+
+/** "ResNet.layer1.0.conv1" -> "ResNet.layer1": the colour group of a module path. */
+export function moduleGroup(module: string): string {
+  if (module === '') return '(no module)';
+  const parts = module.split('.');
+  return parts.slice(0, 2).join('.');
+}
+
+const MAX_GROUPS = 12;
+
+export function loadMemoryMap(db: DB, plan: PlanInfo, cap: number): MemoryMapData {
+  const rows = db
+    .prepare(
+      `SELECT pb.ordinal, pb.offset, pb.size, pb.start, pb.end, coalesce(o.module, '') AS module, coalesce(o.op, '') AS op
+       FROM plan_buffers pb LEFT JOIN allocations a ON a.id = pb.allocation_id LEFT JOIN events e ON e.id = a.alloc_event
+       LEFT JOIN ops o ON o.id = e.scope WHERE pb.plan_id = ?`,
+    )
+    .all(plan.id) as { ordinal: number; offset: number; size: number; start: number; end: number; module: string; op: string }[];
+  const times = rows.reduce((m, r) => Math.max(m, r.end + 1), 0);
+  // Keep the rectangles that cover the most of the picture: largest size x duration first.
+  const area = (r: (typeof rows)[number]) => r.size * Math.max(1, r.end - r.start);
+  const kept = rows.length > cap ? [...rows].sort((a, b) => area(b) - area(a) || a.ordinal - b.ordinal).slice(0, cap) : rows;
+  kept.sort((a, b) => a.ordinal - b.ordinal);
+  const omittedBytes = rows.length > cap ? rows.reduce((s, r) => s + r.size, 0) - kept.reduce((s, r) => s + r.size, 0) : 0;
+
+  const groupBytes = new Map<string, number>();
+  for (const r of kept) {
+    const g = moduleGroup(r.module);
+    groupBytes.set(g, (groupBytes.get(g) ?? 0) + area(r));
+  }
+  let groups = [...groupBytes.entries()].sort((a, b) => b[1] - a[1]).map(([g]) => g);
+  const other = groups.length > MAX_GROUPS;
+  if (other) groups = [...groups.slice(0, MAX_GROUPS - 1), 'other modules'];
+  const groupIndex = new Map(groups.map((g, i) => [g, i]));
+  const modules: string[] = [];
+  const moduleIndex = new Map<string, number>();
+  const ops: string[] = [];
+  const opIndex = new Map<string, number>();
+  const intern = (list: string[], index: Map<string, number>, v: string) => {
+    let i = index.get(v);
+    if (i === undefined) {
+      i = list.length;
+      list.push(v);
+      index.set(v, i);
+    }
+    return i;
+  };
+  return {
+    planId: plan.id,
+    algorithm: plan.algorithm,
+    arenaBytes: plan.arenaBytes,
+    times,
+    totalBuffers: rows.length,
+    shown: kept.length,
+    omitted: rows.length - kept.length,
+    omittedBytes,
+    cap,
+    groups,
+    modules,
+    ops,
+    start: kept.map((r) => r.start),
+    end: kept.map((r) => r.end),
+    offset: kept.map((r) => r.offset),
+    size: kept.map((r) => r.size),
+    ordinal: kept.map((r) => r.ordinal),
+    group: kept.map((r) => groupIndex.get(moduleGroup(r.module)) ?? groups.length - 1),
+    module: kept.map((r) => intern(modules, moduleIndex, r.module)),
+    op: kept.map((r) => intern(ops, opIndex, r.op)),
+  };
+}
+
+function loadReplays(db: DB, sessionId: number, planIds: number[]): ReplayInfo[] {
+  // Replay sessions of this session's plans, and this session's own replay row if it is one.
+  const ids = planIds.length ? planIds : [-1];
+  const rows = db
+    .prepare(
+      `SELECT r.*, s.name AS session_name FROM replays r LEFT JOIN sessions s ON s.id = r.session_id
+       WHERE r.session_id = ? OR r.plan_id IN (${ids.map(() => '?').join(',')}) ORDER BY r.session_id`,
+    )
+    .all(sessionId, ...ids) as Record<string, unknown>[];
+  const latencies = db.prepare(`SELECT latency_ns FROM iterations WHERE session_id = ? AND latency_ns IS NOT NULL ORDER BY t_begin, id LIMIT 2000`);
+  return rows.map((r) => {
+    const hits = (r.hits as number | null) ?? null;
+    const misses = (r.misses as number | null) ?? null;
+    const hb = (r.hit_bytes as number | null) ?? null;
+    const mb = (r.miss_bytes as number | null) ?? null;
+    const inOrder = (latencies.all(r.session_id) as { latency_ns: number }[]).map((x) => x.latency_ns);
+    const lat = [...inOrder].sort((a, b) => a - b);
+    const status = r.status as number | null;
+    return {
+      sessionId: r.session_id as number,
+      sessionName: (r.session_name as string | null) ?? null,
+      planId: (r.plan_id as number | null) ?? null,
+      planFile: String(r.plan_file),
+      threads: r.threads as number,
+      status: status === null ? 'unknown' : (REPLAY_STATUS[status] ?? `status ${status}`),
+      refusal: (r.refusal as string | null) ?? null,
+      hits,
+      misses,
+      hitBytes: hb,
+      missBytes: mb,
+      hitRate: hits !== null && misses !== null && hits + misses > 0 ? hits / (hits + misses) : null,
+      byteHitRate: hb !== null && mb !== null && hb + mb > 0 ? hb / (hb + mb) : null,
+      arenaBytes: (r.arena_bytes as number | null) ?? null,
+      iterationsServed: (r.iterations_served as number | null) ?? null,
+      retirements: (r.retirements as number | null) ?? null,
+      medianLatencyNs: lat.length ? (lat.length % 2 ? lat[(lat.length - 1) / 2] : (lat[lat.length / 2 - 1] + lat[lat.length / 2]) / 2) : null,
+      latenciesNs: inOrder,
+    };
+  });
+}
