@@ -45,6 +45,16 @@ async function open(): Promise<void> {
       });
       return r.canceled || r.filePaths.length === 0 ? null : r.filePaths[0];
     },
+    // Exports: the user picks where each file goes; the renderer never names a path.
+    pickSavePath: async (o) => {
+      const r = await dialog.showSaveDialog(win!, {
+        title: o.title,
+        defaultPath: path.join(app.getPath('documents'), o.defaultName),
+        filters: [...o.filters, { name: 'All files', extensions: ['*'] }],
+        properties: ['createDirectory', 'showOverwriteConfirmation'],
+      });
+      return r.canceled || !r.filePath ? null : r.filePath;
+    },
   });
 
   protocol.handle('app', (req) => {

@@ -15,6 +15,7 @@ import type { ApiReply } from '../shared/api';
  *   GET  /?token=T                  the page (and style.css, app.js, echarts.min.js, each ?token=T)
  *   POST /api/<method>?token=T      JSON request body -> ApiReply (400 refused input, 422 user error, ...)
  *   GET  /ws?token=T (upgrade)      pushed ApiEvent frames (recording progress, session changes)
+ *   GET  /download/<id>?token=T     a file export.run wrote into the exports/ folder (only those)
  *
  * Every request must carry the random token printed in the URL (403 otherwise), so other local
  * users and web pages cannot read or drive it; the Host header must name the loopback address
@@ -84,6 +85,26 @@ export function createServer(service: ApiService, token: string): { server: http
       return;
     }
     const q = `?token=${encodeURIComponent(token)}`;
+    if (url.pathname.startsWith('/download/')) {
+      const d = service.download(url.pathname.slice('/download/'.length));
+      if (!d) return void send(404, 'text/plain', 'no such export (exports are offered while this serve runs)\n');
+      let size: number;
+      try {
+        size = fs.statSync(d.file).size;
+      } catch {
+        return void send(404, 'text/plain', 'the exported file is gone\n');
+      }
+      const ascii = d.name.replace(/[^\w.-]/g, '_');
+      res.writeHead(200, {
+        ...headers,
+        'content-type': d.type,
+        'content-length': String(size),
+        'content-disposition': `attachment; filename="${ascii}"`,
+      });
+      if (req.method === 'HEAD') return void res.end();
+      fs.createReadStream(d.file).on('error', () => res.destroy()).pipe(res);
+      return;
+    }
     try {
       switch (url.pathname) {
         case '/':

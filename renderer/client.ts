@@ -93,3 +93,8 @@ export function connectEvents(onState?: (up: boolean) => void): void {
   };
   open();
 }
+
+/** The URL of a file export.run produced over HTTP (null in the desktop app, where files are saved by a dialog). */
+export function downloadUrl(id: string): string | null {
+  return bridge ? null : `download/${encodeURIComponent(id)}?token=${encodeURIComponent(token)}`;
+}

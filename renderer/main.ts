@@ -1,11 +1,15 @@
 /**
- * The renderer's entry: one view per step (Sessions, Record, Memory, Plan, Replay), switched by
+ * The renderer's entry: one view per step (Sessions, Attach, Record, Memory, Plan, Replay, A/B,
+ * Export), switched by
  * the navigation bar; the same code runs in Electron (window.memoplan) and in a browser served
  * by `memoplan serve` (client.ts picks the transport).
  */
 import { connectEvents, onEvent, transport } from './client';
 import { refreshSessions, state, onSessionsChanged } from './state';
 import { showError } from './ui';
+import { abView } from './views/ab';
+import { attachView } from './views/attach';
+import { exportView } from './views/export';
 import { overviewView } from './views/overview';
 import { planView } from './views/plan';
 import { recordView } from './views/record';
@@ -32,7 +36,7 @@ function go(name: string): void {
 
 function start(): void {
   const root = document.getElementById('views')!;
-  for (const v of [sessionsView(go), recordView(go), overviewView(), planView(go), replayView()]) {
+  for (const v of [sessionsView(go), attachView(go), recordView(go), overviewView(), planView(go), replayView(), abView(), exportView()]) {
     views.set(v.name, v);
     root.append(v.el);
   }

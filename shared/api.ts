@@ -29,7 +29,18 @@ export const LIMITS = {
   launchArgs: 256,
   argLength: 4096,
   nameLength: 200,
+  abThreadCounts: 8,
+  abMaxThreads: 256,
+  abMaxRuns: 200,
+  /** Points of one arm's CDF sent to the renderer. */
+  abCdfPoints: 256,
+  /** Samples of one arm drawn as dots (strip chart); the box plot uses every sample. */
+  abStripPoints: 400,
 } as const;
+
+/** Allocators the A/B view offers (main/ab/allocators.ts). */
+export const AB_ALLOCATORS = ['glibc', 'jemalloc', 'tcmalloc', 'mimalloc', 'plan'] as const;
+export type AbAllocator = (typeof AB_ALLOCATORS)[number];
 
 export interface SessionsList {
   /** The database this process serves (absolute path). */
@@ -252,6 +263,231 @@ export interface ReplayState {
   live: ReplayBuffer[];
 }
 
+/** The workload of a run (replay live, A/B): the same checks as the Record view's launch form. */
+export interface WorkloadForm {
+  /** '' = find one that imports torch; else a path or name of a Python interpreter. */
+  interpreter: string;
+  /** A .py file (relative to cwd or absolute). */
+  script: string;
+  args: string[];
+  cwd: string;
+}
+
+/** The launch form of a live replay, prefilled from the plan's session as it was recorded. */
+export interface ReplayLiveDefaults extends WorkloadForm {
+  plan: number;
+  session: number;
+  /** The session's command as launched (argv). */
+  command: string[];
+  /** The plan was recorded with aten-op attribution: the replay runs the agent the same way. */
+  agentOps: boolean;
+}
+
+export interface ReplayLiveRequest extends WorkloadForm {
+  plan: number;
+  /** Serving threads (MEMOPLAN_SERVING_THREADS), default 1. */
+  threads?: number;
+}
+
+export interface JobInfo {
+  jobId: number;
+  kind: 'replay' | 'ab';
+  command: string[];
+  notes: string[];
+}
+
+export interface ReplayLiveStarted extends JobInfo {
+  sessionId: number;
+  pid: number | null;
+}
+
+/** What a live replay found (main/replay/live.ts ReplaySummary, plus what the UI explains). */
+export interface ReplayLiveSummary {
+  session: number;
+  plan_id: number | null;
+  threads: number;
+  /** 'serving' | 'refused' | 'observing (...)' | 'no plan' */
+  status: string;
+  /** True when the plan served nothing: the target ran on the system allocator. */
+  unplanned: boolean;
+  hits: number;
+  misses: number;
+  hit_rate: number | null;
+  byte_hit_rate: number | null;
+  fallback_bytes: number;
+  arena_bytes: number;
+  iterations_served: number;
+  retirements: number;
+  exit_code: number;
+  latencies_ms: number[];
+  median_latency_ms: number | null;
+  /** Lines the interposer wrote about the plan (its refusal reason, when refused). */
+  interposer: string[];
+}
+
+export interface AbAllocatorInfo {
+  name: AbAllocator;
+  usable: boolean;
+  /** Why not (the Debian package to install, or the interposer not built). */
+  reason: string | null;
+  library: string | null;
+}
+
+export interface AbStartRequest extends WorkloadForm {
+  allocators: AbAllocator[];
+  /** Plan id for the plan arm (required when allocators has 'plan'). */
+  plan?: number;
+  threads: number[];
+  runs: number;
+  warmup: number;
+  /** Samples kept per serving thread after the warm-up; absent = all. */
+  iterations?: number;
+  baseline: AbAllocator;
+  /** Kill a run after this many seconds (absent or 0 = never). */
+  runTimeout?: number;
+}
+
+export interface AbStarted extends JobInfo {
+  abRunId: number;
+  arms: { allocator: string; threads: number }[];
+  skipped: { name: string; reason: string }[];
+  total: number;
+}
+
+/** One arm of an A/B (main/ab/analysis.ts ArmReport). */
+export interface AbArmReport {
+  allocator: string;
+  library: string | null;
+  threads: number;
+  status: 'ok' | 'failed';
+  reason: string | null;
+  runs_ok: number;
+  runs_failed: number;
+  failures: { run: number; reason: string | null; exit_code: number | null; signal: number | null }[];
+  samples: number;
+  median_ms: number | null;
+  median_ci_low_ms: number | null;
+  median_ci_high_ms: number | null;
+  p90_ms: number | null;
+  p90_ci_low_ms: number | null;
+  p90_ci_high_ms: number | null;
+  p99_ms: number | null;
+  p99_ci_low_ms: number | null;
+  p99_ci_high_ms: number | null;
+  min_ms: number | null;
+  max_ms: number | null;
+  median_ratio: number | null;
+  ratio_ci_low: number | null;
+  ratio_ci_high: number | null;
+  verdict: string | null;
+  p99_ratio: number | null;
+  p99_ratio_ci_low: number | null;
+  p99_ratio_ci_high: number | null;
+  p99_verdict: string | null;
+  peak_rss_bytes: number | null;
+  wall_s: number | null;
+  minor_faults: number | null;
+  major_faults: number | null;
+  voluntary_cs: number | null;
+  involuntary_cs: number | null;
+  threads_seen: number | null;
+  plan_status: string | null;
+  plan_hits: number | null;
+  plan_misses: number | null;
+  plan_hit_rate: number | null;
+  plan_refusal: string | null;
+}
+
+/** The latency distribution of one arm, reduced in main to what the charts draw. */
+export interface AbDistribution {
+  allocator: string;
+  threads: number;
+  samples: number;
+  /** [min, q1, median, q3, max] in ms (every sample). */
+  box: [number, number, number, number, number] | null;
+  /** [ms, cumulative fraction], at most LIMITS.abCdfPoints points. */
+  cdf: [number, number][];
+  /** Medians of each successful run (ms): the spread between processes. */
+  runMedians: number[];
+  /** Up to LIMITS.abStripPoints samples (ms), evenly spaced in sorted order. */
+  strip: number[];
+}
+
+export interface AbRunSummary {
+  id: number;
+  status: string;
+  command: string[];
+  startedAt: string;
+  endedAt: string | null;
+  allocators: string[];
+  threads: number[];
+  runs: number;
+  baseline: string;
+  processes: number;
+  failed: number;
+}
+
+export interface AbRunDetail {
+  run: AbRunSummary;
+  warmup: number;
+  iterations: number | null;
+  confidence: number;
+  bootstrap: string;
+  resamples: number;
+  skipped: { name: string; reason: string }[];
+  arms: AbArmReport[];
+  distributions: AbDistribution[];
+}
+
+export interface ExportRequest {
+  session: number;
+  /** Write the offline HTML report (with this plan's memory map and this A/B run, when given). */
+  report: boolean;
+  plan?: number;
+  ab?: number;
+  /** Write a copy of the session as its own database. */
+  database: boolean;
+}
+
+export interface ExportFile {
+  kind: 'report' | 'database';
+  name: string;
+  bytes: number;
+  /** Desktop: where the save dialog put it. Over HTTP: null (the file stays with the server). */
+  path: string | null;
+  /** Over HTTP: the download id; the page fetches `download/<id>?token=T`. */
+  download: string | null;
+}
+
+export interface ExportReply {
+  files: ExportFile[];
+  /** Files the user chose not to save (save dialog cancelled). */
+  cancelled: ('report' | 'database')[];
+  /** Over HTTP: the folder the server writes exports to. */
+  exportDir: string | null;
+}
+
+export interface TorchProcess {
+  pid: number;
+  /** argv from /proc/PID/cmdline. */
+  command: string[];
+  rssBytes: number;
+  /** e.g. '3.11' (from libpython or the python binary in the maps, or the exe); null when unknown. */
+  pythonVersion: string | null;
+  /** The torch library the maps list (libtorch*.so or torch/_C*.so). */
+  torchLib: string;
+  exe: string | null;
+}
+
+export interface ProcessesReply {
+  /** When the list was read (ms since the epoch). */
+  scannedAt: number;
+  processes: TorchProcess[];
+  /** Processes whose maps could not be read (other users' processes). */
+  unreadable: number;
+  intervalMs: number;
+}
+
 /** Every method: its request and its response. */
 export interface ApiMethods {
   'sessions.list': { req: Record<string, never>; res: SessionsList };
@@ -270,6 +506,21 @@ export interface ApiMethods {
   'plan.map': { req: MapRequest; res: MapReply };
   'replay.info': { req: { plan: number }; res: ReplayInfo };
   'replay.at': { req: ReplayRequest; res: ReplayState };
+  'replay.live.defaults': { req: { plan: number }; res: ReplayLiveDefaults };
+  'replay.live.start': { req: ReplayLiveRequest; res: ReplayLiveStarted };
+  'replay.live.stop': { req: { jobId: number; signal: 'SIGINT' | 'SIGTERM' }; res: { sent: boolean } };
+  'ab.allocators': { req: Record<string, never>; res: AbAllocatorInfo[] };
+  'ab.start': { req: AbStartRequest; res: AbStarted };
+  /** Stops the A/B after the process that runs now; what was measured is kept. */
+  'ab.stop': { req: { jobId: number }; res: { stopping: boolean } };
+  'ab.list': { req: Record<string, never>; res: AbRunSummary[] };
+  'ab.get': { req: { id: number }; res: AbRunDetail };
+  /** Desktop: one save dialog per file. Over HTTP: written to the server's exports folder, offered as downloads. */
+  'export.run': { req: ExportRequest; res: ExportReply };
+  /** The local processes with torch loaded (main scans /proc every 2 s while the list is watched). */
+  'processes.list': { req: Record<string, never>; res: ProcessesReply };
+  /** Running jobs (live replay, A/B) of this process, so a reloaded page can follow them. */
+  'jobs.list': { req: Record<string, never>; res: JobInfo[] };
 }
 
 export type ApiMethod = keyof ApiMethods;
@@ -279,6 +530,8 @@ export type ApiResponse<M extends ApiMethod> = ApiMethods[M]['res'];
 export const API_METHODS: readonly ApiMethod[] = [
   'sessions.list', 'sessions.rename', 'sessions.delete', 'db.open', 'record.defaults', 'record.start', 'record.stop',
   'overview.timeline', 'overview.top', 'plan.iterations', 'plan.list', 'plan.run', 'plan.map', 'replay.info', 'replay.at',
+  'replay.live.defaults', 'replay.live.start', 'replay.live.stop', 'ab.allocators', 'ab.start', 'ab.stop', 'ab.list', 'ab.get',
+  'export.run', 'processes.list', 'jobs.list',
 ];
 
 /** What a call answers on the wire (HTTP body; IPC return value). */
@@ -315,6 +568,35 @@ export interface ApiEvents {
     /** Last lines the target wrote to stderr (when it failed). */
     stderrTail: string;
   };
+  'replay.progress': { jobId: number; sessionId: number; seconds: number; events: number; iterations: number; liveBytes: number };
+  'replay.note': { jobId: number; message: string };
+  'replay.done': {
+    jobId: number;
+    sessionId: number;
+    /** Null when the run could not be stored (error says why). */
+    summary: ReplayLiveSummary | null;
+    error: string | null;
+    signal: string | null;
+    stderrTail: string;
+  };
+  'ab.progress': {
+    jobId: number;
+    abRunId: number;
+    allocator: string;
+    threads: number;
+    /** Run k of runs, process seq of total. */
+    run: number;
+    runs: number;
+    seq: number;
+    total: number;
+    elapsedS: number;
+    etaS: number | null;
+  };
+  'ab.result': { jobId: number; abRunId: number; allocator: string; threads: number; run: number; ok: boolean; reason: string | null; samples: number };
+  'ab.note': { jobId: number; abRunId: number; message: string };
+  'ab.done': { jobId: number; abRunId: number; status: string; error: string | null };
+  /** The torch process list changed (pushed while it is watched). */
+  'processes.changed': ProcessesReply;
   /** The session list or the database changed. */
   'sessions.changed': { dbFile: string };
 }

@@ -84,10 +84,13 @@ export function pageHtml(query: string, connect: string): string {
   <span class="brand">memoplan</span>
   <nav id="nav">
     <button data-view="sessions" class="active">Sessions</button>
+    <button data-view="attach">Attach</button>
     <button data-view="record">Record</button>
     <button data-view="overview">Memory</button>
     <button data-view="plan">Plan</button>
     <button data-view="replay">Replay</button>
+    <button data-view="ab">A/B</button>
+    <button data-view="export">Export</button>
   </nav>
   <span id="dbinfo" class="muted"></span>
 </header>
@@ -156,4 +159,17 @@ button.btn:disabled { opacity:.5; cursor:default; }
 .card .k { font-size:12px; color:var(--muted); }
 input[type=range] { width:min(900px, 100%); }
 .empty { padding:24px; color:var(--muted); }
+hr { border:0; border-top:1px solid var(--line); margin:28px 0 8px; }
+.msg { margin:8px 0; padding:8px 12px; border-radius:6px; background:#eef6ee; border:1px solid #cfe6cf; }
+.msg.error { background:#fdeeee; border-color:#f3c7c3; color:var(--bad); }
+.mono { font-family:ui-monospace, monospace; font-size:12px; }
+td.cmd { max-width:520px; overflow:hidden; text-overflow:ellipsis; }
+td.ci { color:var(--muted); font-size:12px; }
+td.verdict { white-space:normal; min-width:90px; max-width:130px; }
+td.verdict.good { color:#1b7f3b; font-weight:600; }
+td.verdict.bad { color:var(--bad); font-weight:600; }
+tr.failed td { color:var(--muted); }
+.scroll { overflow-x:auto; }
+#ab-arms label { margin-right:6px; }
+.export-file a { font-weight:600; }
 `;

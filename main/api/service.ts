@@ -1,5 +1,4 @@
 import type { ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../shared/errors';
 import {
@@ -20,12 +19,18 @@ import {
 import { openDatabase, type DB } from '../store/db';
 import { getSession, listSessions } from '../store/sessions';
 import { record } from '../record/record';
-import { looksLikePython } from '../record/python';
 import { planSession } from '../plan/plan-session';
 import { loadStepper, type PlanStepper } from '../replay/step';
 import { workloadsDir } from '../paths';
 import { ApiInputError, isApiMethod, validateRequest } from './validate';
 import * as q from './queries';
+import { listAbRuns, getAbRun } from './ab-queries';
+import { discoverAllocators } from '../ab/allocators';
+import { Exports, type Download, type SaveDialog } from './exports';
+import { Jobs } from './jobs';
+import { checkWorkload, formFromCommand } from './launch-check';
+import { ProcessWatcher } from './processes';
+import { AB_ALLOCATORS } from '../../shared/api';
 
 /**
  * The server side of shared/api.ts, independent of the transport: `call(method, params)`
@@ -38,6 +43,8 @@ export interface ApiServiceOptions {
   dbFile: string;
   /** Desktop only: shows an open dialog and returns the chosen file (null when cancelled). */
   pickDatabase?: () => Promise<string | null>;
+  /** Desktop only: a save dialog for an export (null when cancelled). Over HTTP exports go to an exports/ folder. */
+  pickSavePath?: SaveDialog;
 }
 
 interface Run {
@@ -61,10 +68,25 @@ export class ApiService {
   private nextRunId = 1;
   /** One stepper per plan, most recently used last. */
   private readonly steppers = new Map<number, PlanStepper>();
+  private readonly jobs: Jobs;
+  private readonly exports: Exports;
+  private readonly processes: ProcessWatcher;
 
   constructor(private readonly opts: ApiServiceOptions) {
     this.dbFileAbs = path.resolve(opts.dbFile);
     this.db(); // fail early on a bad database
+    this.jobs = new Jobs({
+      dbFile: () => this.dbFileAbs,
+      emit: (e, d) => this.emit(e, d),
+      recordingBusy: () => (this.runs.size ? `a recording is running (session ${[...this.runs.values()][0].sessionId}); stop it first` : null),
+    });
+    this.exports = new Exports({ dbFile: () => this.dbFileAbs, db: () => this.db(), pickSavePath: opts.pickSavePath });
+    this.processes = new ProcessWatcher((r) => this.emit('processes.changed', r));
+  }
+
+  /** A file export.run registered for download (serve.ts /download/<id>), or null. */
+  download(id: string): Download | null {
+    return this.exports.download(id);
   }
 
   get dbFile(): string {
@@ -109,15 +131,19 @@ export class ApiService {
 
   /** Ends active recordings (SIGTERM to the targets), waits for their traces to be stored, closes the database. */
   async close(timeoutMs = 30_000): Promise<void> {
+    this.processes.stop();
     const pending = [...this.runs.values()];
     for (const r of pending) r.child.kill('SIGTERM');
-    await Promise.race([Promise.all(pending.map((r) => r.done)), new Promise((res) => setTimeout(res, timeoutMs).unref())]);
+    await Promise.all([
+      Promise.race([Promise.all(pending.map((r) => r.done)), new Promise((res) => setTimeout(res, timeoutMs).unref())]),
+      this.jobs.close(timeoutMs),
+    ]);
     this.dbConn?.close();
     this.dbConn = null;
   }
 
   get activeRecordings(): number {
-    return this.runs.size;
+    return this.runs.size + this.jobs.active;
   }
 
   private readonly handlers: Handlers = {
@@ -161,7 +187,7 @@ export class ApiService {
         (e as UserError & { unsupported?: boolean }).unsupported = true;
         throw e;
       }
-      if (this.runs.size) throw new UserError('a recording is running; stop it before opening another database');
+      if (this.runs.size || this.jobs.active) throw new UserError('a recording, replay or A/B is running; stop it before opening another database');
       const file = await this.opts.pickDatabase();
       if (!file) return { dbFile: null };
       const next = openDatabase(file); // validates: SQLite, memoplan schema, not newer
@@ -235,6 +261,32 @@ export class ApiService {
         live: live.map((b) => ({ ordinal: b.ordinal, offset: b.offset, size: b.size, addr: b.addr, start: b.start, end: b.end, module: b.module, op: b.op })),
       };
     },
+
+    'replay.live.defaults': ({ plan }) => {
+      const p = this.db()
+        .prepare(`SELECT p.session_id, s.command, s.cwd, s.agent_ops FROM plans p JOIN sessions s ON s.id = p.session_id WHERE p.id = ?`)
+        .get(plan) as { session_id: number; command: string; cwd: string; agent_ops: number } | undefined;
+      if (!p) throw new UserError(`no plan ${plan} in this database`);
+      const command = JSON.parse(p.command) as string[];
+      return { ...formFromCommand(command, p.cwd), plan, session: p.session_id, command, agentOps: p.agent_ops === 1 };
+    },
+    'replay.live.start': (req) => this.jobs.startReplay(req),
+    'replay.live.stop': ({ jobId, signal }) => ({ sent: this.jobs.stopReplay(jobId, signal) }),
+
+    'ab.allocators': () =>
+      AB_ALLOCATORS.map((name) => {
+        const d = discoverAllocators(name);
+        const u = d.usable[0];
+        return { name, usable: !!u, reason: u ? null : d.skipped[0]?.reason ?? 'not available', library: u?.library ?? null };
+      }),
+    'ab.start': (req) => this.jobs.startAb(req),
+    'ab.stop': ({ jobId }) => ({ stopping: this.jobs.stopAb(jobId) }),
+    'ab.list': () => listAbRuns(this.db()),
+    'ab.get': ({ id }) => getAbRun(this.db(), id),
+
+    'export.run': (req) => this.exports.run(req),
+    'processes.list': () => this.processes.list(),
+    'jobs.list': () => this.jobs.list(),
   };
 
   private stepper(planId: number): PlanStepper {
@@ -256,20 +308,9 @@ export class ApiService {
       const r = [...this.runs.values()][0];
       throw new UserError(`a recording is already running (session ${r.sessionId}); stop it first`);
     }
-    const cwd = path.resolve(req.cwd);
-    if (!path.isAbsolute(req.cwd)) throw new ApiInputError('record.start: the working directory must be an absolute path');
-    if (!isDir(cwd)) throw new ApiInputError(`record.start: working directory not found: ${req.cwd}`);
-    const script = path.resolve(cwd, req.script);
-    if (!script.endsWith('.py')) throw new ApiInputError(`record.start: the script must be a Python file (.py): ${req.script}`);
-    if (!isFile(script)) throw new ApiInputError(`record.start: script not found: ${script}`);
-    const interpreter = req.interpreter.trim();
-    if (interpreter) {
-      if (!looksLikePython(interpreter)) {
-        throw new ApiInputError(`record.start: the interpreter must be a Python interpreter (python, python3, python3.11 or a path to one), got ${JSON.stringify(interpreter)}`);
-      }
-      if (interpreter.includes('/') && !isFile(path.resolve(cwd, interpreter))) throw new ApiInputError(`record.start: interpreter not found: ${interpreter}`);
-    }
-    const python = interpreter ? (interpreter.includes('/') ? path.resolve(cwd, interpreter) : interpreter) : null;
+    const busy = this.jobs.busy();
+    if (busy) throw new UserError(busy);
+    const { cwd, script, python } = checkWorkload('record.start', req);
     const runId = this.nextRunId++;
     const notes: string[] = [];
     const db = openDatabase(this.dbFileAbs);
@@ -336,22 +377,6 @@ export class ApiService {
       const run = this.runs.get(runId);
       if (run) run.done = done;
     });
-  }
-}
-
-function isDir(p: string): boolean {
-  try {
-    return fs.statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-function isFile(p: string): boolean {
-  try {
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
   }
 }
 

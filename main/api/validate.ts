@@ -1,4 +1,4 @@
-import { API_METHODS, LIMITS, UI_PLANNERS, type ApiMethod, type ApiRequest } from '../../shared/api';
+import { AB_ALLOCATORS, API_METHODS, LIMITS, UI_PLANNERS, type ApiMethod, type ApiRequest } from '../../shared/api';
 
 /**
  * Input validation for every method of shared/api.ts. Each request is checked field by field
@@ -21,12 +21,22 @@ type Field =
   | { t: 'str'; max: number; min?: number }
   | { t: 'enum'; values: readonly string[] }
   | { t: 'bool' }
-  | { t: 'strs'; maxItems: number; maxLength: number };
+  | { t: 'strs'; maxItems: number; maxLength: number }
+  | { t: 'ints'; min: number; max: number; minItems: number; maxItems: number } // distinct integers
+  | { t: 'enums'; values: readonly string[]; minItems: number }; // distinct values
 
 type Schema = Record<string, Field & { optional?: boolean }>;
 
 const id: Field = { t: 'id' };
 const NS_MAX = Number.MAX_SAFE_INTEGER;
+
+/** The workload fields of a launch form (replay live, A/B); record.start has its own copy with name/ops. */
+const workload: Schema = {
+  interpreter: { t: 'str', max: LIMITS.argLength },
+  script: { t: 'str', min: 1, max: LIMITS.argLength },
+  args: { t: 'strs', maxItems: LIMITS.launchArgs, maxLength: LIMITS.argLength },
+  cwd: { t: 'str', min: 1, max: LIMITS.argLength },
+};
 
 const SCHEMAS: { [M in ApiMethod]: Schema } = {
   'sessions.list': {},
@@ -61,6 +71,27 @@ const SCHEMAS: { [M in ApiMethod]: Schema } = {
   'plan.map': { plan: id, maxRects: { t: 'int', min: 1, max: 1_000_000, optional: true } },
   'replay.info': { plan: id },
   'replay.at': { plan: id, k: { t: 'int', min: 0, max: NS_MAX } },
+  'replay.live.defaults': { plan: id },
+  'replay.live.start': { ...workload, plan: id, threads: { t: 'int', min: 1, max: LIMITS.abMaxThreads, optional: true } },
+  'replay.live.stop': { jobId: id, signal: { t: 'enum', values: ['SIGINT', 'SIGTERM'] } },
+  'ab.allocators': {},
+  'ab.start': {
+    ...workload,
+    allocators: { t: 'enums', values: AB_ALLOCATORS, minItems: 1 },
+    plan: { ...id, optional: true },
+    threads: { t: 'ints', min: 1, max: LIMITS.abMaxThreads, minItems: 1, maxItems: LIMITS.abThreadCounts },
+    runs: { t: 'int', min: 1, max: LIMITS.abMaxRuns },
+    warmup: { t: 'int', min: 0, max: 100_000 },
+    iterations: { t: 'int', min: 1, max: 10_000_000, optional: true },
+    baseline: { t: 'enum', values: AB_ALLOCATORS },
+    runTimeout: { t: 'int', min: 0, max: 7 * 24 * 3600, optional: true },
+  },
+  'ab.stop': { jobId: id },
+  'ab.list': {},
+  'ab.get': { id },
+  'export.run': { session: id, report: { t: 'bool' }, plan: { ...id, optional: true }, ab: { ...id, optional: true }, database: { t: 'bool' } },
+  'processes.list': {},
+  'jobs.list': {},
 };
 
 export function isApiMethod(m: unknown): m is ApiMethod {
@@ -107,6 +138,22 @@ function check(name: string, f: Field, v: unknown): unknown {
       if (!Array.isArray(v)) throw new ApiInputError(`${name} must be an array of strings, got ${describe(v)}`);
       if (v.length > f.maxItems) throw new ApiInputError(`${name} has more than ${f.maxItems} items`);
       return v.map((x, i) => check(`${name}[${i}]`, { t: 'str', max: f.maxLength }, x));
+    case 'ints': {
+      if (!Array.isArray(v)) throw new ApiInputError(`${name} must be an array of integers, got ${describe(v)}`);
+      if (v.length < f.minItems) throw new ApiInputError(`${name} needs at least ${f.minItems} item${f.minItems === 1 ? '' : 's'}`);
+      if (v.length > f.maxItems) throw new ApiInputError(`${name} has more than ${f.maxItems} items`);
+      const out = v.map((x, i) => check(`${name}[${i}]`, { t: 'int', min: f.min, max: f.max }, x) as number);
+      if (new Set(out).size !== out.length) throw new ApiInputError(`${name} lists a value twice`);
+      return out;
+    }
+    case 'enums': {
+      if (!Array.isArray(v)) throw new ApiInputError(`${name} must be an array, got ${describe(v)}`);
+      if (v.length < f.minItems) throw new ApiInputError(`${name} needs at least ${f.minItems} item${f.minItems === 1 ? '' : 's'}`);
+      if (v.length > f.values.length) throw new ApiInputError(`${name} has more than ${f.values.length} items`);
+      const out = v.map((x, i) => check(`${name}[${i}]`, { t: 'enum', values: f.values }, x) as string);
+      if (new Set(out).size !== out.length) throw new ApiInputError(`${name} lists a value twice`);
+      return out;
+    }
   }
 }
 

@@ -5,7 +5,7 @@ import type { DB } from '../store/db';
 import { UserError } from '../../shared/errors';
 import { planFileFromDb } from '../plan/plan-export';
 import { PlanFileError, readPlanFile, writePlanFile } from '../plan/plan-file';
-import { record, type RecordResult } from '../record/record';
+import { record, type RecordOptions, type RecordResult } from '../record/record';
 
 /**
  * `memoplan replay -- CMD`: run the workload with the interposer in plan mode (MEMOPLAN_PLAN),
@@ -26,6 +26,11 @@ export interface ReplayOptions {
   python?: string | null;
   stdio?: 'inherit' | 'pipe';
   onNote?: (note: string) => void;
+  /** Working directory of the target (default: this process's). */
+  cwd?: string;
+  /** Passed on to record(): progress about once a second, and the spawned target. */
+  onProgress?: RecordOptions['onProgress'];
+  onStart?: RecordOptions['onStart'];
 }
 
 export interface ReplaySummary {
@@ -82,6 +87,9 @@ export async function replayLive(o: ReplayOptions): Promise<{ summary: ReplaySum
       ops: agentOps,
       stdio: o.stdio,
       onNote: o.onNote,
+      cwd: o.cwd,
+      onProgress: o.onProgress,
+      onStart: o.onStart,
       name: `replay of plan ${planId ?? path.basename(planFile)}`,
       env: { ...process.env, MEMOPLAN_PLAN: planFile, MEMOPLAN_SERVING_THREADS: String(o.threads) },
     });

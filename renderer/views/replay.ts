@@ -4,6 +4,7 @@ import { ec, type EChart } from '../globals';
 import { sessionSelect, state } from '../state';
 import { card, clear, esc, fmtBytes, fmtInt, h, moduleGroup, PALETTE, showError } from '../ui';
 import type { View } from './view';
+import { replayLivePanel } from './replay-live';
 
 /** Gaps wider than this between live buffers' recorded addresses are drawn this wide. */
 const GAP = 1 << 20;
@@ -45,6 +46,7 @@ export function replayView(): View {
         go(delta === 'start' ? 0 : delta === 'end' ? events - 1 : k + delta);
       },
     });
+  const live = replayLivePanel();
   const select = sessionSelect(() => void loadPlans());
   const el = h(
     'section',
@@ -57,6 +59,8 @@ export function replayView(): View {
     h('div', { class: 'cards' }, ...Object.values(cards).map((c) => c.el)),
     capNote,
     h('div', { class: 'grid2' }, arenaBox, sysBox),
+    h('hr'),
+    live.el,
   );
 
   slider.addEventListener('input', () => {
@@ -202,6 +206,7 @@ export function replayView(): View {
       for (const p of list) planSel.append(h('option', { value: String(p.planId), text: `plan ${p.planId}: ${p.algorithm}, iteration ${p.iteration}, ${fmtBytes(p.arenaBytes)}${p.best ? ' ★' : ''}` }));
       if (!list.length) {
         plan = null;
+        live.setPlan(null);
         eventLine.textContent = 'No plan for this session yet: make one in the Plan view.';
         return;
       }
@@ -219,6 +224,7 @@ export function replayView(): View {
       const info = await api('replay.info', { plan: id });
       plan = id;
       state.plan = id;
+      live.setPlan(id);
       events = info.events;
       slider.max = String(Math.max(0, events - 1));
       wanted = null;
@@ -235,12 +241,14 @@ export function replayView(): View {
       initCharts();
       arena!.resize();
       sys!.resize();
+      live.show();
       if (shownSession !== state.session || (state.plan !== null && state.plan !== plan)) await loadPlans();
     },
     hide: pause,
     resize: () => {
       arena?.resize();
       sys?.resize();
+      live.resize();
     },
   };
 }

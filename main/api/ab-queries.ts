@@ -1,0 +1,113 @@
+import type { DB } from '../store/db';
+import { UserError } from '../../shared/errors';
+import { LIMITS, type AbDistribution, type AbRunDetail, type AbRunSummary } from '../../shared/api';
+import { analyze } from '../ab/analysis';
+import { loadAbRun, type StoredAbRun } from '../ab/store';
+import { quantileSorted, sortedCopy, median } from '../ab/stats';
+
+/**
+ * The A/B runs of the database for the A/B view: the list (ab_runs with their arms and process
+ * counts) and one run in full, its statistics from main/ab/analysis.ts (the same numbers as
+ * `memoplan ab --json`) and each arm's latency distribution reduced in main to a box, a CDF of
+ * at most LIMITS.abCdfPoints points, per-run medians and an evenly thinned strip of samples.
+ */
+
+function hasAbTables(db: DB): boolean {
+  return db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ab_runs'`).get() !== undefined;
+}
+
+interface RunRow {
+  id: number;
+  status: string;
+  command: string;
+  config: string;
+  started_at: string;
+  ended_at: string | null;
+  processes: number;
+  failed: number;
+  allocators: string | null;
+}
+
+function summaryOf(r: RunRow): AbRunSummary {
+  let config: { threads?: number[]; runs?: number; baseline?: string } = {};
+  try {
+    config = JSON.parse(r.config);
+  } catch {
+    /* keep defaults */
+  }
+  let command: string[] = [];
+  try {
+    command = JSON.parse(r.command);
+  } catch {
+    command = [r.command];
+  }
+  return {
+    id: r.id,
+    status: r.status,
+    command,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+    allocators: r.allocators ? [...new Set(r.allocators.split(','))] : [],
+    threads: config.threads ?? [],
+    runs: config.runs ?? 0,
+    baseline: config.baseline ?? '',
+    processes: r.processes,
+    failed: r.failed,
+  };
+}
+
+const RUN_SQL = `SELECT r.id, r.status, r.command, r.config, r.started_at, r.ended_at,
+    (SELECT count(*) FROM ab_processes p WHERE p.ab_run_id = r.id) AS processes,
+    (SELECT count(*) FROM ab_processes p WHERE p.ab_run_id = r.id AND p.status <> 'ok') AS failed,
+    (SELECT group_concat(allocator) FROM (SELECT allocator FROM ab_arms a WHERE a.ab_run_id = r.id ORDER BY position)) AS allocators
+  FROM ab_runs r`;
+
+export function listAbRuns(db: DB): AbRunSummary[] {
+  if (!hasAbTables(db)) return [];
+  return (db.prepare(`${RUN_SQL} ORDER BY r.id DESC LIMIT 500`).all() as RunRow[]).map(summaryOf);
+}
+
+function distribution(a: StoredAbRun['arms'][number]): AbDistribution {
+  const ms = (ns: number) => ns / 1e6;
+  const sorted = sortedCopy(a.samples);
+  const n = sorted.length;
+  const cdf: [number, number][] = [];
+  const strip: number[] = [];
+  if (n) {
+    const k = Math.min(n, LIMITS.abCdfPoints);
+    for (let i = 0; i < k; i++) {
+      const idx = k === 1 ? n - 1 : Math.round((i * (n - 1)) / (k - 1));
+      cdf.push([ms(sorted[idx]), (idx + 1) / n]);
+    }
+    const s = Math.min(n, LIMITS.abStripPoints);
+    for (let i = 0; i < s; i++) strip.push(ms(sorted[s === 1 ? 0 : Math.round((i * (n - 1)) / (s - 1))]));
+  }
+  return {
+    allocator: a.allocator,
+    threads: a.threads,
+    samples: n,
+    box: n ? [ms(sorted[0]), ms(quantileSorted(sorted, 0.25)), ms(quantileSorted(sorted, 0.5)), ms(quantileSorted(sorted, 0.75)), ms(sorted[n - 1])] : null,
+    cdf,
+    runMedians: a.groups.filter((g) => g.length).map((g) => ms(median(g))),
+    strip,
+  };
+}
+
+export function getAbRun(db: DB, id: number): AbRunDetail {
+  if (!hasAbTables(db)) throw new UserError(`no A/B run ${id}: this database has no A/B runs`);
+  const row = db.prepare(`${RUN_SQL} WHERE r.id = ?`).get(id) as RunRow | undefined;
+  const stored = loadAbRun(db, id);
+  if (!row || !stored) throw new UserError(`no A/B run ${id} in this database`);
+  const report = analyze(stored);
+  return {
+    run: summaryOf(row),
+    warmup: report.warmup,
+    iterations: report.iterations,
+    confidence: report.confidence,
+    bootstrap: report.bootstrap,
+    resamples: report.resamples,
+    skipped: report.skipped,
+    arms: report.arms,
+    distributions: stored.arms.map(distribution),
+  };
+}
