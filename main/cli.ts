@@ -14,6 +14,7 @@ import { registerAbCommand } from './ab/cli-ab';
 import { loadStepper } from './replay/step';
 import { replayLive } from './replay/live';
 import { registerReportCommands } from './report/cli-report';
+import { registerAttachCommands } from './session/cli-attach';
 
 const DEFAULT_DB = process.env.MEMOPLAN_DB ?? 'memoplan.db';
 
@@ -196,6 +197,8 @@ export function buildProgram(): Command {
   registerAbCommand(program);
 
   registerReportCommands(program);
+
+  registerAttachCommands(program);
 
   return program;
 }

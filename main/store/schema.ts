@@ -277,6 +277,14 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (process_id, thread_index, iteration)
   ) WITHOUT ROWID;
   `,
+  // 4: sessions recorded by attaching to a running process (memoplan attach PID)
+  `
+  -- NULL for launched runs. An attached session covers the process only from attached_at on:
+  -- blocks allocated before it and freed while attached are counted as unmatched frees.
+  ALTER TABLE sessions ADD COLUMN attached_pid INTEGER;
+  ALTER TABLE sessions ADD COLUMN attached_at TEXT;     -- ISO 8601: recording began (injection done)
+  ALTER TABLE sessions ADD COLUMN detached_at TEXT;     -- ISO 8601: hooks removed (or the target exited)
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

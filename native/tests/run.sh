@@ -30,7 +30,7 @@ one_trace() { ls "$1"/trace-*.mpt 2>/dev/null | head -1; }
 
 # --- library hygiene ----------------------------------------------------------
 undef=$(nm -D --defined-only "$LIB" | awk '{print $3}' | sort | tr '\n' ' ')
-want="aligned_alloc calloc fork free malloc malloc_usable_size memalign memoplan_active memoplan_events_written memoplan_intern memoplan_iteration_begin memoplan_iteration_end memoplan_plan_counters memoplan_plan_status memoplan_scope_pop memoplan_scope_push posix_memalign pvalloc realloc reallocarray valloc "
+want="aligned_alloc calloc fork free malloc malloc_usable_size memalign memoplan_active memoplan_attach memoplan_attached memoplan_detach memoplan_events_written memoplan_intern memoplan_iteration_begin memoplan_iteration_end memoplan_plan_counters memoplan_plan_status memoplan_scope_pop memoplan_scope_push posix_memalign pvalloc realloc reallocarray valloc "
 check "exports exactly the wrapped functions and the C API" [ "$undef" = "$want" ]
 check "no libstdc++/libgcc_s at run time" bash -c "! readelf -d '$LIB' | grep -Eq 'libstdc|libgcc_s'"
 
@@ -132,6 +132,22 @@ check "fsize limit: program unaffected" grep -q 'mt_churn threads=2' "$d/out.txt
 f=$(one_trace "$d")
 check "fsize limit: trace valid" dump "$d/dump.txt" "$f"
 check "fsize limit: flags bit2 (stopped) and bit0" [ "$(( $(field flags "$d/dump.txt") & 5 ))" = 5 ]
+
+# --- attach mode: dlopen'ed late, GOT slots patched (-fno-plt: GLOB_DAT), 20 rounds ---
+d=$(tmp)
+"$B/attach_test" "$LIB" "$d" > "$d/out.txt"
+check "attach: 20 in-process attach/detach rounds" [ $? -eq 0 ]
+grep FAIL "$d/out.txt" | sed 's/^/    /'
+check "attach: one trace file pair per attach" [ "$(ls "$d"/*.mpt | wc -l)/$(ls "$d"/*.names | wc -l)" = "20/20" ]
+okfiles=0; for f in "$d"/*.mpt; do
+  "$B/trace_dump" --size 2222 "$f" > "$d/s.txt" 2>/dev/null || continue
+  "$B/trace_dump" --size 3333 "$f" > "$d/n.txt" 2>/dev/null || continue
+  [ "$(field size_mallocs "$d/s.txt")/$(field size_mallocs "$d/n.txt")/$(field kind_posix_memalign "$d/s.txt")" = "100/0/1" ] || continue
+  [ "$(( $(field flags "$d/s.txt") & 9 ))" = 9 ] || continue
+  [ "$(field events_written "$d/s.txt")" = "$(field alloc_events "$d/s.txt")" ] || continue
+  okfiles=$((okfiles + 1))
+done
+check "attach: every trace valid, 100 mallocs while attached, none after detach, flags attached+clean, counters final" [ $okfiles = 20 ]
 
 # --- plan mode ----------------------------------------------------------------
 PT=$B/plan_test

@@ -9,6 +9,11 @@ inference iterations, by calling the C API of the interposer (libmemoplan.so, pr
 - while an iteration runs, a TorchDispatchMode pushes the scope "module<TAB>op" around each
   aten op, so allocations made inside the op carry it.
 
+Attached to a running process (``memoplan attach PID``), the interposer runs
+``_attached(...)`` in a thread of its own and ``_detached(...)`` at detach, which calls
+``uninstall()``: hooks are removed once no iteration is in flight, so every iteration that
+began is also ended.
+
 Works with torch 1.13 (Debian) and torch 2.x. It never changes results: hooks return None and
 the dispatch mode calls the op unchanged. Without the interposer it only measures iteration
 latencies (written to MEMOPLAN_LATENCY_FILE when set), for the allocator A/B runs.
@@ -20,7 +25,7 @@ import sys
 import threading
 import time
 
-__all__ = ["install", "iteration", "installed"]
+__all__ = ["install", "uninstall", "iteration", "installed"]
 
 _state = threading.local()
 _lock = threading.Lock()
@@ -28,6 +33,12 @@ _installed = False
 _api = None
 _latency_file = None
 _names = {}
+_handles = []  # forward hook handles (attach mode removes them at detach)
+_enabled = True  # False once uninstall() asked for the hooks to go
+_inflight = 0  # iterations begun by the hooks and not yet ended (all threads)
+_attach_gen = 0  # attach generation installed by _attached()
+_detached_gen = 0  # highest generation detached
+_finder = None
 
 
 class _Api:
@@ -88,6 +99,9 @@ def _tls():
 
 
 def _begin_iteration(s):
+    global _inflight
+    with _lock:
+        _inflight += 1
     number = _api.begin() if _api else 0
     mode = None
     if _api is not None and _OpMode is not None:
@@ -97,10 +111,15 @@ def _begin_iteration(s):
 
 
 def _end_iteration(s):
+    global _inflight
     it = s.iteration
     if it is None:
         return
     s.iteration = None
+    with _lock:
+        _inflight -= 1
+        if not _enabled and _inflight == 0:
+            _remove_hooks()
     number, t0, mode = it
     latency = time.perf_counter_ns() - t0
     if mode is not None:
@@ -152,6 +171,8 @@ def _module_path(s, module):
 
 def _pre_hook(module, inputs):
     s = _tls()
+    if not _enabled and not s.stack:
+        return None  # uninstalling: start nothing new
     if not s.stack and s.explicit == 0:
         _begin_iteration(s)
     path = _module_path(s, module)
@@ -196,14 +217,28 @@ def _make_op_mode(torch):
     return OpMode
 
 
+_ops = None  # attach mode: aten-op attribution on/off (else MEMOPLAN_AGENT_OPS)
+
+
 def _install_torch(torch):
     global _OpMode
-    if _api is not None and os.environ.get("MEMOPLAN_AGENT_OPS", "1") != "0":
-        _OpMode = _make_op_mode(torch)
+    ops = _ops if _ops is not None else os.environ.get("MEMOPLAN_AGENT_OPS", "1") != "0"
+    _OpMode = _make_op_mode(torch) if _api is not None and ops else None
+    if _handles:
+        return  # still registered (an uninstall waiting for an iteration to end)
     from torch.nn.modules import module as mod
 
-    mod.register_module_forward_pre_hook(_pre_hook)
-    mod.register_module_forward_hook(_post_hook)
+    _handles.append(mod.register_module_forward_pre_hook(_pre_hook))
+    _handles.append(mod.register_module_forward_hook(_post_hook))
+
+
+def _remove_hooks():
+    while _handles:
+        h = _handles.pop()
+        try:
+            h.remove()
+        except Exception:
+            pass
 
 
 class _TorchFinder:
@@ -239,17 +274,79 @@ def installed():
     return _installed
 
 
-def install():
-    """Called by sitecustomize in the target. Idempotent."""
-    global _installed, _api, _latency_file
+def install(lib_path=None):
+    """Called by sitecustomize in the target (and at attach, with the interposer's path,
+    which was dlopen'ed and is not in the global namespace). Idempotent."""
+    global _installed, _api, _latency_file, _enabled, _finder
     if _installed:
         return
     _installed = True
-    _api = _load_api()
+    _enabled = True
+    if lib_path is None:
+        _api = _load_api()
+    else:
+        try:
+            _api = _Api(ctypes.CDLL(lib_path))
+        except (AttributeError, OSError):
+            _api = None
     path = os.environ.get("MEMOPLAN_LATENCY_FILE")
-    if path:
+    if path and _latency_file is None:
         _latency_file = open(path, "a", buffering=1)
     if "torch" in sys.modules:
         _install_torch(sys.modules["torch"])
     else:
-        sys.meta_path.insert(0, _TorchFinder())
+        _finder = _TorchFinder()
+        sys.meta_path.insert(0, _finder)
+
+
+def uninstall():
+    """Stops marking: no new iteration starts; the hooks are removed as soon as no iteration
+    is in flight (one still running on some thread is ended first). install() may follow."""
+    global _installed, _enabled, _finder
+    with _lock:
+        _installed = False
+        _enabled = False
+        if _finder is not None:
+            try:
+                sys.meta_path.remove(_finder)
+            except ValueError:
+                pass
+            _finder = None
+        if _inflight == 0:
+            _remove_hooks()
+
+
+def _write_status(path, text):
+    if not path:
+        return
+    with open(path + ".tmp", "w") as f:
+        f.write(text + "\n")
+    os.replace(path + ".tmp", path)
+
+
+def _attached(lib_path, gen, ops, status_path=None):
+    """Run by the interposer in a thread of its own right after memoplan_attach()."""
+    global _attach_gen, _ops
+    if gen <= _detached_gen or gen <= _attach_gen:
+        return  # a detach of this attach already ran (threads may take the GIL out of order)
+    _attach_gen = gen
+    _ops = bool(ops)
+    _names.clear()  # ids interned by an earlier attach are in that attach's names file
+    if _installed:
+        uninstall()
+    install(lib_path)
+    torch = sys.modules.get("torch")
+    _write_status(
+        status_path,
+        "ok python=%s torch=%s ops=%d hooks=%d"
+        % (sys.version.split()[0], getattr(torch, "__version__", "none") if torch else "none", 1 if _OpMode else 0, len(_handles)),
+    )
+
+
+def _detached(gen):
+    """Run by the interposer in a thread of its own at memoplan_detach()."""
+    global _detached_gen
+    if gen > _detached_gen:
+        _detached_gen = gen
+    if gen == _attach_gen:
+        uninstall()
