@@ -11,7 +11,7 @@
  * never trusted to name a file or a command, except what the user typed into the launch form or
  * picked in a native dialog. This file has no runtime dependencies: only types and constants.
  */
-import type { PlanRow, SessionSummary } from './types';
+import type { ArmReport, PlanRow, ReplaySummary, SessionSummary } from './types';
 
 export type { PlanRow, SessionSummary } from './types';
 
@@ -302,25 +302,9 @@ export interface ReplayLiveStarted extends JobInfo {
 }
 
 /** What a live replay found (main/replay/live.ts ReplaySummary, plus what the UI explains). */
-export interface ReplayLiveSummary {
-  session: number;
-  plan_id: number | null;
-  threads: number;
-  /** 'serving' | 'refused' | 'observing (...)' | 'no plan' */
-  status: string;
+export interface ReplayLiveSummary extends Omit<ReplaySummary, 'plan_file'> {
   /** True when the plan served nothing: the target ran on the system allocator. */
   unplanned: boolean;
-  hits: number;
-  misses: number;
-  hit_rate: number | null;
-  byte_hit_rate: number | null;
-  fallback_bytes: number;
-  arena_bytes: number;
-  iterations_served: number;
-  retirements: number;
-  exit_code: number;
-  latencies_ms: number[];
-  median_latency_ms: number | null;
   /** Lines the interposer wrote about the plan (its refusal reason, when refused). */
   interposer: string[];
 }
@@ -354,49 +338,8 @@ export interface AbStarted extends JobInfo {
   total: number;
 }
 
-/** One arm of an A/B (main/ab/analysis.ts ArmReport). */
-export interface AbArmReport {
-  allocator: string;
-  library: string | null;
-  threads: number;
-  status: 'ok' | 'failed';
-  reason: string | null;
-  runs_ok: number;
-  runs_failed: number;
-  failures: { run: number; reason: string | null; exit_code: number | null; signal: number | null }[];
-  samples: number;
-  median_ms: number | null;
-  median_ci_low_ms: number | null;
-  median_ci_high_ms: number | null;
-  p90_ms: number | null;
-  p90_ci_low_ms: number | null;
-  p90_ci_high_ms: number | null;
-  p99_ms: number | null;
-  p99_ci_low_ms: number | null;
-  p99_ci_high_ms: number | null;
-  min_ms: number | null;
-  max_ms: number | null;
-  median_ratio: number | null;
-  ratio_ci_low: number | null;
-  ratio_ci_high: number | null;
-  verdict: string | null;
-  p99_ratio: number | null;
-  p99_ratio_ci_low: number | null;
-  p99_ratio_ci_high: number | null;
-  p99_verdict: string | null;
-  peak_rss_bytes: number | null;
-  wall_s: number | null;
-  minor_faults: number | null;
-  major_faults: number | null;
-  voluntary_cs: number | null;
-  involuntary_cs: number | null;
-  threads_seen: number | null;
-  plan_status: string | null;
-  plan_hits: number | null;
-  plan_misses: number | null;
-  plan_hit_rate: number | null;
-  plan_refusal: string | null;
-}
+/** One arm of an A/B: the objects of `memoplan ab --json`. */
+export type AbArmReport = ArmReport;
 
 /** The latency distribution of one arm, reduced in main to what the charts draw. */
 export interface AbDistribution {

@@ -41,3 +41,72 @@ export interface PlanRow {
   /** The plan `all` kept. */
   best: boolean;
 }
+
+/** The A/B verdict: given only where the bootstrap interval of the ratio excludes 1. */
+export type Verdict = 'faster' | 'slower' | 'no detectable difference';
+
+/** One arm of `memoplan ab --json` (allocator x thread count); the UI shows the same objects. */
+export interface ArmReport {
+  allocator: string;
+  library: string | null;
+  threads: number;
+  status: 'ok' | 'failed';
+  reason: string | null;
+  runs_ok: number;
+  runs_failed: number;
+  failures: { run: number; reason: string | null; exit_code: number | null; signal: number | null }[];
+  samples: number;
+  median_ms: number | null;
+  median_ci_low_ms: number | null;
+  median_ci_high_ms: number | null;
+  p90_ms: number | null;
+  p90_ci_low_ms: number | null;
+  p90_ci_high_ms: number | null;
+  p99_ms: number | null;
+  p99_ci_low_ms: number | null;
+  p99_ci_high_ms: number | null;
+  min_ms: number | null;
+  max_ms: number | null;
+  /** median(arm) / median(baseline at the same threads); 1 for the baseline itself. */
+  median_ratio: number | null;
+  ratio_ci_low: number | null;
+  ratio_ci_high: number | null;
+  verdict: Verdict | 'baseline' | null;
+  p99_ratio: number | null;
+  p99_ratio_ci_low: number | null;
+  p99_ratio_ci_high: number | null;
+  p99_verdict: Verdict | 'baseline' | null;
+  /** Medians over the arm's successful runs. */
+  peak_rss_bytes: number | null;
+  wall_s: number | null;
+  minor_faults: number | null;
+  major_faults: number | null;
+  voluntary_cs: number | null;
+  involuntary_cs: number | null;
+  threads_seen: number | null;
+  plan_status: string | null;
+  plan_hits: number | null;
+  plan_misses: number | null;
+  plan_hit_rate: number | null;
+  plan_refusal: string | null;
+}
+
+/** `memoplan replay -- CMD --json`: what a run in plan mode was served. */
+export interface ReplaySummary {
+  session: number;
+  plan_id: number | null;
+  plan_file: string;
+  threads: number;
+  status: string;
+  hits: number;
+  misses: number;
+  hit_rate: number | null;
+  byte_hit_rate: number | null;
+  fallback_bytes: number;
+  arena_bytes: number;
+  iterations_served: number;
+  retirements: number;
+  exit_code: number;
+  latencies_ms: number[];
+  median_latency_ms: number | null;
+}

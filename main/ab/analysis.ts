@@ -1,4 +1,5 @@
-import { compare, median, summarize, type Verdict } from './stats';
+import { compare, median, summarize } from './stats';
+import type { ArmReport } from '../../shared/types';
 import type { StoredAbRun, StoredArm, StoredProcess } from './store';
 
 /**
@@ -8,50 +9,7 @@ import type { StoredAbRun, StoredArm, StoredProcess } from './store';
  * arm at the same thread count, the ratio of medians (and of p99s) with an interval and a verdict.
  */
 
-export interface ArmReport {
-  allocator: string;
-  library: string | null;
-  threads: number;
-  status: 'ok' | 'failed';
-  reason: string | null;
-  runs_ok: number;
-  runs_failed: number;
-  failures: { run: number; reason: string | null; exit_code: number | null; signal: number | null }[];
-  samples: number;
-  median_ms: number | null;
-  median_ci_low_ms: number | null;
-  median_ci_high_ms: number | null;
-  p90_ms: number | null;
-  p90_ci_low_ms: number | null;
-  p90_ci_high_ms: number | null;
-  p99_ms: number | null;
-  p99_ci_low_ms: number | null;
-  p99_ci_high_ms: number | null;
-  min_ms: number | null;
-  max_ms: number | null;
-  /** median(arm) / median(baseline at the same threads); 1 for the baseline itself. */
-  median_ratio: number | null;
-  ratio_ci_low: number | null;
-  ratio_ci_high: number | null;
-  verdict: Verdict | 'baseline' | null;
-  p99_ratio: number | null;
-  p99_ratio_ci_low: number | null;
-  p99_ratio_ci_high: number | null;
-  p99_verdict: Verdict | 'baseline' | null;
-  /** Medians over the arm's successful runs. */
-  peak_rss_bytes: number | null;
-  wall_s: number | null;
-  minor_faults: number | null;
-  major_faults: number | null;
-  voluntary_cs: number | null;
-  involuntary_cs: number | null;
-  threads_seen: number | null;
-  plan_status: string | null;
-  plan_hits: number | null;
-  plan_misses: number | null;
-  plan_hit_rate: number | null;
-  plan_refusal: string | null;
-}
+export type { ArmReport };
 
 export interface AbReport {
   ab_run_id: number;

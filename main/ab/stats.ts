@@ -146,7 +146,8 @@ export function summarize(xs: Samples, o: BootstrapOptions = {}): Summary {
   return { n, median: est(0), p90: est(1), p99: est(2), min: sorted[0], max: sorted[n - 1] };
 }
 
-export type Verdict = 'faster' | 'slower' | 'no detectable difference';
+import type { Verdict } from '../../shared/types';
+export type { Verdict };
 
 export interface RatioEstimate {
   /** statistic(arm) / statistic(baseline): below 1 means the arm is faster. */

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { DB } from '../store/db';
 import { UserError } from '../../shared/errors';
+import type { ReplaySummary } from '../../shared/types';
 import { planFileFromDb } from '../plan/plan-export';
 import { PlanFileError, readPlanFile, writePlanFile } from '../plan/plan-file';
 import { record, type RecordOptions, type RecordResult } from '../record/record';
@@ -33,24 +34,7 @@ export interface ReplayOptions {
   onStart?: RecordOptions['onStart'];
 }
 
-export interface ReplaySummary {
-  session: number;
-  plan_id: number | null;
-  plan_file: string;
-  threads: number;
-  status: string;
-  hits: number;
-  misses: number;
-  hit_rate: number | null;
-  byte_hit_rate: number | null;
-  fallback_bytes: number;
-  arena_bytes: number;
-  iterations_served: number;
-  retirements: number;
-  exit_code: number;
-  latencies_ms: number[];
-  median_latency_ms: number | null;
-}
+export type { ReplaySummary };
 
 export async function replayLive(o: ReplayOptions): Promise<{ summary: ReplaySummary; result: RecordResult }> {
   let planFile: string;
