@@ -5,6 +5,7 @@ import path from 'node:path';
 import { before, test } from 'node:test';
 import { openDatabase } from '../../main/store/db';
 import { readPlanFile, writePlanFile } from '../../main/plan/plan-file';
+import type { ReplaySummary } from '../../shared/types';
 import { runCli, WORKLOAD } from '../helpers/cli';
 import { tmpDir } from '../helpers/tmp';
 
@@ -18,18 +19,7 @@ const dbFile = path.join(dir, 'replay.db');
 const PY = '/usr/bin/python3';
 const plans: Record<string, string> = {};
 
-interface Summary {
-  session: number;
-  status: string;
-  hits: number;
-  misses: number;
-  hit_rate: number | null;
-  byte_hit_rate: number | null;
-  fallback_bytes: number;
-  arena_bytes: number;
-  iterations_served: number;
-  exit_code: number;
-}
+type Summary = ReplaySummary;
 
 /** The replay CLI's JSON comes after the workload's own stdout line. */
 function summaryOf(stdout: string): Summary {
