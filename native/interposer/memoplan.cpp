@@ -73,6 +73,7 @@
 //   (not a sparse extension) so that a later write to a mapped page can never
 //   raise SIGBUS for lack of space.
 
+#include "fmt.h"
 #include <dlfcn.h>
 #include <link.h>
 #include <errno.h>
@@ -558,17 +559,8 @@ void thread_dtor(void* p) {
 }
 
 // ---------------------------------------------------------- file set-up ---
-char* put_str(char* p, char* end, const char* s) {
-  while (*s && p < end) *p++ = *s++;
-  return p;
-}
-char* put_u64(char* p, char* end, uint64_t v) {
-  char tmp[24];
-  int n = 0;
-  do { tmp[n++] = (char)('0' + v % 10); v /= 10; } while (v);
-  while (n && p < end) *p++ = tmp[--n];
-  return p;
-}
+using mpfmt::put_str;
+using mpfmt::put_u64;
 
 // Creates trace-<pid>-<start_ns>.{mpt,names} and maps the header.
 // Returns false (and leaves recording off) on any failure.

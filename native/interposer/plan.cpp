@@ -55,6 +55,7 @@
 //   no stats file), but arena pointers inherited from the parent stay
 //   recognised: their frees are no-ops, realloc copies them out.
 
+#include "fmt.h"
 #include "plan.h"
 
 #include <errno.h>
@@ -164,17 +165,8 @@ char g_refusal[768];
 uint64_t g_tot[8];           // hits misses hit_bytes miss_bytes arena_bytes served retirements pass
 
 // ------------------------------------------------------------- helpers ---
-char* put_str(char* p, char* end, const char* s) {
-  while (*s && p < end) *p++ = *s++;
-  return p;
-}
-char* put_u64(char* p, char* end, uint64_t v) {
-  char tmp[24];
-  int n = 0;
-  do { tmp[n++] = (char)('0' + v % 10); v /= 10; } while (v);
-  while (n && p < end) *p++ = tmp[--n];
-  return p;
-}
+using mpfmt::put_str;
+using mpfmt::put_u64;
 char* put_hex(char* p, char* end, uint64_t v, int width) {
   char tmp[20];
   int n = 0;
