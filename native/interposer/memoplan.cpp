@@ -766,6 +766,10 @@ namespace {
 inline mp::PlanThreadHead* planning() { return UNLIKELY(g.plan) ? mp::plan_here() : nullptr; }
 
 NOINLINE void* malloc_ext(malloc_fn f, size_t n) {
+  if (LIKELY(!g.on)) {  // planning only: tail calls, nothing to record
+    mp::PlanThreadHead* h = mp::plan_here();
+    return h ? mp::plan_malloc(h, n) : f(n);
+  }
   mp::PlanThreadHead* h = planning();
   void* p = h ? mp::plan_malloc(h, n) : f(n);
   if (g.on) record(K_MALLOC, p, n, 0, p ? 0 : F_FAILED);
@@ -795,11 +799,18 @@ EXPORT void* malloc(size_t n) __THROW {
   malloc_fn f = g.malloc_;
   if (UNLIKELY(!f)) return malloc_slow(n);
   if (!(g.on | g.plan)) return f(n);
+  if (!g.on) {  // planning only: plan_malloc serves, or observes, or forwards
+    if (mp::PlanThreadHead* h = mp::t_plan) return mp::plan_malloc(h, n);
+    return f(n);
+  }
   return malloc_ext(f, n);
 }
 
 EXPORT void free(void* p) __THROW {
   if (UNLIKELY(!p)) return;  // free(NULL) does nothing and is not recorded
+  // An arena block never reaches the real free (never a bootstrap block; the
+  // range is empty until a plan is loaded).
+  if (mp::in_arena(p)) return g.on ? free_arena(p) : mp::arena_free(p);
   if (UNLIKELY(is_boot(p))) return;
   free_fn f = g.free_;
   if (UNLIKELY(!f)) {
@@ -807,7 +818,6 @@ EXPORT void free(void* p) __THROW {
     ensure_reals();
     f = g.free_;
   }
-  if (UNLIKELY(mp::in_arena(p))) return free_arena(p);
   if (!g.on) return f(p);
   return free_rec(f, p);
 }
@@ -824,6 +834,7 @@ EXPORT void* calloc(size_t nm, size_t sz) __THROW {
     f = g.calloc_;
   }
   mp::PlanThreadHead* h = planning();
+  if (LIKELY(!g.on)) return h ? mp::plan_calloc(h, nm, sz) : f(nm, sz);
   void* p = h ? mp::plan_calloc(h, nm, sz) : f(nm, sz);
   if (g.on) record(K_CALLOC, p, sat_mul(nm, sz), 0, p ? 0 : F_FAILED);
   return p;
@@ -908,7 +919,9 @@ EXPORT void* reallocarray(void* p, size_t nm, size_t sz) __THROW {
   return do_realloc(p, n, K_REALLOCARRAY, n);
 }
 
-EXPORT int posix_memalign(void** out, size_t align, size_t n) __THROW {
+namespace {
+// posix_memalign beyond its fast paths: bootstrap, recording.
+NOINLINE int posix_memalign_ext(void** out, size_t align, size_t n) {
   if (UNLIKELY(!real_posix_memalign)) {
     if (resolving()) {
       if (!align || (align & (align - 1)) || align % sizeof(void*)) return EINVAL;
@@ -926,6 +939,19 @@ EXPORT int posix_memalign(void** out, size_t align, size_t n) __THROW {
     record(K_POSIX_MEMALIGN, rc == 0 ? *out : nullptr, n, log2_floor(align), rc ? F_FAILED : 0);
   return rc;
 }
+}  // namespace
+
+// Like malloc: neither recording nor planning, a tail call; planning only,
+// a tail call into plan mode (which forwards outside iterations).
+EXPORT int posix_memalign(void** out, size_t align, size_t n) __THROW {
+  posix_memalign_fn f = real_posix_memalign;
+  if (LIKELY(f) && !g.on) {
+    if (!g.plan) return f(out, align, n);
+    if (mp::PlanThreadHead* h = mp::t_plan) return mp::plan_posix_memalign(h, f, out, align, n);
+    return f(out, align, n);
+  }
+  return posix_memalign_ext(out, align, n);
+}
 
 namespace {
 inline void* do_aligned(aligned_fn* fp, uint8_t kind, size_t align, size_t n) {
@@ -938,6 +964,7 @@ inline void* do_aligned(aligned_fn* fp, uint8_t kind, size_t align, size_t n) {
     ensure_reals();
   }
   mp::PlanThreadHead* h = planning();
+  if (LIKELY(!g.on)) return h ? mp::plan_aligned(h, *fp, align, n) : (*fp)(align, n);
   void* p = h ? mp::plan_aligned(h, *fp, align, n) : (*fp)(align, n);
   if (g.on) record(kind, p, n, log2_floor(align), p ? 0 : F_FAILED);
   return p;

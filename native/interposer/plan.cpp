@@ -19,8 +19,10 @@
 //   "boundaries" (sorted distinct offsets and ends of planned entries).
 //   Arena::owner[b] = entry index + 1 of the block starting at boundary b
 //   that is live, 0 if none (live blocks never overlap, so at most one).
-//   free(p) from any thread: hash lookup offset -> b, release-store 0. The
-//   owner thread writes owner[b] when it serves; no RMW anywhere.
+//   free(p) from any thread: hash lookup offset -> b, release-store 0 (an
+//   offset that is no boundary stores nothing; a boundary with no live block
+//   already holds 0, so the store is unconditional). The owner thread writes
+//   owner[b] when it serves; no RMW anywhere.
 //
 // * The overlap check (safety: a planned entry is never handed out while any
 //   byte it covers is still live at runtime, e.g. because the program frees
@@ -34,6 +36,10 @@
 //   block below it on its bytes was dead, and frees are final; so a live
 //   block overlapping i is always found at or below the top of each byte.
 //   The descent is capped (kCheckBudget visits); over the cap, a miss.
+//   Fast path (check_fast, inline in the entry points): every j in V(i) was
+//   served and is dead; "served" needs no load for j < lim (no skip and no
+//   refused hit happened below lim in this iteration, and j < i <= cursor).
+//   Any other outcome falls back to the exact walk above.
 //   The previous iteration of the same arena cannot hold a live block: an
 //   arena is only reused after an iteration that ended with none (below).
 //
@@ -101,7 +107,7 @@ enum : uint32_t {
   R_ARENA_MAP = 11, R_RETIRED = 12,
 };
 
-struct PEntry {       // 32 bytes
+struct PEntry {       // 32 bytes; g_e[g_n] is a sentinel that matches nothing
   uint64_t size;
   uint64_t off;
   uint32_t align;     // as in the file (>= 16)
@@ -111,22 +117,35 @@ struct PEntry {       // 32 bytes
 
 struct HSlot { uint64_t key1; uint32_t b, pad; };  // key1 = offset + 1, 0 = empty
 
+// A visible predecessor (see top): entry index and its boundary index.
+struct VPred { uint32_t j, b; };
+
 struct Arena {
   char* base;
   uint32_t slot, pad;
-  uint32_t owner[1];  // [g_nb]
+  uint32_t owner[2];  // [g_nb rounded up to even]: the end scan reads 8 bytes at a time
 };
 
+// The serving path's state: its first 64 bytes are all the hot path touches
+// (with the entry, its predecessors' owner/served words and the owner word).
 struct PlanThread {
   PlanThreadHead h;   // phase, busy
-  uint64_t cursor;
   uint32_t epoch;
+  // Every planned entry below `lim` that the cursor has passed was served in
+  // this iteration (no skip, no refused hit below it): the overlap check
+  // needs no served[] load for them. ~0u until the first irregularity.
+  uint32_t lim;
+  uint64_t cursor;
+  uint32_t* own;      // arena->owner, arena->base (null without an arena)
+  char* base;
+  uint32_t* served;   // [g_n]: epoch in which the entry was served
   uint32_t prev_valid, prev_align;
   uint64_t prev_size;
+  // per iteration. hits, hit_bytes and passthrough are derived at the end
+  // from the cursor and the prefix sums, less what `sub_*` took out (entries
+  // skipped by resynchronisation, matched entries not served).
+  uint64_t misses, miss_bytes, sub_n, sub_bytes, sub_pass;
   Arena* arena;
-  uint32_t* served;   // [g_n]: epoch in which the entry was served
-  // per iteration
-  uint64_t hits, misses, hit_bytes, miss_bytes, pass;
   // observing
   uint32_t hashA, hashB;
   uint64_t count;
@@ -142,13 +161,16 @@ Reals R;
 int g_on;                    // plan loaded and usable
 uint64_t g_n;
 const PEntry* g_e;
-const uint32_t* g_vlist;
+const VPred* g_vlist;
+const uint64_t* g_psize;     // [g_n + 1]: sum of sizes of entries below
+const uint64_t* g_ppass;     // [g_n + 1]: number of unplanned entries below
 const uint64_t* g_bounds;
 uint32_t g_nb;
 const HSlot* g_hash;
 uint64_t g_hmask;
 uint64_t g_arena_bytes, g_map_bytes;
 uint32_t g_stride_log2;
+uint64_t g_smask;            // (1 << g_stride_log2) - 1
 uint64_t g_nslots;
 uint32_t g_page = 4096;
 char g_sig[65];
@@ -322,7 +344,22 @@ bool precompute(PEntry* e, uint64_t n) {
   }
   munmap(top, (nb + 1) * 4);
   munmap(mark, (n + 1) * 4);
-  g_vlist = vl;
+  // (entry, boundary) pairs: the check reads no PEntry of a predecessor
+  VPred* vp = (VPred*)map_anon((used ? used : 1) * sizeof(VPred));
+  uint64_t* pre = (uint64_t*)map_anon((n + 1) * 16);
+  if (!vp || !pre) return refuse_line(R_COMPLEX, "out of memory while preparing the plan");
+  for (uint64_t x = 0; x < used; x++) vp[x] = VPred{vl[x], e[vl[x]].b};
+  munmap(vl, kMaxVList * 4);
+  g_vlist = vp;
+  uint64_t* ps = pre;
+  uint64_t* pp = pre + n + 1;
+  ps[0] = pp[0] = 0;
+  for (uint64_t i = 0; i < n; i++) {
+    ps[i + 1] = ps[i] + e[i].size;  // wraps harmlessly: only differences are used
+    pp[i + 1] = pp[i] + (e[i].b == kNone);
+  }
+  g_psize = ps;
+  g_ppass = pp;
   return true;
 }
 
@@ -334,6 +371,7 @@ bool reserve_region() {
   uint32_t sl = 21;
   while ((1ull << sl) < g_map_bytes) sl++;
   g_stride_log2 = sl;
+  g_smask = (1ull << sl) - 1;
   uint64_t slots = kMaxSlots;
   while (slots > 1 && (slots << sl) > kMaxArena * 2) slots >>= 1;
   for (; slots >= 1; slots >>= 1) {
@@ -441,7 +479,7 @@ bool plan_load(const Reals* reals, uint32_t page_size) {
   }
   if (arena > kMaxArena) return refuse_line(R_HEADER, "arena larger than 1 TiB");
   if (n >= kNone) return refuse_line(R_HEADER, "too many entries");
-  PEntry* e = (PEntry*)map_anon((n ? n : 1) * sizeof(PEntry));
+  PEntry* e = (PEntry*)map_anon((n + 1) * sizeof(PEntry));
   if (!e) return refuse_line(R_COMPLEX, "out of memory while preparing the plan");
   for (uint64_t i = 0; i < n; i++) {
     const unsigned char* r = f + 128 + 24 * i;
@@ -477,6 +515,10 @@ bool plan_load(const Reals* reals, uint32_t page_size) {
     // A zero-size block would alias the start of another: not served.
     if (sz) e[i].b = 0;
   }
+  // sentinel: no allocation has align 0 for matching (it is >= 16)
+  e[n].size = ~0ull;
+  e[n].align = 0;
+  e[n].b = kNone;
   g_n = n;
   g_e = e;
   g_arena_bytes = arena;
@@ -527,7 +569,7 @@ COLD Arena* new_arena(PlanThread* pt) {
   }
   Arena* a = nullptr;
   if (!err) {
-    a = (Arena*)map_anon(sizeof(Arena) + (uint64_t)g_nb * 4);
+    a = (Arena*)map_anon(sizeof(Arena) + (uint64_t)g_nb * 4);  // owner[] has g_nb + 2
     if (!a) err = ENOMEM;
   }
   if (err) {
@@ -558,20 +600,22 @@ inline bool overlaps(const PEntry& x, const PEntry& y) {
 }
 
 // Safety check: no live block of this arena overlaps entry i (see top).
+// Exact; the serving path tries check_fast first and comes here when that
+// one cannot decide.
 bool bytes_free(PlanThread* pt, uint32_t i) {
   const PEntry* E = g_e;
-  const uint32_t* own = pt->arena->owner;
+  const uint32_t* own = pt->own;
   const uint32_t* served = pt->served;
-  uint32_t ep = pt->epoch;
+  uint32_t ep = pt->epoch, lim = pt->lim;
   if (__atomic_load_n(&own[E[i].b], __ATOMIC_ACQUIRE) != 0) return false;
-  const uint32_t* v = g_vlist + E[i].vbeg;
+  const VPred* v = g_vlist + E[i].vbeg;
   uint32_t cnt = E[i].vcnt;
   uint32_t stack[64];
   uint32_t sp = 0;
   for (uint32_t x = 0; x < cnt; x++) {
-    uint32_t j = v[x];
-    if (LIKELY(served[j] == ep)) {
-      if (__atomic_load_n(&own[E[j].b], __ATOMIC_ACQUIRE) == j + 1) return false;
+    uint32_t j = v[x].j;
+    if (LIKELY(j < lim) || served[j] == ep) {
+      if (__atomic_load_n(&own[v[x].b], __ATOMIC_ACQUIRE) == j + 1) return false;
     } else {
       if (sp == 64) return false;
       stack[sp++] = j;
@@ -580,13 +624,13 @@ bool bytes_free(PlanThread* pt, uint32_t i) {
   uint32_t budget = kCheckBudget;
   while (sp) {  // entries not served this iteration: look below them
     uint32_t m = stack[--sp];
-    const uint32_t* w = g_vlist + E[m].vbeg;
+    const VPred* w = g_vlist + E[m].vbeg;
     for (uint32_t x = 0; x < E[m].vcnt; x++) {
-      uint32_t j = w[x];
+      uint32_t j = w[x].j;
       if (!overlaps(E[j], E[i])) continue;
       if (budget-- == 0) return false;
-      if (served[j] == ep) {
-        if (__atomic_load_n(&own[E[j].b], __ATOMIC_ACQUIRE) == j + 1) return false;
+      if (j < lim || served[j] == ep) {
+        if (__atomic_load_n(&own[w[x].b], __ATOMIC_ACQUIRE) == j + 1) return false;
       } else {
         if (sp == 64) return false;
         stack[sp++] = j;
@@ -596,13 +640,37 @@ bool bytes_free(PlanThread* pt, uint32_t i) {
   return true;
 }
 
+// The common case of bytes_free: every visible predecessor of i was served
+// in this iteration. true: no live block overlaps i (the same proof: the
+// served predecessors are dead, nothing needs a descent). false: a live
+// block was found OR a predecessor was not served; bytes_free decides.
+inline bool check_fast(const PlanThread* pt, const PEntry* e) {
+  const uint32_t* own = pt->own;
+  if (__atomic_load_n(&own[e->b], __ATOMIC_ACQUIRE) != 0) return false;
+  const VPred* v = g_vlist + e->vbeg;
+  const VPred* vend = v + e->vcnt;
+  uint32_t lim = pt->lim;
+  for (; v != vend; v++) {
+    uint32_t j = v->j;
+    if (UNLIKELY(j >= lim) && pt->served[j] != pt->epoch) return false;
+    if (__atomic_load_n(&own[v->b], __ATOMIC_ACQUIRE) == j + 1) return false;
+  }
+  return true;
+}
+
+inline void lower_lim(PlanThread* pt, uint64_t at) {
+  if (at < pt->lim) pt->lim = (uint32_t)at;
+}
+
 // Matches one allocation (size, align for matching) against the plan.
 // Returns the arena block on a planned hit, nullptr otherwise (the caller
 // uses the real allocator). arena_ok = false: never serve (pvalloc).
-void* serve(PlanThread* pt, uint64_t size, uint32_t malign, bool arena_ok) {
+// Everything: resynchronisation, unplanned entries, misses, the full
+// overlap check (try_fast below is its common case, inline).
+COLD void* serve_slow(PlanThread* pt, uint64_t size, uint32_t malign, bool arena_ok) {
   const PEntry* E = g_e;
   uint64_t c = pt->cursor, n = g_n, j = kNone;
-  if (LIKELY(c < n) && LIKELY(E[c].size == size) && LIKELY(E[c].align == malign)) {
+  if (E[c].size == size && E[c].align == malign) {  // E[n] matches nothing
     j = c;
   } else if (pt->prev_valid) {
     // Resynchronise: this allocation and the previous (missed) one match
@@ -624,25 +692,53 @@ void* serve(PlanThread* pt, uint64_t size, uint32_t malign, bool arena_ok) {
     pt->miss_bytes += size;
     return nullptr;
   }
+  if (j > c) {  // c .. j-1 skipped: neither hits nor served
+    lower_lim(pt, c);
+    pt->sub_n += j - c;
+    pt->sub_bytes += g_psize[j] - g_psize[c];
+    pt->sub_pass += g_ppass[j] - g_ppass[c];
+  }
   pt->prev_valid = 0;
   pt->cursor = j + 1;
   const PEntry& e = E[j];
-  if (e.b == kNone) {  // outlives the iteration: real allocator, by design
-    pt->hits++;
-    pt->hit_bytes += size;
-    pt->pass++;
-    return nullptr;
-  }
+  if (e.b == kNone) return nullptr;  // outlives the iteration: real allocator (a hit)
   if (UNLIKELY(!arena_ok) || UNLIKELY(!bytes_free(pt, (uint32_t)j))) {
+    lower_lim(pt, j);
     pt->misses++;
     pt->miss_bytes += size;
+    pt->sub_n++;
+    pt->sub_bytes += size;
     return nullptr;
   }
-  __atomic_store_n(&pt->arena->owner[e.b], (uint32_t)j + 1, __ATOMIC_RELAXED);
+  __atomic_store_n(&pt->own[e.b], (uint32_t)j + 1, __ATOMIC_RELAXED);
   pt->served[j] = pt->epoch;
-  pt->hits++;
-  pt->hit_bytes += size;
-  return pt->arena->base + e.off;
+  return pt->base + e.off;
+}
+
+// The serving path's common case, inline in the entry points: the entry at
+// the cursor matches (size, align), is planned, and check_fast holds. Sets
+// busy around its reads and writes (a signal handler that allocates in
+// between forwards). No counter is touched: hits are derived from the
+// cursor at the end. nullptr: nothing was changed, the caller goes the slow
+// way (serve_slow decides everything again).
+__attribute__((always_inline)) inline void* try_fast(PlanThread* pt, uint64_t size,
+                                                     uint32_t malign) {
+  pt->h.busy = 1;
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  void* q = nullptr;
+  uint64_t c = pt->cursor;
+  const PEntry* e = g_e + c;
+  if (LIKELY(e->size == size) && LIKELY(e->align == malign) && LIKELY(e->b != kNone) &&
+      LIKELY(check_fast(pt, e))) {
+    pt->prev_valid = 0;
+    pt->cursor = c + 1;
+    __atomic_store_n(&pt->own[e->b], (uint32_t)c + 1, __ATOMIC_RELAXED);
+    pt->served[c] = pt->epoch;
+    q = pt->base + e->off;
+  }
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  pt->h.busy = 0;
+  return q;
 }
 
 inline void observe(PlanThread* pt, uint64_t size, uint32_t salign) {
@@ -663,17 +759,26 @@ struct Busy {  // the serving path is not re-entered by a signal handler
   }
 };
 
-inline bool serving(PlanThreadHead* h) { return h->phase == PH_SERVE && !h->busy; }
+// phase == PH_SERVE and busy == 0, in one load and compare
+inline bool serving(PlanThreadHead* h) {
+  uint64_t w;
+  memcpy(&w, h, 8);
+  static_assert(sizeof(PlanThreadHead) == 8, "phase and busy: one word");
+  return w == PH_SERVE;  // little-endian: phase is the low half
+}
 inline bool observing(PlanThreadHead* h) { return h->phase == PH_OBSERVE; }
 
 }  // namespace
 
 // ------------------------------------------------------ allocation paths ---
-void* plan_malloc(PlanThreadHead* h, size_t n) {
+namespace {
+// What the entry points do when try_fast cannot serve: everything, from
+// scratch (try_fast changed nothing).
+COLD void* malloc_slow(PlanThreadHead* h, size_t n) {
   PlanThread* pt = (PlanThread*)h;
   if (serving(h)) {
     Busy b(pt);
-    void* q = serve(pt, n, 16, true);
+    void* q = serve_slow(pt, n, 16, true);
     return q ? q : R.malloc_(n);
   }
   void* q = R.malloc_(n);
@@ -681,13 +786,13 @@ void* plan_malloc(PlanThreadHead* h, size_t n) {
   return q;
 }
 
-void* plan_calloc(PlanThreadHead* h, size_t nm, size_t sz) {
+COLD void* calloc_slow(PlanThreadHead* h, size_t nm, size_t sz) {
   PlanThread* pt = (PlanThread*)h;
   size_t n;
   if (__builtin_mul_overflow(nm, sz, &n)) return R.calloc_(nm, sz);  // fails, uncounted
   if (serving(h)) {
     Busy b(pt);
-    void* q = serve(pt, n, 16, true);
+    void* q = serve_slow(pt, n, 16, true);
     if (q) return memset(q, 0, n);  // a reused slot holds old data
     return R.calloc_(nm, sz);
   }
@@ -696,12 +801,12 @@ void* plan_calloc(PlanThreadHead* h, size_t nm, size_t sz) {
   return q;
 }
 
-void* plan_aligned(PlanThreadHead* h, aligned_fn real, size_t align, size_t n) {
+COLD void* aligned_slow(PlanThreadHead* h, aligned_fn real, size_t align, size_t n) {
   PlanThread* pt = (PlanThread*)h;
   if (serving(h)) {
     Busy b(pt);
     if (align <= 16 || pow2(align)) {
-      void* q = serve(pt, n, align < 16 ? 16 : (uint32_t)sig_align(align), align <= kHuge);
+      void* q = serve_slow(pt, n, align < 16 ? 16 : (uint32_t)sig_align(align), align <= kHuge);
       if (q) return q;
     } else {  // rounded up by glibc: not served, not matched
       pt->misses++;
@@ -714,13 +819,13 @@ void* plan_aligned(PlanThreadHead* h, aligned_fn real, size_t align, size_t n) {
   return q;
 }
 
-int plan_posix_memalign(PlanThreadHead* h, int (*real)(void**, size_t, size_t), void** out,
-                        size_t align, size_t n) {
+COLD int posix_memalign_slow(PlanThreadHead* h, int (*real)(void**, size_t, size_t),
+                             void** out, size_t align, size_t n) {
   PlanThread* pt = (PlanThread*)h;
   bool valid = pow2(align) && align % sizeof(void*) == 0;
   if (valid && serving(h)) {
     Busy b(pt);
-    void* q = serve(pt, n, align < 16 ? 16 : (uint32_t)sig_align(align), align <= kHuge);
+    void* q = serve_slow(pt, n, align < 16 ? 16 : (uint32_t)sig_align(align), align <= kHuge);
     if (q) { *out = q; return 0; }
     return real(out, align, n);
   }
@@ -729,12 +834,47 @@ int plan_posix_memalign(PlanThreadHead* h, int (*real)(void**, size_t, size_t), 
   return rc;
 }
 
+}  // namespace
+
+// The entry points: a leaf that serves the common case (phase SERVE, the
+// entry at the cursor matches, check_fast holds), else a tail call.
+void* plan_malloc(PlanThreadHead* h, size_t n) {
+  if (LIKELY(serving(h)))
+    if (void* q = try_fast((PlanThread*)h, n, 16)) return q;
+  return malloc_slow(h, n);
+}
+
+void* plan_calloc(PlanThreadHead* h, size_t nm, size_t sz) {
+  size_t n;
+  if (LIKELY(serving(h)) && !__builtin_mul_overflow(nm, sz, &n))
+    if (void* q = try_fast((PlanThread*)h, n, 16)) return memset(q, 0, n);  // a reused slot holds old data
+  return calloc_slow(h, nm, sz);
+}
+
+// A power-of-two align matches as max(align, 16); a planned entry's align is
+// at most 2 MiB, so a fast hit is always allowed in the arena.
+void* plan_aligned(PlanThreadHead* h, aligned_fn real, size_t align, size_t n) {
+  if (LIKELY(serving(h)) && pow2(align) && align <= kHuge)
+    if (void* q = try_fast((PlanThread*)h, n, align < 16 ? 16 : (uint32_t)align)) return q;
+  return aligned_slow(h, real, align, n);
+}
+
+int plan_posix_memalign(PlanThreadHead* h, int (*real)(void**, size_t, size_t), void** out,
+                        size_t align, size_t n) {
+  if (LIKELY(serving(h)) && pow2(align) && align >= sizeof(void*) && align <= kHuge)
+    if (void* q = try_fast((PlanThread*)h, n, align < 16 ? 16 : (uint32_t)align)) {
+      *out = q;
+      return 0;
+    }
+  return posix_memalign_slow(h, real, out, align, n);
+}
+
 void* plan_valloc(PlanThreadHead* h, valloc_fn real, size_t n, bool pvalloc) {
   PlanThread* pt = (PlanThread*)h;
   if (serving(h)) {
     Busy b(pt);
     // pvalloc's block is usable up to the next page: the plan did not size it.
-    void* q = serve(pt, n, g_page, !pvalloc && g_page <= kHuge);
+    void* q = serve_slow(pt, n, g_page, !pvalloc && g_page <= kHuge);
     return q ? q : real(n);
   }
   void* q = real(n);
@@ -764,7 +904,7 @@ void* plan_realloc(PlanThreadHead* h, void* p, size_t n) {
       else own = nullptr;
     }
     // The old size of a real block comes from malloc_usable_size.
-    void* q = serve(pt, n, 16, !p || from_arena || R.usable_);
+    void* q = serve_slow(pt, n, 16, !p || from_arena || R.usable_);
     if (q && own) {
       size_t old = g_e[e1 - 1].size;
       memmove(q, p, old < n ? old : n);
@@ -802,10 +942,20 @@ uint32_t* owner_slot(void* p, uint32_t* entry1) {
 }
 }  // namespace
 
+// free(p): the arena of p, its boundary (hash), one release store of 0. An
+// offset that is no boundary (past the arena, not a block start) finds none;
+// a boundary where no block is live already holds 0.
 void arena_free(void* p) {
-  uint32_t e1;
-  uint32_t* s = owner_slot(p, &e1);
-  if (s && e1) __atomic_store_n(s, 0u, __ATOMIC_RELEASE);
+  uint32_t sl = g_stride_log2;
+  uintptr_t rel = (uintptr_t)p - g_rbase;
+  uint64_t key1 = (rel & g_smask) + 1;
+  const HSlot* h = g_hash;
+  uint64_t m = g_hmask;
+  uint64_t i = hash_of(key1 - 1) & m;
+  for (; h[i].key1 != key1; i = (i + 1) & m)
+    if (h[i].key1 == 0) return;  // not a block start
+  Arena* a = __atomic_load_n(&g_arena_of[rel >> sl], __ATOMIC_ACQUIRE);
+  if (LIKELY(a)) __atomic_store_n(&a->owner[h[i].b], 0u, __ATOMIC_RELEASE);
 }
 
 size_t arena_usable(void* p) {
@@ -866,9 +1016,12 @@ void plan_begin() {
       pt->state = TS_OFF;
     } else {
       pt->epoch++;
+      pt->lim = ~0u;
       pt->cursor = 0;
+      pt->own = pt->arena ? pt->arena->owner : nullptr;
+      pt->base = pt->arena ? pt->arena->base : nullptr;
       pt->prev_valid = 0;
-      pt->hits = pt->misses = pt->hit_bytes = pt->miss_bytes = pt->pass = 0;
+      pt->misses = pt->miss_bytes = pt->sub_n = pt->sub_bytes = pt->sub_pass = 0;
       __atomic_signal_fence(__ATOMIC_SEQ_CST);
       pt->h.phase = PH_SERVE;
     }
@@ -920,16 +1073,24 @@ bool plan_end(IterResult* r) {
     return true;
   }
   // served iteration
-  r->hits = pt->hits;
+  uint64_t c = pt->cursor;
+  r->hits = c - pt->sub_n;
   r->misses = pt->misses;
-  r->hit_bytes = pt->hit_bytes;
+  r->hit_bytes = g_psize[c] - pt->sub_bytes;
   r->miss_bytes = pt->miss_bytes;
-  r->passthrough = pt->pass;
+  r->passthrough = g_ppass[c] - pt->sub_pass;
   r->served = 1;
   if (Arena* a = pt->arena) {
-    bool live = false;
-    for (uint32_t b = 0; b < g_nb && !live; b++)
-      live = __atomic_load_n(&a->owner[b], __ATOMIC_RELAXED) != 0;
+    // any live block? owner[] OR-reduced 8 bytes at a time (its length is even)
+    typedef uint64_t __attribute__((may_alias)) u64a;
+    const u64a* w = (const u64a*)a->owner;
+    uint64_t nw = ((uint64_t)g_nb + 1) / 2, acc0 = 0, acc1 = 0, x = 0;
+    for (; x + 2 <= nw; x += 2) {
+      acc0 |= __atomic_load_n(&w[x], __ATOMIC_RELAXED);
+      acc1 |= __atomic_load_n(&w[x + 1], __ATOMIC_RELAXED);
+    }
+    if (x < nw) acc0 |= __atomic_load_n(&w[x], __ATOMIC_RELAXED);
+    bool live = (acc0 | acc1) != 0;
     if (live) {  // a planned buffer outlived its iteration: never reuse this arena
       pt->arena = nullptr;
       pt->retirements++;

@@ -57,6 +57,8 @@ void plan_write_stats() MP_HIDDEN;     // MEMOPLAN_PLAN_STATS, at exit
 
 // Allocation paths for a thread inside an iteration (h = plan_here()).
 // They call the real allocator for everything not served from the arena.
+// plan_malloc also takes any non-null t_plan (outside an iteration it
+// forwards), so that malloc reaches it in one tail call.
 void* plan_malloc(PlanThreadHead* h, size_t n) MP_HIDDEN;
 void* plan_calloc(PlanThreadHead* h, size_t nm, size_t sz) MP_HIDDEN;
 // aligned_alloc / memalign / valloc / pvalloc: real(align, n) or real(n).
