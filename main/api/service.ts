@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { UserError } from '../../shared/errors';
 import {
@@ -18,8 +17,6 @@ import {
 } from '../../shared/api';
 import { openDatabase, type DB } from '../store/db';
 import { getSession, listSessions } from '../store/sessions';
-import { record } from '../record/record';
-import { planSession } from '../plan/plan-session';
 import { loadStepper, type PlanStepper } from '../replay/step';
 import { workloadsDir } from '../paths';
 import { ApiInputError, isApiMethod, validateRequest } from './validate';
@@ -30,13 +27,21 @@ import { Exports, type Download, type SaveDialog } from './exports';
 import { Jobs } from './jobs';
 import { checkWorkload, formFromCommand } from './launch-check';
 import { ProcessWatcher } from './processes';
-import { AB_ALLOCATORS } from '../../shared/api';
+import { AB_ALLOCATORS, type PlanRunReply } from '../../shared/api';
+import { WorkerRun } from '../workers/host';
+import type { PlanWorkerData } from '../workers/plan-worker';
+import type { DeleteWorkerData } from '../workers/delete-worker';
+import type { RecordDone, RecordWorkerData, WorkerStarted } from '../workers/record-worker';
 
 /**
  * The server side of shared/api.ts, independent of the transport: `call(method, params)`
  * validates, dispatches to a handler over the existing modules, and turns every outcome into an
  * ApiReply; `onEvent` streams pushed events. serve.ts (HTTP + WebSocket) and app.ts (Electron
  * IPC) are thin layers over one ApiService.
+ *
+ * Heavy calls run in worker threads (main/workers/), each on its own database connection, so
+ * that this thread keeps answering: plan.run, recordings (the target is spawned and its trace
+ * ingested by the worker), live replays and A/Bs (jobs.ts), and sessions.delete.
  */
 
 export interface ApiServiceOptions {
@@ -50,7 +55,8 @@ export interface ApiServiceOptions {
 interface Run {
   runId: number;
   sessionId: number;
-  child: ChildProcess;
+  /** Signals the target (the worker that spawned it does); false once it has exited. */
+  stop: (signal: 'SIGINT' | 'SIGTERM') => Promise<boolean>;
   /** Settles once the trace is stored (or storing failed). */
   done: Promise<void>;
 }
@@ -65,6 +71,10 @@ export class ApiService {
   private dbConn: DB | null = null;
   private readonly listeners = new Set<(e: ApiEvent) => void>();
   private readonly runs = new Map<number, Run>();
+  /** A recording whose worker has not spawned the target yet (it already counts as running). */
+  private startingRun: WorkerRun | null = null;
+  /** plan.run and sessions.delete calls in flight, each in its worker. */
+  private readonly tasks = new Set<{ kind: 'plan' | 'delete'; run: WorkerRun }>();
   private nextRunId = 1;
   /** One stepper per plan, most recently used last. */
   private readonly steppers = new Map<number, PlanStepper>();
@@ -78,7 +88,12 @@ export class ApiService {
     this.jobs = new Jobs({
       dbFile: () => this.dbFileAbs,
       emit: (e, d) => this.emit(e, d),
-      recordingBusy: () => (this.runs.size ? `a recording is running (session ${[...this.runs.values()][0].sessionId}); stop it first` : null),
+      recordingBusy: () =>
+        this.runs.size
+          ? `a recording is running (session ${[...this.runs.values()][0].sessionId}); stop it first`
+          : this.startingRun
+            ? 'a recording is starting; stop it first'
+            : null,
     });
     this.exports = new Exports({ dbFile: () => this.dbFileAbs, db: () => this.db(), pickSavePath: opts.pickSavePath });
     this.processes = new ProcessWatcher((r) => this.emit('processes.changed', r));
@@ -133,9 +148,15 @@ export class ApiService {
   async close(timeoutMs = 30_000): Promise<void> {
     this.processes.stop();
     const pending = [...this.runs.values()];
-    for (const r of pending) r.child.kill('SIGTERM');
+    for (const r of pending) void r.stop('SIGTERM');
+    // A plan being computed is not wanted any more; a deletion is left to finish.
+    const tasks = [...this.tasks];
+    for (const t of tasks) if (t.kind === 'plan') void t.run.terminate();
     await Promise.all([
-      Promise.race([Promise.all(pending.map((r) => r.done)), new Promise((res) => setTimeout(res, timeoutMs).unref())]),
+      Promise.race([
+        Promise.all([...pending.map((r) => r.done), ...tasks.map((t) => t.run.done.catch(() => undefined))]),
+        new Promise((res) => setTimeout(res, timeoutMs).unref()),
+      ]),
       this.jobs.close(timeoutMs),
     ]);
     this.dbConn?.close();
@@ -143,7 +164,18 @@ export class ApiService {
   }
 
   get activeRecordings(): number {
-    return this.runs.size + this.jobs.active;
+    return this.runs.size + (this.startingRun ? 1 : 0) + this.jobs.active;
+  }
+
+  /** Runs one call in a worker thread, tracked so that close() can wait for it or end it. */
+  private async task<R>(kind: 'plan' | 'delete', run: WorkerRun<R>): Promise<R> {
+    const t = { kind, run: run as WorkerRun };
+    this.tasks.add(t);
+    try {
+      return await run.done;
+    } finally {
+      this.tasks.delete(t);
+    }
   }
 
   private readonly handlers: Handlers = {
@@ -164,18 +196,10 @@ export class ApiService {
       return getSession(this.db(), id);
     },
 
-    'sessions.delete': ({ id }) => {
+    'sessions.delete': async ({ id }) => {
       if ([...this.runs.values()].some((r) => r.sessionId === id)) throw new UserError(`session ${id} is being recorded; stop it first`);
-      const db = this.db();
-      const s = db.prepare(`SELECT first_event, last_event FROM sessions WHERE id = ?`).get(id) as { first_event: number | null; last_event: number | null } | undefined;
-      if (!s) throw new UserError(`no session ${id} in this database`);
-      db.transaction(() => {
-        // events has no session column: a session's events are its threads' rows in first_event..last_event.
-        if (s.first_event !== null && s.last_event !== null) {
-          db.prepare(`DELETE FROM events WHERE id BETWEEN ? AND ? AND thread_id IN (SELECT id FROM threads WHERE session_id = ?)`).run(s.first_event, s.last_event, id);
-        }
-        db.prepare(`DELETE FROM sessions WHERE id = ?`).run(id);
-      })();
+      // A huge session takes seconds to delete: done on the worker's own connection.
+      await this.task('delete', new WorkerRun('delete-worker', { dbFile: this.dbFileAbs, id } satisfies DeleteWorkerData));
       this.steppers.clear();
       this.emit('sessions.changed', { dbFile: this.dbFileAbs });
       return { deleted: id };
@@ -187,7 +211,7 @@ export class ApiService {
         (e as UserError & { unsupported?: boolean }).unsupported = true;
         throw e;
       }
-      if (this.runs.size || this.jobs.active) throw new UserError('a recording, replay or A/B is running; stop it before opening another database');
+      if (this.runs.size || this.startingRun || this.jobs.active || this.tasks.size) throw new UserError('a recording, replay or A/B is running; stop it before opening another database');
       const file = await this.opts.pickDatabase();
       if (!file) return { dbFile: null };
       const next = openDatabase(file); // validates: SQLite, memoplan schema, not newer
@@ -208,10 +232,10 @@ export class ApiService {
 
     'record.start': (req) => this.startRecording(req),
 
-    'record.stop': ({ runId, signal }) => {
+    'record.stop': async ({ runId, signal }) => {
       const run = this.runs.get(runId);
       if (!run) throw new UserError(`no recording ${runId} is running`);
-      return { sent: run.child.kill(signal) };
+      return { sent: await run.stop(signal) };
     },
 
     'overview.timeline': (r) => {
@@ -222,19 +246,7 @@ export class ApiService {
     'plan.iterations': (r) => q.iterations(this.db(), r.session),
     'plan.list': (r) => q.storedPlans(this.db(), r.session),
 
-    'plan.run': (r) => {
-      const out = planSession(this.db(), r.session, { algorithm: r.algorithm, iteration: r.iteration, timeLimitSeconds: r.timeLimit ?? 2 });
-      return {
-        session: r.session,
-        iteration: out.input.number,
-        because: out.input.chosenBecause,
-        buffers: out.input.buffers.length,
-        rows: out.rows.map((x) => ({
-          plan_id: x.plan_id, algorithm: x.algorithm, arena_bytes: x.arena_bytes, lower_bound_bytes: x.lower_bound_bytes, ratio: x.ratio,
-          seconds: x.seconds, optimal: x.optimal, best: x.best, baseline_span_bytes: x.baseline_span_bytes,
-        })),
-      };
-    },
+    'plan.run': (r) => this.task('plan', new WorkerRun<PlanRunReply>('plan-worker', { dbFile: this.dbFileAbs, req: r } satisfies PlanWorkerData)),
 
     'plan.map': (r) => q.memoryMap(this.db(), r.plan, r.maxRects ?? 4000),
 
@@ -271,7 +283,7 @@ export class ApiService {
       return { ...formFromCommand(command, p.cwd), plan, session: p.session_id, command, agentOps: p.agent_ops === 1 };
     },
     'replay.live.start': (req) => this.jobs.startReplay(req),
-    'replay.live.stop': ({ jobId, signal }) => ({ sent: this.jobs.stopReplay(jobId, signal) }),
+    'replay.live.stop': async ({ jobId, signal }) => ({ sent: await this.jobs.stopReplay(jobId, signal) }),
 
     'ab.allocators': () =>
       AB_ALLOCATORS.map((name) => {
@@ -280,7 +292,7 @@ export class ApiService {
         return { name, usable: !!u, reason: u ? null : d.skipped[0]?.reason ?? 'not available', library: u?.library ?? null };
       }),
     'ab.start': (req) => this.jobs.startAb(req),
-    'ab.stop': ({ jobId }) => ({ stopping: this.jobs.stopAb(jobId) }),
+    'ab.stop': async ({ jobId }) => ({ stopping: await this.jobs.stopAb(jobId) }),
     'ab.list': () => listAbRuns(this.db()),
     'ab.get': ({ id }) => getAbRun(this.db(), id),
 
@@ -302,80 +314,62 @@ export class ApiService {
     return s;
   }
 
-  /** Checks the launch form, then starts record(); resolves once the target is running. */
+  /** Checks the launch form, then starts record() in a worker thread; resolves once the target is running. */
   private startRecording(req: LaunchRequest): Promise<RecordingInfo> {
-    if (this.runs.size) {
+    if (this.runs.size || this.startingRun) {
       const r = [...this.runs.values()][0];
-      throw new UserError(`a recording is already running (session ${r.sessionId}); stop it first`);
+      throw new UserError(r ? `a recording is already running (session ${r.sessionId}); stop it first` : 'a recording is already starting; stop it first');
     }
     const busy = this.jobs.busy();
     if (busy) throw new UserError(busy);
     const { cwd, script, python } = checkWorkload('record.start', req);
     const runId = this.nextRunId++;
-    const notes: string[] = [];
-    const db = openDatabase(this.dbFileAbs);
+    const dbFile = this.dbFileAbs;
     return new Promise<RecordingInfo>((resolve, reject) => {
       let started = false;
       let sessionId = 0;
-      let child: ChildProcess | null = null;
-      const iterationsOf = (id: number) => (this.db().prepare(`SELECT count(*) AS n FROM iterations WHERE session_id = ?`).get(id) as { n: number }).n;
-      const p = record({
-        db,
-        dbFile: this.dbFileAbs,
-        command: [script, ...req.args],
-        name: req.name?.trim() || undefined,
-        python,
-        ops: req.ops ?? true,
-        cwd,
-        stdio: 'pipe',
-        onNote: (message) => {
-          notes.push(message);
-          if (started) this.emit('record.note', { runId, sessionId, message });
+      let exited = false;
+      const worker = new WorkerRun<RecordDone>(
+        'record-worker',
+        {
+          kind: 'record', dbFile, runId, command: [script, ...req.args], name: req.name?.trim() || undefined, python, ops: req.ops ?? true, cwd,
+          formCommand: [python ?? 'python3', script, ...req.args],
+        } satisfies RecordWorkerData,
+        {
+          emit: (e, d) => this.emit(e, d),
+          onExited: () => (exited = true),
+          onStarted: (x) => {
+            const s = x as WorkerStarted;
+            started = true;
+            sessionId = s.sessionId;
+            this.startingRun = null;
+            this.runs.set(runId, { runId, sessionId, stop: async (sig) => !exited && (await worker.stop(sig)) === true, done });
+            this.emit('sessions.changed', { dbFile });
+            resolve({ runId, sessionId, pid: s.pid, command: s.command, notes: s.notes });
+          },
         },
-        onProgress: (pr) => {
-          this.emit('record.progress', {
-            runId, sessionId, seconds: pr.seconds, events: pr.events, eventsPerSecond: pr.eventsPerSecond, liveBytes: pr.liveBytes,
-            iterations: iterationsOf(sessionId), processes: pr.processes,
-          });
-        },
-        onStart: (c, id) => {
-          started = true;
-          sessionId = id;
-          child = c;
-          // onStart runs inside record()'s synchronous prologue, before `done` below exists.
-          this.runs.set(runId, { runId, sessionId, child: c, done: Promise.resolve() });
-          this.emit('sessions.changed', { dbFile: this.dbFileAbs });
-          let command = [python ?? 'python3', script, ...req.args];
-          try {
-            command = getSession(this.db(), id).command; // as launched: the interpreter resolved
-          } catch {
-            /* keep the form's */
-          }
-          resolve({ runId, sessionId, pid: c.pid ?? null, command, notes: [...notes] });
-        },
-      });
-      const done: Promise<void> = p.then(
-        (r) => {
-          const tail = r.exitCode !== 0 ? r.stderr.trim().split('\n').slice(-15).join('\n') : '';
-          this.emit('record.done', {
-            runId, sessionId, exitCode: r.exitCode, signal: r.signal, error: null, events: r.summary.events, iterations: r.summary.iterations, stderrTail: tail,
-          });
-        },
-        (err: Error) => {
-          if (!started) {
-            reject(err);
-            return;
-          }
-          this.emit('record.done', { runId, sessionId, exitCode: null, signal: null, error: err.message, events: 0, iterations: 0, stderrTail: '' });
-        },
-      ).finally(() => {
-        db.close();
-        this.runs.delete(runId);
-        if (started) this.emit('sessions.changed', { dbFile: this.dbFileAbs });
-        void child;
-      });
-      const run = this.runs.get(runId);
-      if (run) run.done = done;
+      );
+      this.startingRun = worker;
+      const done: Promise<void> = worker.done
+        .then(
+          (r) => {
+            this.emit('record.done', {
+              runId, sessionId, exitCode: r.exitCode, signal: r.signal, error: null, events: r.events, iterations: r.iterations, stderrTail: r.stderrTail,
+            });
+          },
+          (err: Error) => {
+            if (!started) {
+              reject(err);
+              return;
+            }
+            this.emit('record.done', { runId, sessionId, exitCode: null, signal: null, error: err.message, events: 0, iterations: 0, stderrTail: '' });
+          },
+        )
+        .finally(() => {
+          if (this.startingRun === worker) this.startingRun = null;
+          this.runs.delete(runId);
+          if (started) this.emit('sessions.changed', { dbFile });
+        });
     });
   }
 }

@@ -34,6 +34,8 @@ export interface RecordOptions {
   onNote?: (note: string) => void;
   /** Called once the target has been spawned. */
   onStart?: (child: ChildProcess, sessionId: number) => void;
+  /** Called with the trace ingest once it exists; its stats are live, during a poll too (the server's worker reports them). */
+  onIngest?: (ingest: SessionIngest) => void;
   pollMs?: number;
 }
 
@@ -83,6 +85,7 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
   const clockBase = process.hrtime.bigint() - 1_000_000_000n;
   o.db.prepare(`UPDATE sessions SET clock_base_ns = ? WHERE id = ?`).run(clockBase, sessionId);
   const ingest = new SessionIngest(o.db, sessionId, dir, clockBase);
+  o.onIngest?.(ingest);
 
   const child = spawn(launch.argv[0], launch.argv.slice(1), {
     cwd,

@@ -32,6 +32,7 @@ export interface ReplayOptions {
   /** Passed on to record(): progress about once a second, and the spawned target. */
   onProgress?: RecordOptions['onProgress'];
   onStart?: RecordOptions['onStart'];
+  onIngest?: RecordOptions['onIngest'];
 }
 
 export type { ReplaySummary };
@@ -74,6 +75,7 @@ export async function replayLive(o: ReplayOptions): Promise<{ summary: ReplaySum
       cwd: o.cwd,
       onProgress: o.onProgress,
       onStart: o.onStart,
+      onIngest: o.onIngest,
       name: `replay of plan ${planId ?? path.basename(planFile)}`,
       env: { ...process.env, MEMOPLAN_PLAN: planFile, MEMOPLAN_SERVING_THREADS: String(o.threads) },
     });
