@@ -10,6 +10,7 @@ import { reviveError, type FromWorker, type ToWorker } from './protocol';
 
 export type WorkerName = 'plan-worker' | 'record-worker' | 'ab-worker' | 'delete-worker';
 
+/** The compiled worker entry beside this file (packaged apps ship without asar: electron-builder.yml). */
 export function workerFile(name: WorkerName): string {
   return path.join(__dirname, `${name}.js`);
 }
