@@ -83,6 +83,20 @@ export interface RecordingInfo {
   notes: string[];
 }
 
+export interface AttachRequest {
+  /** A pid the processes.list reply shows (a local process with torch loaded, readable by us). */
+  pid: number;
+  /** Seconds to record (0.5..3600); absent = until attach.stop or the target exits. */
+  duration?: number;
+}
+
+export interface AttachInfo {
+  runId: number;
+  sessionId: number;
+  pid: number;
+  notes: string[];
+}
+
 export interface TimelineRequest {
   session: number;
   /** Visible range in ns since the session's clock base; absent = the whole session. */
@@ -462,6 +476,10 @@ export interface ApiMethods {
   'export.run': { req: ExportRequest; res: ExportReply };
   /** The local processes with torch loaded (main scans /proc every 2 s while the list is watched). */
   'processes.list': { req: Record<string, never>; res: ProcessesReply };
+  /** Attaches to a listed process (gdb injects the interposer) and records it in a worker thread; resolves once attached. */
+  'attach.start': { req: AttachRequest; res: AttachInfo };
+  /** Detaches (the target keeps running); the session is stored, then attach.done is pushed. */
+  'attach.stop': { req: { runId: number }; res: { sent: boolean } };
   /** Running jobs (live replay, A/B) of this process, so a reloaded page can follow them. */
   'jobs.list': { req: Record<string, never>; res: JobInfo[] };
 }
@@ -474,7 +492,7 @@ export const API_METHODS: readonly ApiMethod[] = [
   'sessions.list', 'sessions.rename', 'sessions.delete', 'db.open', 'record.defaults', 'record.start', 'record.stop',
   'overview.timeline', 'overview.top', 'plan.iterations', 'plan.list', 'plan.run', 'plan.map', 'replay.info', 'replay.at',
   'replay.live.defaults', 'replay.live.start', 'replay.live.stop', 'ab.allocators', 'ab.start', 'ab.stop', 'ab.list', 'ab.get',
-  'export.run', 'processes.list', 'jobs.list',
+  'export.run', 'processes.list', 'attach.start', 'attach.stop', 'jobs.list',
 ];
 
 /** What a call answers on the wire (HTTP body; IPC return value). */
@@ -538,6 +556,30 @@ export interface ApiEvents {
   'ab.result': { jobId: number; abRunId: number; allocator: string; threads: number; run: number; ok: boolean; reason: string | null; samples: number };
   'ab.note': { jobId: number; abRunId: number; message: string };
   'ab.done': { jobId: number; abRunId: number; status: string; error: string | null };
+  'attach.progress': {
+    runId: number;
+    sessionId: number;
+    pid: number;
+    seconds: number;
+    events: number;
+    eventsPerSecond: number;
+    liveBytes: number;
+    iterations: number;
+  };
+  'attach.note': { runId: number; sessionId: number; message: string };
+  'attach.done': {
+    runId: number;
+    sessionId: number;
+    pid: number;
+    /** Set when detaching or storing the trace failed (the session is then marked failed). */
+    error: string | null;
+    events: number;
+    iterations: number;
+    /** The target exited while attached. */
+    targetExited: boolean;
+    /** Detached by `memoplan detach PID` from elsewhere. */
+    detachedElsewhere: boolean;
+  };
   /** The torch process list changed (pushed while it is watched). */
   'processes.changed': ProcessesReply;
   /** The session list or the database changed. */

@@ -6,8 +6,8 @@ import type { ProcessesReply, TorchProcess } from '../../shared/api';
  * The local processes that have torch loaded, read from /proc: a process "has torch" when its
  * /proc/PID/maps lists a libtorch*.so or a torch/_C*.so. The Python version comes from a
  * libpython or python binary in the maps, else from /proc/PID/exe. Other users' processes
- * cannot be read (EACCES) and are only counted. The Attach view shows this list; attaching to
- * a running process is not offered yet.
+ * cannot be read (EACCES) and are only counted. The Attach view shows this list, and
+ * attach.start accepts only a pid this list shows.
  */
 
 export const SCAN_INTERVAL_MS = 2000;

@@ -11,6 +11,8 @@ import {
   type ApiReply,
   type ApiRequest,
   type ApiResponse,
+  type AttachInfo,
+  type AttachRequest,
   type LaunchRequest,
   type RecordingInfo,
   type ReplayState,
@@ -32,6 +34,7 @@ import { WorkerRun } from '../workers/host';
 import type { PlanWorkerData } from '../workers/plan-worker';
 import type { DeleteWorkerData } from '../workers/delete-worker';
 import type { RecordDone, RecordWorkerData, WorkerStarted } from '../workers/record-worker';
+import type { AttachDone, AttachStarted, AttachWorkerData } from '../workers/attach-worker';
 
 /**
  * The server side of shared/api.ts, independent of the transport: `call(method, params)`
@@ -73,6 +76,8 @@ export class ApiService {
   private readonly runs = new Map<number, Run>();
   /** A recording whose worker has not spawned the target yet (it already counts as running). */
   private startingRun: WorkerRun | null = null;
+  /** Attaches from the UI (attach.start), each in its worker; `sessionId` is 0 until attached. */
+  private readonly attaches = new Map<number, { runId: number; pid: number; sessionId: number; worker: WorkerRun<AttachDone>; done: Promise<void> }>();
   /** plan.run and sessions.delete calls in flight, each in its worker. */
   private readonly tasks = new Set<{ kind: 'plan' | 'delete'; run: WorkerRun }>();
   private nextRunId = 1;
@@ -88,15 +93,19 @@ export class ApiService {
     this.jobs = new Jobs({
       dbFile: () => this.dbFileAbs,
       emit: (e, d) => this.emit(e, d),
-      recordingBusy: () =>
-        this.runs.size
-          ? `a recording is running (session ${[...this.runs.values()][0].sessionId}); stop it first`
-          : this.startingRun
-            ? 'a recording is starting; stop it first'
-            : null,
+      recordingBusy: () => this.recordingBusy(),
     });
     this.exports = new Exports({ dbFile: () => this.dbFileAbs, db: () => this.db(), pickSavePath: opts.pickSavePath });
     this.processes = new ProcessWatcher((r) => this.emit('processes.changed', r));
+  }
+
+  /** Why a recording, a live replay or an A/B cannot start because of a recording or an attach, or null. */
+  private recordingBusy(): string | null {
+    if (this.runs.size) return `a recording is running (session ${[...this.runs.values()][0].sessionId}); stop it first`;
+    if (this.startingRun) return 'a recording is starting; stop it first';
+    const a = [...this.attaches.values()][0];
+    if (a) return a.sessionId ? `an attach to process ${a.pid} is recording (session ${a.sessionId}); detach it first` : `an attach to process ${a.pid} is starting; wait for it or detach it first`;
+    return null;
   }
 
   /** A file export.run registered for download (serve.ts /download/<id>), or null. */
@@ -147,8 +156,13 @@ export class ApiService {
   /** Ends active recordings (SIGTERM to the targets), waits for their traces to be stored, closes the database. */
   async close(timeoutMs = 30_000): Promise<void> {
     this.processes.stop();
-    const pending = [...this.runs.values()];
-    for (const r of pending) void r.stop('SIGTERM');
+    const pending: { done: Promise<void> }[] = [...this.runs.values()];
+    for (const r of this.runs.values()) void r.stop('SIGTERM');
+    // An attach detaches (the target keeps running) and stores what it recorded.
+    for (const a of this.attaches.values()) {
+      void a.worker.stop('SIGINT');
+      pending.push(a);
+    }
     // A plan being computed is not wanted any more; a deletion is left to finish.
     const tasks = [...this.tasks];
     for (const t of tasks) if (t.kind === 'plan') void t.run.terminate();
@@ -164,7 +178,7 @@ export class ApiService {
   }
 
   get activeRecordings(): number {
-    return this.runs.size + (this.startingRun ? 1 : 0) + this.jobs.active;
+    return this.runs.size + (this.startingRun ? 1 : 0) + this.attaches.size + this.jobs.active;
   }
 
   /** Runs one call in a worker thread, tracked so that close() can wait for it or end it. */
@@ -183,7 +197,7 @@ export class ApiService {
       dbFile: this.dbFileAbs,
       canOpenDatabase: !!this.opts.pickDatabase,
       sessions: listSessions(this.db()),
-      recording: [...this.runs.values()].map((r) => r.sessionId),
+      recording: [...[...this.runs.values()].map((r) => r.sessionId), ...[...this.attaches.values()].map((a) => a.sessionId).filter((id) => id > 0)],
     }),
 
     'sessions.rename': ({ id, name }) => {
@@ -197,7 +211,7 @@ export class ApiService {
     },
 
     'sessions.delete': async ({ id }) => {
-      if ([...this.runs.values()].some((r) => r.sessionId === id)) throw new UserError(`session ${id} is being recorded; stop it first`);
+      if ([...this.runs.values(), ...this.attaches.values()].some((r) => r.sessionId === id)) throw new UserError(`session ${id} is being recorded; stop it first`);
       // A huge session takes seconds to delete: done on the worker's own connection.
       await this.task('delete', new WorkerRun('delete-worker', { dbFile: this.dbFileAbs, id } satisfies DeleteWorkerData));
       this.steppers.clear();
@@ -211,7 +225,7 @@ export class ApiService {
         (e as UserError & { unsupported?: boolean }).unsupported = true;
         throw e;
       }
-      if (this.runs.size || this.startingRun || this.jobs.active || this.tasks.size) throw new UserError('a recording, replay or A/B is running; stop it before opening another database');
+      if (this.runs.size || this.startingRun || this.attaches.size || this.jobs.active || this.tasks.size) throw new UserError('a recording, replay or A/B is running; stop it before opening another database');
       const file = await this.opts.pickDatabase();
       if (!file) return { dbFile: null };
       const next = openDatabase(file); // validates: SQLite, memoplan schema, not newer
@@ -298,6 +312,12 @@ export class ApiService {
 
     'export.run': (req) => this.exports.run(req),
     'processes.list': () => this.processes.list(),
+    'attach.start': (req) => this.startAttach(req),
+    'attach.stop': async ({ runId }) => {
+      const a = this.attaches.get(runId);
+      if (!a) throw new UserError(`no attach ${runId} is running`);
+      return { sent: (await a.worker.stop('SIGINT')) === true };
+    },
     'jobs.list': () => this.jobs.list(),
   };
 
@@ -314,8 +334,61 @@ export class ApiService {
     return s;
   }
 
+  /**
+   * Attaches to a process the processes list shows (never an arbitrary pid), in a worker thread
+   * that runs attachProcess() and ingests the trace; resolves once attached. attach.ts's own
+   * refusals (already attached, ptrace not allowed, exited) come back as user errors.
+   */
+  private startAttach(req: AttachRequest): Promise<AttachInfo> {
+    const busy = this.recordingBusy() ?? this.jobs.busy();
+    if (busy) throw new UserError(busy);
+    if (!this.processes.list().processes.some((p) => p.pid === req.pid)) {
+      throw new UserError(`process ${req.pid} is not one of the local processes with torch loaded that memoplan can read (the Attach view's list); pick one from the list`);
+    }
+    const runId = this.nextRunId++;
+    const dbFile = this.dbFileAbs;
+    return new Promise<AttachInfo>((resolve, reject) => {
+      let started = false;
+      const worker = new WorkerRun<AttachDone>('attach-worker', { dbFile, runId, pid: req.pid, duration: req.duration } satisfies AttachWorkerData, {
+        emit: (e, d) => this.emit(e, d),
+        onStarted: (x) => {
+          const s = x as AttachStarted;
+          started = true;
+          entry.sessionId = s.sessionId;
+          this.emit('sessions.changed', { dbFile });
+          resolve({ runId, sessionId: s.sessionId, pid: s.pid, notes: s.notes });
+        },
+      });
+      const entry = { runId, pid: req.pid, sessionId: 0, worker, done: Promise.resolve() };
+      this.attaches.set(runId, entry);
+      entry.done = worker.done
+        .then(
+          (r) => {
+            this.emit('attach.done', {
+              runId, sessionId: entry.sessionId, pid: req.pid, error: null, events: r.events, iterations: r.iterations, targetExited: r.targetExited, detachedElsewhere: r.detachedElsewhere,
+            });
+          },
+          (err: Error) => {
+            if (!started) {
+              reject(err);
+              return;
+            }
+            this.emit('attach.done', {
+              runId, sessionId: entry.sessionId, pid: req.pid, error: err.message, events: 0, iterations: 0, targetExited: false, detachedElsewhere: false,
+            });
+          },
+        )
+        .finally(() => {
+          this.attaches.delete(runId);
+          if (started) this.emit('sessions.changed', { dbFile });
+        });
+    });
+  }
+
   /** Checks the launch form, then starts record() in a worker thread; resolves once the target is running. */
   private startRecording(req: LaunchRequest): Promise<RecordingInfo> {
+    const attaching = [...this.attaches.values()][0];
+    if (attaching) throw new UserError(this.recordingBusy()!);
     if (this.runs.size || this.startingRun) {
       const r = [...this.runs.values()][0];
       throw new UserError(r ? `a recording is already running (session ${r.sessionId}); stop it first` : 'a recording is already starting; stop it first');

@@ -23,8 +23,8 @@ export interface UiSession {
   close(): Promise<void>;
 }
 
-export async function startUi(dbFile: string, cwd: string): Promise<UiSession> {
-  const serve = spawn(process.execPath, [BIN, 'serve', '--db', dbFile, '--port', '0'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startUi(dbFile: string, cwd: string, env?: NodeJS.ProcessEnv): Promise<UiSession> {
+  const serve = spawn(process.execPath, [BIN, 'serve', '--db', dbFile, '--port', '0'], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: env ? { ...process.env, ...env } : process.env });
   let stderr = '';
   serve.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = await new Promise<string>((resolve, reject) => {

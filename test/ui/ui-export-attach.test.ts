@@ -128,7 +128,8 @@ test('attach view lists a running python3 with torch loaded, not a plain sleep',
   assert.match(row, /3\.\d+/, 'the Python version');
   assert.match(row, /MiB|GiB/, 'RSS');
   assert.equal(await page.$(`#attach-table tr[data-pid="${sl.pid}"]`), null, 'sleep has no torch');
-  assert.match((await page.textContent('#attach-note')) ?? '', /not available yet/);
+  assert.match((await page.textContent('#attach-note')) ?? '', /Attach injects the recorder/);
+  assert.ok(await page.$(`#attach-table tr[data-pid="${py.pid}"] button.attach-btn`), 'an Attach button per process');
   await ui.shot('attach');
   // Live: the process leaves the list within a scan or two of exiting (pushed over the WebSocket).
   py.kill('SIGKILL');
