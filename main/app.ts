@@ -9,7 +9,8 @@ import { app, BrowserWindow, dialog, ipcMain, protocol, session, type IpcMainInv
 import fs from 'node:fs';
 import path from 'node:path';
 import { IPC_CALL, IPC_EVENT, type ApiReply } from '../shared/api';
-import { appScript, csp, echartsFile, pageHtml, STYLE } from './api/assets';
+import { appScript, echartsFile, pageHtml, STYLE } from './api/assets';
+import { secureWebPreferences, WINDOW_CSP } from './window-config';
 import { ApiService } from './api/service';
 
 const ORIGIN = 'app://memoplan';
@@ -61,7 +62,7 @@ async function open(): Promise<void> {
     const url = new URL(req.url);
     const a = url.host === 'memoplan' ? asset(url.pathname) : null;
     if (!a) return new Response('not found', { status: 404 });
-    return new Response(typeof a.body === "string" ? a.body : new Uint8Array(a.body), { headers: { 'content-type': a.type, 'content-security-policy': csp(''), 'x-content-type-options': 'nosniff' } });
+    return new Response(typeof a.body === "string" ? a.body : new Uint8Array(a.body), { headers: { 'content-type': a.type, 'content-security-policy': WINDOW_CSP, 'x-content-type-options': 'nosniff' } });
   });
   session.defaultSession.setPermissionRequestHandler((_wc, _perm, cb) => cb(false));
   session.defaultSession.webRequest.onBeforeRequest((details, cb) => {
@@ -79,14 +80,7 @@ async function open(): Promise<void> {
     width: 1320,
     height: 900,
     title: 'memoplan',
-    webPreferences: {
-      preload: path.join(__dirname, 'preload.js'),
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-      webSecurity: true,
-      webviewTag: false,
-    },
+    webPreferences: secureWebPreferences(path.join(__dirname, 'preload.js')),
   });
   service.onEvent((ev) => {
     if (win && !win.isDestroyed()) win.webContents.send(IPC_EVENT, ev);
