@@ -1,5 +1,6 @@
 import type { DB } from '../store/db';
 import { UserError } from '../../shared/errors';
+import type { ReplayBuffer, ReplayState } from '../../shared/api';
 import { addressSpan } from '../plan/iteration';
 
 /**
@@ -14,22 +15,13 @@ import { addressSpan } from '../plan/iteration';
 
 export const CHECKPOINT = 256;
 
-export interface StepBuffer {
-  ordinal: number;
-  offset: number;
-  size: number;
-  /** Address the system allocator returned for it when it was recorded. */
-  addr: number;
-  start: number;
-  end: number;
-  module: string;
-  op: string;
-}
+/** A planned buffer with its recorded address: the contract's ReplayBuffer (shared/api.ts). */
+export type StepBuffer = ReplayBuffer;
 
 export interface StepState {
   k: number;
   events: number;
-  event: { kind: 'alloc' | 'free'; ordinal: number; size: number; module: string; op: string };
+  event: ReplayState['event'];
   live: StepBuffer[];
   liveBytes: number;
   /** max(offset + size) over the buffers allocated so far */

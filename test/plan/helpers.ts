@@ -1,17 +1,9 @@
 /** Shared test helpers: a seeded PRNG and instance generators. */
 import type { Buffer } from '../../main/plan/types';
+import { mulberry32 } from '../../main/ab/stats';
 
-/** Mulberry32: small, fast, seeded. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG (mulberry32, main/ab/stats.ts). */
+export const prng = mulberry32;
 
 export function randInt(r: () => number, lo: number, hi: number): number {
   return lo + Math.floor(r() * (hi - lo + 1));
