@@ -369,19 +369,24 @@ bool may_extend(uint64_t new_size) {
          new_size <= (uint64_t)rl.rlim_cur;
 }
 
+// Counts the records of the thread's current chunk as done and unmaps it (no-op without one).
+// Called by the owning thread with t_guard set.
+void release_chunk(ThreadState* ts) {
+  if (!ts->first) return;
+  __atomic_store_n(&ts->records_done, ts->records_done + (uint64_t)(ts->cur - ts->first),
+                   __ATOMIC_RELAXED);
+#ifndef MEMOPLAN_BENCH_NOFILE
+  munmap((char*)ts->first - sizeof(ChunkHeader), kChunkSize);
+#endif
+  __atomic_store_n(&ts->first, (Record*)nullptr, __ATOMIC_RELAXED);
+  __atomic_store_n(&ts->cur, (Record*)nullptr, __ATOMIC_RELAXED);
+  ts->end = nullptr;
+}
+
 // Closes the thread's current chunk (if any) and maps a fresh one.
 // Called with t_guard set and errno saved.
 bool new_chunk(ThreadState* ts) {
-  if (ts->first) {
-    __atomic_store_n(&ts->records_done, ts->records_done + (uint64_t)(ts->cur - ts->first),
-                     __ATOMIC_RELAXED);
-#ifndef MEMOPLAN_BENCH_NOFILE
-    munmap((char*)ts->first - sizeof(ChunkHeader), kChunkSize);
-#endif
-    __atomic_store_n(&ts->first, (Record*)nullptr, __ATOMIC_RELAXED);
-    __atomic_store_n(&ts->cur, (Record*)nullptr, __ATOMIC_RELAXED);
-    ts->end = nullptr;
-  }
+  release_chunk(ts);
   Header* h = g_hdr;
   if (!h || !g.on) return false;
   if (ts->index == 0) ts->index = (uint32_t)__atomic_add_fetch(&h->threads_seen, 1, __ATOMIC_RELAXED);
@@ -440,14 +445,7 @@ ThreadState* new_thread_state() {
 // to that file's header): the owner drops the chunk and starts over. Called by the owning
 // thread with t_guard set.
 COLD void renew_thread(ThreadState* ts) {
-  if (ts->first) {
-#ifndef MEMOPLAN_BENCH_NOFILE
-    munmap((char*)ts->first - sizeof(ChunkHeader), kChunkSize);
-#endif
-  }
-  __atomic_store_n(&ts->first, (Record*)nullptr, __ATOMIC_RELAXED);
-  __atomic_store_n(&ts->cur, (Record*)nullptr, __ATOMIC_RELAXED);
-  ts->end = nullptr;
+  release_chunk(ts);
   __atomic_store_n(&ts->records_done, (uint64_t)0, __ATOMIC_RELAXED);
   __atomic_store_n(&ts->markers, (uint64_t)0, __ATOMIC_RELAXED);
   ts->index = 0;
@@ -544,16 +542,7 @@ void thread_dtor(void* p) {
     record_marker(K_THREAD_EXIT, 0, thread_events(ts));
   }
   t_guard = 1;
-  if (ts->first) {  // release the mapping; a late event maps a new chunk
-    __atomic_store_n(&ts->records_done, ts->records_done + (uint64_t)(ts->cur - ts->first),
-                     __ATOMIC_RELAXED);
-#ifndef MEMOPLAN_BENCH_NOFILE
-    munmap((char*)ts->first - sizeof(ChunkHeader), kChunkSize);
-#endif
-    __atomic_store_n(&ts->first, (Record*)nullptr, __ATOMIC_RELAXED);
-    __atomic_store_n(&ts->cur, (Record*)nullptr, __ATOMIC_RELAXED);
-    ts->end = nullptr;
-  }
+  release_chunk(ts);  // a late event maps a new chunk
   t_guard = 0;
   errno = saved;
 }
