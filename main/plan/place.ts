@@ -19,7 +19,9 @@ export function placeInOrder(p: Packed, order: ArrayLike<number>, fit: Fit, inde
   const idx = index ?? new OverlapIndex(p);
   const n = p.n;
   const offsets = new Float64Array(n);
-  const placed = new Uint8Array(n);
+  // top[j] = offset + size once buffer j is placed with size > 0, else 0: one array tells
+  // whether a neighbour takes space and where its range ends.
+  const top = new Float64Array(n);
   const nb = new Int32Array(n);
   const los = new Float64Array(n);
   const his = new Float64Array(n);
@@ -30,7 +32,6 @@ export function placeInOrder(p: Packed, order: ArrayLike<number>, fit: Fit, inde
     const i = order[q];
     const size = p.size[i];
     const a = p.align[i];
-    placed[i] = 1;
     if (size === 0) {
       offsets[i] = 0;
       continue;
@@ -39,9 +40,10 @@ export function placeInOrder(p: Packed, order: ArrayLike<number>, fit: Fit, inde
     let c = 0;
     for (let r = 0; r < k; r++) {
       const j = nb[r];
-      if (placed[j] && p.size[j] > 0) {
+      const t = top[j];
+      if (t > 0) {
         los[c] = offsets[j];
-        his[c] = offsets[j] + p.size[j];
+        his[c] = t;
         c++;
       }
     }
@@ -51,6 +53,7 @@ export function placeInOrder(p: Packed, order: ArrayLike<number>, fit: Fit, inde
     const scan = nPlaced < SCAN_LIMIT && c * (Math.log2(c + 1) + 1) * SORT_COST >= nPlaced;
     const chosen = scan ? gapByScan(p, offsets, byOff, nPlaced, p.start[i], p.end[i], size, a, fit) : gapBySort(los, his, c, size, a, fit);
     offsets[i] = chosen;
+    top[i] = chosen + size;
     if (nPlaced < SCAN_LIMIT) {
       // Insert into byOff after every equal offset.
       let lo = 0;
@@ -73,8 +76,49 @@ const SORT_COST = 1;
 /** Placed buffers beyond which only the neighbour sort is used. */
 const SCAN_LIMIT = 4096;
 
-/** Gap search over the c placed neighbours' ranges, sorting their starts and ends. */
+/** Gap search over the c placed neighbours' ranges: sorted by start, swept bottom-up. */
 function gapBySort(los: Float64Array, his: Float64Array, c: number, size: number, a: number, fit: Fit): number {
+  // One native sort of packed keys (start * 2^bits + neighbour index) orders the ranges by start
+  // with their ends alongside. The keys must stay exact integers in a double (< 2^53); past
+  // that (an arena over 2^(53-bits) bytes) the starts and ends are sorted apart instead.
+  let bits = 1;
+  while (1 << bits < c) bits++;
+  const scale = 2 ** bits;
+  let maxLo = 0;
+  for (let r = 0; r < c; r++) if (los[r] > maxLo) maxLo = los[r];
+  if ((maxLo + 1) * scale > Number.MAX_SAFE_INTEGER) return gapBySortApart(los, his, c, size, a, fit);
+  const keys = keyBuf.length >= c ? keyBuf.subarray(0, c) : (keyBuf = new Float64Array(c * 2)).subarray(0, c);
+  for (let r = 0; r < c; r++) keys[r] = los[r] * scale + r;
+  keys.sort();
+  let top = 0; // highest end among the ranges that start below the current one
+  let chosen = -1;
+  let bestGap = Infinity;
+  for (let q = 0; q < c; q++) {
+    const r = keys[q] % scale;
+    const x = (keys[q] - r) / scale;
+    if (x > top) {
+      const at = roundUp(top, a);
+      if (at + size <= x) {
+        if (fit === 'first') return at;
+        if (x - top < bestGap) {
+          bestGap = x - top;
+          chosen = at;
+        }
+      }
+    }
+    const h = his[r];
+    if (h > top) top = h;
+  }
+  return chosen >= 0 ? chosen : roundUp(top, a);
+}
+
+let keyBuf = new Float64Array(1024);
+
+/**
+ * The same search with starts and ends sorted apart: at a start where every earlier range has
+ * ended, the gap runs from the latest end so far to that start.
+ */
+function gapBySortApart(los: Float64Array, his: Float64Array, c: number, size: number, a: number, fit: Fit): number {
   const lo = los.subarray(0, c).sort();
   const hi = his.subarray(0, c).sort();
   let chosen = -1;
