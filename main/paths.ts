@@ -20,6 +20,14 @@ export function interposerPath(): string {
   return path.join(PACKAGE_ROOT, 'build', 'native', 'libmemoplan.so');
 }
 
+/** The native trace ingester (native/ingest), spawned by main/record/native-ingest.ts. */
+export function ingesterPath(): string {
+  if (process.env.MEMOPLAN_INGESTER) return path.resolve(process.env.MEMOPLAN_INGESTER);
+  const packaged = packagedResources();
+  if (packaged) return path.join(packaged, 'native', 'memoplan-ingest');
+  return path.join(PACKAGE_ROOT, 'build', 'native', 'memoplan-ingest');
+}
+
 export function agentDir(): string {
   const packaged = packagedResources();
   return packaged ? path.join(packaged, 'agent') : path.join(PACKAGE_ROOT, 'resources', 'agent');

@@ -8,7 +8,8 @@ import type { LifetimeTotals } from '../store/lifetimes';
 import type { PlanCounters } from './trace-reader';
 import { hostInfo } from './host';
 import { planLaunch } from './launch';
-import { SessionIngest } from './recorder';
+import { chooseTraceRoot, ensureTraceRoot } from './trace-dir';
+import { assertIngestReady, startIngest, type Ingest } from './native-ingest';
 
 /**
  * `memoplan record`: launch a command under the interposer and the agent, stream its trace
@@ -34,8 +35,8 @@ export interface RecordOptions {
   onNote?: (note: string) => void;
   /** Called once the target has been spawned. */
   onStart?: (child: ChildProcess, sessionId: number) => void;
-  /** Called with the trace ingest once it exists; its stats are live, during a poll too (the server's worker reports them). */
-  onIngest?: (ingest: SessionIngest) => void;
+  /** Called with the trace ingest once it exists; its stats are live (the server's worker reports them). */
+  onIngest?: (ingest: Pick<Ingest, 'stats'>) => void;
   pollMs?: number;
 }
 
@@ -56,11 +57,13 @@ export interface RecordResult {
 
 export async function record(o: RecordOptions): Promise<RecordResult> {
   const cwd = o.cwd ?? process.cwd();
-  const traceRoot = path.join(path.dirname(path.resolve(o.dbFile)), '.memoplan-traces');
-  fs.mkdirSync(traceRoot, { recursive: true });
+  // A tmpfs when there is one with room (main/record/trace-dir.ts), shared by every database:
+  // folder names are unique (mkdtemp), not just per session id.
+  const traceRoot = ensureTraceRoot(chooseTraceRoot(o.dbFile));
   const traceDir = fs.mkdtempSync(path.join(traceRoot, 'rec-'));
   let launch;
   try {
+    assertIngestReady();
     launch = planLaunch({ command: o.command, python: o.python ?? null, traceDir, env: o.env, cwd });
   } catch (err) {
     fs.rmSync(traceDir, { recursive: true, force: true });
@@ -75,8 +78,8 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
     torchVersion: launch.python?.torchVersion ?? null,
     host: hostInfo(),
   });
-  fs.renameSync(traceDir, path.join(traceRoot, `session-${sessionId}`));
-  const dir = path.join(traceRoot, `session-${sessionId}`);
+  const dir = path.join(traceRoot, `session-${sessionId}-${path.basename(traceDir).slice('rec-'.length)}`);
+  fs.renameSync(traceDir, dir);
   launch.env.MEMOPLAN_TRACE_DIR = dir;
   const ops = o.ops ?? true;
   launch.env.MEMOPLAN_AGENT_OPS = ops ? '1' : '0';
@@ -84,10 +87,16 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
   // Timestamps are stored relative to this instant (CLOCK_MONOTONIC, as the interposer's).
   const clockBase = process.hrtime.bigint() - 1_000_000_000n;
   o.db.prepare(`UPDATE sessions SET clock_base_ns = ? WHERE id = ?`).run(clockBase, sessionId);
-  const ingest = new SessionIngest(o.db, sessionId, dir, clockBase);
+  // The ingest polls the trace directory by itself (memoplan-ingest, or the JS SessionIngest on
+  // a timer with MEMOPLAN_INGEST=js); if it fails, the target is stopped and the trace kept.
+  let child: ChildProcess | null = null;
+  const ingest = startIngest({
+    db: o.db, dbFile: o.dbFile, sessionId, traceDir: dir, clockBaseNs: clockBase, pollMs: o.pollMs,
+    onFailure: () => child?.kill('SIGKILL'),
+  });
   o.onIngest?.(ingest);
 
-  const child = spawn(launch.argv[0], launch.argv.slice(1), {
+  child = spawn(launch.argv[0], launch.argv.slice(1), {
     cwd,
     env: launch.env,
     stdio: o.stdio === 'pipe' ? ['ignore', 'pipe', 'pipe'] : 'inherit',
@@ -97,7 +106,7 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
   let stderr = '';
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const forward = () => child.kill('SIGTERM');
+  const forward = () => child?.kill('SIGTERM');
   process.on('SIGTERM', forward);
   // Ctrl-C reaches the target through the terminal's process group; we stay to store the trace.
   const ignoreInt = () => o.onNote?.('interrupt: waiting for the target to exit, then storing the trace');
@@ -106,15 +115,7 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
   const started = Date.now();
   let lastReport = started;
   let lastEvents = 0;
-  let failure: unknown = null;
   const timer = setInterval(() => {
-    try {
-      ingest.poll();
-    } catch (err) {
-      failure = err;
-      child.kill('SIGKILL');
-      return;
-    }
     const now = Date.now();
     if (o.onProgress && now - lastReport >= 1000) {
       const s = ingest.stats;
@@ -122,21 +123,29 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
       lastReport = now;
       lastEvents = s.events;
     }
-  }, o.pollMs ?? 50);
+  }, Math.min(o.pollMs ?? 50, 250));
 
-  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (c, s) => resolve({ code: c, signal: s }));
-  }).finally(() => {
+  const target = child;
+  let waited: { code: number | null; signal: NodeJS.Signals | null };
+  try {
+    waited = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+      target.on('error', reject);
+      target.on('close', (c, s) => resolve({ code: c, signal: s }));
+    });
+  } catch (err) {
+    await ingest.finish().catch(() => undefined); // ends the ingester with whatever there is
+    throw err;
+  } finally {
     clearInterval(timer);
     process.off('SIGTERM', forward);
     process.off('SIGINT', ignoreInt);
-  });
+  }
+  const { code, signal } = waited;
   const targetSeconds = (Date.now() - started) / 1000;
   const exitCode = code ?? 128 + (signal ? os.constants.signals[signal] : 0);
   try {
-    if (failure) throw failure;
-    const { claimed, totals: summary, notes, plan } = ingest.finish();
+    if (ingest.failure) throw ingest.failure;
+    const { claimed, totals: summary, notes, plan } = await ingest.finish();
     for (const n of notes) o.onNote?.(n);
     endSession(o.db, sessionId, { status: signal ? 'killed' : 'complete', exitCode, signal });
     fs.rmSync(dir, { recursive: true, force: true });

@@ -5,7 +5,8 @@ import type { DB } from '../store/db';
 import { createSession, endSession } from '../store/sessions';
 import type { LifetimeTotals } from '../store/lifetimes';
 import { hostInfo } from '../record/host';
-import { SessionIngest } from '../record/recorder';
+import { chooseTraceRoot, ensureTraceRoot } from '../record/trace-dir';
+import { assertIngestReady, startIngest, type Ingest } from '../record/native-ingest';
 import { agentDir, interposerPath } from '../paths';
 import { runGdb, type GdbResult, type GdbStep } from './gdb';
 import {
@@ -253,6 +254,7 @@ export async function attachProcess(o: AttachOptions): Promise<AttachHandle> {
     o.onNote?.(n);
   };
   const pre = preflightAttach(o.pid, o.view ?? realProcView(env), env);
+  assertIngestReady();
   const existing = readRecord(o.pid, env);
   if (existing) {
     const live = existing.state !== 'detached' && processAlive(existing.owner) && existing.targetStart === pre.targetStart;
@@ -273,7 +275,7 @@ export async function attachProcess(o: AttachOptions): Promise<AttachHandle> {
   const timeout = o.gdbTimeoutMs ?? 60_000;
   let sessionId: number | null = null;
   let traceDir: string | null = null;
-  let ingest: SessionIngest | null = null;
+  let ingest: Ingest | null = null;
   let slotsPatched = 0;
   const ops = o.ops ?? true;
   try {
@@ -285,15 +287,13 @@ export async function attachProcess(o: AttachOptions): Promise<AttachHandle> {
       torchVersion: null,
       host: hostInfo(),
     });
-    const traceRoot = path.join(path.dirname(path.resolve(o.dbFile)), '.memoplan-traces');
-    traceDir = path.join(traceRoot, `session-${sessionId}`);
-    fs.mkdirSync(traceDir, { recursive: true });
+    traceDir = fs.mkdtempSync(path.join(ensureTraceRoot(chooseTraceRoot(o.dbFile)), `session-${sessionId}-`));
     fs.chmodSync(traceDir, 0o777); // the target may run as another user (we are root then)
     const clockBase = process.hrtime.bigint() - 1_000_000_000n;
     o.db.prepare(`UPDATE sessions SET clock_base_ns = ?, agent_ops = ?, attached_pid = ? WHERE id = ?`).run(clockBase, ops ? 1 : 0, o.pid, sessionId);
     Object.assign(record, { sessionId, traceDir, clockBaseNs: String(clockBase) });
     updateRecord(record, env);
-    ingest = new SessionIngest(o.db, sessionId, traceDir, clockBase);
+    ingest = startIngest({ db: o.db, dbFile: o.dbFile, sessionId, traceDir, clockBaseNs: clockBase, pollMs: o.pollMs });
 
     let r = await gdbStep(pre.gdb, o.pid, { action: 'attach', lib: pre.lib, dir: traceDir, agent: pre.python ? agentDir() : '', flags: ops ? 1 : 0 }, timeout, 'cannot attach to process');
     if (r.rc === -6) {
@@ -310,18 +310,18 @@ export async function attachProcess(o: AttachOptions): Promise<AttachHandle> {
     record.state = 'attached';
     updateRecord(record, env);
   } catch (err) {
-    if (sessionId !== null) failSession(o.db, sessionId, ingest, traceDir, notes);
+    if (sessionId !== null) await failSession(o.db, sessionId, ingest, traceDir, notes);
     removeRecord(o.pid, env);
     throw err;
   }
   return run(o, pre, record, ingest, slotsPatched, notes, note, env);
 }
 
-function failSession(db: DB, sessionId: number, ingest: SessionIngest | null, traceDir: string | null, notes: string[]): void {
+async function failSession(db: DB, sessionId: number, ingest: Ingest | null, traceDir: string | null, notes: string[]): Promise<void> {
   // Keep whatever reached the trace directory (the target may have recorded before failing).
   let kept = false;
   try {
-    if (ingest) ingest.finish();
+    if (ingest) await ingest.finish();
     kept = true;
   } catch (e) {
     notes.push(`the partial trace could not be stored (${(e as Error).message}); it is kept in ${traceDir}`);
@@ -332,7 +332,7 @@ function failSession(db: DB, sessionId: number, ingest: SessionIngest | null, tr
 }
 
 function run(
-  o: AttachOptions, pre: Preflight, record: AttachRecord, ingest: SessionIngest, slotsPatched: number, notes: string[], note: (n: string) => void, env: NodeJS.ProcessEnv,
+  o: AttachOptions, pre: Preflight, record: AttachRecord, ingest: Ingest, slotsPatched: number, notes: string[], note: (n: string) => void, env: NodeJS.ProcessEnv,
 ): AttachHandle {
   const sessionId = record.sessionId!;
   const traceDir = record.traceDir!;
@@ -347,7 +347,8 @@ function run(
     let failure: unknown = null;
     try {
       for (;;) {
-        ingest.poll();
+        // The ingest polls by itself; stop if it failed.
+        if (ingest.failure) throw ingest.failure;
         if (agent === null) agent = readAgentStatus(traceDir, note, o.pid);
         const now = Date.now();
         if (o.onProgress && now - lastReport >= 1000) {
@@ -370,7 +371,6 @@ function run(
         // `memoplan detach` runs the detach; wait for it to finish (bounded).
         const until = Date.now() + (o.gdbTimeoutMs ?? 60_000) + 10_000;
         while (Date.now() < until && readRecord(o.pid, env)?.state !== 'detached' && targetRunning(o.pid, pre.targetStart)) {
-          ingest.poll();
           await sleep(100);
         }
       } else if (!targetExited) {
@@ -390,7 +390,7 @@ function run(
       failure = err;
     }
     try {
-      const { totals, notes: ingestNotes } = ingest.finish();
+      const { totals, notes: ingestNotes } = await ingest.finish();
       for (const n of ingestNotes) note(n);
       o.db.prepare(`UPDATE sessions SET detached_at = ? WHERE id = ?`).run(new Date().toISOString(), sessionId);
       endSession(o.db, sessionId, { status: failure ? 'failed' : 'complete', exitCode: null, signal: null });

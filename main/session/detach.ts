@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { UserError } from '../../shared/errors';
 import { openDatabase } from '../store/db';
 import { endSession } from '../store/sessions';
-import { SessionIngest } from '../record/recorder';
+import { finishIngestOffline } from '../record/native-ingest';
 import { interposerPath } from '../paths';
 import { gdbStep, realProcView } from './attach';
 import { processAlive, readRecord, removeRecord, targetRunning, transition, processStart } from './registry';
@@ -64,8 +64,7 @@ export async function detachProcess(pid: number, o: { env?: NodeJS.ProcessEnv; g
   if (rec.sessionId !== null && rec.traceDir && rec.clockBaseNs !== null && fs.existsSync(rec.traceDir)) {
     const db = openDatabase(rec.dbFile);
     try {
-      const ingest = new SessionIngest(db, rec.sessionId, rec.traceDir, BigInt(rec.clockBaseNs));
-      const { notes: n } = ingest.finish();
+      const { notes: n } = await finishIngestOffline({ db, dbFile: rec.dbFile, sessionId: rec.sessionId, traceDir: rec.traceDir, clockBaseNs: BigInt(rec.clockBaseNs) });
       notes.push(...n, `the attaching memoplan (pid ${rec.owner}) is gone: session ${rec.sessionId} stored by this detach`);
       db.prepare(`UPDATE sessions SET detached_at = ? WHERE id = ?`).run(new Date().toISOString(), rec.sessionId);
       endSession(db, rec.sessionId, { status: 'complete', exitCode: null, signal: null });

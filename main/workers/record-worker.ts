@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { workerData } from 'node:worker_threads';
 import type { ReplayLiveSummary } from '../../shared/api';
 import { record } from '../record/record';
-import type { SessionIngest } from '../record/recorder';
+import type { PollStats } from '../record/recorder';
 import { replayLive } from '../replay/live';
 import { openDatabase, type DB } from '../store/db';
 import { getSession } from '../store/sessions';
@@ -13,11 +13,11 @@ import { emit, onStop, post, runTask } from './worker-side';
  * record() / replayLive() call, its trace polling and its finish, on a connection of its own.
  * The worker spawns the target; stop requests from the main thread signal it.
  *
- * Progress: record() reports only between its polls, and one poll of a big backlog takes
- * seconds. Here it is reported about once a second from the ingest's live stats: by a timer
- * between polls, and during a poll from the ingest's own database calls (the connection handed
- * to record() is wrapped so that each statement run checks the clock). It goes on after the
- * target has exited while the backlog is stored, until record() returns.
+ * Progress: about once a second from the ingest's live stats, by a timer. The native ingester
+ * (the default) runs in a process of its own and reports after each poll; the JS one
+ * (MEMOPLAN_INGEST=js) polls on this thread, and one poll of a big backlog takes seconds, so the
+ * connection handed to record() is wrapped so that each statement run also checks the clock.
+ * It goes on after the target has exited while the backlog is stored, until record() returns.
  */
 
 interface Common {
@@ -71,7 +71,7 @@ const countIterations = db.prepare(`SELECT count(*) AS n FROM iterations WHERE s
 const iterationsOf = (id: number) => (countIterations.get(id) as { n: number }).n;
 
 const PROGRESS_MS = 1000;
-let ingest: SessionIngest | null = null;
+let ingest: { readonly stats: PollStats } | null = null;
 let reporting = false;
 let progressTimer: NodeJS.Timeout | null = null;
 let startedAt = 0;
@@ -149,7 +149,7 @@ function onStart(c: ChildProcess, id: number): void {
 
 const tail = (exitCode: number, stderr: string) => (exitCode !== 0 ? stderr.trim().split('\n').slice(-STDERR_TAIL_LINES).join('\n') : '');
 
-const onIngest = (i: SessionIngest) => (ingest = i);
+const onIngest = (i: { readonly stats: PollStats }) => (ingest = i);
 
 runTask(async (): Promise<RecordDone | ReplayDone> => {
   try {

@@ -10,10 +10,10 @@ export const CHUNK = 4096; // small chunks make boundaries easy to reach
 const SLOTS = CHUNK / 32;
 
 export interface Rec {
-  ts: number;
+  ts: number | bigint;
   kind: number;
-  addr?: number;
-  size?: number;
+  addr?: number | bigint;
+  size?: number | bigint;
   scope?: number;
   alignLog2?: number;
   flags?: number;
@@ -81,15 +81,40 @@ export class FakeTrace {
     fs.writeSync(this.fd, Buffer.from([kind]), 0, 1, t.chunk * CHUNK + (t.slot - 1) * 32 + 28);
   }
 
-  names(entries: [number, string][]): void {
+  /** A chunk counted in chunks_used and present in the file whose header magic is still 0 (being set up, or its thread died). */
+  zeroMagicChunk(): void {
+    fs.writeSync(this.fd, Buffer.alloc(CHUNK), 0, CHUNK, this.chunks++ * CHUNK);
+    this.setChunks();
+  }
+
+  /** A chunk counted in chunks_used but beyond the end of the file (extension failed or not done yet). Last, before close(). */
+  phantomChunk(): void {
+    this.chunks++;
+    this.setChunks();
+  }
+
+  /** Writes a header field (docs/TRACE_FORMAT.md): plan counters, flags. */
+  setHeader(offset: number, value: bigint, bytes: 4 | 8 = 8): void {
+    const b = Buffer.alloc(8);
+    if (bytes === 8) b.writeBigUInt64LE(value);
+    else b.writeUInt32LE(Number(value));
+    fs.writeSync(this.fd, b, 0, bytes, offset);
+  }
+
+  names(entries: [number, string | Buffer][]): void {
     const parts = entries.map(([id, name]) => {
-      const s = Buffer.from(name, 'utf8');
+      const s = typeof name === 'string' ? Buffer.from(name, 'utf8') : name;
       const h = Buffer.alloc(8);
       h.writeUInt32LE(id, 0);
       h.writeUInt32LE(s.length, 4);
       return Buffer.concat([h, s]);
     });
     fs.appendFileSync(this.file.replace(/\.mpt$/, '.names'), Buffer.concat(parts));
+  }
+
+  /** Appends raw bytes to the names file (a partial record, as a live reader may see). */
+  rawNames(bytes: Buffer): void {
+    fs.appendFileSync(this.file.replace(/\.mpt$/, '.names'), bytes);
   }
 
   cleanExit(events: number): void {

@@ -1,0 +1,199 @@
+// memoplan-ingest: the trace ingest as a process of its own (spawned by
+// main/record/native-ingest.ts). It must be a separate process: better-sqlite3 holds the same
+// database open in the Node process, and two copies of SQLite in one process would break
+// SQLite's POSIX lock bookkeeping.
+//
+//   memoplan-ingest --db FILE --session ID --trace-dir DIR --clock-base NS [--poll-ms N]
+//
+// Polls the trace directory every poll-ms, one BEGIN IMMEDIATE transaction per poll, and after
+// each poll writes a line {"type":"progress",...} to stdout. A line "finish" on stdin, or EOF
+// there (the parent died: everything recorded is still stored), or SIGTERM: drain, finish,
+// write {"type":"done",...}, exit 0. Any error: {"type":"error","message":...}, exit 1.
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <poll.h>
+#include <string>
+#include <unistd.h>
+#include "db.h"
+#include "session.h"
+
+namespace {
+
+volatile sig_atomic_t g_term = 0;
+void onTerm(int) { g_term = 1; }
+
+std::string jsonString(const std::string& s) {
+  std::string o = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': o += "\\\""; break;
+      case '\\': o += "\\\\"; break;
+      case '\n': o += "\\n"; break;
+      case '\r': o += "\\r"; break;
+      case '\t': o += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char b[8];
+          snprintf(b, sizeof b, "\\u%04x", c);
+          o += b;
+        } else o += (char)c;
+    }
+  }
+  return o + "\"";
+}
+
+// A JS number as JSON: integral values exactly (JSON.parse gives back the same double).
+std::string num(double d) {
+  char b[64];
+  if (d == (double)(long long)d && d > -9e18 && d < 9e18) snprintf(b, sizeof b, "%lld", (long long)d);
+  else if (d == d && d - d == 0) snprintf(b, sizeof b, d == __builtin_floor(d) ? "%.0f" : "%.17g", d);
+  else snprintf(b, sizeof b, "null");
+  return b;
+}
+std::string num(int64_t v) { return std::to_string(v); }
+
+void line(const std::string& s) {
+  std::string l = s + "\n";
+  const char* p = l.data();
+  size_t n = l.size();
+  while (n > 0) {  // the parent may be gone (EPIPE): nothing to do about it
+    ssize_t w = write(1, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    p += w;
+    n -= (size_t)w;
+  }
+}
+
+std::string planJson(const mp::PlanCounters& p) {
+  return "{\"hits\":" + num(p.hits) + ",\"misses\":" + num(p.misses) + ",\"hitBytes\":" + num(p.hitBytes) +
+         ",\"missBytes\":" + num(p.missBytes) + ",\"arenaBytes\":" + num(p.arenaBytes) + ",\"iterationsServed\":" +
+         num(p.iterationsServed) + ",\"retirements\":" + num(p.retirements) + ",\"status\":" + num((int64_t)p.status) +
+         ",\"refusal\":" + num((int64_t)p.refusal) + "}";
+}
+
+std::string progressJson(const mp::PollStats& s) {
+  return "{\"type\":\"progress\",\"events\":" + num(s.events) + ",\"markers\":" + num(s.markers) + ",\"processes\":" +
+         num(s.processes) + ",\"busySeconds\":" + num(s.busySeconds) + ",\"liveBytes\":" + num(s.liveBytes) + "}";
+}
+
+std::string doneJson(const mp::FinishResult& r, double busySeconds) {
+  const mp::LifetimeTotals& t = r.totals;
+  std::string totals = "{\"events\":" + num(t.events) + ",\"markers\":" + num(t.markers) + ",\"allocations\":" + num(t.allocations) +
+                       ",\"liveAtExit\":" + num(t.liveAtExit) + ",\"iterations\":" + num(t.iterations) + ",\"unmatchedFrees\":" +
+                       num(t.unmatchedFrees) + ",\"peakLiveBytes\":" + num(t.peakLiveBytes) + ",\"tBegin\":" +
+                       (t.hasBegin ? num(t.tBegin) : "null") + ",\"tEnd\":" + (t.hasBegin ? num(t.tEnd) : "null") +
+                       ",\"ops\":" + num(r.ops) + "}";
+  std::string notes = "[";
+  for (size_t i = 0; i < r.notes.size(); i++) notes += (i ? "," : "") + jsonString(r.notes[i]);
+  notes += "]";
+  return "{\"type\":\"done\",\"claimed\":" + (r.claimed ? num(*r.claimed) : "null") + ",\"totals\":" + totals +
+         ",\"notes\":" + notes + ",\"plan\":" + (r.plan ? planJson(*r.plan) : "null") + ",\"busySeconds\":" + num(busySeconds) + "}";
+}
+
+[[noreturn]] void usage(const std::string& why) {
+  line("{\"type\":\"error\",\"message\":" +
+       jsonString(why + " (usage: memoplan-ingest --db FILE --session ID --trace-dir DIR --clock-base NS [--poll-ms N])") + "}");
+  exit(1);
+}
+
+bool parseInt(const char* s, long long& out) {
+  char* end;
+  errno = 0;
+  out = strtoll(s, &end, 10);
+  return *s && !*end && errno == 0;
+}
+
+int64_t nowMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+// Waits up to ms for stdin; true when the parent asked to finish (a line "finish", or EOF).
+bool waitForFinish(int ms, std::string& buf) {
+  int64_t until = nowMs() + ms;
+  for (;;) {
+    if (g_term) return true;
+    int left = (int)(until - nowMs());
+    if (left < 0) left = 0;
+    pollfd p{0, POLLIN, 0};
+    int r = ::poll(&p, 1, left);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return true;
+    }
+    if (r == 0) return false;
+    char b[256];
+    ssize_t n = read(0, b, sizeof b);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) return true;  // EOF (or stdin unusable): the parent is gone
+    buf.append(b, (size_t)n);
+    size_t nl;
+    while ((nl = buf.find('\n')) != std::string::npos) {
+      std::string cmd = buf.substr(0, nl);
+      buf.erase(0, nl + 1);
+      while (!cmd.empty() && (cmd.back() == '\r' || cmd.back() == ' ')) cmd.pop_back();
+      if (cmd == "finish") return true;
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Ctrl-C reaches the whole process group: the recorder stays to store the trace, so do we.
+  signal(SIGINT, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGTERM, onTerm);
+  std::string dbFile, traceDir;
+  long long session = -1, clockBase = 0, pollMs = 50;
+  bool haveClock = false;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    if (i + 1 >= argc) usage("missing value for " + a);
+    const char* v = argv[++i];
+    if (a == "--db") dbFile = v;
+    else if (a == "--trace-dir") traceDir = v;
+    else if (a == "--session") {
+      if (!parseInt(v, session) || session <= 0) usage(std::string("bad --session ") + v);
+    } else if (a == "--clock-base") {
+      if (!parseInt(v, clockBase)) usage(std::string("bad --clock-base ") + v);
+      haveClock = true;
+    } else if (a == "--poll-ms") {
+      if (!parseInt(v, pollMs) || pollMs < 1 || pollMs > 60000) usage(std::string("bad --poll-ms ") + v);
+    } else usage("unknown option " + a);
+  }
+  if (dbFile.empty() || traceDir.empty() || session <= 0 || !haveClock) usage("missing option");
+  try {
+    mp::Db db(dbFile);
+    {
+      mp::Stmt s(db, "SELECT count(*) FROM sessions WHERE id = ?");
+      s.bindInt(1, session);
+      if (!s.step() || s.colInt(0) == 0) throw std::runtime_error("no session " + std::to_string(session) + " in " + dbFile);
+      s.reset();
+    }
+    mp::SessionIngest ingest(db, session, traceDir, clockBase);
+    std::string stdinBuf;
+    for (;;) {
+      int64_t started = nowMs();
+      ingest.poll(false);
+      line(progressJson(ingest.stats()));
+      int left = (int)(pollMs - (nowMs() - started));
+      if (waitForFinish(left > 0 ? left : 0, stdinBuf)) break;
+    }
+    mp::FinishResult r = ingest.finish();
+    line(doneJson(r, ingest.stats().busySeconds));
+    return 0;
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    for (char& c : msg)
+      if (c == '\n') c = ' ';
+    line("{\"type\":\"error\",\"message\":" + jsonString(msg) + "}");
+    return 1;
+  }
+}

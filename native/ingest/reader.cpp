@@ -1,0 +1,279 @@
+#include "common.h"
+#include "reader.h"
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace mp {
+
+namespace {
+constexpr size_t HEADER_READ = 152;
+constexpr uint32_t RECORD_SIZE = 32;
+constexpr uint32_t CHUNK_MAGIC = 0x4b43504d;  // 'MPCK'
+
+std::runtime_error sysError(const std::string& what, const std::string& file) {
+  return std::runtime_error(what + " " + file + ": " + std::strerror(errno));
+}
+
+// pread until n bytes or EOF, like fs.readSync returns what it got.
+size_t readAt(int fd, void* buf, size_t n, uint64_t off, const std::string& file) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = pread(fd, (char*)buf + got, n - got, (off_t)(off + got));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      throw sysError("cannot read", file);
+    }
+    if (r == 0) break;
+    got += (size_t)r;
+  }
+  return got;
+}
+
+uint64_t fileSize(int fd, const std::string& file) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) throw sysError("cannot stat", file);
+  return (uint64_t)st.st_size;
+}
+
+TraceHeader parseHeader(const uint8_t* b) {
+  if (std::memcmp(b, "MPTRACE\0", 8) != 0) throw TraceFormatError("not a memoplan trace file (bad magic)");
+  TraceHeader h;
+  h.version = rd32(b + 8);
+  if (h.version != 1) throw TraceFormatError("unsupported trace version " + std::to_string(h.version));
+  uint32_t recordSize = rd32(b + 12);
+  h.chunkSize = rd32(b + 16);
+  if (recordSize != RECORD_SIZE || h.chunkSize < 4096 || h.chunkSize % RECORD_SIZE != 0) {
+    throw TraceFormatError("bad trace geometry (record " + std::to_string(recordSize) + ", chunk " + std::to_string(h.chunkSize) + ")");
+  }
+  uint32_t flags = rd32(b + 28);
+  h.pid = rd32(b + 20);
+  h.ppid = rd32(b + 24);
+  h.cleanExit = flags & 1;
+  h.forkChild = flags & 2;
+  h.stoppedEarly = flags & 4;
+  // u64num(): hi * 2^32 + lo as doubles, which is (double)v (one rounding).
+  auto num = [&](size_t off) { return (double)rd64(b + off); };
+  h.startNs = num(32);
+  h.startRealtimeNs = num(40);
+  h.chunksUsed = num(48);
+  h.eventsWritten = num(56);
+  h.markersWritten = num(64);
+  h.plan.hits = num(88);
+  h.plan.misses = num(96);
+  h.plan.hitBytes = num(104);
+  h.plan.missBytes = num(112);
+  h.plan.arenaBytes = num(120);
+  h.plan.iterationsServed = num(128);
+  h.plan.retirements = num(136);
+  h.plan.status = rd32(b + 144);
+  h.plan.refusal = rd32(b + 148);
+  return h;
+}
+}  // namespace
+
+TraceReader::TraceReader(std::string file, std::string namesFile, int64_t clockBaseNs, bool punch)
+    : file_(std::move(file)), namesFile_(std::move(namesFile)) {
+  // Read-write only to punch consumed chunks (nothing is ever written). The interposer creates
+  // the file 0644 as the target's user: another user (root attaching to someone's process on
+  // a file system that squashes root, a read-only mount...) gets it read-only, and no punching.
+  if (punch) {
+    fd_ = ::open(file_.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd_ >= 0) punch_ = true;
+    else punchError_ = errno;
+  }
+  if (fd_ < 0) fd_ = ::open(file_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) throw sysError("cannot open", file_);
+  // clockBaseNs >> 32n and & 0xffffffffn of a BigInt (arithmetic shift for a negative base).
+  baseHi_ = (double)(clockBaseNs >> 32);
+  baseLo_ = (double)(clockBaseNs & 0xffffffffLL);
+}
+
+TraceReader::~TraceReader() { close(); }
+
+void TraceReader::close() {
+  toPunch_.clear();
+  if (fd_ >= 0) ::close(fd_);
+  if (namesFd_ >= 0) ::close(namesFd_);
+  fd_ = namesFd_ = -1;
+}
+
+const TraceHeader* TraceReader::readHeader() {
+  uint8_t buf[HEADER_READ];
+  size_t n = readAt(fd_, buf, HEADER_READ, 0, file_);
+  if (n < HEADER_READ || rd32(buf) == 0) return hasHeader_ ? &header_ : nullptr;
+  header_ = parseHeader(buf);
+  hasHeader_ = true;
+  return &header_;
+}
+
+std::vector<NameRecord> TraceReader::readNames() {
+  std::vector<NameRecord> out;
+  if (namesFd_ < 0) {
+    namesFd_ = ::open(namesFile_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (namesFd_ < 0) return out;
+  }
+  uint64_t size = fileSize(namesFd_, namesFile_);
+  if (size <= namesOffset_) return out;
+  size_t keep = namesPending_.size();
+  namesPending_.resize(keep + (size_t)(size - namesOffset_));
+  size_t got = readAt(namesFd_, namesPending_.data() + keep, (size_t)(size - namesOffset_), namesOffset_, namesFile_);
+  namesOffset_ += got;
+  namesPending_.resize(keep + got);
+  const uint8_t* b = namesPending_.data();
+  size_t len = namesPending_.size(), off = 0;
+  while (off + 8 <= len) {
+    uint32_t n = rd32(b + off + 4);
+    if (off + 8 + (uint64_t)n > len) break;  // a partial trailing record: the rest comes later
+    out.push_back({rd32(b + off), decodeUtf8(b + off + 8, n)});
+    off += 8 + (size_t)n;
+  }
+  namesPending_.erase(namesPending_.begin(), namesPending_.begin() + (ptrdiff_t)off);
+  return out;
+}
+
+bool TraceReader::readRecords(const std::function<void(const RecordBatch&)>& onBatch) {
+  const TraceHeader* h = readHeader();
+  if (!h) return false;
+  uint64_t size = fileSize(fd_, file_);
+  uint64_t chunkSize = h->chunkSize, slots = chunkSize / RECORD_SIZE;
+  // Chunks counted in chunks_used; those beyond the end of the file are skipped until it
+  // grows. (The JS reader adds a state for every counted chunk at once; states for chunks
+  // beyond EOF are added here only once the file reaches them: same records, and a corrupt
+  // huge count cannot exhaust memory.)
+  double want = h->chunksUsed;
+  double inFile = (double)(size / chunkSize);
+  if (inFile < want) want = inFile;
+  for (uint64_t i = chunks_.size() + 1; (double)i < want; i++) chunks_.push_back(Chunk{i});
+  for (Chunk& c : chunks_) {
+    if (c.full) continue;
+    uint64_t base = c.index * chunkSize;
+    if (base + chunkSize > size) continue;  // not extended yet
+    if (c.tid == 0 && !readChunkHeader(c, base)) continue;  // chunk header magic still 0
+    uint64_t first = 1 + c.consumed;
+    if (first >= slots) {
+      c.full = true;
+      toPunch_.push_back({base, chunkSize});
+      continue;
+    }
+    readCommitted(c, base, first, slots, onBatch);
+  }
+  return true;
+}
+
+size_t TraceReader::releaseConsumed() {
+  size_t done = 0;
+  for (const Range& r : toPunch_) {
+    if (!punch_ || fd_ < 0) break;
+    if (r.off == 0) continue;  // the header: never (readRecords does not hand it over anyway)
+    int rc;
+    do rc = fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)r.off, (off_t)r.len);
+    while (rc != 0 && errno == EINTR);
+    if (rc != 0) {  // EOPNOTSUPP (file system), EPERM (immutable/append-only), ...: stop for this file
+      punch_ = false;
+      punchError_ = errno;
+      break;
+    }
+    done++;
+  }
+  toPunch_.clear();
+  punched_ += done;
+  return done;
+}
+
+bool TraceReader::readChunkHeader(Chunk& c, uint64_t base) {
+  uint8_t b[RECORD_SIZE] = {0};
+  readAt(fd_, b, RECORD_SIZE, base, file_);
+  if (rd32(b + 24) != CHUNK_MAGIC) return false;
+  c.tid = rd32(b);
+  c.threadIndex = rd32(b + 4);
+  return true;
+}
+
+void TraceReader::readCommitted(Chunk& c, uint64_t base, uint64_t first, uint64_t slots, const std::function<void(const RecordBatch&)>& onBatch) {
+  // The committed prefix: records up to the first kind byte 0. (The JS reads the whole rest of
+  // the chunk for this; reading it a piece at a time finds the same prefix, and a live chunk
+  // of a slow thread costs one small read per poll instead of a megabyte.)
+  const size_t piece = 2048;  // records (64 KiB)
+  if (scratch_.size() < piece * RECORD_SIZE) scratch_.resize(piece * RECORD_SIZE);
+  size_t n = 0;
+  for (;;) {
+    size_t want = (size_t)std::min<uint64_t>(piece, slots - first - n);
+    if (want == 0) break;
+    size_t got = readAt(fd_, scratch_.data(), want * RECORD_SIZE, base + (first + n) * RECORD_SIZE, file_) / RECORD_SIZE;
+    size_t k = 0;
+    while (k < got && scratch_[k * RECORD_SIZE + 28] != 0) k++;
+    n += k;
+    if (k < want) break;
+  }
+  if (n == 0) return;
+  // Read the committed prefix again: every field of those records was stored before the commit
+  // byte we saw, so the second copy holds them whole (docs/TRACE_FORMAT.md).
+  if (out_.size() < n * RECORD_SIZE) out_.resize(n * RECORD_SIZE);
+  size_t again = readAt(fd_, out_.data(), n * RECORD_SIZE, base + first * RECORD_SIZE, file_) / RECORD_SIZE;
+  // Committed records never change, so the second copy is committed too, unless the range was
+  // punched in between by another reader of the same file (two ingests of one directory):
+  // then it reads as zeros, and none of those may become a row.
+  size_t k = 0;
+  while (k < again && k < n && out_[k * RECORD_SIZE + 28] != 0) k++;
+  n = k;
+  if (n == 0) return;
+  if (first + n >= slots) {
+    c.full = true;
+    toPunch_.push_back({base, (uint64_t)slots * RECORD_SIZE});
+  }
+  c.consumed += n;
+  onBatch({c.tid, c.threadIndex, out_.data(), n});
+}
+
+std::string decodeUtf8(const uint8_t* p, size_t n) {
+  static const char FFFD[] = "\xEF\xBF\xBD";
+  std::string s;
+  s.reserve(n);
+  size_t i = 0;
+  while (i < n) {
+    uint8_t b = p[i];
+    if (b < 0x80) {
+      s.push_back((char)b);
+      i++;
+      continue;
+    }
+    size_t need;
+    uint8_t lo = 0x80, hi = 0xBF;
+    if (b >= 0xC2 && b <= 0xDF) need = 1;
+    else if (b >= 0xE0 && b <= 0xEF) {
+      need = 2;
+      if (b == 0xE0) lo = 0xA0;
+      if (b == 0xED) hi = 0x9F;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      need = 3;
+      if (b == 0xF0) lo = 0x90;
+      if (b == 0xF4) hi = 0x8F;
+    } else {
+      s.append(FFFD);
+      i++;
+      continue;
+    }
+    size_t j = 1;
+    for (; j <= need && i + j < n; j++) {
+      uint8_t c = p[i + j];
+      if (c < lo || c > hi) break;
+      lo = 0x80;
+      hi = 0xBF;
+    }
+    if (j <= need) {  // invalid or truncated: the maximal subpart becomes one U+FFFD
+      s.append(FFFD);
+      i += j;
+      continue;
+    }
+    s.append((const char*)p + i, need + 1);
+    i += need + 1;
+  }
+  return s;
+}
+
+}  // namespace mp

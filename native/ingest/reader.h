@@ -1,0 +1,138 @@
+// Tails one trace file (docs/TRACE_FORMAT.md); port of main/record/trace-reader.ts. Only
+// committed records are returned, each exactly once.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+#include "common.h"
+
+namespace mp {
+
+struct PlanCounters {
+  // u64 header fields read as JS numbers (u64num: a double, rounded beyond 2^53)
+  double hits = 0, misses = 0, hitBytes = 0, missBytes = 0, arenaBytes = 0, iterationsServed = 0, retirements = 0;
+  uint32_t status = 0, refusal = 0;
+};
+
+struct TraceHeader {
+  uint32_t version = 0, chunkSize = 0, pid = 0, ppid = 0;
+  bool cleanExit = false, forkChild = false, stoppedEarly = false;
+  double startNs = 0, startRealtimeNs = 0, chunksUsed = 0, eventsWritten = 0, markersWritten = 0;
+  PlanCounters plan;
+};
+
+struct NameRecord {
+  uint32_t id;
+  std::string name;  // UTF-8 as Node's Buffer.toString('utf8') decodes it (U+FFFD for bad bytes)
+};
+
+// Committed records of one thread chunk, raw (32 bytes each).
+struct RecordBatch {
+  uint32_t tid, threadIndex;
+  const uint8_t* data;  // valid during the callback only
+  size_t count;
+};
+
+// One record decoded as trace-reader.ts decodes it.
+struct Record {
+  double ts;
+  int64_t addr, size;
+  uint32_t scope;
+  uint8_t kind, alignLog2;
+  uint16_t flags;
+};
+
+class TraceReader {
+ public:
+  // punch: release the pages of consumed full chunks (releaseConsumed) when the file system
+  // allows it. The file is opened read-write for that, read-only when that is refused.
+  TraceReader(std::string file, std::string namesFile, int64_t clockBaseNs, bool punch = true);
+  ~TraceReader();
+  TraceReader(const TraceReader&) = delete;
+  TraceReader& operator=(const TraceReader&) = delete;
+  void close();
+  const std::string& file() const { return file_; }
+
+  // The header as last read; null until the interposer has written it.
+  const TraceHeader* readHeader();
+  // New interned names since the last call (complete records only).
+  std::vector<NameRecord> readNames();
+  // Every record committed since the last call, handed to onBatch chunk by chunk in chunk
+  // order; false when the header is not there yet. (The JS reader returns all batches, then the
+  // ingest stores them; here each chunk is stored before the next is read, so that a backlog
+  // of gigabytes is never held twice. A live chunk read a moment later just holds more.)
+  bool readRecords(const std::function<void(const RecordBatch&)>& onBatch);
+
+  // Punches out (fallocate PUNCH_HOLE | KEEP_SIZE) every chunk that readRecords found full
+  // and has handed over whole since the last call, and forgets them: those chunks are never
+  // read again (a punched range reads as zeros). Call only once the records handed over are
+  // committed. Never chunk 0, never a chunk with a free slot: the interposer writes no slot
+  // after committing it, and a full chunk's owner takes its next slot in a new chunk
+  // (docs/TRACE_FORMAT.md). Returns the chunks punched. The first failure (EOPNOTSUPP,
+  // EPERM...) turns punching off for this file; ingest goes on.
+  size_t releaseConsumed();
+  // Chunks punched so far, and why punching is off (0: it is not, or not wanted).
+  uint64_t punched() const { return punched_; }
+  int punchError() const { return punchError_; }
+
+  inline Record decode(const uint8_t* r) const;
+
+ private:
+  struct Chunk {
+    uint64_t index;
+    uint32_t tid = 0, threadIndex = 0;
+    uint64_t consumed = 0;  // records already returned
+    bool full = false;
+  };
+  bool readChunkHeader(Chunk& c, uint64_t base);
+  void readCommitted(Chunk& c, uint64_t base, uint64_t first, uint64_t slots, const std::function<void(const RecordBatch&)>& onBatch);
+
+  std::string file_, namesFile_;
+  int fd_ = -1, namesFd_ = -1;
+  bool hasHeader_ = false;
+  TraceHeader header_;
+  std::vector<Chunk> chunks_;
+  bool punch_ = false;
+  int punchError_ = 0;
+  uint64_t punched_ = 0;
+  struct Range {
+    uint64_t off, len;
+  };
+  std::vector<Range> toPunch_;  // full chunks handed over whole, not punched yet
+  uint64_t namesOffset_ = 0;
+  std::vector<uint8_t> namesPending_;
+  std::vector<uint8_t> scratch_, out_;
+  double baseHi_, baseLo_;
+};
+
+static inline uint32_t rd32(const uint8_t* p) {
+  uint32_t v;
+  __builtin_memcpy(&v, p, 4);
+  return v;
+}
+static inline uint64_t rd64(const uint8_t* p) {
+  uint64_t v;
+  __builtin_memcpy(&v, p, 8);
+  return v;
+}
+
+inline Record TraceReader::decode(const uint8_t* r) const {
+  Record o;
+  // As the JS reader: (hi - baseHi) * 2^32 + (lo - baseLo) in doubles. Both products are exact;
+  // the sum rounds once, beyond 2^53 ns from the base, exactly as in JS.
+  o.ts = ((double)rd32(r + 4) - baseHi_) * 4294967296.0 + ((double)rd32(r) - baseLo_);
+  o.addr = clampU64(rd64(r + 8));
+  o.size = clampU64(rd64(r + 16));
+  o.scope = rd32(r + 24);
+  o.kind = r[28];
+  o.alignLog2 = r[29];
+  o.flags = (uint16_t)(r[30] | (r[31] << 8));
+  return o;
+}
+
+// Decodes UTF-8 the way V8 does for Buffer.toString('utf8') (the WHATWG decoder: each maximal
+// invalid subsequence becomes one U+FFFD).
+std::string decodeUtf8(const uint8_t* p, size_t n);
+
+}  // namespace mp

@@ -1,0 +1,381 @@
+#include "session.h"
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <dirent.h>
+#include <limits>
+
+namespace mp {
+
+namespace {
+// Slack for the difference between the interposer's clock and ours (both CLOCK_MONOTONIC).
+constexpr double WATERMARK_MARGIN_NS = 5000000;
+
+// MEMOPLAN_INGEST_PROFILE=1: seconds per phase on stderr at exit (for tuning), and the trace
+// chunks punched out.
+struct Profile {
+  double read = 0, write = 0, feed = 0, commit = 0, punch = 0;  // read includes write
+  uint64_t punched = 0;
+  bool on = getenv("MEMOPLAN_INGEST_PROFILE") != nullptr;
+  ~Profile() {
+    if (on) {
+      fprintf(stderr, "profile: read %.3f write %.3f feed %.3f commit %.3f punch %.3f (%llu chunks)\n", read - write, write, feed,
+              commit, punch, (unsigned long long)punched);
+    }
+  }
+} g_profile;
+
+// MEMOPLAN_INGEST_PUNCH=0: keep every chunk of the trace files (a test reads them again after
+// a live ingest). Otherwise consumed full chunks are punched out once stored.
+bool punchWanted() {
+  const char* v = getenv("MEMOPLAN_INGEST_PUNCH");
+  return !(v && std::strcmp(v, "0") == 0);
+}
+
+int64_t monotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+// /^trace-(\d+)-(\d+)\.mpt$/
+bool isTraceFile(const char* n) {
+  if (std::strncmp(n, "trace-", 6) != 0) return false;
+  const char* p = n + 6;
+  for (int part = 0; part < 2; part++) {
+    const char* s = p;
+    while (*p >= '0' && *p <= '9') p++;
+    if (p == s) return false;
+    if (part == 0 && *p++ != '-') return false;
+  }
+  return std::strcmp(p, ".mpt") == 0;
+}
+
+int32_t rowid32(Db& db) {
+  int64_t id = db.lastRowid();
+  if (id > std::numeric_limits<int32_t>::max()) throw std::runtime_error("row id beyond 2^31 (threads/ops/processes)");
+  return (int32_t)id;
+}
+
+std::pair<std::string, std::string> splitScope(const std::string& name) {
+  size_t tab = name.find('\t');
+  if (tab == std::string::npos) return {name, ""};
+  return {name.substr(0, tab), name.substr(tab + 1)};
+}
+}  // namespace
+
+SessionIngest::SessionIngest(Db& db, int64_t sessionId, std::string traceDir, int64_t clockBaseNs)
+    : db_(db),
+      sessionId_(sessionId),
+      traceDir_(std::move(traceDir)),
+      clockBaseNs_(clockBaseNs),
+      writer_(db),
+      lifetimes_(db, sessionId),
+      insertProcess_(db, "INSERT INTO processes (session_id, pid, ppid, is_fork_child, start_ns, trace_file) VALUES (?, ?, ?, ?, ?, ?)"),
+      insertThread_(db, "INSERT INTO threads (session_id, process_id, tid, thread_index) VALUES (?, ?, ?, ?)"),
+      insertOp_(db, "INSERT INTO ops (session_id, process_id, name_id, module, op) VALUES (?, ?, ?, ?, ?)"),
+      renameOp_(db, "UPDATE ops SET module = ?, op = ? WHERE id = ?"),
+      punch_(punchWanted()) {}
+
+PollStats SessionIngest::stats() const {
+  return {writer_.events, writer_.markers, (int64_t)traces_.size(), busyNs_ / 1e9, lifetimes_.currentLiveBytes()};
+}
+
+int64_t SessionIngest::poll(bool final) {
+  const int64_t started = monotonicNs();
+  // Events stamped before this instant (less the margin) have all their causal predecessors
+  // read by now: the interposer commits a free before the real free and stamps an allocation
+  // after the real call returns (see recorder.ts). Number(started - base) - margin, as doubles.
+  const double watermark = final ? std::numeric_limits<double>::infinity() : (double)(started - clockBaseNs_) - WATERMARK_MARGIN_NS;
+  const int64_t before = writer_.events + writer_.markers;
+  discover();
+  Transaction tx(db_);
+  writer_.begin();
+  for (auto& t : traces_) pollOne(*t);
+  writer_.flush();
+  // ready: the pending events stamped before the watermark, in read order; the rest stay.
+  size_t early = 0;
+  pending_.forEachSpan([&](const StreamEvent* e, size_t n) {
+    for (size_t i = 0; i < n; i++) early += e[i].ts < watermark;
+  });
+  ready_.clear();
+  if (early == pending_.size()) {
+    ready_.swap(pending_);
+  } else if (early > 0) {
+    keep_.clear();
+    pending_.forEachSpan([&](const StreamEvent* e, size_t n) {
+      for (size_t i = 0; i < n; i++) (e[i].ts < watermark ? ready_ : keep_).push(e[i]);
+    });
+    pending_.swap(keep_);
+  }
+  const int64_t fed = monotonicNs();
+  feedSorted();
+  lifetimes_.flush();
+  const int64_t committing = monotonicNs();
+  tx.commit();
+  const int64_t committed = monotonicNs();
+  g_profile.feed += (committing - fed) / 1e9;
+  g_profile.commit += (committed - committing) / 1e9;
+  // Every record read by this poll is now committed (events rows; the lifetime builder keeps
+  // what it needs in memory): the full chunks it finished may go. A SIGKILL before this point
+  // leaves them in the file; after it, their rows are in the database.
+  for (auto& t : traces_) g_profile.punched += t->reader->releaseConsumed();
+  g_profile.punch += (monotonicNs() - committed) / 1e9;
+  ready_.clear();
+  busyNs_ += (double)(monotonicNs() - started);
+  return writer_.events + writer_.markers - before;
+}
+
+// Feeds ready_ to the lifetime builder in the order of a stable sort by ts (the JS sorts with
+// (a, b) => a.ts - b.ts, stable: equal stamps keep their read order). ready_ is a few long runs
+// already in order (each thread's records in program order, a chunk at a time), so: find the
+// maximal non-decreasing runs and merge them with a heap keyed by (ts, run index). The run
+// index breaks ties exactly as stability does, since runs are in read order.
+void SessionIngest::feedSorted() {
+  const size_t n = ready_.size();
+  if (n == 0) return;
+  struct Run {
+    size_t cur, end;
+  };
+  std::vector<Run> runs;
+  size_t start = 0;
+  double prev = ready_[0].ts;
+  for (size_t i = 1; i < n; i++) {
+    double ts = ready_[i].ts;
+    if (ts < prev) {
+      runs.push_back({start, i});
+      start = i;
+    }
+    prev = ts;
+  }
+  runs.push_back({start, n});
+  if (runs.size() == 1) {
+    ready_.forEachSpan([&](const StreamEvent* e, size_t m) {
+      for (size_t i = 0; i < m; i++) lifetimes_.push(e[i]);
+    });
+    return;
+  }
+  // min-heap of run indices
+  std::vector<uint32_t> heap(runs.size());
+  for (uint32_t r = 0; r < runs.size(); r++) heap[r] = r;
+  auto after = [&](uint32_t a, uint32_t b) {  // a comes after b
+    double ta = ready_[runs[a].cur].ts, tb = ready_[runs[b].cur].ts;
+    return ta > tb || (ta == tb && a > b);
+  };
+  std::make_heap(heap.begin(), heap.end(), after);
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), after);
+    uint32_t r = heap.back();
+    Run& run = runs[r];
+    // take from this run while it stays first (common: long stretches of one thread)
+    for (;;) {
+      lifetimes_.push(ready_[run.cur]);
+      if (++run.cur == run.end) break;
+      if (heap.size() > 1 && after(r, heap.front())) break;
+    }
+    if (run.cur == run.end) heap.pop_back();
+    else std::push_heap(heap.begin(), heap.end(), after);
+  }
+}
+
+void SessionIngest::drain() {
+  while (poll(true) > 0) {
+  }
+}
+
+FinishResult SessionIngest::finish() {
+  drain();
+  const int64_t started = monotonicNs();
+  FinishResult r;
+  r.claimed = 0.0;
+  Transaction tx(db_);
+  Stmt update(db_, "UPDATE processes SET clean_exit = ?, events_claimed = ? WHERE id = ?");
+  for (auto& t : traces_) {
+    const TraceHeader* hp;
+    try {
+      hp = t->reader->readHeader();
+    } catch (const TraceFormatError& e) {
+      throw TraceFormatError(t->reader->file() + ": " + e.what());
+    }
+    std::optional<TraceHeader> h;
+    if (hp) h = *hp;
+    t->reader->close();
+    if (t->processId == 0 || !h) continue;
+    if (h->plan.status != 0) {
+      if (!r.plan) r.plan = h->plan;
+      else {
+        PlanCounters& a = *r.plan;
+        const PlanCounters& b = h->plan;
+        a.hits += b.hits;
+        a.misses += b.misses;
+        a.hitBytes += b.hitBytes;
+        a.missBytes += b.missBytes;
+        a.arenaBytes += b.arenaBytes;
+        a.iterationsServed += b.iterationsServed;
+        a.retirements += b.retirements;
+        a.status = std::max(a.status, b.status);
+        a.refusal = a.refusal ? a.refusal : b.refusal;
+      }
+    }
+    if (h->stoppedEarly) {
+      r.notes.push_back("process " + std::to_string(h->pid) + " stopped recording early (disk full or file size limit?): its trace is incomplete");
+    }
+    update.bindInt(1, h->cleanExit ? 1 : 0);
+    if (h->cleanExit) update.bindNum(2, h->eventsWritten);
+    else update.bindNull(2);
+    update.bindInt(3, t->processId);
+    update.run();
+    if (!h->cleanExit) r.claimed.reset();
+    else if (r.claimed) *r.claimed += h->eventsWritten;
+  }
+  r.totals = lifetimes_.finish();
+  const LifetimeTotals& t = r.totals;
+  {
+    Stmt count(db_, "SELECT count(*) FROM ops WHERE session_id = ?");
+    count.bindInt(1, sessionId_);
+    r.ops = count.step() ? count.colInt(0) : 0;
+    count.reset();
+  }
+  Stmt s(db_,
+         "UPDATE sessions SET events = ?, markers = ?, events_claimed = ?, allocations = ?, live_at_exit = ?, iterations = ?, "
+         "ops = ?, t_begin = ?, t_end = ?, peak_live_bytes = ?, first_event = ?, last_event = ? WHERE id = ?");
+  s.bindInt(1, t.events);
+  s.bindInt(2, t.markers);
+  if (r.claimed) s.bindNum(3, *r.claimed);
+  else s.bindNull(3);
+  s.bindInt(4, t.allocations);
+  s.bindInt(5, t.liveAtExit);
+  s.bindInt(6, t.iterations);
+  s.bindInt(7, r.ops);
+  if (t.hasBegin) {
+    s.bindNum(8, t.tBegin);
+    s.bindNum(9, t.tEnd);
+  } else {
+    s.bindNull(8);
+    s.bindNull(9);
+  }
+  s.bindNum(10, t.peakLiveBytes);
+  if (writer_.hasIds) {
+    s.bindInt(11, writer_.firstId);
+    s.bindInt(12, writer_.lastId);
+  } else {
+    s.bindNull(11);
+    s.bindNull(12);
+  }
+  s.bindInt(13, sessionId_);
+  s.run();
+  tx.commit();
+  busyNs_ += (double)(monotonicNs() - started);
+  return r;
+}
+
+void SessionIngest::discover() {
+  DIR* d = opendir(traceDir_.c_str());
+  if (!d) return;
+  std::vector<std::string> names;
+  while (dirent* e = readdir(d))
+    if (isTraceFile(e->d_name)) names.emplace_back(e->d_name);
+  closedir(d);
+  // fs.readdirSync lists names sorted (libuv's scandir sorts with strcmp): new files are
+  // taken in that order, which numbers their processes rows.
+  std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) { return std::strcmp(a.c_str(), b.c_str()) < 0; });
+  for (const std::string& name : names) {
+    std::string file = traceDir_ + (traceDir_.empty() || traceDir_.back() != '/' ? "/" : "") + name;
+    if (known_.count(file)) continue;
+    auto t = std::make_unique<ProcessTrace>();
+    t->reader = std::make_unique<TraceReader>(file, file.substr(0, file.size() - 4) + ".names", clockBaseNs_, punch_);
+    known_.emplace(file, traces_.size());
+    traces_.push_back(std::move(t));
+  }
+}
+
+void SessionIngest::pollOne(ProcessTrace& t) {
+  TraceReader& reader = *t.reader;
+  try {
+    if (t.processId == 0) {
+      const TraceHeader* h = reader.readHeader();
+      if (!h) return;
+      const std::string& f = reader.file();
+      insertProcess_.bindInt(1, sessionId_);
+      insertProcess_.bindInt(2, h->pid);
+      insertProcess_.bindInt(3, h->ppid);
+      insertProcess_.bindInt(4, h->forkChild ? 1 : 0);
+      insertProcess_.bindNum(5, h->startNs);
+      insertProcess_.bindText(6, f.substr(f.rfind('/') + 1));
+      insertProcess_.run();
+      t.processId = db_.lastRowid();
+    }
+    for (const NameRecord& n : reader.readNames()) defineScope(t, n.id, &n.name);
+    int64_t r0 = monotonicNs();
+    reader.readRecords([&](const RecordBatch& batch) { writeBatch(t, batch); });
+    g_profile.read += (monotonicNs() - r0) / 1e9;
+  } catch (const TraceFormatError& e) {
+    throw TraceFormatError(reader.file() + ": " + e.what());
+  }
+}
+
+void SessionIngest::writeBatch(ProcessTrace& t, const RecordBatch& batch) {
+  int64_t w0 = monotonicNs();
+  int32_t threadId;
+  auto it = t.threads.find(batch.threadIndex);
+  if (it != t.threads.end()) threadId = it->second;
+  else {
+    insertThread_.bindInt(1, sessionId_);
+    insertThread_.bindInt(2, t.processId);
+    insertThread_.bindInt(3, batch.tid);
+    insertThread_.bindInt(4, batch.threadIndex);
+    insertThread_.run();
+    threadId = rowid32(db_);
+    t.threads.emplace(batch.threadIndex, threadId);
+  }
+  const int32_t processId = (int32_t)t.processId;
+  const TraceReader& reader = *t.reader;
+  const uint8_t* rec = batch.data;
+  uint32_t lastName = 0;
+  int32_t lastScope = 0;
+  for (size_t i = 0; i < batch.count; i++, rec += 32) {
+    Record r = reader.decode(rec);
+    int32_t scope = 0;
+    if (r.scope != 0) {
+      if (r.scope == lastName) scope = lastScope;
+      else {
+        auto s = t.scopes.find(r.scope);
+        scope = s != t.scopes.end() ? s->second : defineScope(t, r.scope, nullptr);
+        lastName = r.scope;
+        lastScope = scope;
+      }
+    }
+    writer_.write(r, threadId, processId, scope, pending_);
+  }
+  g_profile.write += (monotonicNs() - w0) / 1e9;
+}
+
+// A scope name from the agent is "module<TAB>op". A record can name a scope whose name has not
+// been read yet only if the names file lags; it gets a placeholder row ('', '#id'), named on
+// arrival.
+int32_t SessionIngest::defineScope(ProcessTrace& t, uint32_t id, const std::string* name) {
+  std::pair<std::string, std::string> mo = name ? splitScope(*name) : std::make_pair(std::string(), "#" + std::to_string(id));
+  auto it = t.scopes.find(id);
+  if (it != t.scopes.end()) {
+    if (name) {
+      renameOp_.bindText(1, mo.first);
+      renameOp_.bindText(2, mo.second);
+      renameOp_.bindInt(3, it->second);
+      renameOp_.run();
+    }
+    return it->second;
+  }
+  insertOp_.bindInt(1, sessionId_);
+  insertOp_.bindInt(2, t.processId);
+  insertOp_.bindInt(3, id);
+  insertOp_.bindText(4, mo.first);
+  insertOp_.bindText(5, mo.second);
+  insertOp_.run();
+  int32_t opId = rowid32(db_);
+  t.scopes.emplace(id, opId);
+  return opId;
+}
+
+}  // namespace mp

@@ -1,0 +1,67 @@
+// Port of main/record/recorder.ts SessionIngest: the trace files of one session (one per traced
+// process, discovered as they appear) -> processes, threads, ops, events rows, and the
+// lifetime builder fed in causal order.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+#include "db.h"
+#include "event-buffer.h"
+#include "lifetimes.h"
+#include "reader.h"
+#include "writer.h"
+
+namespace mp {
+
+struct PollStats {
+  int64_t events, markers, processes;
+  double busySeconds, liveBytes;
+};
+
+struct FinishResult {
+  std::optional<double> claimed;  // null when a process did not exit cleanly
+  LifetimeTotals totals;
+  int64_t ops;
+  std::vector<std::string> notes;
+  std::optional<PlanCounters> plan;
+};
+
+class SessionIngest {
+ public:
+  SessionIngest(Db& db, int64_t sessionId, std::string traceDir, int64_t clockBaseNs);
+  PollStats stats() const;
+  int64_t poll(bool final);  // records stored by this poll
+  void drain();
+  FinishResult finish();
+
+ private:
+  struct ProcessTrace {
+    std::unique_ptr<TraceReader> reader;
+    int64_t processId = 0;  // 0: not yet (header not written)
+    std::unordered_map<uint32_t, int32_t> threads;  // thread_index -> threads.id
+    std::unordered_map<uint32_t, int32_t> scopes;   // interposer name id -> ops.id
+  };
+  void discover();
+  void pollOne(ProcessTrace& t);
+  void writeBatch(ProcessTrace& t, const RecordBatch& batch);
+  int32_t defineScope(ProcessTrace& t, uint32_t id, const std::string* name);
+
+  Db& db_;
+  int64_t sessionId_;
+  std::string traceDir_;
+  int64_t clockBaseNs_;
+  EventWriter writer_;
+  LifetimeBuilder lifetimes_;
+  std::vector<std::unique_ptr<ProcessTrace>> traces_;  // discovery order
+  std::unordered_map<std::string, size_t> known_;
+  void feedSorted();
+  EventBuffer pending_, ready_, keep_;
+  double busyNs_ = 0;
+  Stmt insertProcess_, insertThread_, insertOp_, renameOp_;
+  bool punch_;  // punch consumed full chunks out of the trace files (MEMOPLAN_INGEST_PUNCH)
+};
+
+}  // namespace mp
