@@ -173,7 +173,9 @@ async function handleApi(service: ApiService, method: string, req: http.Incoming
 }
 
 export async function serve(o: ServeOptions): Promise<ServeHandle> {
-  const service = new ApiService({ dbFile: o.dbFile }); // fails early on a bad database
+  // A database that cannot be used does not stop the server: the page says why (the Sessions
+  // view); stderr says it too.
+  const service = new ApiService({ dbFile: o.dbFile });
   const token = crypto.randomBytes(24).toString('base64url');
   const { server, wss } = createServer(service, token);
   await new Promise<void>((resolve, reject) => {
@@ -201,5 +203,7 @@ export async function serve(o: ServeOptions): Promise<ServeHandle> {
   }
   if (o.onListening) o.onListening(url);
   else process.stdout.write(url + '\n');
+  const problem = service.dbProblem();
+  if (problem) process.stderr.write(`memoplan: ${problem} (the page shows it too)\n`);
   return { server, service, url, close };
 }

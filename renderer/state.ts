@@ -7,6 +7,8 @@ export const state = {
   recording: [] as number[],
   dbFile: '',
   canOpenDatabase: false,
+  /** Why the database cannot be used (sessions.list), or null. */
+  dbError: null as string | null,
   session: null as number | null,
   plan: null as number | null,
 };
@@ -24,12 +26,20 @@ export async function refreshSessions(): Promise<void> {
   state.recording = r.recording;
   state.dbFile = r.dbFile;
   state.canOpenDatabase = r.canOpenDatabase;
+  state.dbError = r.dbError;
   if (state.session !== null && !r.sessions.some((s) => s.id === state.session)) state.session = null;
   if (state.session === null) {
     const done = r.sessions.filter((s) => s.status !== 'recording' && s.events > 0);
     state.session = done.length ? done[done.length - 1].id : null;
   }
   for (const l of listeners) l();
+}
+
+/** What a view that needs a session says when there is none to show. */
+export function noSessionText(): string {
+  if (state.dbError) return `No session to show: the database cannot be used (${state.dbError}). See the Sessions view.`;
+  if (!state.sessions.length) return 'No session to show: this database has no sessions yet. Record one in the Record view (or attach to a running process).';
+  return 'No session to show: choose one in the Sessions view.';
 }
 
 /** A <select> of the sessions, kept in step with the list. */

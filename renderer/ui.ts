@@ -55,8 +55,14 @@ export function clearStatus(): void {
   clear(document.getElementById('status')!);
 }
 
+/** An error's message for a view, without the API method prefix ("record.start: script not found: …" -> "script not found: …"). */
+export function plainMessage(err: unknown): string {
+  const m = err instanceof Error ? err.message : String(err);
+  return m.replace(/^[a-z]+(?:\.[a-z]+)+: /i, '');
+}
+
 export function showError(err: unknown): void {
-  showStatus(err instanceof Error ? err.message : String(err), 'error');
+  showStatus(plainMessage(err), 'error');
 }
 
 export function card(label: string, id?: string): { el: HTMLElement; set(v: string): void } {

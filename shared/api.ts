@@ -47,6 +47,12 @@ export interface SessionsList {
   dbFile: string;
   /** True in the desktop app, where db.open shows a file dialog. */
   canOpenDatabase: boolean;
+  /**
+   * Why the database cannot be used (not SQLite, another program's SQLite file, a newer
+   * memoplan's schema...), or null. While set, sessions is empty and calls that need the
+   * database refuse with the same message.
+   */
+  dbError: string | null;
   sessions: SessionSummary[];
   /** Session ids being recorded right now by this process. */
   recording: number[];
@@ -125,6 +131,13 @@ export interface TimelineReply {
   t1: number;
   /** Timeline buckets inside the range and the points they were grouped into. */
   buckets: number;
+  /**
+   * Where the points come from: the timeline table's buckets, or, when the range covers too few
+   * buckets to fill the chart, the range's allocation and free events (main/api/timeline-detail.ts).
+   */
+  source: 'timeline' | 'events';
+  /** Allocation and free events aggregated when source is 'events', else null. */
+  events: number | null;
   points: TimelinePoint[];
   iterations: { number: number; t0: number; t1: number }[];
   peakLiveBytes: number | null;

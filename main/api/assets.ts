@@ -170,6 +170,9 @@ td.verdict.good { color:#1b7f3b; font-weight:600; }
 td.verdict.bad { color:var(--bad); font-weight:600; }
 tr.failed td { color:var(--muted); }
 .scroll { overflow-x:auto; }
+table.dense th, table.dense td { padding:5px 7px; }
 #ab-arms label { margin-right:6px; }
 .export-file a { font-weight:600; }
+pre.stderr { white-space:pre-wrap; word-break:break-word; background:#fff; border:1px solid var(--line); border-radius:6px; padding:8px 10px; max-height:260px; overflow:auto; font-family:ui-monospace, monospace; font-size:12px; color:var(--fg); }
+#db-error { margin:8px 0 12px; white-space:normal; }
 `;

@@ -2,11 +2,13 @@ import type { DB } from '../store/db';
 import { UserError } from '../../shared/errors';
 import { LIMITS, type IterationsReply, type MapReply, type StoredPlanInfo, type TimelineReply, type TopReply } from '../../shared/api';
 import { chooseIteration } from '../plan/iteration';
+import { detailFromEvents, type DetailBucket } from './timeline-detail';
 
 /**
  * The read side of the UI: every query aggregates in SQL so that a reply holds no more rows
  * than the chart draws (the timeline table has at most 2048 buckets per session; ranges are
- * grouped into at most `points` groups).
+ * grouped into at most `points` groups). A range too narrow for its buckets to fill the chart
+ * is aggregated from the events instead (timeline-detail.ts), still into at most `points`.
  */
 
 interface SessionExtent {
@@ -51,17 +53,31 @@ export function timeline(db: DB, session: number, range: { t0?: number; t1?: num
   const iterations = db
     .prepare(`SELECT number, t_begin AS t0, t_end AS t1 FROM iterations WHERE session_id = ? AND t_end IS NOT NULL ORDER BY t_begin LIMIT 500`)
     .all(session) as { number: number; t0: number; t1: number }[];
+  const buckets = rows.reduce((n, r) => n + r.n, 0);
+  const detail = buckets > 0 && buckets * 2 < points ? zoomedDetail(db, session, { t0, t1, points }) : null;
   return {
     session,
     tBegin,
     tEnd,
     t0,
     t1,
-    buckets: rows.reduce((n, r) => n + r.n, 0),
-    points: rows.map((r) => ({ t: r.t, live: r.live, max: r.mx, allocs: r.allocs, frees: r.frees })),
+    buckets,
+    source: detail ? 'events' : 'timeline',
+    events: detail ? detail.events : null,
+    points: detail ? detail.points : rows.map((r) => ({ t: r.t, live: r.live, max: r.mx, allocs: r.allocs, frees: r.frees })),
     iterations,
     peakLiveBytes: s.peak_live_bytes,
   };
+}
+
+/** The range at event resolution, or null where timeline-detail.ts declines (too many events, unconfirmed). */
+function zoomedDetail(db: DB, session: number, range: { t0: number; t1: number; points: number }) {
+  const covered = db
+    .prepare(`SELECT bucket, t0, t1, allocs, frees FROM timeline WHERE session_id = ? AND t1 > ? AND t0 <= ? ORDER BY bucket`)
+    .all(session, range.t0, range.t1) as (DetailBucket & { bucket: number })[];
+  if (!covered.length || covered[covered.length - 1].bucket - covered[0].bucket + 1 !== covered.length) return null;
+  const prev = db.prepare(`SELECT live_bytes_end FROM timeline WHERE session_id = ? AND bucket = ?`).pluck().get(session, covered[0].bucket - 1) as number | undefined;
+  return detailFromEvents(db, session, range, covered, prev ?? 0);
 }
 
 export function top(db: DB, session: number, by: 'op' | 'module', limit: number): TopReply {

@@ -89,7 +89,10 @@ export class ApiService {
 
   constructor(private readonly opts: ApiServiceOptions) {
     this.dbFileAbs = path.resolve(opts.dbFile);
-    this.db(); // fail early on a bad database
+    // A database that cannot be used (not SQLite, someone else's, a newer schema) does not stop
+    // the UI: sessions.list says why (dbError, shown in the Sessions view) and every call that
+    // needs the database refuses with the same message. Each call tries to open it again.
+    this.dbProblem();
     this.jobs = new Jobs({
       dbFile: () => this.dbFileAbs,
       emit: (e, d) => this.emit(e, d),
@@ -133,9 +136,21 @@ export class ApiService {
     }
   }
 
+  /** The open database; throws openDatabase's UserError (a readable reason) when it cannot be used. */
   private db(): DB {
     if (!this.dbConn) this.dbConn = openDatabase(this.dbFileAbs);
     return this.dbConn;
+  }
+
+  /** Why the database cannot be used, or null when it can. */
+  dbProblem(): string | null {
+    try {
+      this.db();
+      return null;
+    } catch (err) {
+      if (err instanceof UserError) return err.message;
+      return `cannot open the database ${this.dbFileAbs}: ${(err as Error).message}`;
+    }
   }
 
   /** Validates and runs one call; never throws. */
@@ -193,12 +208,16 @@ export class ApiService {
   }
 
   private readonly handlers: Handlers = {
-    'sessions.list': () => ({
-      dbFile: this.dbFileAbs,
-      canOpenDatabase: !!this.opts.pickDatabase,
-      sessions: listSessions(this.db()),
-      recording: [...[...this.runs.values()].map((r) => r.sessionId), ...[...this.attaches.values()].map((a) => a.sessionId).filter((id) => id > 0)],
-    }),
+    'sessions.list': () => {
+      const dbError = this.dbProblem();
+      return {
+        dbFile: this.dbFileAbs,
+        canOpenDatabase: !!this.opts.pickDatabase,
+        dbError,
+        sessions: dbError ? [] : listSessions(this.db()),
+        recording: [...[...this.runs.values()].map((r) => r.sessionId), ...[...this.attaches.values()].map((a) => a.sessionId).filter((id) => id > 0)],
+      };
+    },
 
     'sessions.rename': ({ id, name }) => {
       const clean = name.trim();
@@ -212,6 +231,7 @@ export class ApiService {
 
     'sessions.delete': async ({ id }) => {
       if ([...this.runs.values(), ...this.attaches.values()].some((r) => r.sessionId === id)) throw new UserError(`session ${id} is being recorded; stop it first`);
+      this.db(); // a database that cannot be used says so before a worker starts
       // A huge session takes seconds to delete: done on the worker's own connection.
       await this.task('delete', new WorkerRun('delete-worker', { dbFile: this.dbFileAbs, id } satisfies DeleteWorkerData));
       this.steppers.clear();
@@ -260,7 +280,10 @@ export class ApiService {
     'plan.iterations': (r) => q.iterations(this.db(), r.session),
     'plan.list': (r) => q.storedPlans(this.db(), r.session),
 
-    'plan.run': (r) => this.task('plan', new WorkerRun<PlanRunReply>('plan-worker', { dbFile: this.dbFileAbs, req: r } satisfies PlanWorkerData)),
+    'plan.run': (r) => {
+      this.db(); // a database that cannot be used says so before a worker starts
+      return this.task('plan', new WorkerRun<PlanRunReply>('plan-worker', { dbFile: this.dbFileAbs, req: r } satisfies PlanWorkerData));
+    },
 
     'plan.map': (r) => q.memoryMap(this.db(), r.plan, r.maxRects ?? 4000),
 
@@ -296,7 +319,10 @@ export class ApiService {
       const command = JSON.parse(p.command) as string[];
       return { ...formFromCommand(command, p.cwd), plan, session: p.session_id, command, agentOps: p.agent_ops === 1 };
     },
-    'replay.live.start': (req) => this.jobs.startReplay(req),
+    'replay.live.start': (req) => {
+      this.db();
+      return this.jobs.startReplay(req);
+    },
     'replay.live.stop': async ({ jobId, signal }) => ({ sent: await this.jobs.stopReplay(jobId, signal) }),
 
     'ab.allocators': () =>
@@ -305,7 +331,10 @@ export class ApiService {
         const u = d.usable[0];
         return { name, usable: !!u, reason: u ? null : d.skipped[0]?.reason ?? 'not available', library: u?.library ?? null };
       }),
-    'ab.start': (req) => this.jobs.startAb(req),
+    'ab.start': (req) => {
+      this.db();
+      return this.jobs.startAb(req);
+    },
     'ab.stop': async ({ jobId }) => ({ stopping: await this.jobs.stopAb(jobId) }),
     'ab.list': () => listAbRuns(this.db()),
     'ab.get': ({ id }) => getAbRun(this.db(), id),
@@ -340,6 +369,7 @@ export class ApiService {
    * refusals (already attached, ptrace not allowed, exited) come back as user errors.
    */
   private startAttach(req: AttachRequest): Promise<AttachInfo> {
+    this.db();
     const busy = this.recordingBusy() ?? this.jobs.busy();
     if (busy) throw new UserError(busy);
     if (!this.processes.list().processes.some((p) => p.pid === req.pid)) {
@@ -387,6 +417,7 @@ export class ApiService {
 
   /** Checks the launch form, then starts record() in a worker thread; resolves once the target is running. */
   private startRecording(req: LaunchRequest): Promise<RecordingInfo> {
+    this.db();
     const attaching = [...this.attaches.values()][0];
     if (attaching) throw new UserError(this.recordingBusy()!);
     if (this.runs.size || this.startingRun) {

@@ -42,6 +42,9 @@ export function openDatabase(file: string, options: OpenOptions = {}): DB {
         `database ${file} has schema version ${version}, newer than this memoplan supports (${SCHEMA_VERSION}); upgrade memoplan`,
       );
     }
+    // Someone else's database is refused before anything is written to it (journal_mode = WAL
+    // alone rewrites the file header).
+    if (version === 0) refuseForeign(db);
     if (!options.readonly) {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
@@ -63,13 +66,14 @@ export function openDatabase(file: string, options: OpenOptions = {}): DB {
   return db;
 }
 
+/** A non-empty SQLite file with user_version 0 is someone else's database: refuse to touch it. */
+function refuseForeign(db: DB): void {
+  const tables = db.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'`).get() as { n: number };
+  if (tables.n > 0) throw new UserError(`${db.name} is an SQLite database but not a memoplan one (it has other tables)`);
+}
+
 function migrate(db: DB, from: number): void {
   if (from === SCHEMA_VERSION) return;
-  if (from === 0) {
-    // A non-empty SQLite file with user_version 0 is someone else's database: refuse to touch it.
-    const tables = db.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'`).get() as { n: number };
-    if (tables.n > 0) throw new UserError(`${db.name} is an SQLite database but not a memoplan one (it has other tables)`);
-  }
   db.transaction(() => {
     for (let v = from; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);

@@ -54,7 +54,7 @@ export function abView(): View {
   const ratioBody = h('tbody');
   const ratioTable = h(
     'table',
-    { id: 'ab-ratio-table' },
+    { id: 'ab-ratio-table', class: 'dense' },
     h(
       'thead',
       {},
@@ -101,6 +101,8 @@ export function abView(): View {
   let boxChart: EChart | null = null;
   let cdfChart: EChart | null = null;
   let job: { jobId: number; abRunId: number } | null = null;
+  /** Jobs whose ab.done has arrived. */
+  const ended = new Set<number>();
   let allocators: AbAllocatorInfo[] = [];
   let loaded = false;
   let shownRun: number | null = null;
@@ -172,7 +174,8 @@ export function abView(): View {
     progressText.textContent = 'checking the workload and the allocators…';
     try {
       const r = await api('ab.start', req);
-      job = { jobId: r.jobId, abRunId: r.abRunId };
+      // A run that fails at once can end (ab.done) before ab.start answers.
+      job = ended.has(r.jobId) ? null : { jobId: r.jobId, abRunId: r.abRunId };
       progressBar.max = r.total;
       for (const n of r.notes) note(n);
       note(`A/B ${r.abRunId}: ${r.arms.map((a) => armLabel(a, true)).join(', ')}; ${r.total} processes: ${r.command.join(' ')}`);
@@ -210,6 +213,7 @@ export function abView(): View {
     } else if (e.event === 'ab.done') {
       const d = e.data;
       if (job && d.jobId !== job.jobId) return;
+      ended.add(d.jobId);
       job = null;
       setRunning(false);
       progressText.textContent = `A/B ${d.abRunId} ${d.status}`;

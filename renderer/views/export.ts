@@ -1,6 +1,6 @@
 import type { ExportFile } from '../../shared/api';
 import { api, downloadUrl, transport } from '../client';
-import { sessionSelect, state } from '../state';
+import { noSessionText, sessionSelect, state } from '../state';
 import { clear, fmtBytes, h, showError, showStatus } from '../ui';
 import type { View } from './view';
 
@@ -50,7 +50,13 @@ export function exportView(): View {
     clear(abSel);
     planSel.append(h('option', { value: '', text: 'the best plan (default)' }));
     abSel.append(h('option', { value: '', text: 'none' }));
-    if (id === null) return;
+    runBtn.disabled = id === null;
+    if (id === null) {
+      clear(results);
+      results.append(h('p', { class: 'empty', id: 'exp-none', text: noSessionText() }));
+      return;
+    }
+    results.querySelector('#exp-none')?.remove();
     select.value = String(id);
     try {
       const [plans, abs] = await Promise.all([api('plan.list', { session: id }), api('ab.list', {})]);

@@ -1,26 +1,36 @@
 import type { TimelineReply, TopReply } from '../../shared/api';
 import { api } from '../client';
 import { ec, type EChart } from '../globals';
-import { sessionSelect, state } from '../state';
+import { noSessionText, sessionSelect, state } from '../state';
 import { card, debounce, esc, fmtBytes, fmtInt, h, showError } from '../ui';
 import type { View } from './view';
 
 /**
  * Memory: live bytes over time (from the timeline table, grouped in SQL to the visible range
- * whenever the user zooms) and the ops and modules that allocated the most bytes.
+ * whenever the user zooms; zoomed in narrower than its buckets, from the range's events) and the
+ * ops and modules that allocated the most bytes.
+ *
+ * Hook for tests and bench/ui.bench.ts: once ECharts has rendered a reply of overview.timeline
+ * ('finished' event), #overview-chart carries data-drawn-session (the session drawn),
+ * data-drawn-points (points drawn), data-drawn-at (performance.now() of the render, ms since
+ * the page's navigation) and data-draws (a counter, one per rendered reply).
  */
 export function overviewView(): View {
   const lineBox = h('div', { class: 'chart tall', id: 'overview-chart' });
   const opsBox = h('div', { class: 'chart', id: 'top-ops' });
   const modBox = h('div', { class: 'chart', id: 'top-modules' });
   const info = h('p', { class: 'note', id: 'overview-info' });
-  const cards = { events: card('events'), allocs: card('allocations'), peak: card('peak live'), iters: card('iterations'), live: card('live at exit') };
+  const cards = { events: card('events'), allocs: card('allocations'), peak: card('peak live bytes'), iters: card('iterations'), live: card('allocations live at exit') };
+  const none = h('p', { class: 'empty', id: 'overview-none' });
   let line: EChart | null = null;
   let opsChart: EChart | null = null;
   let modChart: EChart | null = null;
   let shown: number | null = null;
   let extent: [number, number] = [0, 1];
   let requestSeq = 0;
+  /** A reply handed to ECharts whose render has not finished yet (the data-drawn-* hook). */
+  let drawing: { session: number; points: number } | null = null;
+  let draws = 0;
 
   const select = sessionSelect(() => void load());
   const el = h(
@@ -28,11 +38,25 @@ export function overviewView(): View {
     { class: 'view', id: 'view-overview' },
     h('h2', { text: 'Memory over time' }),
     h('div', { class: 'row' }, h('label', { text: 'Session ' }), select),
-    h('div', { class: 'cards' }, ...Object.values(cards).map((c) => c.el)),
-    lineBox,
-    info,
-    h('div', { class: 'grid2' }, opsBox, modBox),
+    none,
+    h(
+      'div',
+      { id: 'overview-content' },
+      h('div', { class: 'cards' }, ...Object.values(cards).map((c) => c.el)),
+      lineBox,
+      info,
+      h('div', { class: 'grid2' }, opsBox, modBox),
+    ),
   );
+  const content = el.querySelector<HTMLElement>('#overview-content')!;
+  /** Shows the charts, or in their place why there is nothing to show. */
+  const empty = (why: string | null) => {
+    none.textContent = why ?? '';
+    none.style.display = why ? '' : 'none';
+    const hidden = content.style.display === 'none';
+    content.style.display = why ? 'none' : '';
+    if (hidden && !why) for (const c of [line, opsChart, modChart]) c?.resize();
+  };
 
   function init(): void {
     if (line) return;
@@ -42,12 +66,16 @@ export function overviewView(): View {
       title: { text: 'Live bytes', left: 8, top: 4, textStyle: { fontSize: 13 } },
       tooltip: {
         trigger: 'axis',
-        formatter: (ps: { value: [number, number, number]; seriesName: string }[]) =>
-          ps.length ? `${ps[0].value[0].toFixed(3)} s<br>` + ps.map((p) => `${esc(p.seriesName)}: ${fmtBytes(p.value[1])}`).join('<br>') : '',
+        formatter: (ps: { value?: number[]; seriesName: string }[]) => {
+          const pts = ps.filter((p) => Array.isArray(p.value)); // markArea entries carry no value
+          return pts.length ? `${pts[0].value![0].toFixed(6)} s<br>` + pts.map((p) => `${esc(p.seriesName)}: ${fmtBytes(p.value![1])}`).join('<br>') : '';
+        },
       },
       legend: { top: 4 },
       grid: { left: 80, right: 30, top: 40, bottom: 70 },
-      xAxis: { type: 'value', name: 's', nameLocation: 'end', axisLabel: { formatter: (v: number) => v.toFixed(2) } },
+      // No label formatter: ECharts picks the precision of the tick interval (1.0125 when zoomed to ms).
+      // The extent's own ends (min/max: the session's first and last event) are not round: no label there.
+      xAxis: { type: 'value', name: 's', nameLocation: 'end', axisLabel: { showMinLabel: false, showMaxLabel: false } },
       yAxis: { type: 'value', axisLabel: { formatter: (v: number) => fmtBytes(v) } },
       dataZoom: [
         { type: 'inside', xAxisIndex: 0, filterMode: 'none' },
@@ -59,6 +87,14 @@ export function overviewView(): View {
       ],
     });
     line.on('datazoom', debounce(() => void zoomed(), 150));
+    line.on('finished', () => {
+      if (!drawing) return;
+      lineBox.dataset.drawnSession = String(drawing.session);
+      lineBox.dataset.drawnPoints = String(drawing.points);
+      lineBox.dataset.drawnAt = performance.now().toFixed(1);
+      lineBox.dataset.draws = String(++draws);
+      drawing = null;
+    });
     const bar = (box: HTMLElement, title: string) => {
       const c = ec().init(box);
       c.setOption({
@@ -81,6 +117,7 @@ export function overviewView(): View {
 
   function drawLine(t: TimelineReply): void {
     const toS = (ns: number) => ns / 1e9;
+    drawing = { session: t.session, points: t.points.length };
     line!.setOption({
       series: [
         {
@@ -95,18 +132,33 @@ export function overviewView(): View {
         { data: t.points.map((p) => [toS(p.t), p.live]) },
       ],
     });
+    if (!t.points.length) {
+      const s = state.sessions.find((x) => x.id === t.session);
+      info.textContent = `Session ${t.session} has no allocation events to draw${s ? ` (${s.status}${s.exit_code ? `, exit code ${s.exit_code}` : ''})` : ''}.`;
+      return;
+    }
+    const from = t.source === 'events' ? `${fmtInt(t.events ?? 0)} allocation and free events` : `${fmtInt(t.buckets)} timeline buckets`;
     info.textContent =
-      `${fmtInt(t.points.length)} points drawn from ${fmtInt(t.buckets)} timeline buckets in ${toS(t.t0).toFixed(3)}–${toS(t.t1).toFixed(3)} s` +
+      `${fmtInt(t.points.length)} points drawn from ${from} in ${seconds(t.t0, t.t1 - t.t0)}–${seconds(t.t1, t.t1 - t.t0)} s` +
       ` (grouped in SQL to the visible range; zoom with the wheel or the slider)`;
   }
 
   function drawTop(c: EChart, t: TopReply): void {
+    // Every allocation in the one "(no aten op)" / "(outside any module)" row: say why.
+    const unattributed = t.rows.length === 1 && t.rows[0].name.startsWith('(');
+    const why =
+      t.by === 'op'
+        ? 'no aten-op attribution in this session (recorded with --no-ops, or no torch op ran)'
+        : 'no nn.Module ran under the agent in this session';
     c.setOption({
       yAxis: { data: t.rows.map((r) => r.name) },
       series: [{ data: t.rows.map((r) => ({ name: r.name, value: r.bytes, allocs: r.allocs })) }],
-      title: { subtext: t.omitted ? `top ${t.rows.length}; ${t.omitted} more not shown` : '' },
+      title: { subtext: unattributed ? why : t.omitted ? `top ${t.rows.length}; ${t.omitted} more not shown` : '' },
     });
   }
+
+  /** ns as seconds, with enough decimals to tell apart a tenth of `spanNs`. */
+  const seconds = (ns: number, spanNs: number) => (ns / 1e9).toFixed(Math.min(9, Math.max(3, Math.ceil(-Math.log10(Math.max(spanNs, 1) / 1e10)))));
 
   const points = () => Math.max(50, Math.min(2000, Math.round(lineBox.clientWidth || 800)));
 
@@ -129,9 +181,10 @@ export function overviewView(): View {
     init();
     const id = state.session;
     if (id === null) {
-      info.textContent = 'No session to show: record one first.';
+      empty(noSessionText());
       return;
     }
+    empty(null);
     select.value = String(id);
     const s = state.sessions.find((x) => x.id === id);
     if (s) {
@@ -171,7 +224,7 @@ export function overviewView(): View {
       line!.resize();
       opsChart!.resize();
       modChart!.resize();
-      if (shown !== state.session) await load();
+      if (shown !== state.session || state.session === null) await load();
     },
     resize: () => {
       line?.resize();

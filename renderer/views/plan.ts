@@ -1,7 +1,7 @@
 import { UI_PLANNERS, type MapReply, type StoredPlanInfo, type UiPlanner } from '../../shared/api';
 import { api } from '../client';
 import { ec, type EChart } from '../globals';
-import { sessionSelect, state } from '../state';
+import { noSessionText, sessionSelect, state } from '../state';
 import { clear, esc, fmtBytes, fmtInt, h, moduleGroup, PALETTE, showError, showStatus } from '../ui';
 import type { View } from './view';
 
@@ -38,6 +38,10 @@ export function planView(go: (view: string) => void): View {
   let map: EChart | null = null;
   let shownSession: number | null = null;
   let plans: StoredPlanInfo[] = [];
+  /** The shown session has a complete iteration to plan. */
+  let plannable = false;
+  const mapSection = h('div', { id: 'plan-map-section' }, h('h3', { text: 'Memory map' }), mapInfo, mapBox);
+  mapSection.style.display = 'none';
 
   const select = sessionSelect(() => void load());
   const el = h(
@@ -56,14 +60,12 @@ export function planView(go: (view: string) => void): View {
     because,
     table,
     noPlans,
-    h('h3', { text: 'Memory map' }),
-    mapInfo,
-    mapBox,
+    mapSection,
   );
 
   function renderTable(): void {
     clear(body);
-    noPlans.style.display = plans.length ? 'none' : '';
+    noPlans.style.display = plans.length || !plannable ? 'none' : '';
     table.style.display = plans.length ? '' : 'none';
     for (const p of plans) {
       const sys = p.baselineSpanBytes;
@@ -100,7 +102,16 @@ export function planView(go: (view: string) => void): View {
 
   async function load(): Promise<void> {
     const id = state.session;
-    if (id === null) return;
+    if (id === null) {
+      because.textContent = noSessionText();
+      because.classList.remove('error');
+      plannable = false;
+      runBtn.disabled = true;
+      noPlans.style.display = 'none';
+      table.style.display = 'none';
+      mapSection.style.display = 'none';
+      return;
+    }
     select.value = String(id);
     try {
       const [its, list] = await Promise.all([api('plan.iterations', { session: id }), api('plan.list', { session: id })]);
@@ -110,12 +121,17 @@ export function planView(go: (view: string) => void): View {
       for (const it of its.iterations.filter((x) => x.complete)) {
         iterSel.append(h('option', { value: String(it.number), text: `${it.number}: ${fmtInt(it.allocs)} allocs, ${it.latencyMs === null ? '-' : it.latencyMs.toFixed(1) + ' ms'}` }));
       }
-      because.textContent = its.defaultIteration === null ? (its.because ?? '') : `Default iteration ${its.defaultIteration}: ${its.because}`;
+      plannable = its.iterations.some((x) => x.complete);
+      runBtn.disabled = !plannable;
+      because.textContent = its.defaultIteration === null
+        ? `Nothing to plan: ${its.because ?? 'no complete iteration'}.` + (plannable ? '' : ' Its allocations are in the Memory view.')
+        : `Default iteration ${its.defaultIteration}: ${its.because}`;
+      because.classList.toggle('error', !plannable);
       plans = list;
       if (state.plan === null || !plans.some((p) => p.planId === state.plan)) state.plan = (plans.find((p) => p.best) ?? plans[0])?.planId ?? null;
       renderTable();
       if (state.plan !== null) await showMap(state.plan);
-      else map?.clear();
+      else mapSection.style.display = 'none';
     } catch (err) {
       showError(err);
     }
@@ -141,7 +157,7 @@ export function planView(go: (view: string) => void): View {
     } catch (err) {
       showError(err);
     } finally {
-      runBtn.disabled = false;
+      runBtn.disabled = !plannable;
       runBtn.textContent = 'Run planners';
     }
   });
@@ -154,7 +170,9 @@ export function planView(go: (view: string) => void): View {
   async function showMap(planId: number): Promise<void> {
     state.plan = planId;
     renderTable();
+    mapSection.style.display = '';
     const chart = initMap();
+    chart.resize();
     let m: MapReply;
     try {
       m = await api('plan.map', { plan: planId, maxRects: MAP_RECTS });
@@ -233,7 +251,7 @@ export function planView(go: (view: string) => void): View {
     el,
     show: async () => {
       initMap().resize();
-      if (shownSession !== state.session) await load();
+      if (shownSession !== state.session || state.session === null) await load();
       else renderTable();
     },
     resize: () => map?.resize(),

@@ -2,7 +2,7 @@ import type { ApiEvents } from '../../shared/api';
 import { api, onEvent } from '../client';
 import { ec, type EChart } from '../globals';
 import { refreshSessions, state } from '../state';
-import { card, clear, fmtBytes, fmtInt, h, joinArgs, showError, showStatus, splitArgs } from '../ui';
+import { card, clear, fmtBytes, fmtInt, h, joinArgs, plainMessage, showError, showStatus, splitArgs } from '../ui';
 import type { View } from './view';
 
 /** Record: the launch form, the example workload one click away, live progress, stop. */
@@ -31,9 +31,13 @@ export function recordView(go: (view: string) => void): View {
   });
   const cards = { secs: card('seconds'), events: card('events', 'rec-events'), rate: card('events/s'), live: card('live bytes'), iters: card('iterations', 'rec-iterations') };
   const log = h('div', { id: 'rec-log' });
-  const chartBox = h('div', { class: 'chart', id: 'rec-chart' });
+  const chartBox = h('div', { class: 'chart', id: 'rec-chart', style: 'display: none' });
   let chart: EChart | null = null;
   let run: { runId: number; sessionId: number } | null = null;
+  /** performance.now() when this page's recording started (to tell "exited at once"). */
+  let startedAt = 0;
+  /** Runs whose record.done has arrived: a target that exits at once can end before record.start answers. */
+  const ended = new Set<number>();
   let series: { t: number; rate: number; live: number }[] = [];
 
   const el = h(
@@ -58,6 +62,9 @@ export function recordView(go: (view: string) => void): View {
   );
 
   const note = (text: string, error = false) => log.append(h('p', { class: error ? 'note error' : 'note', text }));
+  /** A boxed outcome at the top of the log: a refusal or a target that failed. */
+  const outcome = (headline: string, detail: string, error = true) =>
+    log.prepend(h('div', { class: error ? 'msg error' : 'msg', id: 'rec-outcome', role: error ? 'alert' : 'status' }, h('strong', { text: headline }), detail ? h('br') : null, detail));
   const setRunning = (on: boolean) => {
     startBtn.disabled = on;
     stopBtn.disabled = !on;
@@ -65,7 +72,11 @@ export function recordView(go: (view: string) => void): View {
   };
 
   function draw(): void {
+    // The chart shows once there is something to draw (a run that ends at once has nothing).
+    const shown = chartBox.style.display !== 'none';
+    chartBox.style.display = series.length ? '' : 'none';
     if (!chart) return;
+    if (!shown && series.length) chart.resize();
     chart.setOption({
       series: [
         { name: 'events/s', data: series.map((p) => [p.t, p.rate]) },
@@ -86,16 +97,18 @@ export function recordView(go: (view: string) => void): View {
     series = [];
     draw();
     setRunning(true);
+    startedAt = performance.now();
     note('starting (checking the interpreter imports torch)…');
     try {
       const r = await api('record.start', { interpreter: interpreter.value, script: script.value, args: argv, cwd: cwd.value, name: name.value || undefined, ops: ops.checked });
-      run = { runId: r.runId, sessionId: r.sessionId };
+      run = ended.has(r.runId) ? null : { runId: r.runId, sessionId: r.sessionId };
       for (const n of r.notes) note(n);
       note(`recording session ${r.sessionId} (pid ${r.pid ?? '?'}): ${joinArgs(r.command)}`);
       await refreshSessions();
     } catch (err) {
       setRunning(false);
       clear(log);
+      outcome('Not started: nothing was recorded.', plainMessage(err));
       showError(err);
     }
   });
@@ -133,6 +146,7 @@ export function recordView(go: (view: string) => void): View {
 
   function done(d: ApiEvents['record.done']): void {
     if (run && d.runId !== run.runId) return;
+    ended.add(d.runId);
     run = null;
     setRunning(false);
     if (d.error) {
@@ -144,7 +158,22 @@ export function recordView(go: (view: string) => void): View {
     cards.iters.set(fmtInt(d.iterations));
     const how = d.signal ? `killed by ${d.signal}` : `exit code ${d.exitCode}`;
     note(`session ${d.sessionId} stored: ${fmtInt(d.events)} events, ${fmtInt(d.iterations)} iterations (${how})`, d.exitCode !== 0);
-    if (d.stderrTail) log.append(h('pre', { class: 'note', text: d.stderrTail }));
+    const seconds = startedAt ? (performance.now() - startedAt) / 1000 : null;
+    startedAt = 0;
+    const quick = seconds !== null && seconds < 5 ? ' right after it started' : '';
+    if (d.exitCode !== 0 && !d.signal) {
+      outcome(
+        `The target exited with code ${d.exitCode}${quick}.`,
+        `Session ${d.sessionId} keeps what it allocated until then. ${d.stderrTail ? 'The end of its error output is below.' : 'It wrote nothing to stderr.'} Check the script, its arguments and the working directory.`,
+      );
+    } else if (d.iterations === 0 && d.exitCode === 0) {
+      outcome(
+        `The target finished${quick} without marking an iteration.`,
+        `Session ${d.sessionId} has its allocations (Memory view), but planning needs iterations: a torch model run under the agent (nn.Module forward calls), or memoplan_agent.iteration() in the script.`,
+        false,
+      );
+    }
+    if (d.stderrTail) log.append(h('pre', { class: 'note stderr', id: 'rec-stderr', text: d.stderrTail }));
     const open = h('button', {
       class: 'btn',
       id: 'rec-open',
@@ -171,7 +200,7 @@ export function recordView(go: (view: string) => void): View {
           title: { text: 'While recording', left: 8, top: 4, textStyle: { fontSize: 13 } },
           tooltip: { trigger: 'axis' },
           legend: { top: 4 },
-          grid: { left: 70, right: 80, top: 40, bottom: 40 },
+          grid: { left: 70, right: 80, top: 56, bottom: 40 }, // top: the axis names sit below the title
           xAxis: { type: 'value', name: 's', min: 0 },
           yAxis: [
             { type: 'value', name: 'events/s' },

@@ -38,6 +38,8 @@ export function replayLivePanel(): { el: HTMLElement; setPlan(plan: number | nul
   let plan: number | null = null;
   let filledFor: number | null = null;
   let job: { jobId: number; sessionId: number } | null = null;
+  /** Jobs whose replay.done has arrived. */
+  const ended = new Set<number>();
 
   const el = h(
     'div',
@@ -93,7 +95,8 @@ export function replayLivePanel(): { el: HTMLElement; setPlan(plan: number | nul
     note('starting the workload in plan mode…');
     try {
       const r = await api('replay.live.start', { ...w, plan, threads: Number.isInteger(n) && n > 0 ? n : 1 });
-      job = { jobId: r.jobId, sessionId: r.sessionId };
+      // A target that exits at once can end (replay.done) before replay.live.start answers.
+      job = ended.has(r.jobId) ? null : { jobId: r.jobId, sessionId: r.sessionId };
       for (const m of r.notes) note(m);
       note(`replaying plan ${plan} as session ${r.sessionId} (pid ${r.pid ?? '?'}): ${r.command.join(' ')}`);
     } catch (err) {
@@ -143,7 +146,7 @@ export function replayLivePanel(): { el: HTMLElement; setPlan(plan: number | nul
       series: [
         {
           data: s.latencies_ms,
-          markLine: s.median_latency_ms === null ? undefined : { silent: true, symbol: 'none', data: [{ yAxis: s.median_latency_ms, name: 'median' }], label: { formatter: 'median {c} ms', position: 'insideEndTop' } },
+          markLine: s.median_latency_ms === null ? undefined : { silent: true, symbol: 'none', data: [{ yAxis: s.median_latency_ms, name: 'median' }], label: { formatter: 'median {c} ms', position: 'end' } },
         },
       ],
     });
@@ -156,7 +159,7 @@ export function replayLivePanel(): { el: HTMLElement; setPlan(plan: number | nul
       animation: false,
       title: { text: 'Per-iteration latency (plan mode)', left: 8, top: 4, textStyle: { fontSize: 13 } },
       tooltip: { trigger: 'axis', valueFormatter: (v: number) => `${v.toFixed(3)} ms` },
-      grid: { left: 70, right: 30, top: 40, bottom: 40 },
+      grid: { left: 70, right: 110, top: 40, bottom: 40 }, // right: room for the median's label
       xAxis: { type: 'category', name: 'iteration', nameLocation: 'middle', nameGap: 26, data: [] },
       yAxis: { type: 'value', name: 'ms', min: 0 },
       series: [{ type: 'bar', name: 'latency', data: [], itemStyle: { color: '#5470c6' } }],
@@ -181,6 +184,7 @@ export function replayLivePanel(): { el: HTMLElement; setPlan(plan: number | nul
 
   function done(d: ApiEvents['replay.done']): void {
     if (job && d.jobId !== job.jobId) return;
+    ended.add(d.jobId);
     job = null;
     setRunning(false);
     if (!d.summary) {

@@ -1,7 +1,7 @@
 import type { ReplayBuffer, ReplayState } from '../../shared/api';
 import { api } from '../client';
 import { ec, type EChart } from '../globals';
-import { sessionSelect, state } from '../state';
+import { noSessionText, sessionSelect, state } from '../state';
 import { card, clear, esc, fmtBytes, fmtInt, h, moduleGroup, PALETTE, showError } from '../ui';
 import type { View } from './view';
 import { replayLivePanel } from './replay-live';
@@ -119,7 +119,8 @@ export function replayView(): View {
       tooltip: { trigger: 'item' },
       grid: { left: 90, right: 20, top: 40, bottom: 40 },
       xAxis: { type: 'value', name: 'event', nameLocation: 'middle', nameGap: 24 },
-      yAxis: { type: 'value', axisLabel: { formatter: (v: number) => fmtBytes(v) } },
+      // The axis ends at the arena (or span) size, rarely a round tick: no label there to collide.
+      yAxis: { type: 'value', axisLabel: { formatter: (v: number) => fmtBytes(v), showMaxLabel: false } },
       series: [],
     });
     arena = ec().init(arenaBox);
@@ -197,7 +198,10 @@ export function replayView(): View {
   async function loadPlans(): Promise<void> {
     pause();
     const id = state.session;
-    if (id === null) return;
+    if (id === null) {
+      eventLine.textContent = noSessionText();
+      return;
+    }
     select.value = String(id);
     try {
       const list = await api('plan.list', { session: id });
@@ -242,7 +246,7 @@ export function replayView(): View {
       arena!.resize();
       sys!.resize();
       live.show();
-      if (shownSession !== state.session || (state.plan !== null && state.plan !== plan)) await loadPlans();
+      if (shownSession !== state.session || state.session === null || (state.plan !== null && state.plan !== plan)) await loadPlans();
     },
     hide: pause,
     resize: () => {

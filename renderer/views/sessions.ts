@@ -30,14 +30,27 @@ export function sessionsView(go: (view: string) => void): View {
     h('thead', {}, h('tr', {}, ...['id', 'name', 'status', 'events', 'allocations', 'iterations', 'ops', 'peak live', 'started', ''].map((c, i) => h('th', { class: i >= 3 && i <= 7 ? 'num' : '', text: c })))),
     body,
   );
-  const empty = h('p', { class: 'empty', text: 'No sessions yet: record one in the Record view.' });
-  const el = h('section', { class: 'view', id: 'view-sessions' }, h('h2', { text: 'Sessions' }), h('div', { class: 'row' }, dbLine, openBtn), table, empty);
+  const empty = h('p', { class: 'empty', id: 'sessions-empty', text: 'No sessions yet: record one in the Record view, or attach to a running torch process in the Attach view.' });
+  const dbError = h('div', { class: 'msg error', id: 'db-error', role: 'alert' });
+  const el = h('section', { class: 'view', id: 'view-sessions' }, h('h2', { text: 'Sessions' }), h('div', { class: 'row' }, dbLine, openBtn), dbError, table, empty);
 
   function render(): void {
     dbLine.textContent = `Database: ${state.dbFile}`;
     openBtn.style.display = state.canOpenDatabase ? '' : 'none';
     clear(body);
-    empty.style.display = state.sessions.length ? 'none' : '';
+    clear(dbError);
+    dbError.style.display = state.dbError ? '' : 'none';
+    if (state.dbError) {
+      dbError.append(
+        h('strong', { text: 'This database cannot be used. ' }),
+        state.dbError,
+        h('br'),
+        state.canOpenDatabase
+          ? 'Open a memoplan database (one made by this app or memoplan record) with "Open database…".'
+          : 'Restart memoplan serve with --db FILE naming a memoplan database, or a new file name to start an empty one.',
+      );
+    }
+    empty.style.display = state.sessions.length || state.dbError ? 'none' : '';
     table.style.display = state.sessions.length ? '' : 'none';
     for (const s of state.sessions) {
       const recording = state.recording.includes(s.id);

@@ -162,6 +162,43 @@ test('the timeline is grouped in SQL to the requested range and points', async (
   for (const p of part.points) assert.ok(p.t <= mid + (full.tEnd - full.tBegin) / 1000, 'points lie in the range');
 });
 
+test('a range narrower than a few timeline buckets is aggregated from the events, consistent with the buckets', async () => {
+  const full = (await call('overview.timeline', { session: 1 })).json.result;
+  assert.equal(full.source, 'timeline');
+  assert.equal(full.events, null);
+  // Bucket width: the session's buckets split its extent evenly (main/store/lifetimes.ts).
+  const n = (await call('overview.timeline', { session: 1, points: 2000 })).json.result.buckets as number;
+  const w = (full.tEnd - full.tBegin) / n;
+  const edge = (k: number) => Math.round(full.tBegin + k * w);
+  // Around the bucket of the session's peak (a busy one: a quiet stretch of the run, such as
+  // model construction, may have buckets without a single event).
+  const all = (await call('overview.timeline', { session: 1, points: 2000 })).json.result;
+  const peak = all.points.reduce((a: { max: number }, p: { max: number }) => (p.max > a.max ? p : a));
+  const k = Math.min(n - 3, Math.max(1, Math.floor((peak.t - full.tBegin) / w)));
+  const b = Math.max(0, k - 10);
+  // Twenty buckets with a point each: the live bytes at each bucket's end.
+  const coarse = (await call('overview.timeline', { session: 1, t0: edge(b), t1: edge(b + 20), points: 40 })).json.result;
+  assert.equal(coarse.source, 'timeline');
+  // Three of them, at event resolution.
+  const t0 = edge(k - 1);
+  const t1 = edge(k + 2);
+  const fine = (await call('overview.timeline', { session: 1, t0, t1, points: 500 })).json.result;
+  assert.equal(fine.source, 'events', JSON.stringify({ ...fine, points: fine.points.length }));
+  assert.ok(fine.events > 0, 'it says how many events it aggregated');
+  assert.ok(fine.points.length > 3 && fine.points.length <= 500, String(fine.points.length));
+  for (const p of fine.points) {
+    assert.ok(p.t >= t0 && p.t < t1, `point at ${p.t} outside ${t0}..${t1}`);
+    assert.ok(p.max >= p.live, 'the maximum of a group is not below its end');
+    assert.ok(p.max <= full.peakLiveBytes, 'never above the session peak');
+  }
+  const endOf = (t: number) => coarse.points.filter((p: { t: number }) => p.t <= t).pop();
+  assert.equal(fine.points[0].live, endOf(t0).live, 'it starts from the live bytes the timeline has at the range start');
+  assert.equal(fine.points[fine.points.length - 1].live, endOf(t1).live, 'and ends where the timeline ends the range');
+  const maxFine = Math.max(...fine.points.map((p: { max: number }) => p.max));
+  const maxCoarse = Math.max(...coarse.points.filter((p: { t: number }) => p.t > t0 && p.t <= t1).map((p: { max: number }) => p.max));
+  assert.equal(maxFine, maxCoarse, 'the same peak in the range');
+});
+
 test('sessions view lists the recorded session', async () => {
   await page.goto(url);
   await page.waitForSelector('#sessions-table tbody tr[data-session="1"]');
