@@ -152,7 +152,7 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
     return { sessionId, exitCode, signal, summary, claimed, plan, targetSeconds, ingestSeconds: ingest.stats.busySeconds, stdout, stderr };
   } catch (err) {
     endSession(o.db, sessionId, { status: 'failed', exitCode, signal });
-    (err as Error).message += ` (the raw trace is kept in ${dir})`;
+    (err as Error).message += ` (what was stored before the failure is in session ${sessionId}; the rest of the raw trace is kept in ${dir})`;
     throw err;
   }
 }

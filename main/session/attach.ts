@@ -408,7 +408,7 @@ function run(
         /* the database itself failed */
       }
       removeRecord(o.pid, env);
-      if (err instanceof Error && !(err instanceof UserError)) err.message += ` (the raw trace is kept in ${traceDir})`;
+      if (err instanceof Error && !(err instanceof UserError)) err.message += ` (what was stored before the failure is in session ${sessionId}; the rest of the raw trace is kept in ${traceDir})`;
       throw err;
     }
   })();
