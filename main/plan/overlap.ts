@@ -139,6 +139,45 @@ export class OverlapIndex {
     return k;
   }
 
+  /**
+   * For the placement loop (place.ts): the byte ranges [offsets[j], top[j]) of buffer i's
+   * neighbours j that have top[j] > 0 (placed, with bytes), written to los/his; returns how
+   * many. The same walk as overlapping(), without listing the neighbours first.
+   */
+  placedRanges(p: Packed, i: number, top: Float64Array, offsets: Float64Array, los: Float64Array, his: Float64Array): number {
+    const s = p.start[i];
+    const e = p.end[i];
+    let c = 0;
+    const { times, sections } = this.tl;
+    const leaf = upperBoundF64(times, s) - 1;
+    if (leaf >= 0 && leaf < sections) {
+      const items = this.nodeItems;
+      const starts = this.nodeStart;
+      for (let node = leaf + this.size; node >= 1; node >>= 1) {
+        for (let q = starts[node], qe = starts[node + 1]; q < qe; q++) {
+          const b = items[q];
+          const t = top[b];
+          if (t > 0 && b !== i) {
+            los[c] = offsets[b];
+            his[c++] = t;
+          }
+        }
+      }
+    }
+    const ss = this.sortedStarts;
+    const byStart = this.byStart;
+    for (let q = lowerBoundF64(ss, s); q < ss.length && ss[q] < e; q++) {
+      if (ss[q] === s) continue;
+      const b = byStart[q];
+      const t = top[b];
+      if (t > 0 && b !== i) {
+        los[c] = offsets[b];
+        his[c++] = t;
+      }
+    }
+    return c;
+  }
+
   /** The buffers whose lifetime overlaps buffer i's (i excluded). */
   neighbours(p: Packed, i: number, out: Int32Array): number {
     return this.overlapping(p.start[i], p.end[i], out, i);

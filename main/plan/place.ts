@@ -22,7 +22,6 @@ export function placeInOrder(p: Packed, order: ArrayLike<number>, fit: Fit, inde
   // top[j] = offset + size once buffer j is placed with size > 0, else 0: one array tells
   // whether a neighbour takes space and where its range ends.
   const top = new Float64Array(n);
-  const nb = new Int32Array(n);
   const los = new Float64Array(n);
   const his = new Float64Array(n);
   // The first SCAN_LIMIT placed buffers (size > 0) by offset, for the scan path.
@@ -36,17 +35,7 @@ export function placeInOrder(p: Packed, order: ArrayLike<number>, fit: Fit, inde
       offsets[i] = 0;
       continue;
     }
-    const k = idx.neighbours(p, i, nb);
-    let c = 0;
-    for (let r = 0; r < k; r++) {
-      const j = nb[r];
-      const t = top[j];
-      if (t > 0) {
-        los[c] = offsets[j];
-        his[c] = t;
-        c++;
-      }
-    }
+    const c = idx.placedRanges(p, i, top, offsets, los, his);
     // The scan walks every placed buffer; it wins over sorting the neighbours only while few
     // are placed. Past SCAN_LIMIT placed buffers the offset-ordered list it needs is no longer
     // kept (keeping it sorted costs a shift per insertion: quadratic on 100k buffers).
