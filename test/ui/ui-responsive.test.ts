@@ -116,7 +116,9 @@ test('sessions.list answers and progress keeps arriving while a recording runs',
     });
   });
   const t0 = performance.now();
-  const started = await call('record.start', { interpreter: '', script: WORKLOAD, args: ['--model', 'resnet18', '--iterations', '6', '--warmup', '2'], cwd: dir, name: 'busy' });
+  // Long enough (several seconds) for progress, sent once a second, to be seen several times:
+  // with the native ingest a 6-iteration run is stored about 2 s after it starts.
+  const started = await call('record.start', { interpreter: '', script: WORKLOAD, args: ['--model', 'resnet18', '--iterations', '80', '--warmup', '2'], cwd: dir, name: 'busy' });
   assert.equal(started.status, 200, JSON.stringify(started.json));
   startedAt = performance.now();
   const { latencies, answeredAt } = await pollWhile(finished);
