@@ -1,5 +1,7 @@
 /** Small DOM and formatting helpers shared by the views. No innerHTML with data anywhere. */
 
+import { escapeHtml, formatBytes } from '../shared/format';
+
 type Attrs = Record<string, string | number | boolean | undefined | ((e: Event) => void)>;
 
 export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: (Node | string | null | undefined)[]): HTMLElementTagNameMap[K] {
@@ -25,21 +27,11 @@ export function fmtInt(n: number): string {
 }
 
 export function fmtBytes(n: number | null | undefined): string {
-  if (n === null || n === undefined || !Number.isFinite(n)) return '-';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = Math.abs(n);
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${n < 0 ? '-' : ''}${u === 0 ? v : v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[u]}`;
+  return formatBytes(n, '-');
 }
 
 /** For text that goes into ECharts tooltips (HTML strings). */
-export function esc(s: unknown): string {
-  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
+export const esc = escapeHtml;
 
 let statusTimer: ReturnType<typeof setTimeout> | null = null;
 

@@ -5,19 +5,7 @@
  * block through jsonForScript, which cannot close the element or start a comment.
  */
 
-const HTML_ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-  '`': '&#96;',
-};
-
-/** Escapes text for element content and for quoted attribute values. */
-export function escapeHtml(value: unknown): string {
-  return String(value ?? '').replace(/[&<>"'`]/g, (c) => HTML_ESCAPES[c]);
-}
+export { escapeHtml, formatBytes } from '../../shared/format';
 
 /**
  * JSON that is safe inside <script type="application/json">: '<', '>' and '&' become \u003c,
@@ -31,19 +19,6 @@ export function jsonForScript(value: unknown): string {
 /** A command line for display: each argument shell-quoted when it needs it. */
 export function shellJoin(argv: readonly string[]): string {
   return argv.map((a) => (a !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
-}
-
-export function formatBytes(n: number | null | undefined): string {
-  if (n === null || n === undefined || !Number.isFinite(n)) return '–';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = Math.abs(n);
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  const s = u === 0 ? String(v) : v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2);
-  return `${n < 0 ? '-' : ''}${s} ${units[u]}`;
 }
 
 export function formatInt(n: number | null | undefined): string {

@@ -1,0 +1,34 @@
+/**
+ * Text formatting shared by the renderer (served as a run-time module, main/api/assets.ts) and
+ * the offline report's server side (main/report/escape.ts). Pure functions, no Node or DOM.
+ * The report's browser code (main/report/client.ts) keeps its own copies: it is inlined as one
+ * self-contained function.
+ */
+
+const HTML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+  '`': '&#96;',
+};
+
+/** Escapes text for element content, quoted attribute values and ECharts tooltips (HTML). */
+export function escapeHtml(value: unknown): string {
+  return String(value ?? '').replace(/[&<>"'`]/g, (c) => HTML_ESCAPES[c]);
+}
+
+/** Bytes in binary units (B, KiB, ...), three significant digits; `missing` for no value. */
+export function formatBytes(n: number | null | undefined, missing = '–'): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return missing;
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = Math.abs(n);
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  const s = u === 0 ? String(v) : v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2);
+  return `${n < 0 ? '-' : ''}${s} ${units[u]}`;
+}
