@@ -70,10 +70,13 @@ export function timeline(db: DB, session: number, range: { t0?: number; t1?: num
   };
 }
 
-/** The range at event resolution, or null where timeline-detail.ts declines (too many events, unconfirmed). */
+/** The range at event resolution, or null where timeline-detail.ts declines (too many events, no id ranges, unconfirmed). */
 function zoomedDetail(db: DB, session: number, range: { t0: number; t1: number; points: number }) {
   const covered = db
-    .prepare(`SELECT bucket, t0, t1, allocs, frees FROM timeline WHERE session_id = ? AND t1 > ? AND t0 <= ? ORDER BY bucket`)
+    .prepare(
+      `SELECT bucket, t0, t1, allocs, frees, event_ranges AS eventRanges, free_first AS freeFirst, free_last AS freeLast
+       FROM timeline WHERE session_id = ? AND t1 > ? AND t0 <= ? ORDER BY bucket`,
+    )
     .all(session, range.t0, range.t1) as (DetailBucket & { bucket: number })[];
   if (!covered.length || covered[covered.length - 1].bucket - covered[0].bucket + 1 !== covered.length) return null;
   const prev = db.prepare(`SELECT live_bytes_end FROM timeline WHERE session_id = ? AND bucket = ?`).pluck().get(session, covered[0].bucket - 1) as number | undefined;

@@ -1,6 +1,7 @@
 import type { DB } from '../store/db';
 import type { TimelinePoint } from '../../shared/api';
 import { isAllocKind, RECORD_FLAG_FAILED } from '../../shared/trace-kinds';
+import { mergeRanges, parseRanges, rangesWidth, type IdRange } from '../store/id-ranges';
 
 /**
  * Live bytes of a zoomed-in range at event resolution, for when the timeline table's buckets
@@ -9,17 +10,20 @@ import { isAllocKind, RECORD_FLAG_FAILED } from '../../shared/trace-kinds';
  * grouped into at most `points` groups, starting from the live bytes the timeline holds at the
  * first covered bucket's start.
  *
- * Neither table has a time index. Both are in time order by construction, nearly: events are
- * stored in the order they are read (each thread in program order), allocation rows in the
- * order their frees were fed to the lifetime builder (time order). So each id range is found by
- * binary search on time, widened by a margin, and the result is checked against the timeline:
- * the rows found must be exactly the buckets' alloc and free counts, else the margin grows, and
- * after a few tries the caller keeps the bucket answer. Work is bounded by DETAIL_MAX_EVENTS.
+ * Neither table has a time index. Instead each timeline bucket holds where the rows it counted
+ * lie (schema version 5), written by the ingest (main/store/lifetimes.ts,
+ * native/ingest/lifetimes.cpp): events.id ranges of its allocations, one per thread at most
+ * (a thread's rows are stored in its program order, but an ingest that lagged or read whole
+ * chunks stores a thread's rows far from other threads' rows of the same moment), and the
+ * allocations.id range of the rows whose free it counted (stored in free order). The query
+ * reads exactly those ranges, filtered by time, and its sums are checked against the buckets'
+ * counts. Work is bounded by DETAIL_MAX_EVENTS and DETAIL_MAX_SPAN.
  */
 
 /** Most events (allocations + frees in the covered buckets) aggregated per request. */
 export const DETAIL_MAX_EVENTS = 120_000;
-const ATTEMPTS = 2;
+/** Most rows scanned per table (id range width) per request. */
+export const DETAIL_MAX_SPAN = 2_000_000;
 const ALLOC_KINDS = Array.from({ length: 32 }, (_, k) => k).filter(isAllocKind).join(',');
 
 export interface DetailBucket {
@@ -27,6 +31,10 @@ export interface DetailBucket {
   t1: number;
   allocs: number;
   frees: number;
+  /** timeline.event_ranges: JSON text (main/store/id-ranges.ts). */
+  eventRanges: string | null;
+  freeFirst: number | null;
+  freeLast: number | null;
 }
 
 export interface Detail {
@@ -35,20 +43,37 @@ export interface Detail {
   events: number;
 }
 
-/** The first id in [lo, hi) whose key is not less than the target, for keys that rise with id. */
-function lowerBound(lo: number, hi: number, less: (id: number) => boolean): number {
-  while (lo < hi) {
-    const m = Math.floor((lo + hi) / 2);
-    if (less(m)) lo = m + 1;
-    else hi = m;
+/** The events.id ranges of all the buckets, merged; null when a bucket that counted allocations has none. */
+function eventRanges(buckets: DetailBucket[]): IdRange[] | null {
+  const all: IdRange[] = [];
+  for (const b of buckets) {
+    if (b.allocs === 0) continue;
+    const r = b.eventRanges === null ? null : parseRanges(b.eventRanges);
+    if (!r) return null;
+    all.push(...r);
   }
-  return lo;
+  return mergeRanges(all);
+}
+
+/** The smallest allocations.id range holding every bucket's free range: [0, -1] (empty) when none has one. */
+function freeRange(buckets: DetailBucket[]): [number, number] | null {
+  let lo = Infinity;
+  let hi = -1;
+  for (const b of buckets) {
+    if (b.frees === 0) continue;
+    if (b.freeFirst === null || b.freeLast === null) return null;
+    lo = Math.min(lo, b.freeFirst);
+    hi = Math.max(hi, b.freeLast);
+  }
+  return hi < 0 ? [0, -1] : [lo, hi];
 }
 
 /**
  * `buckets`: the session's timeline rows covering [t0, t1], in order and contiguous;
  * `liveBefore`: live bytes at the end of the bucket before the first (0 for the first bucket).
- * Returns null when the range has too many events or the id ranges could not be confirmed.
+ * Returns null when the range has too many events or rows to scan, the buckets carry no id
+ * ranges (a session recorded before schema version 5) or the rows found disagree with the
+ * buckets' counts.
  */
 export function detailFromEvents(
   db: DB,
@@ -63,56 +88,47 @@ export function detailFromEvents(
   const wantAllocs = buckets.reduce((n, b) => n + b.allocs, 0);
   const wantFrees = buckets.reduce((n, b) => n + b.frees, 0);
   if (wantAllocs + wantFrees > DETAIL_MAX_EVENTS) return null;
-  const s = db.prepare(`SELECT first_event, last_event FROM sessions WHERE id = ?`).get(session) as { first_event: number | null; last_event: number | null } | undefined;
-  if (!s || s.first_event === null || s.last_event === null) return null;
-
-  const eventTs = db.prepare(`SELECT ts FROM events WHERE id >= ? ORDER BY id LIMIT 1`).pluck();
-  const eventAt = (T: number) => lowerBound(s.first_event!, s.last_event! + 1, (id) => {
-    const ts = eventTs.get(id) as number | undefined;
-    return ts !== undefined && ts < T;
-  });
-  // Allocation rows: ordered by (session, free time), live-at-exit rows last in their session.
-  const allocKey = db.prepare(`SELECT a.session_id AS s, f.ts AS ts FROM allocations a LEFT JOIN events f ON f.id = a.free_event WHERE a.id >= ? ORDER BY a.id LIMIT 1`);
-  const maxAlloc = (db.prepare(`SELECT coalesce(max(id), 0) FROM allocations`).pluck().get() as number) + 1;
-  const allocAt = (T: number) => lowerBound(1, maxAlloc, (id) => {
-    const r = allocKey.get(id) as { s: number; ts: number | null } | undefined;
-    return !!r && (r.s < session || (r.s === session && r.ts !== null && r.ts < T));
-  });
-  const e0 = eventAt(T0);
-  const e1 = eventAt(T1);
-  const a0 = allocAt(T0);
-  const a1 = allocAt(T1);
+  // A bucket that counted rows but says nothing of where they lie: recorded before version 5.
+  const events = eventRanges(buckets);
+  const frees = freeRange(buckets);
+  if (!events || !frees) return null;
+  const [a0, a1] = frees;
+  if (rangesWidth(events) > DETAIL_MAX_SPAN || a1 - a0 + 1 > DETAIL_MAX_SPAN) return null;
 
   const p = Math.max(1, range.points - 1); // groups, after the point at t0
-  const span = Math.max(1, range.t1 - range.t0);
-  const query = db.prepare(
-    `WITH d(ts, delta, k) AS (
-       SELECT ts, size, 1 FROM events
-       WHERE id BETWEEN @e0 AND @e1 AND ts >= @T0 AND ts < @T1 AND kind IN (${ALLOC_KINDS}) AND (flags & ${RECORD_FLAG_FAILED}) = 0 AND addr != 0
-         AND thread_id IN (SELECT id FROM threads WHERE session_id = @s)
-       UNION ALL
-       SELECT f.ts, -e.size, -1 FROM allocations a JOIN events f ON f.id = a.free_event JOIN events e ON e.id = a.alloc_event
-       WHERE a.id BETWEEN @a0 AND @a1 AND a.session_id = @s AND f.ts >= @T0 AND f.ts < @T1
-     ), c AS (
-       SELECT ts, k, delta, @live + sum(delta) OVER (ORDER BY ts, k ROWS UNBOUNDED PRECEDING) AS live,
-              CASE WHEN ts < @t0 THEN -1 WHEN ts >= @t1 THEN @p ELSE min(@p - 1, CAST((ts - @t0) * @p / @span AS INTEGER)) END AS g
-       FROM d
-     )
-     SELECT g, max(ts) AS t, max(live) AS mx, @live + sum(sum(delta)) OVER (ORDER BY g) AS live, sum(k = 1) AS allocs, sum(k = -1) AS frees
-     FROM c GROUP BY g ORDER BY g`,
-  );
-  let margin = 1024 + Math.ceil((wantAllocs + wantFrees) / 16);
-  for (let attempt = 0; attempt < ATTEMPTS; attempt++, margin *= 8) {
-    const rows = query.all({
-      e0: e0 - margin, e1: e1 + margin, a0: a0 - margin, a1: a1 + margin, T0, T1, s: session, live: liveBefore, t0: range.t0, t1: range.t1, p, span,
-    }) as { g: number; t: number; mx: number; live: number; allocs: number; frees: number }[];
-    const allocs = rows.reduce((n, r) => n + r.allocs, 0);
-    const frees = rows.reduce((n, r) => n + r.frees, 0);
-    if (allocs !== wantAllocs || frees !== wantFrees) continue;
-    const before = rows.length && rows[0].g === -1 ? rows[0].live : liveBefore;
-    const points: TimelinePoint[] = [{ t: range.t0, live: before, max: before, allocs: 0, frees: 0 }];
-    for (const r of rows) if (r.g >= 0 && r.g < p) points.push({ t: r.t, live: r.live, max: r.mx, allocs: r.allocs, frees: r.frees });
-    return { points, events: allocs + frees };
-  }
-  return null;
+  const width = Math.max(1, range.t1 - range.t0);
+  const rows = db
+    .prepare(
+      `WITH r(a, b) AS (
+         SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(@ranges)
+       ), d(ts, delta, k) AS (
+         SELECT e.ts, e.size, 1 FROM r CROSS JOIN events e ON e.id BETWEEN r.a AND r.b
+         WHERE ts >= @T0 AND ts < @T1 AND kind IN (${ALLOC_KINDS}) AND (flags & ${RECORD_FLAG_FAILED}) = 0 AND addr != 0
+           AND thread_id IN (SELECT id FROM threads WHERE session_id = @s)
+         UNION ALL
+         SELECT f.ts, -e.size, -1 FROM allocations a JOIN events f ON f.id = a.free_event JOIN events e ON e.id = a.alloc_event
+         WHERE a.id BETWEEN @a0 AND @a1 AND a.session_id = @s AND f.ts >= @T0 AND f.ts < @T1
+       ), c AS (
+         SELECT ts, k, delta, @live + sum(delta) OVER (ORDER BY ts, k ROWS UNBOUNDED PRECEDING) AS live,
+                CASE WHEN ts < @t0 THEN -1 WHEN ts >= @t1 THEN @p ELSE min(@p - 1, CAST((ts - @t0) * @p / @width AS INTEGER)) END AS g
+         FROM d
+       )
+       SELECT g, max(ts) AS t, max(live) AS mx, @live + sum(sum(delta)) OVER (ORDER BY g) AS live, sum(k = 1) AS allocs, sum(k = -1) AS frees
+       FROM c GROUP BY g ORDER BY g`,
+    )
+    .all({ ranges: JSON.stringify(events), a0, a1, T0, T1, s: session, live: liveBefore, t0: range.t0, t1: range.t1, p, width }) as {
+    g: number;
+    t: number;
+    mx: number;
+    live: number;
+    allocs: number;
+    frees: number;
+  }[];
+  const gotAllocs = rows.reduce((n, r) => n + r.allocs, 0);
+  const gotFrees = rows.reduce((n, r) => n + r.frees, 0);
+  if (gotAllocs !== wantAllocs || gotFrees !== wantFrees) return null;
+  const before = rows.length && rows[0].g === -1 ? rows[0].live : liveBefore;
+  const points: TimelinePoint[] = [{ t: range.t0, live: before, max: before, allocs: 0, frees: 0 }];
+  for (const r of rows) if (r.g >= 0 && r.g < p) points.push({ t: r.t, live: r.live, max: r.mx, allocs: r.allocs, frees: r.frees });
+  return { points, events: gotAllocs + gotFrees };
 }

@@ -1,6 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import type { DB } from './db';
 import { AddrMap } from './addr-map';
+import { formatRanges, type IdRange } from './id-ranges';
 import { Kind, isAllocKind, RECORD_FLAG_FAILED } from '../../shared/trace-kinds';
 
 /**
@@ -50,6 +51,10 @@ interface ThreadState {
   iterHashB: number;
   /** A block released by a realloc whose outcome is not yet seen (realloc_failed undoes it). */
   pendingReallocFree: { live: Live; eventId: number; seq: number; ts: number } | null;
+  /** The id range of this thread's allocations in bucket rangeBucket (-1: none open yet). */
+  rangeBucket: number;
+  rangeFirst: number;
+  rangeLast: number;
 }
 
 export interface LifetimeTotals {
@@ -74,6 +79,24 @@ interface Bucket {
   bytes: number;
   liveEnd: number;
   liveMax: number;
+  /**
+   * events.id ranges of the allocations counted here, one or more per thread: a thread's events
+   * are stored in its program order, so its allocations of one bucket lie in one id range
+   * (other threads' rows may lie between). Merged when written.
+   */
+  eventRanges: IdRange[];
+  /** allocations.id range of the rows whose free is counted here (0 = none yet). Rows are
+   * stored in the order of their frees, so one range is tight. */
+  freeFirst: number;
+  freeLast: number;
+}
+
+function newBucket(live: number): Bucket {
+  return { allocs: 0, frees: 0, bytes: 0, liveEnd: live, liveMax: live, eventRanges: [], freeFirst: 0, freeLast: 0 };
+}
+
+function firstOf(a: number, b: number): number {
+  return a && b ? Math.min(a, b) : a || b;
 }
 
 const ALLOC_COLS = 6;
@@ -95,6 +118,8 @@ export class LifetimeBuilder {
   private buckets: Bucket[] = [];
   private bucketNs = FIRST_BUCKET_NS;
   private readonly allocRow: unknown[] = new Array(ALLOC_COLS * ALLOC_ROWS);
+  /** The free time of each buffered row (null: live at exit), to record its id in its bucket. */
+  private readonly allocFreeTs: (number | null)[] = new Array(ALLOC_ROWS);
   private allocFilled = 0;
   private readonly insertAllocMany: Statement;
   private readonly insertAllocOne: Statement;
@@ -122,7 +147,10 @@ export class LifetimeBuilder {
   private thread(id: number): ThreadState {
     let t = this.threads.get(id);
     if (!t) {
-      t = { iterationId: null, iterAllocs: 0, iterBytes: 0, iterHashA: 0x811c9dc5, iterHashB: 0x12345678, pendingReallocFree: null };
+      t = {
+        iterationId: null, iterAllocs: 0, iterBytes: 0, iterHashA: 0x811c9dc5, iterHashB: 0x12345678, pendingReallocFree: null,
+        rangeBucket: -1, rangeFirst: 0, rangeLast: 0,
+      };
       this.threads.set(id, t);
     }
     return t;
@@ -156,7 +184,8 @@ export class LifetimeBuilder {
       return;
     }
     t.events++;
-    const bucket = this.bucketFor(e.ts);
+    const bucketIndex = this.bucketIndex(e.ts);
+    const bucket = this.buckets[bucketIndex];
     let blocks = this.live.get(e.processId);
     if (!blocks) this.live.set(e.processId, (blocks = new AddrMap()));
     // A block released by realloc is settled by the next event of its thread, unless that is
@@ -194,6 +223,7 @@ export class LifetimeBuilder {
     this.liveBytes += size;
     if (this.liveBytes > t.peakLiveBytes) t.peakLiveBytes = this.liveBytes;
     bucket.allocs++;
+    this.addEventId(th, bucketIndex, e.id);
     bucket.bytes += size;
     if (this.liveBytes > bucket.liveMax) bucket.liveMax = this.liveBytes;
     bucket.liveEnd = this.liveBytes;
@@ -220,18 +250,6 @@ export class LifetimeBuilder {
   }
 
   private endLife(l: Live, freeEvent: number | null, freeSeq: number | null, tFree: number | null): void {
-    const r = this.allocRow;
-    const k = this.allocFilled * ALLOC_COLS;
-    r[k] = this.sessionId;
-    r[k + 1] = l.iterationId;
-    r[k + 2] = l.seq;
-    r[k + 3] = freeSeq;
-    r[k + 4] = l.eventId;
-    r[k + 5] = freeEvent;
-    if (++this.allocFilled === ALLOC_ROWS) {
-      this.insertAllocMany.run(r);
-      this.allocFilled = 0;
-    }
     this.totals.allocations++;
     if (freeEvent === null) this.totals.liveAtExit++;
     else {
@@ -240,15 +258,70 @@ export class LifetimeBuilder {
       b.frees++;
       b.liveEnd = this.liveBytes;
     }
+    const r = this.allocRow;
+    const k = this.allocFilled * ALLOC_COLS;
+    r[k] = this.sessionId;
+    r[k + 1] = l.iterationId;
+    r[k + 2] = l.seq;
+    r[k + 3] = freeSeq;
+    r[k + 4] = l.eventId;
+    r[k + 5] = freeEvent;
+    this.allocFreeTs[this.allocFilled] = tFree;
+    if (++this.allocFilled === ALLOC_ROWS) {
+      this.rowsWritten(0, ALLOC_ROWS, Number(this.insertAllocMany.run(r).lastInsertRowid));
+      this.allocFilled = 0;
+    }
   }
 
   /** Writes buffered allocation rows (call before the transaction commits). */
   flush(): void {
-    for (let i = 0; i < this.allocFilled; i++) this.insertAllocOne.run(this.allocRow.slice(i * ALLOC_COLS, (i + 1) * ALLOC_COLS));
+    for (let i = 0; i < this.allocFilled; i++) {
+      const id = Number(this.insertAllocOne.run(this.allocRow.slice(i * ALLOC_COLS, (i + 1) * ALLOC_COLS)).lastInsertRowid);
+      this.rowsWritten(i, i + 1, id);
+    }
     this.allocFilled = 0;
   }
 
+  /**
+   * Buffered rows [from, to) were inserted, the last with rowid lastId. One INSERT statement
+   * numbers its rows consecutively (rowid = max + 1 each, under our write lock), so row i has
+   * lastId - (to - 1 - i). Each freed row's id goes into its free's bucket; the bucket is found
+   * again from the free time, since buckets may have been coarsened since endLife.
+   */
+  private rowsWritten(from: number, to: number, lastId: number): void {
+    for (let i = from; i < to; i++) {
+      const ts = this.allocFreeTs[i];
+      if (ts === null) continue;
+      const b = this.bucketFor(ts);
+      const id = lastId - (to - 1 - i);
+      if (!b.freeFirst || id < b.freeFirst) b.freeFirst = id;
+      if (id > b.freeLast) b.freeLast = id;
+    }
+  }
+
+  /** Counts allocation event `id` of thread th in bucket `index` in the thread's open id range. */
+  private addEventId(th: ThreadState, index: number, id: number): void {
+    if (th.rangeBucket === index) {
+      th.rangeFirst = Math.min(th.rangeFirst, id);
+      th.rangeLast = Math.max(th.rangeLast, id);
+      return;
+    }
+    this.closeRange(th);
+    th.rangeBucket = index;
+    th.rangeFirst = th.rangeLast = id;
+  }
+
+  private closeRange(th: ThreadState): void {
+    if (th.rangeBucket >= 0) this.buckets[th.rangeBucket].eventRanges.push([th.rangeFirst, th.rangeLast]);
+    th.rangeBucket = -1;
+  }
+
   private bucketFor(ts: number): Bucket {
+    return this.buckets[this.bucketIndex(ts)];
+  }
+
+  /** The index of the bucket of time ts (created, coarsening as needed); negative before the first event. */
+  private bucketIndex(ts: number): number {
     const t0 = this.totals.tBegin!;
     let i = Math.floor((ts - t0) / this.bucketNs);
     while (i >= MAX_BUCKETS) {
@@ -257,10 +330,9 @@ export class LifetimeBuilder {
     }
     while (this.buckets.length <= i) {
       const prev = this.buckets[this.buckets.length - 1];
-      const live = prev ? prev.liveEnd : this.liveBytes;
-      this.buckets.push({ allocs: 0, frees: 0, bytes: 0, liveEnd: live, liveMax: live });
+      this.buckets.push(newBucket(prev ? prev.liveEnd : this.liveBytes));
     }
-    return this.buckets[i];
+    return i;
   }
 
   private coarsen(): void {
@@ -270,12 +342,17 @@ export class LifetimeBuilder {
       const b = this.buckets[i + 1];
       merged.push(
         b
-          ? { allocs: a.allocs + b.allocs, frees: a.frees + b.frees, bytes: a.bytes + b.bytes, liveEnd: b.liveEnd, liveMax: Math.max(a.liveMax, b.liveMax) }
+          ? {
+              allocs: a.allocs + b.allocs, frees: a.frees + b.frees, bytes: a.bytes + b.bytes, liveEnd: b.liveEnd, liveMax: Math.max(a.liveMax, b.liveMax),
+              eventRanges: a.eventRanges.concat(b.eventRanges),
+              freeFirst: firstOf(a.freeFirst, b.freeFirst), freeLast: Math.max(a.freeLast, b.freeLast),
+            }
           : a,
       );
     }
     this.buckets = merged;
     this.bucketNs *= 2;
+    for (const th of this.threads.values()) if (th.rangeBucket >= 0) th.rangeBucket = Math.floor(th.rangeBucket / 2);
   }
 
   /**
@@ -287,13 +364,17 @@ export class LifetimeBuilder {
     for (const blocks of this.live.values()) for (const l of blocks.values()) this.endLife(l, null, null, null);
     this.live.clear();
     this.flush();
+    for (const th of this.threads.values()) this.closeRange(th);
     const t0 = this.totals.tBegin ?? 0;
     const bucketStmt = this.db.prepare(
-      `INSERT INTO timeline (session_id, bucket, t0, t1, allocs, frees, bytes_allocated, live_bytes_end, live_bytes_max)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO timeline (session_id, bucket, t0, t1, allocs, frees, bytes_allocated, live_bytes_end, live_bytes_max, event_ranges, free_first, free_last)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.buckets.forEach((b, i) =>
-      bucketStmt.run(this.sessionId, i, t0 + i * this.bucketNs, t0 + (i + 1) * this.bucketNs, b.allocs, b.frees, b.bytes, b.liveEnd, b.liveMax),
+      bucketStmt.run(
+        this.sessionId, i, t0 + i * this.bucketNs, t0 + (i + 1) * this.bucketNs, b.allocs, b.frees, b.bytes, b.liveEnd, b.liveMax,
+        formatRanges(b.eventRanges), b.freeFirst || null, b.freeLast || null,
+      ),
     );
     const opStmt = this.db.prepare(`INSERT INTO op_stats (session_id, op_id, allocs, bytes, max_size) VALUES (?, ?, ?, ?, ?)`);
     for (const [op, st] of this.opStats) opStmt.run(this.sessionId, op, st.allocs, st.bytes, st.maxSize);

@@ -285,6 +285,17 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE sessions ADD COLUMN attached_at TEXT;     -- ISO 8601: recording began (injection done)
   ALTER TABLE sessions ADD COLUMN detached_at TEXT;     -- ISO 8601: hooks removed (or the target exited)
   `,
+  // 5: where each timeline bucket's rows lie, so a zoomed-in range is summed from exactly those
+  // rows (main/api/timeline-detail.ts). NULL where the bucket has none, and in sessions
+  // recorded before this version (they zoom at bucket resolution only).
+  `
+  -- JSON [[first,last],...]: sorted, disjoint events.id ranges that hold the allocations counted
+  -- in the bucket (main/store/id-ranges.ts). A thread's rows are stored in its program order,
+  -- so it adds one range per bucket; other threads' rows may lie inside a range.
+  ALTER TABLE timeline ADD COLUMN event_ranges TEXT;
+  ALTER TABLE timeline ADD COLUMN free_first INTEGER;   -- allocations.id range of the rows whose free is counted in it
+  ALTER TABLE timeline ADD COLUMN free_last INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

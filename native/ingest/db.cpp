@@ -26,6 +26,11 @@ Db::Db(const std::string& file) {
     throw std::runtime_error(file + " is not a memoplan database (" + e.what() + ")");
   }
   if (version < 1) throw std::runtime_error(file + " is not a memoplan database (schema version 0)");
+  // The columns we write (main/store/schema.ts): the Node side migrates the file before it
+  // spawns us, so an older version means a file it never opened.
+  if (version < MIN_SCHEMA_VERSION)
+    throw std::runtime_error(file + " has schema version " + std::to_string(version) + ", older than this ingester writes (" +
+                             std::to_string(MIN_SCHEMA_VERSION) + "); open it with memoplan first to migrate it");
   exec("PRAGMA synchronous = NORMAL");
   exec("PRAGMA foreign_keys = ON");
   exec("PRAGMA cache_size = -16000");

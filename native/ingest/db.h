@@ -7,6 +7,9 @@
 
 namespace mp {
 
+// The schema version whose tables and columns the ingester writes (timeline's id ranges came in 5).
+constexpr int64_t MIN_SCHEMA_VERSION = 5;
+
 class Db {
  public:
   explicit Db(const std::string& file);

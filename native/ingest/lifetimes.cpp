@@ -1,4 +1,5 @@
 #include "lifetimes.h"
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -18,6 +19,33 @@ std::string allocInsert(size_t rows) {
 
 // mix() of lifetimes.ts: Math.imul(h ^ v, 0x01000193) >>> 0, on the ToUint32 of both.
 inline uint32_t mix(uint32_t h, uint32_t v) { return (h ^ v) * 0x01000193u; }
+
+// Widens an id range [first, last] (0 = empty) by id.
+inline void widen(int64_t& first, int64_t& last, int64_t id) {
+  if (!first || id < first) first = id;
+  if (id > last) last = id;
+}
+
+// formatRanges() of main/store/id-ranges.ts: sorted, overlapping or adjacent ranges merged,
+// as JSON "[[first,last],...]"; empty for none (stored as NULL).
+std::string formatRanges(std::vector<std::pair<int64_t, int64_t>> r) {
+  std::sort(r.begin(), r.end());
+  std::string out;
+  int64_t a = 0, b = 0;
+  bool open = false;
+  auto emit = [&] { out += (out.empty() ? "[[" : ",[") + std::to_string(a) + "," + std::to_string(b) + "]"; };
+  for (auto& [x, y] : r) {
+    if (open && x <= b + 1) {
+      b = std::max(b, y);
+      continue;
+    }
+    if (open) emit();
+    a = x, b = y, open = true;
+  }
+  if (open) emit();
+  return out.empty() ? out : out + "]";
+}
+inline int64_t firstOf(int64_t a, int64_t b) { return a && b ? std::min(a, b) : a ? a : b; }
 }  // namespace
 
 LifetimeBuilder::LifetimeBuilder(Db& db, int64_t sessionId)
@@ -146,6 +174,7 @@ void LifetimeBuilder::one(const StreamEvent& e) {
   // backwards, so bucket stays valid.
   Bucket& b = buckets_[bucket == NO_BUCKET ? bucketForUse(e.ts) : bucket];
   b.allocs++;
+  addEventId(th, &b - buckets_.data(), e.id);
   b.bytes += size;
   if (liveBytes_ > b.liveMax) b.liveMax = liveBytes_;
   b.liveEnd = liveBytes_;
@@ -178,8 +207,6 @@ void LifetimeBuilder::settleRealloc(ThreadState& th) {
 }
 
 void LifetimeBuilder::endLife(const Live& l, bool freed, int64_t freeEvent, int64_t freeSeq, double tFree) {
-  allocRows_.push_back({l.iterationId, l.seq, freeSeq, l.eventId, freeEvent, freed});
-  if (allocRows_.size() == ALLOC_ROWS) writeAllocs(false);
   totals_.allocations++;
   if (!freed) {
     totals_.liveAtExit++;
@@ -190,6 +217,8 @@ void LifetimeBuilder::endLife(const Live& l, bool freed, int64_t freeEvent, int6
     b.frees++;
     b.liveEnd = liveBytes_;
   }
+  allocRows_.push_back({l.iterationId, l.seq, freeSeq, l.eventId, freeEvent, freed, tFree});
+  if (allocRows_.size() == ALLOC_ROWS) writeAllocs(false);
 }
 
 void LifetimeBuilder::writeAllocs(bool all) {
@@ -211,17 +240,51 @@ void LifetimeBuilder::writeAllocs(bool all) {
   while (allocRows_.size() - done >= ALLOC_ROWS) {
     for (size_t r = 0; r < ALLOC_ROWS; r++) bindRow(insertAllocMany_, (int)r * ALLOC_COLS, allocRows_[done + r]);
     insertAllocMany_.run();
+    rowsWritten(done, done + ALLOC_ROWS, db_.lastRowid());
     done += ALLOC_ROWS;
   }
   if (all)
     for (; done < allocRows_.size(); done++) {
       bindRow(insertAllocOne_, 0, allocRows_[done]);
       insertAllocOne_.run();
+      rowsWritten(done, done + 1, db_.lastRowid());
     }
   allocRows_.erase(allocRows_.begin(), allocRows_.begin() + (ptrdiff_t)done);
 }
 
+// Rows [from, to) of allocRows_ were inserted by one statement, the last with rowid lastId. One
+// INSERT numbers its rows consecutively (max + 1 each, under our write lock), so row i has
+// lastId - (to - 1 - i). Each freed row's id goes into its free's bucket, found again from the
+// free time since buckets may have been coarsened after endLife.
+void LifetimeBuilder::rowsWritten(size_t from, size_t to, int64_t lastId) {
+  for (size_t i = from; i < to; i++) {
+    const AllocRow& r = allocRows_[i];
+    if (!r.freed) continue;
+    size_t k = bucketFor(r.tFree);
+    Bucket& b = buckets_[k == NO_BUCKET ? bucketForUse(r.tFree) : k];
+    widen(b.freeFirst, b.freeLast, lastId - (int64_t)(to - 1 - i));
+  }
+}
+
 void LifetimeBuilder::flush() { writeAllocs(true); }
+
+// Counts allocation event id of thread th in bucket `bucket` in the thread's open id range
+// (a thread's events are stored in its program order: its allocations of a bucket lie in one range).
+void LifetimeBuilder::addEventId(ThreadState& th, size_t bucket, int64_t id) {
+  if (th.rangeBucket == (int64_t)bucket) {
+    th.rangeFirst = std::min(th.rangeFirst, id);
+    th.rangeLast = std::max(th.rangeLast, id);
+    return;
+  }
+  closeRange(th);
+  th.rangeBucket = (int64_t)bucket;
+  th.rangeFirst = th.rangeLast = id;
+}
+
+void LifetimeBuilder::closeRange(ThreadState& th) {
+  if (th.rangeBucket >= 0) buckets_[(size_t)th.rangeBucket].eventRanges.emplace_back(th.rangeFirst, th.rangeLast);
+  th.rangeBucket = -1;
+}
 
 // Returns NO_BUCKET for a stamp before the first event (JS: buckets[negative] is undefined).
 size_t LifetimeBuilder::bucketFor(double ts) {
@@ -234,7 +297,7 @@ size_t LifetimeBuilder::bucketFor(double ts) {
   if (i < 0) return NO_BUCKET;
   while ((double)buckets_.size() <= i) {
     double live = buckets_.empty() ? liveBytes_ : buckets_.back().liveEnd;
-    buckets_.push_back(Bucket{0, 0, 0, live, live});
+    buckets_.push_back(Bucket{0, 0, 0, live, live, {}, 0, 0});
   }
   return (size_t)i;
 }
@@ -243,7 +306,7 @@ size_t LifetimeBuilder::bucketFor(double ts) {
 // the causal watermark rules out unless a record was committed > 5 ms after its stamp) and
 // throw a TypeError, count it in the first bucket instead.
 size_t LifetimeBuilder::bucketForUse(double ts) {
-  if (buckets_.empty()) buckets_.push_back(Bucket{0, 0, 0, liveBytes_, liveBytes_});
+  if (buckets_.empty()) buckets_.push_back(Bucket{0, 0, 0, liveBytes_, liveBytes_, {}, 0, 0});
   return 0;
 }
 
@@ -251,14 +314,18 @@ void LifetimeBuilder::coarsen() {
   std::vector<Bucket> merged;
   merged.reserve(buckets_.size() / 2 + 1);
   for (size_t i = 0; i < buckets_.size(); i += 2) {
-    const Bucket& a = buckets_[i];
+    Bucket& a = buckets_[i];
     if (i + 1 < buckets_.size()) {
-      const Bucket& b = buckets_[i + 1];
-      merged.push_back(Bucket{a.allocs + b.allocs, a.frees + b.frees, a.bytes + b.bytes, b.liveEnd, std::max(a.liveMax, b.liveMax)});
-    } else merged.push_back(a);
+      Bucket& b = buckets_[i + 1];
+      a.eventRanges.insert(a.eventRanges.end(), b.eventRanges.begin(), b.eventRanges.end());
+      merged.push_back(Bucket{a.allocs + b.allocs, a.frees + b.frees, a.bytes + b.bytes, b.liveEnd, std::max(a.liveMax, b.liveMax),
+                              std::move(a.eventRanges), firstOf(a.freeFirst, b.freeFirst), std::max(a.freeLast, b.freeLast)});
+    } else merged.push_back(std::move(a));
   }
   buckets_.swap(merged);
   bucketNs_ *= 2;
+  for (ThreadState& th : threads_)
+    if (th.rangeBucket >= 0) th.rangeBucket /= 2;
 }
 
 LifetimeTotals LifetimeBuilder::finish() {
@@ -266,10 +333,15 @@ LifetimeTotals LifetimeBuilder::finish() {
   for (auto& p : live_) p.second->forEach([&](const Live& l) { endLife(l, false, 0, 0, 0); });
   live_.clear();
   flush();
+  for (ThreadState& th : threads_) closeRange(th);
   const double t0 = totals_.hasBegin ? totals_.tBegin : 0;
   Stmt bucket(db_,
-              "INSERT INTO timeline (session_id, bucket, t0, t1, allocs, frees, bytes_allocated, live_bytes_end, live_bytes_max) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+              "INSERT INTO timeline (session_id, bucket, t0, t1, allocs, frees, bytes_allocated, live_bytes_end, live_bytes_max, "
+              "event_ranges, free_first, free_last) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  auto bindId = [&](int col, int64_t id) {
+    if (id) bucket.bindInt(col, id);
+    else bucket.bindNull(col);
+  };
   for (size_t i = 0; i < buckets_.size(); i++) {
     const Bucket& b = buckets_[i];
     bucket.bindInt(1, sessionId_);
@@ -281,6 +353,11 @@ LifetimeTotals LifetimeBuilder::finish() {
     bucket.bindNum(7, b.bytes);
     bucket.bindNum(8, b.liveEnd);
     bucket.bindNum(9, b.liveMax);
+    const std::string ranges = formatRanges(b.eventRanges);
+    if (ranges.empty()) bucket.bindNull(10);
+    else bucket.bindText(10, ranges);
+    bindId(11, b.freeFirst);
+    bindId(12, b.freeLast);
     bucket.run();
   }
   Stmt op(db_, "INSERT INTO op_stats (session_id, op_id, allocs, bytes, max_size) VALUES (?, ?, ?, ?, ?)");

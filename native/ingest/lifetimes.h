@@ -44,9 +44,15 @@ class LifetimeBuilder {
     Live pendingLive;
     int64_t pendingEventId = 0, pendingSeq = 0;
     double pendingTs = 0;
+    // The id range of this thread's allocations in bucket rangeBucket (-1: none open yet).
+    int64_t rangeBucket = -1, rangeFirst = 0, rangeLast = 0;
   };
   struct Bucket {
     double allocs = 0, frees = 0, bytes = 0, liveEnd = 0, liveMax = 0;
+    // events.id ranges of the allocations counted here, one or more per thread (merged when
+    // written); allocations.id range of the rows whose free is counted here, 0 = none yet.
+    std::vector<std::pair<int64_t, int64_t>> eventRanges;
+    int64_t freeFirst = 0, freeLast = 0;
   };
   struct OpStat {
     double allocs = 0, bytes = 0, maxSize = 0;
@@ -62,6 +68,9 @@ class LifetimeBuilder {
   size_t bucketForUse(double ts);
   void coarsen();
   void writeAllocs(bool all);
+  void rowsWritten(size_t from, size_t to, int64_t lastId);
+  void addEventId(ThreadState& th, size_t bucket, int64_t id);
+  void closeRange(ThreadState& th);
 
   Db& db_;
   int64_t sessionId_;
@@ -81,6 +90,7 @@ class LifetimeBuilder {
   struct AllocRow {
     int64_t iterationId, seq, freeSeq, allocEvent, freeEvent;  // 0 / freed=false: NULL
     bool freed;
+    double tFree;  // to find the free's bucket once the row has its id
   };
   std::vector<AllocRow> allocRows_;
   Stmt insertAllocMany_, insertAllocOne_, insertIteration_, closeIteration_;
