@@ -27,6 +27,8 @@ export interface Ingest {
   readonly failure: Error | null;
   /** Reads everything left (the target has exited or was killed) and ends the session's ingest. */
   finish(): Promise<IngestResult>;
+  /** The ingester process (native), null when the ingest runs in this process. */
+  readonly pid: number | null;
 }
 
 export interface IngestOptions {
@@ -140,6 +142,10 @@ export class NativeIngest implements Ingest {
     return { ...this.latest };
   }
 
+  get pid(): number | null {
+    return this.child.pid ?? null;
+  }
+
   get failure(): Error | null {
     return this.failed;
   }
@@ -203,6 +209,8 @@ export class PolledJsIngest implements Ingest {
   get stats(): PollStats {
     return this.ingest.stats;
   }
+
+  readonly pid = null;
 
   get failure(): Error | null {
     return this.failed;

@@ -294,6 +294,11 @@ export async function attachProcess(o: AttachOptions): Promise<AttachHandle> {
     Object.assign(record, { sessionId, traceDir, clockBaseNs: String(clockBase) });
     updateRecord(record, env);
     ingest = startIngest({ db: o.db, dbFile: o.dbFile, sessionId, traceDir, clockBaseNs: clockBase, pollMs: o.pollMs });
+    const ingesterStart = ingest.pid === null ? null : processStart(ingest.pid);
+    if (ingest.pid !== null && ingesterStart !== null) {
+      record.ingester = { pid: ingest.pid, start: ingesterStart };
+      updateRecord(record, env);
+    }
 
     let r = await gdbStep(pre.gdb, o.pid, { action: 'attach', lib: pre.lib, dir: traceDir, agent: pre.python ? agentDir() : '', flags: ops ? 1 : 0 }, timeout, 'cannot attach to process');
     if (r.rc === -6) {

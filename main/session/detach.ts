@@ -11,8 +11,12 @@ import { processAlive, readRecord, removeRecord, targetRunning, transition, proc
  * `memoplan detach PID`: detach a process that another memoplan invocation attached to. This
  * invocation runs the detach itself (gdb: agent uninstall, GOT entries restored, trace closed)
  * and marks the registry entry detached; the attaching invocation sees that, finishes its
- * ingest and removes the entry (we wait for it, bounded). If that invocation is gone (killed),
- * we finish its session ourselves from the registry entry (database, session, trace dir).
+ * ingest and removes the entry (we wait for it, bounded). If that invocation is gone (killed):
+ *   - its ingester (memoplan-ingest, a process of its own) normally outlives it, stores the
+ *     rest of the trace once the detach closed it, and ends the session: we wait for that;
+ *   - if the ingester is gone too and stored nothing, we ingest the trace directory ourselves;
+ *   - if it is gone after storing part of the session, a second ingest would store that part
+ *     twice: the session is ended as failed and the raw trace kept, with a note saying where.
  */
 
 export interface DetachResult {
@@ -20,8 +24,8 @@ export interface DetachResult {
   sessionId: number | null;
   /** Slots restored by the interposer, null when the target had exited. */
   slotsRestored: number | null;
-  /** Who stored the session: the attaching invocation, or this one (it had died). */
-  storedBy: 'owner' | 'self' | 'none';
+  /** Who stored the session: the attaching invocation, its ingester (the invocation had died), or this one (both had). */
+  storedBy: 'owner' | 'ingester' | 'self' | 'none';
   notes: string[];
 }
 
@@ -60,23 +64,61 @@ export async function detachProcess(pid: number, o: { env?: NodeJS.ProcessEnv; g
     notes.push(`memoplan (pid ${rec.owner}) has not stored session ${rec.sessionId} yet; it will when it notices`);
     return { pid, sessionId: rec.sessionId, slotsRestored, storedBy: 'owner', notes };
   }
-  // The owner is gone: store what it recorded.
-  if (rec.sessionId !== null && rec.traceDir && rec.clockBaseNs !== null && fs.existsSync(rec.traceDir)) {
-    const db = openDatabase(rec.dbFile);
-    try {
-      const { notes: n } = await finishIngestOffline({ db, dbFile: rec.dbFile, sessionId: rec.sessionId, traceDir: rec.traceDir, clockBaseNs: BigInt(rec.clockBaseNs) });
-      notes.push(...n, `the attaching memoplan (pid ${rec.owner}) is gone: session ${rec.sessionId} stored by this detach`);
-      db.prepare(`UPDATE sessions SET detached_at = ? WHERE id = ?`).run(new Date().toISOString(), rec.sessionId);
-      endSession(db, rec.sessionId, { status: 'complete', exitCode: null, signal: null });
-      fs.rmSync(rec.traceDir, { recursive: true, force: true });
-    } finally {
-      db.close();
+  // The owner is gone. Its ingester ends the session once the trace is closed (just done).
+  const ingester = rec.ingester;
+  if (ingester) {
+    while (targetRunning(ingester.pid, ingester.start) && Date.now() < until) await sleep(100);
+    if (targetRunning(ingester.pid, ingester.start)) {
+      notes.push(`the ingester of session ${rec.sessionId} (pid ${ingester.pid}) is still storing it; it ends the session when done`);
+      removeRecord(pid, env);
+      return { pid, sessionId: rec.sessionId, slotsRestored, storedBy: 'ingester', notes };
     }
+  }
+  if (rec.sessionId === null) {
+    removeRecord(pid, env);
+    return { pid, sessionId: null, slotsRestored, storedBy: 'none', notes };
+  }
+  const db = openDatabase(rec.dbFile);
+  try {
+    const row = db.prepare(`SELECT status FROM sessions WHERE id = ?`).get(rec.sessionId) as { status: string } | undefined;
+    if (!row) {
+      notes.push(`session ${rec.sessionId} is not in ${rec.dbFile} any more`);
+      removeRecord(pid, env);
+      return { pid, sessionId: rec.sessionId, slotsRestored, storedBy: 'none', notes };
+    }
+    if (row.status !== 'recording') {
+      notes.push(`the attaching memoplan (pid ${rec.owner}) is gone: its ingester stored session ${rec.sessionId}`);
+      if (rec.traceDir) fs.rmSync(rec.traceDir, { recursive: true, force: true });
+      removeRecord(pid, env);
+      return { pid, sessionId: rec.sessionId, slotsRestored, storedBy: 'ingester', notes };
+    }
+    if (!rec.traceDir || rec.clockBaseNs === null || !fs.existsSync(rec.traceDir)) {
+      endSession(db, rec.sessionId, { status: 'failed', exitCode: null, signal: null });
+      notes.push(`the attaching memoplan (pid ${rec.owner}) is gone and its trace directory too: session ${rec.sessionId} ended as failed`);
+      removeRecord(pid, env);
+      return { pid, sessionId: rec.sessionId, slotsRestored, storedBy: 'none', notes };
+    }
+    const stored = (db.prepare(`SELECT count(*) AS n FROM threads WHERE session_id = ?`).get(rec.sessionId) as { n: number }).n;
+    if (stored > 0) {
+      db.prepare(`UPDATE sessions SET detached_at = ? WHERE id = ?`).run(new Date().toISOString(), rec.sessionId);
+      endSession(db, rec.sessionId, { status: 'failed', exitCode: null, signal: null });
+      notes.push(
+        `the attaching memoplan (pid ${rec.owner}) and its ingester are gone: session ${rec.sessionId} holds what was stored before, ` +
+          `and the rest of the raw trace is kept in ${rec.traceDir} (ingesting it again would store the first part twice)`,
+      );
+      removeRecord(pid, env);
+      return { pid, sessionId: rec.sessionId, slotsRestored, storedBy: 'none', notes };
+    }
+    const { notes: n } = await finishIngestOffline({ db, dbFile: rec.dbFile, sessionId: rec.sessionId, traceDir: rec.traceDir, clockBaseNs: BigInt(rec.clockBaseNs) });
+    notes.push(...n, `the attaching memoplan (pid ${rec.owner}) is gone: session ${rec.sessionId} stored by this detach`);
+    db.prepare(`UPDATE sessions SET detached_at = ? WHERE id = ?`).run(new Date().toISOString(), rec.sessionId);
+    endSession(db, rec.sessionId, { status: 'complete', exitCode: null, signal: null });
+    fs.rmSync(rec.traceDir, { recursive: true, force: true });
     removeRecord(pid, env);
     return { pid, sessionId: rec.sessionId, slotsRestored, storedBy: 'self', notes };
+  } finally {
+    db.close();
   }
-  removeRecord(pid, env);
-  return { pid, sessionId: rec.sessionId, slotsRestored, storedBy: 'none', notes };
 }
 
 function sleep(ms: number): Promise<void> {

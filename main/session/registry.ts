@@ -21,6 +21,12 @@ export interface AttachRecord {
   clockBaseNs: string | null;
   state: 'attaching' | 'attached' | 'detaching' | 'detached';
   detachedBy?: number;
+  /**
+   * The owner's trace ingester (memoplan-ingest, a process of its own) and its /proc starttime.
+   * If the owner dies, the ingester goes on storing until the target is detached or exits, then
+   * ends the session (native/ingest/main.cpp); `memoplan detach` waits for it.
+   */
+  ingester?: { pid: number; start: number };
 }
 
 export function registryDir(env: NodeJS.ProcessEnv = process.env): string {

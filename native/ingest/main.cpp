@@ -6,15 +6,23 @@
 //   memoplan-ingest --db FILE --session ID --trace-dir DIR --clock-base NS [--poll-ms N]
 //
 // Polls the trace directory every poll-ms, one BEGIN IMMEDIATE transaction per poll, and after
-// each poll writes a line {"type":"progress",...} to stdout. A line "finish" on stdin, or EOF
-// there (the parent died: everything recorded is still stored), or SIGTERM: drain, finish,
-// write {"type":"done",...}, exit 0. Any error: {"type":"error","message":...}, exit 1.
+// each poll writes a line {"type":"progress",...} to stdout. A line "finish" on stdin, or
+// SIGTERM: drain, finish, write {"type":"done",...}, exit 0. Any error:
+// {"type":"error","message":...}, exit 1.
+//
+// EOF on stdin, or SIGHUP, means the parent died (killed, or its terminal closed) while the
+// target may still run: an attached process, or a launched one that outlives its recorder.
+// Then we are the last one who can store the recording, so we go on polling until every
+// traced process is done writing (writers.h: exited, detached, or gone), finish, end the
+// session ourselves (status complete; its exit code is not ours to know) and remove the trace
+// directory. `memoplan detach` waits for us rather than ingesting the trace a second time.
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <ftw.h>
 #include <poll.h>
 #include <string>
 #include <unistd.h>
@@ -23,8 +31,9 @@
 
 namespace {
 
-volatile sig_atomic_t g_term = 0;
+volatile sig_atomic_t g_term = 0, g_hup = 0;
 void onTerm(int) { g_term = 1; }
+void onHup(int) { g_hup = 1; }
 
 std::string jsonString(const std::string& s) {
   std::string o = "\"";
@@ -114,34 +123,73 @@ int64_t nowMs() {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-// Waits up to ms for stdin; true when the parent asked to finish (a line "finish", or EOF).
-bool waitForFinish(int ms, std::string& buf) {
+enum class Wait { Timeout, Finish, Orphaned };
+
+// Waits up to ms for stdin: Finish when the parent asked (a line "finish", or SIGTERM),
+// Orphaned when it is gone (EOF on stdin, stdin unusable, or SIGHUP).
+Wait waitForParent(int ms, std::string& buf) {
   int64_t until = nowMs() + ms;
   for (;;) {
-    if (g_term) return true;
+    if (g_term) return Wait::Finish;
+    if (g_hup) return Wait::Orphaned;
     int left = (int)(until - nowMs());
     if (left < 0) left = 0;
     pollfd p{0, POLLIN, 0};
     int r = ::poll(&p, 1, left);
     if (r < 0) {
       if (errno == EINTR) continue;
-      return true;
+      return Wait::Orphaned;
     }
-    if (r == 0) return false;
+    if (r == 0) return Wait::Timeout;
     char b[256];
     ssize_t n = read(0, b, sizeof b);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n <= 0) return true;  // EOF (or stdin unusable): the parent is gone
+    if (n <= 0) return Wait::Orphaned;
     buf.append(b, (size_t)n);
     size_t nl;
     while ((nl = buf.find('\n')) != std::string::npos) {
       std::string cmd = buf.substr(0, nl);
       buf.erase(0, nl + 1);
       while (!cmd.empty() && (cmd.back() == '\r' || cmd.back() == ' ')) cmd.pop_back();
-      if (cmd == "finish") return true;
+      if (cmd == "finish") return Wait::Finish;
     }
   }
 }
+
+// Sleeps ms, or less when SIGTERM arrives.
+void nap(int ms) {
+  timespec ts{ms / 1000, (long)(ms % 1000) * 1000000L};
+  while (!g_term && nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+// ISO 8601 UTC with milliseconds, as JavaScript's Date.toISOString().
+std::string isoNow() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  tm t;
+  gmtime_r(&ts.tv_sec, &t);
+  char b[64];
+  snprintf(b, sizeof b, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
+           ts.tv_nsec / 1000000);
+  return b;
+}
+
+// The session's end, written by its recorder normally (main/store/sessions.ts endSession):
+// complete, or failed when no traced process ever started.
+void endOrphanedSession(mp::Db& db, long long session, bool traced) {
+  const std::string now = isoNow();
+  mp::Stmt s(db,
+             "UPDATE sessions SET status = ?3, ended_at = ?1, "
+             "detached_at = CASE WHEN attached_pid IS NOT NULL THEN coalesce(detached_at, ?1) ELSE detached_at END "
+             "WHERE id = ?2 AND status = 'recording'");
+  s.bindText(1, now);
+  s.bindInt(2, session);
+  s.bindText(3, traced ? "complete" : "failed");
+  s.run();
+}
+
+int removeEntry(const char* path, const struct stat*, int, FTW*) { return remove(path); }
 
 }  // namespace
 
@@ -150,6 +198,7 @@ int main(int argc, char** argv) {
   signal(SIGINT, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
   signal(SIGTERM, onTerm);
+  signal(SIGHUP, onHup);
   std::string dbFile, traceDir;
   long long session = -1, clockBase = 0, pollMs = 50;
   bool haveClock = false;
@@ -179,15 +228,28 @@ int main(int argc, char** argv) {
     }
     mp::SessionIngest ingest(db, session, traceDir, clockBase);
     std::string stdinBuf;
+    bool orphaned = false;
     for (;;) {
       int64_t started = nowMs();
       ingest.poll(false);
       line(progressJson(ingest.stats()));
       int left = (int)(pollMs - (nowMs() - started));
-      if (waitForFinish(left > 0 ? left : 0, stdinBuf)) break;
+      if (orphaned) {
+        if (g_term || ingest.writersDone()) break;
+        nap(left > 0 ? left : 0);
+        continue;
+      }
+      Wait w = waitForParent(left > 0 ? left : 0, stdinBuf);
+      if (w == Wait::Finish) break;
+      if (w == Wait::Orphaned) orphaned = true;
     }
     mp::FinishResult r = ingest.finish();
     line(doneJson(r, ingest.stats().busySeconds));
+    if (orphaned) {
+      endOrphanedSession(db, session, ingest.stats().processes > 0);
+      // Everything in it is stored; nobody else will remove it (traces may sit in /dev/shm).
+      nftw(traceDir.c_str(), removeEntry, 16, FTW_DEPTH | FTW_PHYS);
+    }
     return 0;
   } catch (const std::exception& e) {
     std::string msg = e.what();

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <dirent.h>
 #include <limits>
+#include "writers.h"
 
 namespace mp {
 
@@ -269,6 +270,20 @@ FinishResult SessionIngest::finish() {
   tx.commit();
   busyNs_ += (double)(monotonicNs() - started);
   return r;
+}
+
+bool SessionIngest::writersDone() {
+  discover();
+  for (auto& t : traces_) {
+    const TraceHeader* h = nullptr;
+    try {
+      h = t->reader->readHeader();
+    } catch (const TraceFormatError&) {
+      continue;  // finish() reports it
+    }
+    if (!traceWriterDone(t->reader->file(), h && h->cleanExit)) return false;
+  }
+  return true;
 }
 
 void SessionIngest::discover() {

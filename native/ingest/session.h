@@ -36,6 +36,8 @@ class SessionIngest {
   int64_t poll(bool final);  // records stored by this poll
   void drain();
   FinishResult finish();
+  // Whether every traced process is done writing (writers.h): none may add records any more.
+  bool writersDone();
 
  private:
   struct ProcessTrace {

@@ -192,3 +192,44 @@ test('attach and detach 20 times in a row: the workload keeps running, every out
   assert.equal(res.mismatches, 0, `outputs differing from the reference: ${res.mismatches} of ${res.iterations}`);
   assert.ok(withOps >= 10, `sessions with ops attributed: ${withOps}/20`);
 });
+
+test('memoplan detach after the attaching memoplan was killed: its ingester stores the session, once', { skip: !hasGdb && 'gdb missing' }, async () => {
+  const loop = start(PY, ['-c', 'import time\nprint("up", flush=True)\nwhile True:\n    x = [bytearray(3000) for _ in range(40)]\n    time.sleep(0.005)']);
+  await until('python up', () => loop.out().includes('up'));
+  const pid = loop.child.pid!;
+  const owner = spawn(process.execPath, [path.join(PACKAGE_ROOT, 'bin', 'memoplan.js'), 'attach', String(pid), '--db', dbFile, '--quiet'], {
+    env: { ...process.env, ...env },
+    stdio: 'ignore',
+  });
+  const ownerExit = new Promise((r) => owner.on('close', r));
+  const rec = path.join(registry, `pid-${pid}.json`);
+  const record = () => JSON.parse(fs.readFileSync(rec, 'utf8')) as { state: string; sessionId: number; traceDir: string; ingester?: { pid: number } };
+  await until('attached', () => fs.existsSync(rec) && record().state === 'attached');
+  const { sessionId, traceDir, ingester } = record();
+  assert.ok(ingester, 'the registry names the ingester');
+  await sleep(800);
+  owner.kill('SIGKILL');
+  await ownerExit;
+  await sleep(500);
+  assert.ok(fs.existsSync(`/proc/${ingester.pid}`), 'the ingester outlives its parent while the target is attached');
+  assert.equal(session(sessionId).status, 'recording');
+
+  const r = await runCli(['detach', String(pid)], { env, timeoutMs: 120_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, new RegExp(`its ingester stored session ${sessionId}`));
+  const s = session(sessionId);
+  assert.equal(s.status, 'complete');
+  assert.ok(s.detached_at, 'detach time stored');
+  assert.ok((s.events as number) > 1000, `events stored: ${s.events}`);
+  assert.equal(s.events, s.events_claimed, 'every event written while attached is stored');
+  const db = openDatabase(dbFile);
+  const rows = db
+    .prepare(`SELECT count(*) AS n FROM events WHERE id BETWEEN ? AND ? AND kind < 32 AND thread_id IN (SELECT id FROM threads WHERE session_id = ?)`)
+    .get(s.first_event, s.last_event, sessionId) as { n: number };
+  db.close();
+  assert.equal(rows.n, s.events, 'no event stored twice');
+  assert.equal(fs.existsSync(rec), false, 'registry entry removed');
+  assert.equal(fs.existsSync(traceDir), false, 'trace directory removed');
+  assert.equal(loop.child.exitCode, null, 'the target keeps running');
+  loop.child.kill();
+});
