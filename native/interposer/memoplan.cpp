@@ -18,7 +18,8 @@
 //   until it is done (in practice the first call is single-threaded).
 //
 // * Re-entrancy. The per-event fast path calls nothing that can allocate
-//   (rdtsc + four stores), so it needs no guard. Only the slow path (new
+//   (rdtsc, an xadd, four stores); its guard bit is for signals only (see
+//   "Signals"). Only the slow path (new
 //   thread state, new chunk, pthread_setspecific, markers) can re-enter us;
 //   it sets the thread-local t_guard first, and a nested call that reaches
 //   the slow path while t_guard is set forwards without recording. The fast
@@ -63,8 +64,28 @@
 //   memory and the suspended parent's thread state; their (rare) events land
 //   in the parent's trace as if the parent made them, which is harmless.
 //
-// * Signals. A slot is reserved (cur advanced) before it is filled, so a
-//   signal handler that allocates gets the next slot instead of tearing ours.
+// * Signals. A handler that allocates (not async-signal-safe, but glibc
+//   tolerates it outside its own locks, which is where record() runs) may
+//   interrupt record() anywhere, typically on return from the page fault of a
+//   fresh trace page. Two things must hold: a slot is never handed out twice,
+//   and a chunk is never released while an interrupted record still has to
+//   fill a slot in it. So the fast path takes its slot with one instruction
+//   (reserve_slot: an xadd on cur, which a signal cannot split) and raises
+//   kFilling in t_guard until the record is committed. A nested record() may
+//   still take later slots of the same chunk, but never a new chunk or a new
+//   thread state: when the chunk is full it is not recorded (its alloc then
+//   reads as unmatched, or its block as live at exit, never paired wrongly).
+//   A slot taken past the chunk's end (a handler filled the chunk between the
+//   check and the xadd) is never written; counts clamp cur to the end.
+//
+// * fork and other libraries' atfork handlers. Child handlers run in
+//   registration order, and in attach mode ours is registered last: handlers
+//   before it that allocate would record into the parent's chunks, which the
+//   child still maps. Our prepare handler raises t_guard (prepare handlers
+//   run in reverse order, so ours runs first when registered last); the child
+//   handler lowers it once the child's own file is open, the parent handler
+//   at once. Allocations of handlers that run while it is up are not
+//   recorded (in record mode none: ours is registered first).
 //
 // * Failure. If the trace file cannot be created, extended (ENOSPC, EFBIG,
 //   RLIMIT_FSIZE, which is checked first because exceeding it raises SIGXFSZ)
@@ -225,7 +246,7 @@ int g_attached;                   // recording because of memoplan_attach
 int g_attach_mode;                // memoplan_attach succeeded at least once
 
 __thread ThreadState* t_state TLS_IE;
-__thread uint32_t t_guard TLS_IE;  // bit0: in slow path; bit1: resolving
+__thread uint32_t t_guard TLS_IE;  // bit0: in slow path (or forking); bit1: resolving; bit2: kFilling
 
 // ------------------------------------------------------- bootstrap arena ---
 constexpr size_t kBootSize = 256 * 1024;
@@ -351,11 +372,19 @@ COLD void stop_recording() {
   if (g_hdr) __atomic_fetch_or(&g_hdr->flags, H_STOPPED, __ATOMIC_RELAXED);
 }
 
+// Records in the chunk starting at first whose next slot is cur. A slot taken past the
+// chunk's end is never written (see "Signals"), so cur is clamped to the end.
+inline uint64_t chunk_records(const Record* first, const Record* cur) {
+  if (!first || !cur || cur < first) return 0;
+  uint64_t n = (uint64_t)(cur - first);
+  return n < kSlotsPerChunk ? n : kSlotsPerChunk;
+}
+
 inline uint64_t thread_records(const ThreadState* ts) {
   Record* cur = __atomic_load_n(&ts->cur, __ATOMIC_RELAXED);
   Record* first = __atomic_load_n(&ts->first, __ATOMIC_RELAXED);
   uint64_t done = __atomic_load_n(&ts->records_done, __ATOMIC_RELAXED);
-  return done + (cur && first ? (uint64_t)(cur - first) : 0);
+  return done + chunk_records(first, cur);
 }
 inline uint64_t thread_events(const ThreadState* ts) {
   return thread_records(ts) - __atomic_load_n(&ts->markers, __ATOMIC_RELAXED);
@@ -373,7 +402,7 @@ bool may_extend(uint64_t new_size) {
 // Called by the owning thread with t_guard set.
 void release_chunk(ThreadState* ts) {
   if (!ts->first) return;
-  __atomic_store_n(&ts->records_done, ts->records_done + (uint64_t)(ts->cur - ts->first),
+  __atomic_store_n(&ts->records_done, ts->records_done + chunk_records(ts->first, ts->cur),
                    __ATOMIC_RELAXED);
 #ifndef MEMOPLAN_BENCH_NOFILE
   munmap((char*)ts->first - sizeof(ChunkHeader), kChunkSize);
@@ -468,25 +497,8 @@ inline ThreadState* get_state() {
   return ts ? ts : new_thread_state();
 }
 
-// Slow path of record(): returns a slot with room, or nullptr (not recording
-// or re-entered).
-COLD Record* slow_slot() {
-  if (t_guard || !__atomic_load_n(&g.on, __ATOMIC_ACQUIRE)) return nullptr;
-  int saved = errno;
-  t_guard = 1;
-  Record* r = nullptr;
-  ThreadState* ts = get_state();
-  if (ts && room(ts)) r = ts->cur;
-  t_guard = 0;
-  errno = saved;
-  return r;
-}
-
-inline void write_record(ThreadState* ts, Record* r, uint8_t kind, uint64_t addr,
-                         uint64_t size, uint32_t align_log2, uint32_t flags) {
-  uint64_t now = now_ns();
-  ts->cur = r + 1;  // reserve before filling (signal handlers take the next slot)
-  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+inline void fill_record(ThreadState* ts, Record* r, uint64_t now, uint8_t kind, uint64_t addr,
+                        uint64_t size, uint32_t align_log2, uint32_t flags) {
   r->ts_ns = now;
   r->addr = addr;
   r->size = size;
@@ -495,18 +507,74 @@ inline void write_record(ThreadState* ts, Record* r, uint8_t kind, uint64_t addr
   __atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);
 }
 
+// Slow-path write, with t_guard set (no nested record can run here).
+inline void write_record(ThreadState* ts, Record* r, uint8_t kind, uint64_t addr,
+                         uint64_t size, uint32_t align_log2, uint32_t flags) {
+  uint64_t now = now_ns();
+  ts->cur = r + 1;
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  fill_record(ts, r, now, kind, addr, size, align_log2, flags);
+}
+
+// Takes the thread's next slot in one instruction (see "Signals" at the top). Only the owner
+// thread writes cur, so no lock prefix is needed on x86-64: a signal handler runs before or
+// after the xadd, never inside it. Elsewhere an atomic add (correct, a little slower).
+// The slot may lie past the chunk's end: the caller checks.
+inline Record* reserve_slot(ThreadState* ts) {
+#if defined(__x86_64__)
+  uintptr_t r = sizeof(Record);
+  __asm__ volatile("xaddq %0, %1" : "+r"(r), "+m"(ts->cur) : : "memory");
+  return (Record*)r;
+#else
+  return (Record*)__atomic_fetch_add((uintptr_t*)&ts->cur, sizeof(Record), __ATOMIC_RELAXED);
+#endif
+}
+
+// t_guard bit2: a record() of this thread is between taking its slot and committing it.
+constexpr uint32_t kFilling = 4;
+
+// Slow path of record(): a new thread state or chunk first. Not while t_guard is up (our own
+// slow path re-entered, a handler interrupting a record or this slow path, or a fork).
+COLD void record_slow(uint8_t kind, uint64_t addr, uint64_t size, uint32_t align_log2,
+                      uint32_t flags) {
+  if (t_guard || !__atomic_load_n(&g.on, __ATOMIC_ACQUIRE)) return;
+  int saved = errno;
+  t_guard = 1;
+  ThreadState* ts = get_state();
+  if (ts && room(ts)) write_record(ts, ts->cur, kind, addr, size, align_log2, flags);
+  t_guard = 0;
+  errno = saved;
+}
+
 // Fast path: no locks, no syscalls, no shared cache line written.
 inline __attribute__((always_inline)) void record(uint8_t kind, const void* addr,
                                                   uint64_t size, uint32_t align_log2 = 0,
                                                   uint32_t flags = 0) {
   ThreadState* ts = t_state;
-  Record* r;
-  if (LIKELY(ts != nullptr) && LIKELY((r = ts->cur) < ts->end)) {
-    write_record(ts, r, kind, (uint64_t)(uintptr_t)addr, size, align_log2, flags);
-    return;
+  const uint32_t guard = t_guard;  // 0, or kFilling inside a handler that interrupted a record
+  if (LIKELY(ts != nullptr) && LIKELY((guard & ~kFilling) == 0) && LIKELY(ts->cur < ts->end)) {
+    t_guard = guard | kFilling;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    Record* r = reserve_slot(ts);
+    // ts->first, not ts->end: another thread's attach may null end at any time.
+    Record* const end = ts->first + kSlotsPerChunk;
+    if (LIKELY(r < end)) {
+      uint64_t now = now_ns();
+      // A handler that ran between the xadd and the stamp took the slots after ours, stamped
+      // earlier: ours takes the first of those stamps, so a thread's stamps never go back
+      // (still after the real allocation returned, still before the real free).
+      __atomic_signal_fence(__ATOMIC_SEQ_CST);
+      Record* next = r + 1;
+      if (UNLIKELY(ts->cur != next) && next < end && next->ts_ns < now) now = next->ts_ns;
+      fill_record(ts, r, now, kind, (uint64_t)(uintptr_t)addr, size, align_log2, flags);
+      __atomic_signal_fence(__ATOMIC_SEQ_CST);
+      t_guard = guard;
+      return;
+    }
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    t_guard = guard;
   }
-  r = slow_slot();
-  if (r) write_record(t_state, r, kind, (uint64_t)(uintptr_t)addr, size, align_log2, flags);
+  record_slow(kind, (uint64_t)(uintptr_t)addr, size, align_log2, flags);
 }
 
 // Markers: rare, always through the slow machinery.
@@ -632,6 +700,14 @@ bool open_trace(uint32_t flags, uint32_t ppid, int copy_names_from) {
 
 void atfork_child();
 
+// t_guard as it was when fork() began (see "fork and other libraries' atfork handlers").
+__thread uint32_t t_fork_guard TLS_IE;
+void atfork_prepare() {
+  t_fork_guard = t_guard;
+  t_guard = 1;
+}
+void atfork_parent() { t_guard = t_fork_guard; }
+
 COLD void start_recording() {
   const char* dir = getenv("MEMOPLAN_TRACE_DIR");
   if (!dir || !*dir) return;
@@ -643,12 +719,15 @@ COLD void start_recording() {
   if (pthread_key_create(&g_key, thread_dtor) == 0) g_key_ok = 1;
   calibrate_clock();
   g_configured = 1;
-  pthread_atfork(nullptr, nullptr, atfork_child);
+  pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
   if (open_trace(0, (uint32_t)getppid(), -1)) __atomic_store_n(&g.on, 1, __ATOMIC_RELEASE);
 }
 
 void atfork_child() {
-  if (!g_configured || (g_attach_mode && !__atomic_load_n(&g_attached, __ATOMIC_ACQUIRE))) return;
+  if (!g_configured || (g_attach_mode && !__atomic_load_n(&g_attached, __ATOMIC_ACQUIRE))) {
+    t_guard = t_fork_guard;
+    return;
+  }
   int saved = errno;
   t_guard = 1;
   __atomic_store_n(&g.on, 0, __ATOMIC_RELAXED);
@@ -678,7 +757,7 @@ void atfork_child() {
     __atomic_store_n(&g.on, 1, __ATOMIC_RELEASE);
   }
   // Other threads' states (and the old one) are private copies now; leak them.
-  t_guard = 0;
+  t_guard = t_fork_guard;
   errno = saved;
 }
 
@@ -1361,7 +1440,7 @@ EXPORT int memoplan_attach(const char* trace_dir, const char* agent_dir, int fla
   if (!g_attach_mode) {
     if (!g_key_ok && pthread_key_create(&g_key, thread_dtor) == 0) g_key_ok = 1;
     if (!g.clock_tsc) calibrate_clock();
-    pthread_atfork(nullptr, nullptr, atfork_child);
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
   }
   // New attach generation: every existing thread state renews itself at its next event.
   __atomic_add_fetch(&g_epoch, 1, __ATOMIC_ACQ_REL);

@@ -104,6 +104,26 @@ check "fork: parent's pre-fork allocations only in the parent" \
 check "fork: child has the parent's names" [ "$(field names_records "$d/c2222.txt")" = 1 ]
 check "fork: child events carry the inherited scope" [ "$(field scoped_records "$d/c2222.txt")" -ge 200 ]
 
+# --- signal_test: a handler that allocates, interrupting record() anywhere -----
+d=$(tmp)
+out=$(MEMOPLAN_TRACE_DIR=$d LD_PRELOAD=$LIB "$B/signal_test" 300000)
+rc=$?
+pairs=$(echo "$out" | sed -n 's/.*pairs=\([0-9]*\).*/\1/p'); handled=$(echo "$out" | sed -n 's/.*handled=\([0-9]*\).*/\1/p')
+f=$(one_trace "$d")
+check "signal: ran to the end ($out)" [ $rc -eq 0 -a -n "$pairs" -a -n "$handled" ]
+check "signal: trace valid" dump "$d/main.txt" --size 48 "$f"
+"$B/trace_dump" --size 6666 "$f" > "$d/handler.txt"
+check "signal: every main-thread pair recorded ($(field size_mallocs "$d/main.txt")/$(field size_frees "$d/main.txt") of $pairs)" \
+  [ "$(field size_mallocs "$d/main.txt")" = "$pairs" -a "$(field size_frees "$d/main.txt")" = "$pairs" ]
+# A handler's pair is recorded whole or not at all, except that a handler interrupting a
+# record cannot open a new chunk: its free is not recorded when its malloc took the last slot.
+hm=$(field size_mallocs "$d/handler.txt"); hf=$(field size_frees "$d/handler.txt"); chunks=$(field chunks_used "$d/handler.txt")
+check "signal: handler pairs whole, or cut at one of the $chunks chunk ends ($hm mallocs, $hf frees, $handled handled)" \
+  [ "$hm" -ge "$hf" -a $((hm - hf)) -le "$chunks" -a "$hm" -le "$handled" -a "$hm" -gt $((handled / 2)) ]
+check "signal: events_written == committed alloc records" \
+  [ "$(field events_written "$d/main.txt")" = "$(field alloc_events "$d/main.txt")" ]
+rm -rf "$d"
+
 # --- kill_test: SIGKILL keeps every committed record --------------------------
 d=$(tmp)
 MEMOPLAN_TRACE_DIR=$d LD_PRELOAD=$LIB "$B/kill_test" > "$d/out.txt" &
@@ -132,6 +152,19 @@ check "fsize limit: program unaffected" grep -q 'mt_churn threads=2' "$d/out.txt
 f=$(one_trace "$d")
 check "fsize limit: trace valid" dump "$d/dump.txt" "$f"
 check "fsize limit: flags bit2 (stopped) and bit0" [ "$(( $(field flags "$d/dump.txt") & 5 ))" = 5 ]
+
+# --- attach mode and an atfork child handler registered before ours ----------
+d=$(tmp)
+out=$("$B/atfork_test" "$LIB" "$d")
+rc=$?
+ppid=$(echo "$out" | sed -n 's/.*parent=\([0-9]*\).*/\1/p'); cpid=$(echo "$out" | sed -n 's/.*child=\([0-9]*\).*/\1/p')
+pf=$(ls "$d"/trace-"$ppid"-*.mpt 2>/dev/null); cf=$(ls "$d"/trace-"$cpid"-*.mpt 2>/dev/null)
+check "atfork: ran ($out)" [ $rc -eq 0 -a -n "$pf" -a -n "$cf" ]
+check "atfork: parent trace valid" dump "$d/p.txt" --size 8888 "$pf"
+check "atfork: child trace valid" dump "$d/c.txt" --size 2222 "$cf"
+check "atfork: the child's handler wrote nothing into the parent's trace" \
+  [ "$(field size_mallocs "$d/p.txt")" = 0 -a "$(field events_written "$d/p.txt")" = "$(field alloc_events "$d/p.txt")" ]
+check "atfork: the child's own 10 allocations in its trace" [ "$(field size_mallocs "$d/c.txt")" = 10 ]
 
 # --- attach mode: dlopen'ed late, GOT slots patched (-fno-plt: GLOB_DAT), 20 rounds ---
 d=$(tmp)
