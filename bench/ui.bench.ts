@@ -26,6 +26,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { PACKAGE_ROOT } from '../main/paths';
+import { openDatabase } from '../main/store/db';
 
 const BIN = path.join(PACKAGE_ROOT, 'bin', 'memoplan.js');
 const CHURN = path.join(PACKAGE_ROOT, 'build', 'native', 'bench_churn');
@@ -67,6 +68,16 @@ function sessionsOf(dbFile: string): SessionRow[] | null {
   }
 }
 
+/** Whether a cached recording was made by a memoplan that stores the timeline's id ranges (schema 5), which zooming needs. */
+function hasZoomRanges(dbFile: string): boolean {
+  const db = openDatabase(dbFile, { create: false });
+  try {
+    return (db.prepare(`SELECT count(*) AS n FROM timeline WHERE event_ranges IS NOT NULL`).get() as { n: number }).n > 0;
+  } finally {
+    db.close();
+  }
+}
+
 /** A database holding one complete bench_churn session of about `events` events (cached). */
 function recording(events: number): { dbFile: string; session: SessionRow; cached: boolean } {
   const pairs = Math.max(1, Math.round((events - WARMUP_EVENTS) / 2));
@@ -74,7 +85,7 @@ function recording(events: number): { dbFile: string; session: SessionRow; cache
   const usable = (rows: SessionRow[] | null) => (rows && rows.length === 1 && rows[0].status === 'complete' && rows[0].events >= 2 * pairs ? rows[0] : null);
   if (!FRESH && fs.existsSync(dbFile)) {
     const s = usable(sessionsOf(dbFile));
-    if (s) return { dbFile, session: s, cached: true };
+    if (s && hasZoomRanges(dbFile)) return { dbFile, session: s, cached: true };
   }
   fs.mkdirSync(DIR, { recursive: true });
   const tmp = `${dbFile}.part-${process.pid}`;
