@@ -233,7 +233,8 @@ int main(int argc, char** argv) {
       int64_t started = nowMs();
       ingest.poll(false);
       line(progressJson(ingest.stats()));
-      int left = (int)(pollMs - (nowMs() - started));
+      // A poll that left a backlog unread polls again at once.
+      int left = ingest.lastPollCut() ? 0 : (int)(pollMs - (nowMs() - started));
       if (orphaned) {
         if (g_term || ingest.writersDone()) break;
         nap(left > 0 ? left : 0);

@@ -136,7 +136,7 @@ std::vector<NameRecord> TraceReader::readNames() {
   return out;
 }
 
-bool TraceReader::readRecords(const std::function<void(const RecordBatch&)>& onBatch) {
+bool TraceReader::readRecords(const std::function<void(const RecordBatch&)>& onBatch, ReadBudget* budget) {
   const TraceHeader* h = readHeader();
   if (!h) return false;
   uint64_t size = fileSize(fd_, file_);
@@ -160,9 +160,25 @@ bool TraceReader::readRecords(const std::function<void(const RecordBatch&)>& onB
       toPunch_.push_back({base, chunkSize});
       continue;
     }
+    if (budget && budget->left == 0) {
+      peekUnread(c, base, slots, *budget);
+      continue;
+    }
+    uint64_t before = c.consumed;
     readCommitted(c, base, first, slots, onBatch);
+    if (budget) budget->left -= std::min(budget->left, c.consumed - before);
   }
   return true;
+}
+
+// A chunk the budget left unread: the stamp of its next record, if committed, bounds the
+// stamps of all its records not read yet.
+void TraceReader::peekUnread(const Chunk& c, uint64_t base, uint64_t slots, ReadBudget& budget) {
+  uint8_t b[RECORD_SIZE];
+  uint64_t next = 1 + c.consumed;
+  if (next >= slots || readAt(fd_, b, RECORD_SIZE, base + next * RECORD_SIZE, file_) < RECORD_SIZE || b[28] == 0) return;
+  budget.cut = true;
+  budget.minUnreadTs = std::min(budget.minUnreadTs, decode(b).ts);
 }
 
 size_t TraceReader::releaseConsumed() {

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 #include "common.h"
@@ -43,6 +44,16 @@ struct Record {
   uint16_t flags;
 };
 
+// A bound on the records one poll reads (SessionIngest::poll). Once `left` is spent, no more
+// chunks are read; for each chunk left unread, the stamp of its next committed record is
+// taken instead: every record not read yet is stamped at or after minUnreadTs (a thread's
+// stamps never go back, and a record still uncommitted is stamped about now).
+struct ReadBudget {
+  uint64_t left;
+  bool cut = false;  // some chunk was left unread
+  double minUnreadTs = std::numeric_limits<double>::infinity();
+};
+
 class TraceReader {
  public:
   // punch: release the pages of consumed full chunks (releaseConsumed) when the file system
@@ -62,7 +73,9 @@ class TraceReader {
   // order; false when the header is not there yet. (The JS reader returns all batches, then the
   // ingest stores them; here each chunk is stored before the next is read, so that a backlog
   // of gigabytes is never held twice. A live chunk read a moment later just holds more.)
-  bool readRecords(const std::function<void(const RecordBatch&)>& onBatch);
+  // With a budget: stops reading chunks once it is spent (see ReadBudget); none is read when it
+  // already is.
+  bool readRecords(const std::function<void(const RecordBatch&)>& onBatch, ReadBudget* budget = nullptr);
 
   // Punches out (fallocate PUNCH_HOLE | KEEP_SIZE) every chunk that readRecords found full
   // and has handed over whole since the last call, and forgets them: those chunks are never
@@ -86,6 +99,7 @@ class TraceReader {
     bool full = false;
   };
   bool readChunkHeader(Chunk& c, uint64_t base);
+  void peekUnread(const Chunk& c, uint64_t base, uint64_t slots, ReadBudget& budget);
   void readCommitted(Chunk& c, uint64_t base, uint64_t first, uint64_t slots, const std::function<void(const RecordBatch&)>& onBatch);
 
   std::string file_, namesFile_;

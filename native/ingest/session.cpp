@@ -6,6 +6,7 @@
 #include <ctime>
 #include <dirent.h>
 #include <limits>
+#include <stdexcept>
 #include "writers.h"
 
 namespace mp {
@@ -33,6 +34,18 @@ struct Profile {
 bool punchWanted() {
   const char* v = getenv("MEMOPLAN_INGEST_PUNCH");
   return !(v && std::strcmp(v, "0") == 0);
+}
+
+// Records read per poll at most (a chunk more at worst): what a poll holds in memory (48 bytes
+// an event) and in one transaction. MEMOPLAN_INGEST_POLL_RECORDS overrides it (tests).
+constexpr uint64_t POLL_RECORDS = 250000;
+uint64_t pollRecordsWanted() {
+  const char* v = getenv("MEMOPLAN_INGEST_POLL_RECORDS");
+  if (!v || !*v) return POLL_RECORDS;
+  char* end;
+  unsigned long long n = strtoull(v, &end, 10);
+  if (*end || n == 0) throw std::runtime_error(std::string("MEMOPLAN_INGEST_POLL_RECORDS must be a positive integer, got ") + v);
+  return n;
 }
 
 int64_t monotonicNs() {
@@ -78,7 +91,8 @@ SessionIngest::SessionIngest(Db& db, int64_t sessionId, std::string traceDir, in
       insertThread_(db, "INSERT INTO threads (session_id, process_id, tid, thread_index) VALUES (?, ?, ?, ?)"),
       insertOp_(db, "INSERT INTO ops (session_id, process_id, name_id, module, op) VALUES (?, ?, ?, ?, ?)"),
       renameOp_(db, "UPDATE ops SET module = ?, op = ? WHERE id = ?"),
-      punch_(punchWanted()) {}
+      punch_(punchWanted()),
+      pollRecords_(pollRecordsWanted()) {}
 
 PollStats SessionIngest::stats() const {
   return {writer_.events, writer_.markers, (int64_t)traces_.size(), busyNs_ / 1e9, lifetimes_.currentLiveBytes()};
@@ -89,12 +103,21 @@ int64_t SessionIngest::poll(bool final) {
   // Events stamped before this instant (less the margin) have all their causal predecessors
   // read by now: the interposer commits a free before the real free and stamps an allocation
   // after the real call returns (see recorder.ts). Number(started - base) - margin, as doubles.
-  const double watermark = final ? std::numeric_limits<double>::infinity() : (double)(started - clockBaseNs_) - WATERMARK_MARGIN_NS;
+  double watermark = final ? std::numeric_limits<double>::infinity() : (double)(started - clockBaseNs_) - WATERMARK_MARGIN_NS;
   const int64_t before = writer_.events + writer_.markers;
   discover();
   Transaction tx(db_);
   writer_.begin();
-  for (auto& t : traces_) pollOne(*t);
+  // A backlog is read a budget at a time (memory, and the write lock held per poll). Records
+  // left unread are stamped at or after budget.minUnreadTs, so only what is stamped before it
+  // can be fed now. Chunks are read in file order, which is the order they were taken, so the
+  // rest of the backlog is read by the next polls. (The JS reads everything each poll: the
+  // rows come out the same, as every record is still read in the same order and fed in the
+  // same stable time order.)
+  ReadBudget budget{pollRecords_};
+  for (auto& t : traces_) pollOne(*t, budget);
+  lastCut_ = budget.cut;
+  if (budget.cut) watermark = std::min(watermark, budget.minUnreadTs);
   writer_.flush();
   // ready: the pending events stamped before the watermark, in read order; the rest stay.
   size_t early = 0;
@@ -306,9 +329,14 @@ void SessionIngest::discover() {
   }
 }
 
-void SessionIngest::pollOne(ProcessTrace& t) {
+void SessionIngest::pollOne(ProcessTrace& t, ReadBudget& budget) {
   TraceReader& reader = *t.reader;
   try {
+    if (budget.left == 0) {
+      // Spent: only the stamps of what is left (no rows, so the JS order of rows holds).
+      reader.readRecords([](const RecordBatch&) {}, &budget);
+      return;
+    }
     if (t.processId == 0) {
       const TraceHeader* h = reader.readHeader();
       if (!h) return;
@@ -324,7 +352,7 @@ void SessionIngest::pollOne(ProcessTrace& t) {
     }
     for (const NameRecord& n : reader.readNames()) defineScope(t, n.id, &n.name);
     int64_t r0 = monotonicNs();
-    reader.readRecords([&](const RecordBatch& batch) { writeBatch(t, batch); });
+    reader.readRecords([&](const RecordBatch& batch) { writeBatch(t, batch); }, &budget);
     g_profile.read += (monotonicNs() - r0) / 1e9;
   } catch (const TraceFormatError& e) {
     throw TraceFormatError(reader.file() + ": " + e.what());

@@ -34,6 +34,8 @@ class SessionIngest {
   SessionIngest(Db& db, int64_t sessionId, std::string traceDir, int64_t clockBaseNs);
   PollStats stats() const;
   int64_t poll(bool final);  // records stored by this poll
+  // Whether the last poll left committed records unread (its budget was spent): poll again soon.
+  bool lastPollCut() const { return lastCut_; }
   void drain();
   FinishResult finish();
   // Whether every traced process is done writing (writers.h): none may add records any more.
@@ -47,7 +49,7 @@ class SessionIngest {
     std::unordered_map<uint32_t, int32_t> scopes;   // interposer name id -> ops.id
   };
   void discover();
-  void pollOne(ProcessTrace& t);
+  void pollOne(ProcessTrace& t, ReadBudget& budget);
   void writeBatch(ProcessTrace& t, const RecordBatch& batch);
   int32_t defineScope(ProcessTrace& t, uint32_t id, const std::string* name);
 
@@ -64,6 +66,8 @@ class SessionIngest {
   double busyNs_ = 0;
   Stmt insertProcess_, insertThread_, insertOp_, renameOp_;
   bool punch_;  // punch consumed full chunks out of the trace files (MEMOPLAN_INGEST_PUNCH)
+  uint64_t pollRecords_;  // records read per poll at most, give or take a chunk (MEMOPLAN_INGEST_POLL_RECORDS)
+  bool lastCut_ = false;
 };
 
 }  // namespace mp

@@ -86,12 +86,17 @@ async function nativeFinish(db: DB, file: string, sessionId: number, traceDir: s
  * result. The native ingest punches the full chunks of its copy out once stored (the JS one
  * never does): the rows must not change.
  */
-async function differential(traceDir: string, clockBase = 0n): Promise<{ js: IngestResult; js_db: DB; native_db: DB; native_dir: string }> {
+async function differential(
+  traceDir: string,
+  clockBase = 0n,
+  env: Record<string, string> = {},
+): Promise<{ js: IngestResult; js_db: DB; native_db: DB; native_dir: string }> {
   const j = freshDb('js', clockBase);
   const c = freshDb('native', clockBase);
   const js = new SessionIngest(j.db, j.sessionId, copyDir(traceDir, 'js'), clockBase).finish();
   const nativeDir = copyDir(traceDir, 'native');
-  const native = await nativeFinish(c.db, c.file, c.sessionId, nativeDir, clockBase);
+  const ingest = withEnv(env, () => new NativeIngest({ db: c.db, dbFile: c.file, sessionId: c.sessionId, traceDir: nativeDir, clockBaseNs: clockBase }));
+  const native = await ingest.finish();
   assert.deepStrictEqual(native, js);
   assertSameRows(j.db, c.db);
   return { js, js_db: j.db, native_db: c.db, native_dir: nativeDir };
@@ -293,6 +298,46 @@ test('real traces (mt_churn, fork_test, api_test, edge, bench_churn): same rows 
     if (program === 'fork_test') assert.equal((native_db.prepare(`SELECT count(*) AS n FROM processes`).get() as { n: number }).n, 2);
     if (program === 'api_test') assert.ok(js.totals.iterations > 0 && js.totals.ops > 0);
   }
+});
+
+test('a backlog read a budget at a time (MEMOPLAN_INGEST_POLL_RECORDS): same rows as the JS reading it at once', async () => {
+  const base = process.hrtime.bigint() - 1_000_000_000n;
+  // 3000 records: every poll reads one chunk of 32,767 and takes only the stamps of the rest.
+  const runs: [string, string[]][] = [['mt_churn', ['3', '60000']], ['fork_test', []], ['bench_churn', ['2', '40000']]];
+  for (const [program, args] of runs) {
+    const d = traceDirOf(`budget-${program}`);
+    traced(program, args, d);
+    const { js } = await differential(d, base, { MEMOPLAN_INGEST_POLL_RECORDS: '3000' });
+    assert.equal(js.claimed, js.totals.events, program);
+  }
+  const bad = freshDb('budget-bad', 0n);
+  await assert.rejects(
+    withEnv({ MEMOPLAN_INGEST_POLL_RECORDS: 'lots' }, () => nativeFinish(bad.db, bad.file, bad.sessionId, traceDirOf('budget-bad'), 0n)),
+    /MEMOPLAN_INGEST_POLL_RECORDS must be a positive integer, got lots/,
+  );
+});
+
+test('a backlog of 5M events is stored in bounded memory', async () => {
+  const d = traceDirOf('backlog');
+  traced('bench_churn', ['1', '2500000'], d);
+  const { db, file, sessionId } = freshDb('backlog', 0n);
+  const ingest = new NativeIngest({ db, dbFile: file, sessionId, traceDir: d, clockBaseNs: 0n });
+  let peakKiB = 0;
+  const status = `/proc/${ingest.pid}/status`;
+  const timer = setInterval(() => {
+    try {
+      const hwm = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(status, 'utf8'));
+      if (hwm) peakKiB = Math.max(peakKiB, Number(hwm[1]));
+    } catch {
+      /* exited */
+    }
+  }, 20);
+  const r = await ingest.finish();
+  clearInterval(timer);
+  assert.ok(r.totals.events >= 5_000_000, String(r.totals.events));
+  assert.equal(r.claimed, r.totals.events);
+  // Read at once, the ingester peaked at 253 MiB here; 250,000 records a poll: 60 MiB.
+  assert.ok(peakKiB > 0 && peakKiB < 110 * 1024, `peak RSS of the ingester: ${(peakKiB / 1024).toFixed(0)} MiB`);
 });
 
 /** A session's content independent of read order: events by (pid, tid, fields), lifetimes as pairs of such keys. */
