@@ -1,8 +1,10 @@
 #include "common.h"
 #include "reader.h"
+#include "writers.h"
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <sys/stat.h>
@@ -149,6 +151,7 @@ bool TraceReader::readRecords(const std::function<void(const RecordBatch&)>& onB
   double inFile = (double)(size / chunkSize);
   if (inFile < want) want = inFile;
   for (uint64_t i = chunks_.size() + 1; (double)i < want; i++) chunks_.push_back(Chunk{i});
+  std::vector<Chunk*> idle;
   for (Chunk& c : chunks_) {
     if (c.full) continue;
     uint64_t base = c.index * chunkSize;
@@ -166,8 +169,34 @@ bool TraceReader::readRecords(const std::function<void(const RecordBatch&)>& onB
     }
     uint64_t before = c.consumed;
     readCommitted(c, base, first, slots, onBatch);
+    if (c.consumed == before && !c.full && punch_) idle.push_back(&c);
     if (budget) budget->left -= std::min(budget->left, c.consumed - before);
   }
+  // Chunks with room that got nothing new: if their thread has ended (the process runs on),
+  // they are finished. Read once more what was committed before the end, then let them go.
+  long pid;
+  if (!idle.empty() && threadsEndedCheckDue() && traceWriterRunning(file_, &pid)) {
+    for (Chunk* c : idle) {
+      if (!taskGone(pid, c->tid)) continue;
+      uint64_t base = c->index * chunkSize;
+      uint64_t before = c->consumed;
+      readCommitted(*c, base, 1 + c->consumed, slots, onBatch);
+      if (budget) budget->left -= std::min(budget->left, c->consumed - before);
+      if (!c->full) {
+        c->full = true;
+        toPunch_.push_back({base, chunkSize});
+      }
+    }
+  }
+  return true;
+}
+
+bool TraceReader::threadsEndedCheckDue() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+  if (now - lastEndedCheckNs_ < 500000000) return false;
+  lastEndedCheckNs_ = now;
   return true;
 }
 

@@ -77,11 +77,12 @@ class TraceReader {
   // already is.
   bool readRecords(const std::function<void(const RecordBatch&)>& onBatch, ReadBudget* budget = nullptr);
 
-  // Punches out (fallocate PUNCH_HOLE | KEEP_SIZE) every chunk that readRecords found full
+  // Punches out (fallocate PUNCH_HOLE | KEEP_SIZE) every chunk that readRecords found finished
   // and has handed over whole since the last call, and forgets them: those chunks are never
   // read again (a punched range reads as zeros). Call only once the records handed over are
-  // committed. Never chunk 0, never a chunk with a free slot: the interposer writes no slot
-  // after committing it, and a full chunk's owner takes its next slot in a new chunk
+  // committed. Finished: full (the interposer writes no slot after committing it, and a full
+  // chunk's owner takes its next slot in a new chunk), or its thread has ended while the
+  // process runs on (writers.h; checked for idle chunks at most every 500 ms). Never chunk 0
   // (docs/TRACE_FORMAT.md). Returns the chunks punched. The first failure (EOPNOTSUPP,
   // EPERM...) turns punching off for this file; ingest goes on.
   size_t releaseConsumed();
@@ -100,6 +101,7 @@ class TraceReader {
   };
   bool readChunkHeader(Chunk& c, uint64_t base);
   void peekUnread(const Chunk& c, uint64_t base, uint64_t slots, ReadBudget& budget);
+  bool threadsEndedCheckDue();
   void readCommitted(Chunk& c, uint64_t base, uint64_t first, uint64_t slots, const std::function<void(const RecordBatch&)>& onBatch);
 
   std::string file_, namesFile_;
@@ -113,7 +115,8 @@ class TraceReader {
   struct Range {
     uint64_t off, len;
   };
-  std::vector<Range> toPunch_;  // full chunks handed over whole, not punched yet
+  std::vector<Range> toPunch_;  // finished chunks handed over whole, not punched yet
+  int64_t lastEndedCheckNs_ = 0;  // when idle chunks' threads were last looked up in /proc
   uint64_t namesOffset_ = 0;
   std::vector<uint8_t> namesPending_;
   std::vector<uint8_t> scratch_, out_;

@@ -1,4 +1,5 @@
 #include "writers.h"
+#include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -50,14 +51,25 @@ bool mapsFile(long pid, const struct stat& st, const std::string& path) {
 
 }  // namespace
 
-bool traceWriterDone(const std::string& file, bool cleanExit) {
-  if (cleanExit) return true;
-  long pid = pidOf(file);
+bool traceWriterRunning(const std::string& file, long* pid) {
+  *pid = pidOf(file);
   struct stat st;
-  if (pid == 0 || stat(file.c_str(), &st) != 0) return true;
+  if (*pid == 0 || stat(file.c_str(), &st) != 0) return false;
   char real[PATH_MAX];
   std::string path = realpath(file.c_str(), real) ? real : file;
-  return !mapsFile(pid, st, path);
+  return mapsFile(*pid, st, path);
+}
+
+bool traceWriterDone(const std::string& file, bool cleanExit) {
+  long pid;
+  return cleanExit || !traceWriterRunning(file, &pid);
+}
+
+bool taskGone(long pid, uint32_t tid) {
+  char task[64];
+  snprintf(task, sizeof task, "/proc/%ld/task/%u", pid, tid);
+  struct stat st;
+  return tid != 0 && stat(task, &st) != 0 && errno == ENOENT;
 }
 
 }  // namespace mp
