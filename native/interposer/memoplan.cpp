@@ -556,9 +556,11 @@ inline __attribute__((always_inline)) void record(uint8_t kind, const void* addr
     t_guard = guard | kFilling;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     Record* r = reserve_slot(ts);
-    // ts->first, not ts->end: another thread's attach may null end at any time.
-    Record* const end = ts->first + kSlotsPerChunk;
-    if (LIKELY(r < end)) {
+    // ts->first, not ts->end: another thread's attach may null end at any time. first is null
+    // only if a handler before the xadd found the disk full (recording stopped, no chunk).
+    Record* const first = ts->first;
+    Record* const end = first + kSlotsPerChunk;
+    if (LIKELY(first != nullptr) && LIKELY(r >= first) && LIKELY(r < end)) {
       uint64_t now = now_ns();
       // A handler that ran between the xadd and the stamp took the slots after ours, stamped
       // earlier: ours takes the first of those stamps, so a thread's stamps never go back
