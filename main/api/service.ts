@@ -31,6 +31,7 @@ import { checkWorkload, formFromCommand } from './launch-check';
 import { ProcessWatcher } from './processes';
 import { AB_ALLOCATORS, type PlanRunReply } from '../../shared/api';
 import { WorkerRun } from '../workers/host';
+import { QueryThread } from '../workers/query-thread';
 import type { PlanWorkerData } from '../workers/plan-worker';
 import type { DeleteWorkerData } from '../workers/delete-worker';
 import type { RecordDone, RecordWorkerData, WorkerStarted } from '../workers/record-worker';
@@ -44,7 +45,8 @@ import type { AttachDone, AttachStarted, AttachWorkerData } from '../workers/att
  *
  * Heavy calls run in worker threads (main/workers/), each on its own database connection, so
  * that this thread keeps answering: plan.run, recordings (the target is spawned and its trace
- * ingested by the worker), live replays and A/Bs (jobs.ts), and sessions.delete.
+ * ingested by the worker), live replays and A/Bs (jobs.ts), sessions.delete, and the timeline
+ * (a zoom may be summed from events: a long-lived query thread, query-thread.ts).
  */
 
 export interface ApiServiceOptions {
@@ -72,6 +74,7 @@ const STEPPER_CACHE = 4;
 export class ApiService {
   private dbFileAbs: string;
   private dbConn: DB | null = null;
+  private queryThread: QueryThread | null = null;
   private readonly listeners = new Set<(e: ApiEvent) => void>();
   private readonly runs = new Map<number, Run>();
   /** A recording whose worker has not spawned the target yet (it already counts as running). */
@@ -142,6 +145,13 @@ export class ApiService {
     return this.dbConn;
   }
 
+  /** The query thread of the open database (started with its first use). */
+  private queries(): QueryThread {
+    this.db(); // a database that cannot be used says so here, as for every other call
+    if (!this.queryThread) this.queryThread = new QueryThread(this.dbFileAbs);
+    return this.queryThread;
+  }
+
   /** Why the database cannot be used, or null when it can. */
   dbProblem(): string | null {
     try {
@@ -188,6 +198,8 @@ export class ApiService {
       ]),
       this.jobs.close(timeoutMs),
     ]);
+    this.queryThread?.close();
+    this.queryThread = null;
     this.dbConn?.close();
     this.dbConn = null;
   }
@@ -210,6 +222,7 @@ export class ApiService {
   private readonly handlers: Handlers = {
     'sessions.list': () => {
       const dbError = this.dbProblem();
+      if (!dbError) this.queries(); // the first view opens next: its chart need not wait for the thread to start
       return {
         dbFile: this.dbFileAbs,
         canOpenDatabase: !!this.opts.pickDatabase,
@@ -249,6 +262,8 @@ export class ApiService {
       const file = await this.opts.pickDatabase();
       if (!file) return { dbFile: null };
       const next = openDatabase(file); // validates: SQLite, memoplan schema, not newer
+      this.queryThread?.close();
+      this.queryThread = null;
       this.dbConn?.close();
       this.dbConn = next;
       this.dbFileAbs = path.resolve(file);
@@ -274,7 +289,7 @@ export class ApiService {
 
     'overview.timeline': (r) => {
       if (r.t0 !== undefined && r.t1 !== undefined && r.t1 < r.t0) throw new ApiInputError('overview.timeline: t1 must not be before t0');
-      return q.timeline(this.db(), r.session, r);
+      return this.queries().request('overview.timeline', { session: r.session, t0: r.t0, t1: r.t1, points: r.points });
     },
     'overview.top': (r) => q.top(this.db(), r.session, r.by, r.limit ?? 15),
     'plan.iterations': (r) => q.iterations(this.db(), r.session),

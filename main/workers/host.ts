@@ -8,7 +8,7 @@ import { reviveError, type FromWorker, type ToWorker } from './protocol';
  * this file), forwards its pushed events, and settles `done` with its result or its error.
  */
 
-export type WorkerName = 'plan-worker' | 'record-worker' | 'ab-worker' | 'delete-worker' | 'attach-worker';
+export type WorkerName = 'plan-worker' | 'record-worker' | 'ab-worker' | 'delete-worker' | 'attach-worker' | 'query-worker';
 
 /** The compiled worker entry beside this file (packaged apps ship without asar: electron-builder.yml). */
 export function workerFile(name: WorkerName): string {

@@ -32,6 +32,16 @@ export type FromWorker =
 
 export type ToWorker = { type: 'stop'; id: number; signal: 'SIGINT' | 'SIGTERM' };
 
+/** A read query for the long-lived query thread (query-worker.ts), answered by id. */
+export type QueryRequest = {
+  type: 'query';
+  id: number;
+  method: 'overview.timeline';
+  params: { session: number; t0?: number; t1?: number; points?: number };
+};
+export type QueryMessage = QueryRequest | { type: 'close' };
+export type QueryAnswer = { type: 'reply'; id: number; value: unknown } | { type: 'reply-error'; id: number; error: SerializedError };
+
 export function serializeError(err: unknown): SerializedError {
   const e = err as Error & { unsupported?: boolean; exitCode?: number };
   if (err instanceof ApiInputError) return { kind: 'input', name: e.name, message: e.message };
