@@ -8,6 +8,7 @@ import { SessionIngest } from '../../main/record/recorder';
 import { NativeIngest } from '../../main/record/native-ingest';
 import { timeline } from '../../main/api/queries';
 import { parseRanges } from '../../main/store/id-ranges';
+import { mulberry32 as rng } from '../../main/ab/stats';
 import { Kind } from '../../shared/trace-kinds';
 import { FakeTrace } from '../helpers/trace-writer';
 import { tmpDir } from '../helpers/tmp';
@@ -26,18 +27,6 @@ let n = 0;
 interface Delta {
   ts: number;
   delta: number;
-}
-
-/** A deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const SPAN_NS = 2_000_000_000;

@@ -131,12 +131,17 @@ function auditChunks(file: string): { punched: number; kept: number; keptRecords
   return { punched, kept, keptRecords, keptFull };
 }
 
-test('live ingest: full chunks are released once stored, the trace folder stays small, every event lands', async (t) => {
-  const d = traceDirOf('live');
+/** A live native ingest (polling every 10 ms) of a fresh trace folder into a fresh database. */
+function liveIngest(t: TestContext, tag: string) {
+  const d = traceDirOf(tag);
   const base = process.hrtime.bigint() - 1_000_000_000n;
-  const c = freshDb('native', base);
+  const c = freshDb(tag, base);
   const native = new NativeIngest({ db: c.db, dbFile: c.file, sessionId: c.sessionId, traceDir: d, clockBaseNs: base, pollMs: 10 });
-  killOnFailure(t, native);
+  return { d, base, c, native, child: killOnFailure(t, native) };
+}
+
+test('live ingest: full chunks are released once stored, the trace folder stays small, every event lands', async (t) => {
+  const { d, c, native } = liveIngest(t, 'live');
   const RUNS = 4;
   const THREADS = 2;
   const PAIRS = 300_000; // 600k records a thread: 18 full chunks each, one with room left
@@ -192,11 +197,7 @@ test('live ingest: full chunks are released once stored, the trace folder stays 
 });
 
 test('SIGKILL of the ingester loses nothing: what it committed is in the database, the rest still in the files', async (t) => {
-  const d = traceDirOf('kill');
-  const base = process.hrtime.bigint() - 1_000_000_000n;
-  const first = freshDb('killed', base);
-  const native = new NativeIngest({ db: first.db, dbFile: first.file, sessionId: first.sessionId, traceDir: d, clockBaseNs: base, pollMs: 10 });
-  const child = killOnFailure(t, native);
+  const { d, base, c: first, native, child } = liveIngest(t, 'killed');
   // Traced runs one after another (the shell itself is not traced); the ingester is killed
   // after the first ones are stored, the others are written with no ingester.
   const RUNS = 8;
@@ -231,11 +232,7 @@ test('SIGKILL of the ingester loses nothing: what it committed is in the databas
 });
 
 test('the chunks of threads that ended are released while the process runs on', async (t) => {
-  const d = traceDirOf('threads');
-  const base = process.hrtime.bigint() - 1_000_000_000n;
-  const c = freshDb('threads', base);
-  const native = new NativeIngest({ db: c.db, dbFile: c.file, sessionId: c.sessionId, traceDir: d, clockBaseNs: base, pollMs: 10 });
-  killOnFailure(t, native);
+  const { d, c, native } = liveIngest(t, 'threads');
   // Twelve short-lived threads, one after another (each leaves a chunk with room, and perhaps
   // one more for the frees after its thread_exit marker), then the main thread waits.
   const THREADS = 12;
