@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { openDatabase, type DB } from '../../main/store/db';
-import { createSession } from '../../main/store/sessions';
+import type { DB } from '../../main/store/db';
 import { SessionIngest } from '../../main/record/recorder';
 import { NativeIngest } from '../../main/record/native-ingest';
 import { timeline } from '../../main/api/queries';
@@ -12,6 +11,7 @@ import { mulberry32 as rng } from '../../main/ab/stats';
 import { Kind } from '../../shared/trace-kinds';
 import { FakeTrace } from '../helpers/trace-writer';
 import { tmpDir } from '../helpers/tmp';
+import { sessionDb } from '../helpers/session-db';
 
 /**
  * Zoomed timeline ranges at event resolution (main/api/timeline-detail.ts) on a session whose
@@ -65,10 +65,7 @@ function writeTrace(traceDir: string): Delta[] {
 }
 
 async function ingest(kind: 'js' | 'native', traceDir: string): Promise<{ db: DB; sessionId: number }> {
-  const file = path.join(dir, `${kind}-${n++}.db`);
-  const db = openDatabase(file);
-  const sessionId = createSession(db, { name: kind, command: ['x'], cwd: '/', python: null, torchVersion: null, host: {} });
-  db.prepare(`UPDATE sessions SET clock_base_ns = 0 WHERE id = ?`).run(sessionId);
+  const { db, file, sessionId } = sessionDb(path.join(dir, `${kind}-${n++}.db`), kind, 0n);
   if (kind === 'js') new SessionIngest(db, sessionId, traceDir, 0n).finish();
   else await new NativeIngest({ db, dbFile: file, sessionId, traceDir, clockBaseNs: 0n }).finish();
   return { db, sessionId };

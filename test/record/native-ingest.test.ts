@@ -3,8 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { openDatabase, type DB } from '../../main/store/db';
-import { createSession } from '../../main/store/sessions';
+import type { DB } from '../../main/store/db';
 import { SessionIngest } from '../../main/record/recorder';
 import { NativeIngest, startIngest, type IngestResult } from '../../main/record/native-ingest';
 import { ingesterPath } from '../../main/paths';
@@ -12,6 +11,7 @@ import { Kind } from '../../shared/trace-kinds';
 import { FakeTrace } from '../helpers/trace-writer';
 import { NATIVE } from '../helpers/cli';
 import { tmpDir } from '../helpers/tmp';
+import { sessionDb } from '../helpers/session-db';
 
 /**
  * memoplan-ingest (native/ingest) against the JS SessionIngest, the reference: the same trace
@@ -37,11 +37,7 @@ const TABLES: [string, string][] = [
 const SESSION_COLUMNS = 'events, markers, events_claimed, allocations, live_at_exit, iterations, ops, first_event, last_event, clock_base_ns, t_begin, t_end, peak_live_bytes';
 
 function freshDb(tag: string, clockBase: bigint): { db: DB; file: string; sessionId: number } {
-  const file = path.join(dir, `${tag}-${n++}.db`);
-  const db = openDatabase(file);
-  const sessionId = createSession(db, { name: tag, command: ['x'], cwd: '/', python: null, torchVersion: null, host: {} });
-  db.prepare(`UPDATE sessions SET clock_base_ns = ? WHERE id = ?`).run(clockBase, sessionId);
-  return { db, file, sessionId };
+  return sessionDb(path.join(dir, `${tag}-${n++}.db`), tag, clockBase);
 }
 
 function copyDir(from: string, tag: string): string {

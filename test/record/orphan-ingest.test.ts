@@ -4,10 +4,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { openDatabase } from '../../main/store/db';
-import { createSession } from '../../main/store/sessions';
 import { ingesterPath } from '../../main/paths';
 import { NATIVE } from '../helpers/cli';
 import { tmpDir } from '../helpers/tmp';
+import { sessionDb } from '../helpers/session-db';
 
 /**
  * memoplan-ingest whose parent dies (its stdin reaches EOF, or its terminal hangs up) while the
@@ -41,17 +41,20 @@ b = [bytearray(700) for _ in range(20000)]
 print("second", flush=True)
 `;
 
+/** A folder with an empty trace directory and a database holding one new session. */
+function freshSession(name: string, clockBase: bigint): { base: string; traceDir: string; dbFile: string; sessionId: number } {
+  const base = path.join(dir, `s${n++}`);
+  const traceDir = path.join(base, 'trace');
+  fs.mkdirSync(traceDir, { recursive: true });
+  const { db, file: dbFile, sessionId } = sessionDb(path.join(base, 'db.sqlite'), name, clockBase);
+  db.close();
+  return { base, traceDir, dbFile, sessionId };
+}
+
 for (const how of ['stdin EOF', 'SIGHUP'] as const) {
   test(`an orphaned ingester (${how}) stores the rest of the recording, then ends the session`, async () => {
-    const base = path.join(dir, `s${n++}`);
-    const traceDir = path.join(base, 'trace');
-    fs.mkdirSync(traceDir, { recursive: true });
-    const dbFile = path.join(base, 'db.sqlite');
-    const db = openDatabase(dbFile);
-    const sessionId = createSession(db, { name: 'orphan', command: ['python3'], cwd: '/', python: null, torchVersion: null, host: {} });
     const clockBase = process.hrtime.bigint() - 1_000_000_000n;
-    db.prepare(`UPDATE sessions SET clock_base_ns = ? WHERE id = ?`).run(clockBase, sessionId);
-    db.close();
+    const { base, traceDir, dbFile, sessionId } = freshSession('orphan', clockBase);
 
     const go = path.join(base, 'go');
     const target = spawn(PY, ['-c', TARGET, go], { env: { ...process.env, LD_PRELOAD: LIB, MEMOPLAN_TRACE_DIR: traceDir }, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -99,13 +102,7 @@ for (const how of ['stdin EOF', 'SIGHUP'] as const) {
 }
 
 test('an orphaned ingester with no traced process ends the session as failed at once', async () => {
-  const base = path.join(dir, `s${n++}`);
-  const traceDir = path.join(base, 'trace');
-  fs.mkdirSync(traceDir, { recursive: true });
-  const dbFile = path.join(base, 'db.sqlite');
-  const db = openDatabase(dbFile);
-  const sessionId = createSession(db, { name: 'none', command: ['x'], cwd: '/', python: null, torchVersion: null, host: {} });
-  db.close();
+  const { traceDir, dbFile, sessionId } = freshSession('none', 0n);
   const ingester = spawn(ingesterPath(), ['--db', dbFile, '--session', String(sessionId), '--trace-dir', traceDir, '--clock-base', '0'], { stdio: ['pipe', 'ignore', 'pipe'] });
   ingester.stdin!.end();
   assert.equal(await closed(ingester), 0);

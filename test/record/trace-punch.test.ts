@@ -3,12 +3,12 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { openDatabase, type DB } from '../../main/store/db';
-import { createSession } from '../../main/store/sessions';
+import type { DB } from '../../main/store/db';
 import { NativeIngest } from '../../main/record/native-ingest';
 import { Kind } from '../../shared/trace-kinds';
 import { NATIVE } from '../helpers/cli';
 import { tmpDir } from '../helpers/tmp';
+import { sessionDb } from '../helpers/session-db';
 
 /**
  * memoplan-ingest releases the pages of trace chunks it has stored (fallocate PUNCH_HOLE once
@@ -24,11 +24,7 @@ const SLOTS = MIB / 32 - 1; // records per chunk
 let n = 0;
 
 function freshDb(tag: string, clockBase: bigint): { db: DB; file: string; sessionId: number } {
-  const file = path.join(dir, `${tag}-${n++}.db`);
-  const db = openDatabase(file);
-  const sessionId = createSession(db, { name: tag, command: ['x'], cwd: '/', python: null, torchVersion: null, host: {} });
-  db.prepare(`UPDATE sessions SET clock_base_ns = ? WHERE id = ?`).run(clockBase, sessionId);
-  return { db, file, sessionId };
+  return sessionDb(path.join(dir, `${tag}-${n++}.db`), tag, clockBase);
 }
 
 function traceDirOf(tag: string): string {
