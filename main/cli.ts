@@ -5,7 +5,8 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { UserError } from '../shared/errors';
-import { openDatabase } from './store/db';
+import { asUserError, openDatabase, openDatabaseForReading } from './store/db';
+import { checkSessionName, terminalSafe } from './terminal';
 import { listSessions } from './store/sessions';
 import { record } from './record/record';
 import { runPlanCommand } from './plan/cli-plan';
@@ -15,6 +16,7 @@ import { loadStepper } from './replay/step';
 import { replayLive } from './replay/live';
 import { registerReportCommands } from './report/cli-report';
 import { registerAttachCommands } from './session/cli-attach';
+import { registerTopCommand } from './top/cli-top';
 
 const DEFAULT_DB = process.env.MEMOPLAN_DB ?? 'memoplan.db';
 
@@ -31,6 +33,21 @@ function parsePositiveInt(name: string) {
     if (!/^\d+$/.test(v)) throw new UserError(`${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
     return Number(v);
   };
+}
+
+function parsePort(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) > 65535) throw new UserError(`--port must be a port number 0..65535 (0 picks a free one), got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+/** The --db a command line names (for messages about a database error that escaped a verb). */
+function dbArgument(argv: string[]): string {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--') break;
+    if (argv[i] === '--db' && i + 1 < argv.length) return argv[i + 1];
+    if (argv[i].startsWith('--db=')) return argv[i].slice(5);
+  }
+  return DEFAULT_DB;
 }
 
 export function buildProgram(): Command {
@@ -51,7 +68,11 @@ export function buildProgram(): Command {
     .option('--quiet', 'no progress on stderr')
     .argument('<cmd...>', 'the command to record, after --')
     .action(async (cmd: string[], opts: { db: string; name?: string; python?: string; quiet?: boolean; ops: boolean }) => {
-      const db = openDatabase(opts.db);
+      if (opts.name !== undefined) {
+        const bad = checkSessionName(opts.name);
+        if (bad) throw new UserError(`--name: ${bad}`);
+      }
+      const db = openDatabase(opts.db, { check: true });
       try {
         const progress = !opts.quiet;
         const r = await record({
@@ -74,7 +95,7 @@ export function buildProgram(): Command {
         const s = r.summary;
         note(
           `session ${r.sessionId}: ${fmt(s.events)} events, ${fmt(s.allocations)} allocations (${fmt(s.liveAtExit)} live at exit), ` +
-            `${fmt(s.iterations)} iterations, ${fmt(s.ops)} ops -> ${opts.db}`,
+            `${fmt(s.iterations)} iterations, ${fmt(s.ops)} ops -> ${terminalSafe(opts.db, 4096)}`,
         );
         if (r.signal) note(`the target was killed by ${r.signal}; everything it wrote before is stored`);
         else if (r.exitCode !== 0) note(`the target exited with code ${r.exitCode}`);
@@ -90,7 +111,7 @@ export function buildProgram(): Command {
     .option('--db <file>', 'database file', DEFAULT_DB)
     .option('--json', 'print a JSON array (keys: id, name, command, exit_code, events, allocations, live_at_exit, iterations, ops, ...)')
     .action((opts: { db: string; json?: boolean }) => {
-      const db = openDatabase(opts.db, { create: false });
+      const db = openDatabaseForReading(opts.db);
       try {
         const rows = listSessions(db);
         if (opts.json) {
@@ -102,8 +123,8 @@ export function buildProgram(): Command {
           return;
         }
         const table = rows.map((r) => [
-          String(r.id), r.name, r.status, r.exit_code === null ? '-' : String(r.exit_code), fmt(r.events), fmt(r.allocations),
-          fmt(r.live_at_exit), fmt(r.iterations), fmt(r.ops), r.started_at,
+          String(r.id), terminalSafe(r.name, 60), terminalSafe(r.status, 20), r.exit_code === null ? '-' : String(r.exit_code), fmt(r.events), fmt(r.allocations),
+          fmt(r.live_at_exit), fmt(r.iterations), fmt(r.ops), terminalSafe(r.started_at, 40),
         ]);
         printTable(['id', 'name', 'status', 'exit', 'events', 'allocations', 'live@exit', 'iterations', 'ops', 'started'], table);
       } finally {
@@ -144,7 +165,7 @@ export function buildProgram(): Command {
       if (opts.at !== undefined) {
         if (cmd.length) throw new UserError('give either --at K (offline step) or -- CMD (live replay), not both');
         if (!/^\d+$/.test(opts.plan)) throw new UserError('--at needs a plan id from the database');
-        const db = openDatabase(opts.db, { create: false });
+        const db = openDatabaseForReading(opts.db);
         try {
           const state = loadStepper(db, Number(opts.plan)).at(opts.at);
           if (opts.json) process.stdout.write(JSON.stringify(state, null, 2) + '\n');
@@ -165,7 +186,7 @@ export function buildProgram(): Command {
         return;
       }
       if (!cmd.length) throw new UserError('nothing to replay: give -- CMD ARGS (live) or --at K (offline)');
-      const db = openDatabase(opts.db);
+      const db = openDatabase(opts.db, { check: true });
       try {
         const { summary } = await replayLive({ db, dbFile: opts.db, plan: opts.plan, threads: opts.threads, command: cmd, python: opts.python ?? null, onNote: note });
         if (opts.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
@@ -189,7 +210,7 @@ export function buildProgram(): Command {
     .command('serve')
     .description('serve the UI on 127.0.0.1 (the first stdout line is the URL, with its access token)')
     .option('--db <file>', 'database file', DEFAULT_DB)
-    .addOption(new Option('--port <n>', 'port (0 picks a free one)').default(0).argParser(parsePositiveInt('--port')))
+    .addOption(new Option('--port <n>', 'port (0 picks a free one)').default(0).argParser(parsePort))
     .action(async (opts: { db: string; port: number }) => {
       await serve({ dbFile: opts.db, port: opts.port });
     });
@@ -199,6 +220,8 @@ export function buildProgram(): Command {
   registerReportCommands(program);
 
   registerAttachCommands(program);
+
+  registerTopCommand(program);
 
   return program;
 }
@@ -213,14 +236,18 @@ export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
-  } catch (err) {
+  } catch (caught) {
+    // A database error from the file or its disk (damaged, full, read-only) is not our bug.
+    const err = typeof (caught as { code?: unknown })?.code === 'string' && String((caught as { code: string }).code).startsWith('SQLITE_')
+      ? asUserError(caught, dbArgument(argv))
+      : caught;
     if (err instanceof CommanderError) {
       // help and version exit 0; usage errors were already printed by commander
       process.exitCode = err.exitCode === 0 ? 0 : 2;
       return;
     }
     if (err instanceof UserError) {
-      note(err.message);
+      note(terminalSafe(err.message, 4096));
       process.exitCode = err.exitCode;
       return;
     }

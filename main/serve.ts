@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ApiService, httpStatus } from './api/service';
+import { UserError } from '../shared/errors';
 import { appScript, csp, echartsFile, pageHtml, STYLE } from './api/assets';
 import type { ApiReply } from '../shared/api';
 
@@ -178,10 +179,20 @@ export async function serve(o: ServeOptions): Promise<ServeHandle> {
   const service = new ApiService({ dbFile: o.dbFile });
   const token = crypto.randomBytes(24).toString('base64url');
   const { server, wss } = createServer(service, token);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port, '127.0.0.1', resolve);
-  });
+  if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new UserError(`port must be 0..65535, got ${o.port}`);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(o.port, '127.0.0.1', resolve);
+    });
+  } catch (err) {
+    await service.close();
+    wss.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new UserError(`port ${o.port} on 127.0.0.1 is in use by another program; choose another --port (0 picks a free one)`);
+    if (code === 'EACCES') throw new UserError(`port ${o.port} needs privileges this user lacks; choose another --port (0 picks a free one)`);
+    throw err;
+  }
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}/?token=${token}`;
   let closing: Promise<void> | null = null;

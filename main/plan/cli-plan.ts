@@ -1,8 +1,8 @@
-import fs from 'node:fs';
 import { UserError } from '../../shared/errors';
 import type { PlanRow } from '../../shared/types';
 import { openDatabase } from '../store/db';
-import { isPlannerName, PLANNER_NAMES, plan, readInstanceCsv, writeOffsetsCsv, type Buffer, type PlannerName } from './index';
+import { checkDistinctOutputs, checkOutputFile, databaseFiles, readInputFile, writeFileAtomic } from '../fs/files';
+import { isPlannerName, PLANNER_NAMES, parseInstanceCsv, plan, writeOffsetsCsv, type Buffer, type PlannerName } from './index';
 import type { IterationInput } from './iteration';
 import { planSession, toRows } from './plan-session';
 
@@ -31,21 +31,30 @@ export async function runPlanCommand(o: PlanCommandOptions): Promise<void> {
   if ((o.instance === undefined) === (o.session === undefined)) {
     throw new UserError('give exactly one of --instance FILE.csv or --session ID');
   }
+  // Outputs are checked before any work is done or stored (never over an input: issue 17).
+  const inputs = o.instance !== undefined ? [o.instance] : databaseFiles(o.db);
+  const inputWhat = o.instance !== undefined ? 'instance CSV' : 'database';
+  if (o.out !== undefined && o.instance === undefined) checkOutputFile(o.out, { what: 'plan file', option: '--out', inputs, inputWhat });
+  if (o.offsets !== undefined) checkOutputFile(o.offsets, { what: 'offsets CSV', option: '--offsets', inputs, inputWhat });
+  if (o.out !== undefined && o.offsets !== undefined) checkDistinctOutputs({ path: o.out, option: '--out' }, { path: o.offsets, option: '--offsets' });
   if (o.session !== undefined) return planSessionCommand(o, o.session, timeLimit);
   if (o.iteration !== undefined) throw new UserError('--iteration goes with --session');
   const file = o.instance!;
-  if (!fs.existsSync(file)) throw new UserError(`instance not found: ${file}`);
   if (o.out) throw new UserError('--out writes a plan file for a recorded session; with --instance use --offsets');
+  const text = readInputFile(file, 'instance CSV').toString('utf8');
   let buffers: Buffer[];
   try {
-    buffers = readInstanceCsv(file).buffers;
+    buffers = parseInstanceCsv(text, file).buffers;
   } catch (err) {
     throw new UserError(`${file}: ${(err as Error).message}`);
   }
   if (buffers.length === 0) throw new UserError(`${file}: no buffers`);
+  // Offsets up to the sum of sizes (and alignment padding) must stay exact doubles.
+  const span = buffers.reduce((s, b) => s + b.size + (b.align ?? 1) - 1, 0);
+  if (!(span <= Number.MAX_SAFE_INTEGER)) throw new UserError(`${file}: the sizes add up to more than 2^53-1 bytes, beyond what can be planned exactly`);
   const result = plan(o.algorithm, buffers, { timeLimitSeconds: timeLimit });
   const rows = toRows(result, null);
-  if (o.offsets) fs.writeFileSync(o.offsets, writeOffsetsCsv(buffers, result.offsets));
+  if (o.offsets) writeFileAtomic(o.offsets, writeOffsetsCsv(buffers, result.offsets), 'offsets CSV');
   if (o.json) {
     process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
     return;
@@ -54,7 +63,7 @@ export async function runPlanCommand(o: PlanCommandOptions): Promise<void> {
 }
 
 async function planSessionCommand(o: PlanCommandOptions, sessionId: number, timeLimit: number): Promise<void> {
-  const db = openDatabase(o.db, { create: false });
+  const db = openDatabase(o.db, { create: false, check: true });
   try {
     const { input, rows, best } = planSession(db, sessionId, {
       algorithm: o.algorithm as PlannerName,

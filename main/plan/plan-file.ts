@@ -1,4 +1,4 @@
-import fs from 'node:fs';
+import { readInputFile, writeFileAtomic } from '../fs/files';
 
 /**
  * The plan file the interposer loads in plan mode (docs/PLAN_FORMAT.md): a 128-byte header
@@ -8,7 +8,9 @@ import fs from 'node:fs';
  */
 
 export const PLAN_MAGIC = 'MPPLAN1\0';
-export const PLAN_VERSION = 1;
+export const PLAN_VERSION = 2;
+/** Version 1 files (until plans left the agent's own allocations out) name the agent mode they need. */
+const PLAN_VERSION_AGENT_MODE = 1;
 export const PLAN_HEADER_BYTES = 128;
 export const PLAN_ENTRY_BYTES = 24;
 const SIGNATURE_BYTES = 64;
@@ -25,8 +27,6 @@ export interface PlanFile {
   planId: number;
   arenaBytes: number;
   signature: string;
-  /** The recording attributed aten ops (the agent's dispatch mode adds allocations): replay the same way. */
-  agentOps: boolean;
   entries: PlanEntry[];
 }
 
@@ -58,7 +58,7 @@ export function encodePlanFile(p: PlanFile): Buffer {
   out.writeBigUInt64LE(BigInt(p.arenaBytes), 24);
   out.writeBigUInt64LE(BigInt(total), 32);
   out.writeUInt32LE(fnv1a32(out.subarray(PLAN_HEADER_BYTES)), 40);
-  out.writeUInt32LE(p.agentOps ? 1 : 0, 44);
+  out.writeUInt32LE(0, 44); // flags: none defined
   out.write(p.signature, 48, 'ascii');
   out.writeBigUInt64LE(BigInt(p.planId), 112);
   return out;
@@ -69,6 +69,9 @@ export function decodePlanFile(buf: Buffer, source = 'plan file'): PlanFile {
     throw new PlanFileError(`${source} is not a memoplan plan file`);
   }
   const version = buf.readUInt32LE(8);
+  if (version === PLAN_VERSION_AGENT_MODE) {
+    throw new PlanFileError(`${source} was made by an older memoplan (plan format version 1, which depended on how the session was recorded); plan the session again with memoplan plan`);
+  }
   if (version !== PLAN_VERSION) throw new PlanFileError(`${source} has plan format version ${version}; this memoplan reads version ${PLAN_VERSION}`);
   const n = Number(buf.readBigUInt64LE(16));
   const want = PLAN_HEADER_BYTES + n * PLAN_ENTRY_BYTES;
@@ -87,15 +90,14 @@ export function decodePlanFile(buf: Buffer, source = 'plan file'): PlanFile {
   }
   const sigEnd = buf.indexOf(0, 48);
   const signature = buf.toString('ascii', 48, sigEnd < 0 || sigEnd > 112 ? 112 : sigEnd);
-  return { planId: Number(buf.readBigUInt64LE(112)), arenaBytes, signature, agentOps: (buf.readUInt32LE(44) & 1) !== 0, entries };
+  return { planId: Number(buf.readBigUInt64LE(112)), arenaBytes, signature, entries };
 }
 
 export function writePlanFile(file: string, p: PlanFile): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, encodePlanFile(p));
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, encodePlanFile(p), 'plan file'); // a temporary file beside it, removed on failure
 }
 
+/** A regular file of at most 1 GiB (44 million entries): /dev/zero or a FIFO is refused, not read without end. */
 export function readPlanFile(file: string): PlanFile {
-  return decodePlanFile(fs.readFileSync(file), file);
+  return decodePlanFile(readInputFile(file, 'plan file'), file);
 }

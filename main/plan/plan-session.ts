@@ -1,4 +1,4 @@
-import fs from 'node:fs';
+import { writeFileAtomic } from '../fs/files';
 import { UserError } from '../../shared/errors';
 import type { PlanRow } from '../../shared/types';
 import type { DB } from '../store/db';
@@ -63,16 +63,11 @@ export function planSession(db: DB, sessionId: number, o: SessionPlanOptions): S
       planId: best.plan_id!,
       arenaBytes: result.arenaBytes,
       signature: input.signature,
-      agentOps: agentOps(db, sessionId),
       entries: planEntries(input, new Map(input.buffers.map((b, i) => [b.ordinal, result.offsets[i]]))),
     });
   }
-  if (o.offsets) fs.writeFileSync(o.offsets, writeOffsetsCsv(input.buffers, result.offsets));
+  if (o.offsets) writeFileAtomic(o.offsets, writeOffsetsCsv(input.buffers, result.offsets), 'offsets CSV');
   return { input, result, rows, best };
-}
-
-function agentOps(db: DB, sessionId: number): boolean {
-  return (db.prepare(`SELECT agent_ops FROM sessions WHERE id = ?`).get(sessionId) as { agent_ops: number }).agent_ops === 1;
 }
 
 export function toRows(result: PlannerResult, planIds: (number | null)[] | null): PlanRow[] {

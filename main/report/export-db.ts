@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { openDatabase, type DB } from '../store/db';
+import { asUserError, openDatabase, openDatabaseForReading, type DB } from '../store/db';
+import { checkOutputFile, databaseFiles } from '../fs/files';
 import { UserError } from '../../shared/errors';
 
 /**
@@ -34,16 +35,24 @@ export interface ExportResult {
   skipped: string[];
 }
 
-function checkOut(out: string, force: boolean, inputs: string[]): string {
-  const abs = path.resolve(out);
-  const dir = path.dirname(abs);
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`output directory does not exist: ${dir}`);
-  if (inputs.some((f) => path.resolve(f) === abs)) throw new UserError(`the output ${out} is the input database`);
-  if (fs.existsSync(abs)) {
-    if (fs.statSync(abs).isDirectory()) throw new UserError(`output path is a directory: ${out}`);
-    if (!force) throw new UserError(`${out} already exists (use --force to overwrite it)`);
+function checkOut(out: string, force: boolean, dbFile: string): string {
+  return checkOutputFile(out, { what: 'exported database', option: '--out', inputs: databaseFiles(dbFile), replace: force });
+}
+
+/** ATTACH the source read-only (mode=ro; immutable on read-only media where -shm cannot be made). */
+function attachReadOnly(db: DB, abs: string): void {
+  const uri = `file:${abs.split('/').map(encodeURIComponent).join('/')}`;
+  try {
+    db.prepare(`ATTACH DATABASE ? AS src`).run(`${uri}?mode=ro`);
+    db.prepare(`SELECT count(*) FROM src.sqlite_master`).get();
+  } catch {
+    try {
+      db.exec(`DETACH DATABASE src`);
+    } catch {
+      /* not attached */
+    }
+    db.prepare(`ATTACH DATABASE ? AS src`).run(`${uri}?immutable=1`);
   }
-  return abs;
 }
 
 function removeDbFiles(file: string): void {
@@ -55,9 +64,9 @@ function columns(db: DB, schema: string, table: string): string[] {
 }
 
 export function exportSessionDatabase(o: ExportOptions): ExportResult {
-  const out = checkOut(o.out, o.force ?? false, [o.dbFile]);
-  // Validate the source the usual way (memoplan file, schema not newer; older ones migrate).
-  const src = openDatabase(o.dbFile, { create: false });
+  const out = checkOut(o.out, o.force ?? false, o.dbFile);
+  // Validate the source the usual way (memoplan file, schema not newer, not damaged), read-only.
+  const src = openDatabaseForReading(o.dbFile);
   try {
     const s = src.prepare(`SELECT id FROM sessions WHERE id = ?`).get(o.sessionId);
     if (!s) throw new UserError(`no session ${o.sessionId} in ${o.dbFile}`);
@@ -71,7 +80,7 @@ export function exportSessionDatabase(o: ExportOptions): ExportResult {
   try {
     db = openDatabase(tmp);
     db.pragma('foreign_keys = OFF');
-    db.prepare(`ATTACH DATABASE ? AS src`).run(path.resolve(o.dbFile));
+    attachReadOnly(db, path.resolve(o.dbFile));
     const tables = (
       db.prepare(`SELECT name FROM main.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid`).all() as { name: string }[]
     ).map((r) => r.name);
@@ -110,12 +119,17 @@ export function exportSessionDatabase(o: ExportOptions): ExportResult {
     db.pragma('journal_mode = DELETE');
     db.close();
     db = null;
+    // The source could have been moved onto the output's path meanwhile: checked again.
+    checkOut(o.out, o.force ?? false, o.dbFile);
     if (o.force) removeDbFiles(out);
     fs.renameSync(tmp, out);
     return { out, bytes: fs.statSync(out).size, rows, skipped };
   } catch (err) {
     if (db) db.close();
     removeDbFiles(tmp);
+    const code = (err as { code?: string }).code ?? '';
+    if (code === 'SQLITE_FULL' || code === 'ENOSPC') throw new UserError(`cannot write ${out}: the disk is full; nothing was written`);
+    if (code.startsWith('SQLITE_CORRUPT')) throw asUserError(err, o.dbFile);
     throw err;
   }
 }

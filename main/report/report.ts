@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { openDatabase } from '../store/db';
+import { openDatabaseForReading } from '../store/db';
 import { PACKAGE_ROOT } from '../paths';
-import { UserError } from '../../shared/errors';
+import { checkOutputFile, databaseFiles, writeFileAtomic } from '../fs/files';
 import { loadReportData, type ReportOptions } from './data';
 import { renderReport } from './render';
 
@@ -31,17 +31,14 @@ export function memoplanVersion(): string {
   }
 }
 
-export function checkOutputPath(out: string): string {
-  const abs = path.resolve(out);
-  const dir = path.dirname(abs);
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`output directory does not exist: ${dir}`);
-  if (fs.existsSync(abs) && fs.statSync(abs).isDirectory()) throw new UserError(`output path is a directory: ${out}`);
-  return abs;
+/** The report's path, checked before any work: never one of the inputs (the database). */
+export function checkOutputPath(out: string, dbFile?: string): string {
+  return checkOutputFile(out, { what: 'report', option: '--out', inputs: dbFile ? databaseFiles(dbFile) : [] });
 }
 
 /** Builds the report HTML in memory. */
 export function buildReportHtml(o: Omit<WriteReportOptions, 'out'>): { html: string; mapOmitted: number } {
-  const db = openDatabase(o.dbFile, { create: false });
+  const db = openDatabaseForReading(o.dbFile);
   try {
     const data = loadReportData(db, { ...o, version: o.version ?? memoplanVersion() });
     return { html: renderReport(data), mapOmitted: data.memoryMap?.omitted ?? 0 };
@@ -52,15 +49,10 @@ export function buildReportHtml(o: Omit<WriteReportOptions, 'out'>): { html: str
 
 /** Writes the report (replacing an existing file at `out`, through a temporary file). */
 export function writeReport(o: WriteReportOptions): WriteReportResult {
-  const out = checkOutputPath(o.out);
+  const out = checkOutputPath(o.out, o.dbFile);
   const { html, mapOmitted } = buildReportHtml(o);
-  const tmp = path.join(path.dirname(out), `.${path.basename(out)}.partial-${process.pid}`);
-  try {
-    fs.writeFileSync(tmp, html);
-    fs.renameSync(tmp, out);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw new UserError(`cannot write ${o.out}: ${(err as Error).message}`);
-  }
+  // Checked again: the database could have been renamed onto that path meanwhile.
+  checkOutputPath(o.out, o.dbFile);
+  writeFileAtomic(out, html, 'report');
   return { out, bytes: Buffer.byteLength(html), mapOmitted };
 }
