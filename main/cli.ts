@@ -17,6 +17,7 @@ import { replayLive } from './replay/live';
 import { registerReportCommands } from './report/cli-report';
 import { registerAttachCommands } from './session/cli-attach';
 import { registerTopCommand } from './top/cli-top';
+import { registerTopCommand } from './top/cli-top';
 
 const DEFAULT_DB = process.env.MEMOPLAN_DB ?? 'memoplan.db';
 
@@ -220,6 +221,8 @@ export function buildProgram(): Command {
   registerReportCommands(program);
 
   registerAttachCommands(program);
+
+  registerTopCommand(program);
 
   registerTopCommand(program);
 

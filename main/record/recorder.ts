@@ -32,6 +32,7 @@ interface ProcessTrace {
   header: TraceHeader | null;
   threads: Map<number, number>; // thread_index -> threads.id
   scopes: Map<number, number>; // interposer name id -> ops.id
+  stacks: Map<number, number>; // interposer name id -> stacks.id
 }
 
 export interface PollStats {
@@ -53,6 +54,7 @@ export class SessionIngest {
   private readonly insertThread;
   private readonly insertOp;
   private readonly renameOp;
+  private readonly insertStack;
 
   /**
    * clockBaseNs: a CLOCK_MONOTONIC instant before the target started; stored timestamps are
@@ -65,8 +67,9 @@ export class SessionIngest {
       `INSERT INTO processes (session_id, pid, ppid, is_fork_child, start_ns, trace_file) VALUES (?, ?, ?, ?, ?, ?)`,
     );
     this.insertThread = db.prepare(`INSERT INTO threads (session_id, process_id, tid, thread_index) VALUES (?, ?, ?, ?)`);
-    this.insertOp = db.prepare(`INSERT INTO ops (session_id, process_id, name_id, module, op) VALUES (?, ?, ?, ?, ?)`);
-    this.renameOp = db.prepare(`UPDATE ops SET module = ?, op = ? WHERE id = ?`);
+    this.insertOp = db.prepare(`INSERT INTO ops (session_id, process_id, name_id, module, op, stack_id) VALUES (?, ?, ?, ?, ?, ?)`);
+    this.renameOp = db.prepare(`UPDATE ops SET module = ?, op = ?, stack_id = ? WHERE id = ?`);
+    this.insertStack = db.prepare(`INSERT INTO stacks (session_id, process_id, name_id, frames) VALUES (?, ?, ?, ?)`);
   }
 
   get stats(): PollStats {
@@ -158,7 +161,7 @@ export class SessionIngest {
       const file = path.join(this.traceDir, name);
       if (this.traces.has(file)) continue;
       const reader = new TraceReader(file, file.replace(/\.mpt$/, '.names'), this.clockBaseNs);
-      this.traces.set(file, { reader, processId: null, header: null, threads: new Map(), scopes: new Map() });
+      this.traces.set(file, { reader, processId: null, header: null, threads: new Map(), scopes: new Map(), stacks: new Map() });
     }
   }
 
@@ -172,7 +175,10 @@ export class SessionIngest {
         const info = this.insertProcess.run(this.sessionId, h.pid, h.ppid, h.forkChild ? 1 : 0, h.startNs, path.basename(t.reader.file));
         t.processId = Number(info.lastInsertRowid);
       }
-      for (const n of t.reader.readNames()) this.defineScope(t, n.id, n.name);
+      for (const n of t.reader.readNames()) {
+        if (n.name.startsWith(STACK_NAME_PREFIX)) this.defineStack(t, n.id, n.name);
+        else this.defineScope(t, n.id, n.name);
+      }
       batches = t.reader.readRecords();
     } catch (err) {
       if (err instanceof TraceFormatError) throw new TraceFormatError(`${t.reader.file}: ${err.message}`);
@@ -191,25 +197,46 @@ export class SessionIngest {
   }
 
   /**
-   * A scope name from the agent is "module<TAB>op". A record can name a scope whose name has
-   * not been read yet only if the names file lags; it gets a placeholder row, named on arrival.
+   * A scope name from the agent is "module<TAB>op", or "module<TAB>op<TAB>stack" where stack is
+   * the name id of a Python stack interned before it (defineStack). A record can name a scope
+   * whose name has not been read yet only if the names file lags; it gets a placeholder row,
+   * named on arrival.
    */
   private defineScope(t: ProcessTrace, id: number, name: string | null): number {
-    const [module, op] = name === null ? ['', `#${id}`] : splitScope(name);
+    const [module, op, stack] = name === null ? ['', `#${id}`, ''] : splitScope(name);
+    const stackId = stack === '' ? null : (t.stacks.get(Number(stack)) ?? null);
     const existing = t.scopes.get(id);
     if (existing !== undefined) {
-      if (name !== null) this.renameOp.run(module, op, existing);
+      if (name !== null) this.renameOp.run(module, op, stackId, existing);
       return existing;
     }
-    const opId = Number(this.insertOp.run(this.sessionId, t.processId, id, module, op).lastInsertRowid);
+    const opId = Number(this.insertOp.run(this.sessionId, t.processId, id, module, op, stackId).lastInsertRowid);
     t.scopes.set(id, opId);
     return opId;
   }
+
+  /** A Python stack the agent interned: "@stack<TAB>" + frames ("file:line function" lines, outermost first). */
+  private defineStack(t: ProcessTrace, id: number, name: string): void {
+    if (t.stacks.has(id)) return;
+    const stackId = Number(this.insertStack.run(this.sessionId, t.processId, id, name.slice(STACK_NAME_PREFIX.length)).lastInsertRowid);
+    t.stacks.set(id, stackId);
+  }
 }
 
-export function splitScope(name: string): [string, string] {
+/** Names that are Python stacks rather than scopes (schema version 6). */
+export const STACK_NAME_PREFIX = '@stack\t';
+
+/**
+ * "module<TAB>op[<TAB>stack]" -> [module, op, stack]: stack is the decimal name id of the
+ * scope's Python stack, '' when there is none (names written before stacks, or by C callers).
+ */
+export function splitScope(name: string): [string, string, string] {
   const tab = name.indexOf('\t');
-  return tab < 0 ? [name, ''] : [name.slice(0, tab), name.slice(tab + 1)];
+  if (tab < 0) return [name, '', ''];
+  const tab2 = name.indexOf('\t', tab + 1);
+  if (tab2 < 0) return [name.slice(0, tab), name.slice(tab + 1), ''];
+  const stack = name.slice(tab2 + 1);
+  return [name.slice(0, tab), name.slice(tab + 1, tab2), /^\d{1,10}$/.test(stack) ? stack : ''];
 }
 
 function addCounters(a: PlanCounters, b: PlanCounters): PlanCounters {

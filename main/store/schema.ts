@@ -296,6 +296,23 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE timeline ADD COLUMN free_first INTEGER;   -- allocations.id range of the rows whose free is counted in it
   ALTER TABLE timeline ADD COLUMN free_last INTEGER;
   `,
+  // 6: Python stacks. The agent (resources/agent/memoplan_agent/stacks.py) interns each distinct
+  // stack once per process as a name of its own, "@stack<TAB>" + frames, and a scope's name gains
+  // a third field, the stack's name id: "module<TAB>op<TAB>id". The ingesters store the first in
+  // stacks and point ops.stack_id at it.
+  `
+  CREATE TABLE stacks (
+    id          INTEGER PRIMARY KEY,
+    session_id  INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    process_id  INTEGER NOT NULL REFERENCES processes(id) ON DELETE CASCADE,
+    name_id     INTEGER NOT NULL,       -- the id the interposer handed out
+    frames      TEXT NOT NULL           -- one "file:line function" per line, outermost first
+  );
+  CREATE UNIQUE INDEX stacks_name ON stacks(process_id, name_id);
+  CREATE INDEX stacks_session ON stacks(session_id);
+  -- The Python stack of the scope (stacks.id); NULL outside Python or for names without one.
+  ALTER TABLE ops ADD COLUMN stack_id INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -7,8 +7,9 @@
 
 namespace mp {
 
-// The schema version whose tables and columns the ingester writes (timeline's id ranges came in 5).
-constexpr int64_t MIN_SCHEMA_VERSION = 5;
+// The schema version whose tables and columns the ingester writes (timeline's id ranges came in 5,
+// stacks and ops.stack_id in 6).
+constexpr int64_t MIN_SCHEMA_VERSION = 6;
 
 class Db {
  public:

@@ -73,10 +73,23 @@ int32_t rowid32(Db& db) {
   return (int32_t)id;
 }
 
-std::pair<std::string, std::string> splitScope(const std::string& name) {
+// Names that are Python stacks rather than scopes (schema version 6): "@stack<TAB>" + frames.
+const std::string kStackPrefix = "@stack\t";
+
+struct ScopeName {
+  std::string module, op, stack;  // stack: the decimal name id of the scope's Python stack, or ""
+};
+
+// "module<TAB>op[<TAB>stack]", as recorder.ts splitScope: a stack field that is not 1..10 digits is "".
+ScopeName splitScope(const std::string& name) {
   size_t tab = name.find('\t');
-  if (tab == std::string::npos) return {name, ""};
-  return {name.substr(0, tab), name.substr(tab + 1)};
+  if (tab == std::string::npos) return {name, "", ""};
+  size_t tab2 = name.find('\t', tab + 1);
+  if (tab2 == std::string::npos) return {name.substr(0, tab), name.substr(tab + 1), ""};
+  std::string stack = name.substr(tab2 + 1);
+  bool digits = !stack.empty() && stack.size() <= 10;
+  for (char c : stack) digits = digits && c >= '0' && c <= '9';
+  return {name.substr(0, tab), name.substr(tab + 1, tab2 - tab - 1), digits ? stack : ""};
 }
 }  // namespace
 
@@ -89,8 +102,9 @@ SessionIngest::SessionIngest(Db& db, int64_t sessionId, std::string traceDir, in
       lifetimes_(db, sessionId),
       insertProcess_(db, "INSERT INTO processes (session_id, pid, ppid, is_fork_child, start_ns, trace_file) VALUES (?, ?, ?, ?, ?, ?)"),
       insertThread_(db, "INSERT INTO threads (session_id, process_id, tid, thread_index) VALUES (?, ?, ?, ?)"),
-      insertOp_(db, "INSERT INTO ops (session_id, process_id, name_id, module, op) VALUES (?, ?, ?, ?, ?)"),
-      renameOp_(db, "UPDATE ops SET module = ?, op = ? WHERE id = ?"),
+      insertOp_(db, "INSERT INTO ops (session_id, process_id, name_id, module, op, stack_id) VALUES (?, ?, ?, ?, ?, ?)"),
+      renameOp_(db, "UPDATE ops SET module = ?, op = ?, stack_id = ? WHERE id = ?"),
+      insertStack_(db, "INSERT INTO stacks (session_id, process_id, name_id, frames) VALUES (?, ?, ?, ?)"),
       punch_(punchWanted()),
       pollRecords_(pollRecordsWanted()) {}
 
@@ -350,7 +364,10 @@ void SessionIngest::pollOne(ProcessTrace& t, ReadBudget& budget) {
       insertProcess_.run();
       t.processId = db_.lastRowid();
     }
-    for (const NameRecord& n : reader.readNames()) defineScope(t, n.id, &n.name);
+    for (const NameRecord& n : reader.readNames()) {
+      if (n.name.compare(0, kStackPrefix.size(), kStackPrefix) == 0) defineStack(t, n.id, n.name);
+      else defineScope(t, n.id, &n.name);
+    }
     int64_t r0 = monotonicNs();
     reader.readRecords([&](const RecordBatch& batch) { writeBatch(t, batch); }, &budget);
     g_profile.read += (monotonicNs() - r0) / 1e9;
@@ -395,17 +412,28 @@ void SessionIngest::writeBatch(ProcessTrace& t, const RecordBatch& batch) {
   g_profile.write += (monotonicNs() - w0) / 1e9;
 }
 
-// A scope name from the agent is "module<TAB>op". A record can name a scope whose name has not
-// been read yet only if the names file lags; it gets a placeholder row ('', '#id'), named on
-// arrival.
+// A scope name from the agent is "module<TAB>op", or "module<TAB>op<TAB>stack" where stack is
+// the name id of a Python stack interned before it (defineStack). A record can name a scope
+// whose name has not been read yet only if the names file lags; it gets a placeholder row
+// ('', '#id'), named on arrival.
 int32_t SessionIngest::defineScope(ProcessTrace& t, uint32_t id, const std::string* name) {
-  std::pair<std::string, std::string> mo = name ? splitScope(*name) : std::make_pair(std::string(), "#" + std::to_string(id));
+  ScopeName mo = name ? splitScope(*name) : ScopeName{"", "#" + std::to_string(id), ""};
+  int64_t stackId = 0;  // 0: none (NULL)
+  if (!mo.stack.empty()) {
+    uint64_t sid = std::stoull(mo.stack);
+    if (sid <= std::numeric_limits<uint32_t>::max()) {
+      auto s = t.stacks.find((uint32_t)sid);
+      if (s != t.stacks.end()) stackId = s->second;
+    }
+  }
   auto it = t.scopes.find(id);
   if (it != t.scopes.end()) {
     if (name) {
-      renameOp_.bindText(1, mo.first);
-      renameOp_.bindText(2, mo.second);
-      renameOp_.bindInt(3, it->second);
+      renameOp_.bindText(1, mo.module);
+      renameOp_.bindText(2, mo.op);
+      if (stackId) renameOp_.bindInt(3, stackId);
+      else renameOp_.bindNull(3);
+      renameOp_.bindInt(4, it->second);
       renameOp_.run();
     }
     return it->second;
@@ -413,12 +441,25 @@ int32_t SessionIngest::defineScope(ProcessTrace& t, uint32_t id, const std::stri
   insertOp_.bindInt(1, sessionId_);
   insertOp_.bindInt(2, t.processId);
   insertOp_.bindInt(3, id);
-  insertOp_.bindText(4, mo.first);
-  insertOp_.bindText(5, mo.second);
+  insertOp_.bindText(4, mo.module);
+  insertOp_.bindText(5, mo.op);
+  if (stackId) insertOp_.bindInt(6, stackId);
+  else insertOp_.bindNull(6);
   insertOp_.run();
   int32_t opId = rowid32(db_);
   t.scopes.emplace(id, opId);
   return opId;
+}
+
+// A Python stack the agent interned: "@stack<TAB>" + frames ("file:line function" lines, outermost first).
+void SessionIngest::defineStack(ProcessTrace& t, uint32_t id, const std::string& name) {
+  if (t.stacks.count(id)) return;
+  insertStack_.bindInt(1, sessionId_);
+  insertStack_.bindInt(2, t.processId);
+  insertStack_.bindInt(3, id);
+  insertStack_.bindText(4, name.substr(kStackPrefix.size()));
+  insertStack_.run();
+  t.stacks.emplace(id, db_.lastRowid());
 }
 
 }  // namespace mp

@@ -47,11 +47,13 @@ class SessionIngest {
     int64_t processId = 0;  // 0: not yet (header not written)
     std::unordered_map<uint32_t, int32_t> threads;  // thread_index -> threads.id
     std::unordered_map<uint32_t, int32_t> scopes;   // interposer name id -> ops.id
+    std::unordered_map<uint32_t, int64_t> stacks;   // interposer name id -> stacks.id
   };
   void discover();
   void pollOne(ProcessTrace& t, ReadBudget& budget);
   void writeBatch(ProcessTrace& t, const RecordBatch& batch);
   int32_t defineScope(ProcessTrace& t, uint32_t id, const std::string* name);
+  void defineStack(ProcessTrace& t, uint32_t id, const std::string& name);
 
   Db& db_;
   int64_t sessionId_;
@@ -64,7 +66,7 @@ class SessionIngest {
   void feedSorted();
   EventBuffer pending_, ready_, keep_;
   double busyNs_ = 0;
-  Stmt insertProcess_, insertThread_, insertOp_, renameOp_;
+  Stmt insertProcess_, insertThread_, insertOp_, renameOp_, insertStack_;
   bool punch_;  // punch consumed full chunks out of the trace files (MEMOPLAN_INGEST_PUNCH)
   uint64_t pollRecords_;  // records read per poll at most, give or take a chunk (MEMOPLAN_INGEST_POLL_RECORDS)
   bool lastCut_ = false;

@@ -28,6 +28,7 @@ const TABLES: [string, string][] = [
   ['processes', 'id'],
   ['threads', 'id'],
   ['ops', 'id'],
+  ['stacks', 'id'],
   ['events', 'id'],
   ['allocations', 'id'],
   ['iterations', 'id'],
@@ -214,6 +215,41 @@ test('clock base: stamps relative to a large base, empty directory, header not w
   fs.writeFileSync(path.join(d, 'trace-6-1.mpt'), Buffer.alloc(100)); // header not there yet
   await differential(d, base);
   await differential(traceDirOf('empty'));
+});
+
+test('Python stacks: stack names go to stacks, a scope\'s third field points its ops row at one', async () => {
+  const d = traceDirOf('stacks');
+  const t = new FakeTrace(path.join(d, 'trace-4-4.mpt'), 4);
+  t.names([
+    [1, '@stack\t/w/model.py:10 main\n/w/model.py:5 Net.forward'],
+    [2, 'Net.fc\taten::addmm\t1'],
+    [3, 'Net\t\t1'],
+    [4, 'Net.fc\taten::relu\t99'], // a stack never interned: no stack
+    [5, 'Net.x\top\t1x'], // not an id: no stack
+    [6, 'Net.y\top'], // an older agent: two fields
+    [7, '@stack\t'], // an empty stack
+  ]);
+  t.write(1, [
+    { ts: 1, kind: Kind.malloc, addr: 0x100, size: 10, scope: 2 },
+    { ts: 2, kind: Kind.malloc, addr: 0x200, size: 20, scope: 3 },
+    { ts: 3, kind: Kind.malloc, addr: 0x300, size: 30, scope: 4 },
+  ]);
+  t.close();
+  const { native_db: db } = await differential(d);
+  assert.deepEqual(db.prepare(`SELECT name_id, frames FROM stacks ORDER BY id`).all(), [
+    { name_id: 1, frames: '/w/model.py:10 main\n/w/model.py:5 Net.forward' },
+    { name_id: 7, frames: '' },
+  ]);
+  assert.deepEqual(
+    db.prepare(`SELECT o.name_id, o.module, o.op, s.name_id AS stack FROM ops o LEFT JOIN stacks s ON s.id = o.stack_id ORDER BY o.id`).all(),
+    [
+      { name_id: 2, module: 'Net.fc', op: 'aten::addmm', stack: 1 },
+      { name_id: 3, module: 'Net', op: '', stack: 1 },
+      { name_id: 4, module: 'Net.fc', op: 'aten::relu', stack: null },
+      { name_id: 5, module: 'Net.x', op: 'op', stack: null },
+      { name_id: 6, module: 'Net.y', op: 'op', stack: null },
+    ],
+  );
 });
 
 test('scope placeholders are named when the names arrive later (two polls each way)', async () => {

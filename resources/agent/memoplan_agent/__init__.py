@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 
+from . import stacks as _stacks
 __all__ = ["install", "uninstall", "iteration", "installed"]
 
 _state = threading.local()
@@ -78,13 +79,17 @@ def _load_api():
 
 
 def _scope_id(module_path, op):
-    key = (module_path, op)
+    # The scope carries the Python stack it was pushed from (stacks.py): one capture per scope.
+    stack = _stacks.capture(2)
+    key = (module_path, op, stack)
     sid = _names.get(key)
     if sid is None:
         with _lock:
             sid = _names.get(key)
             if sid is None:
-                sid = _api.intern((module_path + "\t" + op).encode("utf-8", "replace"))
+                ref = _stacks.intern(stack, _names, _api.intern)
+                name = module_path + "\t" + op + ("\t" + ref if ref else "")
+                sid = _api.intern(name.encode("utf-8", "replace"))
                 _names[key] = sid
     return sid
 
