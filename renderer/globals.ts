@@ -16,6 +16,10 @@ export interface EChart {
   dispatchAction(action: object): void;
   getDom(): HTMLElement;
   getWidth(): number;
+  getHeight(): number;
+  convertFromPixel(finder: object, value: number[]): number[];
+  containPixel(finder: object, value: number[]): boolean;
+  getZr(): { on(event: string, handler: (e: { offsetX: number; offsetY: number; target?: unknown }) => void): void };
 }
 
 export interface EChartsStatic {

@@ -11,6 +11,10 @@ export const state = {
   dbError: null as string | null,
   session: null as number | null,
   plan: null as number | null,
+  /** Sessions recorded by a live replay. */
+  replays: [] as number[],
+  /** Why state.session was chosen, when the views chose it (null once the user picked one). */
+  chosenBecause: null as string | null,
 };
 
 type Listener = () => void;
@@ -28,11 +32,30 @@ export async function refreshSessions(): Promise<void> {
   state.canOpenDatabase = r.canOpenDatabase;
   state.dbError = r.dbError;
   if (state.session !== null && !r.sessions.some((s) => s.id === state.session)) state.session = null;
+  state.replays = r.replays ?? [];
   if (state.session === null) {
+    // The newest recorded session (not a live replay's), else the newest with events.
     const done = r.sessions.filter((s) => s.status !== 'recording' && s.events > 0);
-    state.session = done.length ? done[done.length - 1].id : null;
+    const recorded = done.filter((s) => !state.replays.includes(s.id));
+    const pick = recorded.length ? recorded[recorded.length - 1] : done[done.length - 1];
+    state.session = pick ? pick.id : null;
+    state.chosenBecause = pick
+      ? recorded.length
+        ? done.length > recorded.length
+          ? 'the newest recorded session (newer live-replay sessions are in the list)'
+          : 'the newest recorded session'
+        : 'the newest session (all are live replays)'
+      : null;
   }
   for (const l of listeners) l();
+}
+
+/** Which session the views show and why, e.g. "Showing #3 resnet18 (complete): the newest recorded session." */
+export function shownSessionText(): string {
+  const s = state.sessions.find((x) => x.id === state.session);
+  if (!s) return '';
+  const kind = state.replays.includes(s.id) ? ', a live replay' : '';
+  return `Showing session #${s.id} ${s.name} (${s.status}${kind})${state.chosenBecause ? `: ${state.chosenBecause}` : ', as chosen'}.`;
 }
 
 /** What a view that needs a session says when there is none to show. */
@@ -59,6 +82,7 @@ export function sessionSelect(onChange: (id: number) => void): HTMLSelectElement
   onSessionsChanged(fill);
   sel.addEventListener('change', () => {
     state.session = Number(sel.value);
+    state.chosenBecause = null;
     onChange(state.session);
   });
   return sel;

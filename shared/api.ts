@@ -23,6 +23,7 @@ export type UiPlanner = (typeof UI_PLANNERS)[number];
 export const LIMITS = {
   timelinePoints: 2000,
   topRows: 50,
+  liveRows: 500,
   mapRects: 20000,
   replayLive: 5000,
   planTimeLimitSeconds: 60,
@@ -56,6 +57,8 @@ export interface SessionsList {
   sessions: SessionSummary[];
   /** Session ids being recorded right now by this process. */
   recording: number[];
+  /** Sessions recorded by a live replay (memoplan replay -- CMD): views open on a recorded one first. */
+  replays: number[];
 }
 
 export interface RecordDefaults {
@@ -119,6 +122,8 @@ export interface TimelinePoint {
   max: number;
   allocs: number;
   frees: number;
+  /** At event resolution: the scope (key of TimelineReply.scopes) of the group's largest allocation. */
+  scope?: number | null;
 }
 
 export interface TimelineReply {
@@ -141,12 +146,17 @@ export interface TimelineReply {
   points: TimelinePoint[];
   iterations: { number: number; t0: number; t1: number }[];
   peakLiveBytes: number | null;
+  /** The module and op of the scopes the points name (source 'events'). */
+  scopes?: Record<string, { module: string; op: string }>;
 }
 
 export interface TopRequest {
   session: number;
   by: 'op' | 'module';
   limit?: number;
+  /** A time range (ns since the session's clock base): bytes allocated in it; absent = the whole session. */
+  t0?: number;
+  t1?: number;
 }
 
 export interface TopRow {
@@ -165,6 +175,46 @@ export interface TopReply {
   totalAllocs: number;
   /** Rows left out by the limit. */
   omitted: number;
+  /** The range summed (ns), or null for the whole session. */
+  range: { t0: number; t1: number } | null;
+}
+
+/** What is live at an instant: the session's peak (neither t nor iteration), an iteration's peak, or time t. */
+export interface LiveRequest {
+  session: number;
+  /** ns since the session's clock base. */
+  t?: number;
+  /** An iteration number: its peak. */
+  iteration?: number;
+  /** Rows per grouping (LIMITS.liveRows at most). */
+  limit?: number;
+}
+
+export interface LiveGroupRow {
+  /** As `memoplan top --json` prints it (stack: frames joined by ';'). */
+  key: string;
+  bytes: number;
+  count: number;
+  /** Outermost first: module path components, the op, or "file:line function" frames. */
+  frames: string[];
+}
+
+export interface LiveReply {
+  session: number;
+  /** The instant (ns since the session's clock base). */
+  t: number;
+  /** 'peak', 'iteration:K' or the time asked for. */
+  at: string;
+  /** The iteration running at t. */
+  iteration: number | null;
+  liveBytes: number;
+  liveCount: number;
+  /** Largest first; each list adds up to liveBytes with its `omitted` part. */
+  byModule: LiveGroupRow[];
+  byOp: LiveGroupRow[];
+  byStack: LiveGroupRow[];
+  /** Groups and bytes left out by the limit, per list. */
+  omitted: { module: [number, number]; op: [number, number]; stack: [number, number] };
 }
 
 export interface IterationInfo {
@@ -470,6 +520,8 @@ export interface ApiMethods {
   'record.stop': { req: { runId: number; signal: 'SIGINT' | 'SIGTERM' }; res: { sent: boolean } };
   'overview.timeline': { req: TimelineRequest; res: TimelineReply };
   'overview.top': { req: TopRequest; res: TopReply };
+  /** Live bytes at an instant by module, aten op and Python stack (main/store/live.ts). */
+  'overview.live': { req: LiveRequest; res: LiveReply };
   'plan.iterations': { req: { session: number }; res: IterationsReply };
   'plan.list': { req: { session: number }; res: StoredPlanInfo[] };
   'plan.run': { req: PlanRunRequest; res: PlanRunReply };
@@ -503,7 +555,7 @@ export type ApiResponse<M extends ApiMethod> = ApiMethods[M]['res'];
 
 export const API_METHODS: readonly ApiMethod[] = [
   'sessions.list', 'sessions.rename', 'sessions.delete', 'db.open', 'record.defaults', 'record.start', 'record.stop',
-  'overview.timeline', 'overview.top', 'plan.iterations', 'plan.list', 'plan.run', 'plan.map', 'replay.info', 'replay.at',
+  'overview.timeline', 'overview.top', 'overview.live', 'plan.iterations', 'plan.list', 'plan.run', 'plan.map', 'replay.info', 'replay.at',
   'replay.live.defaults', 'replay.live.start', 'replay.live.stop', 'ab.allocators', 'ab.start', 'ab.stop', 'ab.list', 'ab.get',
   'export.run', 'processes.list', 'attach.start', 'attach.stop', 'jobs.list',
 ];

@@ -32,3 +32,19 @@ export function formatBytes(n: number | null | undefined, missing = '–'): stri
   const s = u === 0 ? String(v) : v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2);
   return `${n < 0 ? '-' : ''}${s} ${units[u]}`;
 }
+
+/** A duration in readable units (ns, µs, ms, s), three significant digits. */
+export function formatDuration(ns: number): string {
+  const a = Math.abs(ns);
+  const sig = (v: number) => v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2);
+  if (a < 1e3) return `${Math.round(ns)} ns`;
+  if (a < 1e6) return `${sig(ns / 1e3)} µs`;
+  if (a < 1e9) return `${sig(ns / 1e6)} ms`;
+  return `${sig(ns / 1e9)} s`;
+}
+
+/** An instant (ns) as seconds, with enough decimals to tell apart a thousandth of `spanNs`. */
+export function formatSeconds(ns: number, spanNs: number): string {
+  const decimals = Math.min(9, Math.max(1, Math.ceil(-Math.log10(Math.max(spanNs, 1) / 1e12))));
+  return `${(ns / 1e9).toFixed(decimals)} s`;
+}

@@ -175,4 +175,10 @@ table.dense th, table.dense td { padding:5px 7px; }
 .export-file a { font-weight:600; }
 pre.stderr { white-space:pre-wrap; word-break:break-word; background:#fff; border:1px solid var(--line); border-radius:6px; padding:8px 10px; max-height:260px; overflow:auto; font-family:ui-monospace, monospace; font-size:12px; color:var(--fg); }
 #db-error { margin:8px 0 12px; white-space:normal; }
+.chart.flame { height:360px; }
+.live-head { display:flex; gap:12px; align-items:center; flex-wrap:wrap; margin:14px 0 6px; }
+.live-head h3 { margin:0; }
+table.live td.key { max-width:420px; overflow:hidden; text-overflow:ellipsis; }
+table.live td.bar { width:120px; }
+table.live td.bar span { display:block; height:8px; background:#9db5e8; border-radius:2px; }
 `;

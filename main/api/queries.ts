@@ -1,8 +1,10 @@
 import type { DB } from '../store/db';
 import { UserError } from '../../shared/errors';
-import { LIMITS, type IterationsReply, type MapReply, type StoredPlanInfo, type TimelineReply, type TopReply } from '../../shared/api';
+import { LIMITS, type IterationsReply, type LiveReply, type LiveRequest, type MapReply, type StoredPlanInfo, type TimelinePoint, type TimelineReply, type TopReply } from '../../shared/api';
 import { chooseIteration } from '../plan/iteration';
 import { detailFromEvents, type DetailBucket } from './timeline-detail';
+import { groupLive, groupScopes, liveAt, scopeInfo, type LiveBy, type LiveWhen } from '../store/live';
+import { allocatedBySession, allocatedInRange } from '../store/allocated';
 
 /**
  * The read side of the UI: every query aggregates in SQL so that a reply holds no more rows
@@ -67,7 +69,21 @@ export function timeline(db: DB, session: number, range: { t0?: number; t1?: num
     points: detail ? detail.points : rows.map((r) => ({ t: r.t, live: r.live, max: r.mx, allocs: r.allocs, frees: r.frees })),
     iterations,
     peakLiveBytes: s.peak_live_bytes,
+    scopes: detail ? scopeNames(db, session, detail.points) : undefined,
   };
+}
+
+/** Module and op of the scopes that event-resolution points name. */
+function scopeNames(db: DB, session: number, points: TimelinePoint[]): Record<string, { module: string; op: string }> {
+  const ids = new Set(points.map((p) => p.scope).filter((x): x is number => typeof x === 'number'));
+  if (!ids.size) return {};
+  const info = scopeInfo(db, session);
+  const out: Record<string, { module: string; op: string }> = {};
+  for (const id of ids) {
+    const i = info.get(id);
+    if (i) out[id] = { module: i.module, op: i.op };
+  }
+  return out;
 }
 
 /** The range at event resolution, or null where timeline-detail.ts declines (too many events, no id ranges, unconfirmed). */
@@ -83,16 +99,29 @@ function zoomedDetail(db: DB, session: number, range: { t0: number; t1: number; 
   return detailFromEvents(db, session, range, covered, prev ?? 0);
 }
 
-export function top(db: DB, session: number, by: 'op' | 'module', limit: number): TopReply {
-  sessionExtent(db, session);
-  const col = by === 'op' ? 'o.op' : 'o.module';
-  const none = by === 'op' ? '(no aten op)' : '(outside any module)';
-  const rows = db
-    .prepare(
-      `SELECT coalesce(nullif(${col}, ''), @none) AS name, sum(s.bytes) AS bytes, sum(s.allocs) AS allocs, max(s.max_size) AS maxSize
-       FROM op_stats s LEFT JOIN ops o ON o.id = s.op_id WHERE s.session_id = @s GROUP BY 1 ORDER BY bytes DESC, name`,
-    )
-    .all({ s: session, none }) as { name: string; bytes: number; allocs: number; maxSize: number }[];
+/**
+ * Bytes allocated by op or module, over the whole session (op_stats) or a time range (summed from
+ * the range's allocation events, main/store/allocated.ts): totals, not live bytes.
+ */
+export function top(db: DB, session: number, by: 'op' | 'module', limit: number, range?: { t0?: number; t1?: number }): TopReply {
+  const s = sessionExtent(db, session);
+  let t0 = range?.t0;
+  let t1 = range?.t1;
+  const whole = (t0 === undefined || s.t_begin === null || t0 <= s.t_begin) && (t1 === undefined || s.t_end === null || t1 >= s.t_end);
+  let scoped = whole ? null : allocatedInRange(db, session, Math.floor(t0 ?? s.t_begin ?? 0), Math.ceil(t1 ?? s.t_end ?? 0));
+  if (!scoped) {
+    // The whole session, or a session without the timeline's id ranges (recorded before schema 5).
+    scoped = allocatedBySession(db, session);
+    t0 = t1 = undefined;
+  }
+  const info = scopeInfo(db, session);
+  const maxOf = new Map<string, number>();
+  const groups = groupScopes(scoped, info, by);
+  for (const r of scoped) {
+    const g = groupScopes([r], info, by)[0];
+    maxOf.set(g.key, Math.max(maxOf.get(g.key) ?? 0, r.maxSize));
+  }
+  const rows = groups.map((g) => ({ name: g.key, bytes: g.bytes, allocs: g.count, maxSize: maxOf.get(g.key) ?? 0 }));
   return {
     session,
     by,
@@ -100,6 +129,35 @@ export function top(db: DB, session: number, by: 'op' | 'module', limit: number)
     totalBytes: rows.reduce((n, r) => n + r.bytes, 0),
     totalAllocs: rows.reduce((n, r) => n + r.allocs, 0),
     omitted: Math.max(0, rows.length - limit),
+    range: t0 === undefined && t1 === undefined ? null : { t0: Math.floor(t0 ?? s.t_begin ?? 0), t1: Math.ceil(t1 ?? s.t_end ?? 0) },
+  };
+}
+
+/** What is live at an instant, by module, op and stack (main/store/live.ts), each list cut to `limit` rows. */
+export function live(db: DB, req: LiveRequest): LiveReply {
+  const when: LiveWhen = req.t !== undefined ? { kind: 'ns', t: req.t } : req.iteration !== undefined ? { kind: 'iteration', number: req.iteration } : { kind: 'peak' };
+  const l = liveAt(db, req.session, when);
+  const info = scopeInfo(db, req.session);
+  const limit = Math.min(req.limit ?? 100, LIMITS.liveRows);
+  const cut = (by: LiveBy) => {
+    const all = groupLive(l, info, by);
+    const shown = all.slice(0, limit);
+    return { shown, omitted: [all.length - shown.length, all.slice(limit).reduce((n, g) => n + g.bytes, 0)] as [number, number] };
+  };
+  const m = cut('module');
+  const o = cut('op');
+  const st = cut('stack');
+  return {
+    session: req.session,
+    t: l.t,
+    at: l.at,
+    iteration: l.iteration,
+    liveBytes: l.liveBytes,
+    liveCount: l.liveCount,
+    byModule: m.shown,
+    byOp: o.shown,
+    byStack: st.shown,
+    omitted: { module: m.omitted, op: o.omitted, stack: st.omitted },
   };
 }
 

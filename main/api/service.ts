@@ -229,6 +229,7 @@ export class ApiService {
         dbError,
         sessions: dbError ? [] : listSessions(this.db()),
         recording: [...[...this.runs.values()].map((r) => r.sessionId), ...[...this.attaches.values()].map((a) => a.sessionId).filter((id) => id > 0)],
+        replays: dbError ? [] : (this.db().prepare(`SELECT session_id FROM replays ORDER BY session_id`).pluck().all() as number[]),
       };
     },
 
@@ -291,7 +292,14 @@ export class ApiService {
       if (r.t0 !== undefined && r.t1 !== undefined && r.t1 < r.t0) throw new ApiInputError('overview.timeline: t1 must not be before t0');
       return this.queries().request('overview.timeline', { session: r.session, t0: r.t0, t1: r.t1, points: r.points });
     },
-    'overview.top': (r) => q.top(this.db(), r.session, r.by, r.limit ?? 15),
+    'overview.top': (r) => {
+      if (r.t0 !== undefined && r.t1 !== undefined && r.t1 < r.t0) throw new ApiInputError('overview.top: t1 must not be before t0');
+      return this.queries().request('overview.top', { session: r.session, by: r.by, limit: r.limit, t0: r.t0, t1: r.t1 });
+    },
+    'overview.live': (r) => {
+      if (r.t !== undefined && r.iteration !== undefined) throw new ApiInputError('overview.live: give t or iteration, not both');
+      return this.queries().request('overview.live', { session: r.session, t: r.t, iteration: r.iteration, limit: r.limit });
+    },
     'plan.iterations': (r) => q.iterations(this.db(), r.session),
     'plan.list': (r) => q.storedPlans(this.db(), r.session),
 

@@ -101,20 +101,24 @@ export function detailFromEvents(
     .prepare(
       `WITH r(a, b) AS (
          SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(@ranges)
-       ), d(ts, delta, k) AS (
-         SELECT e.ts, e.size, 1 FROM r CROSS JOIN events e ON e.id BETWEEN r.a AND r.b
+       ), d(ts, delta, k, sc) AS (
+         SELECT e.ts, e.size, 1, e.scope FROM r CROSS JOIN events e ON e.id BETWEEN r.a AND r.b
          WHERE ts >= @T0 AND ts < @T1 AND kind IN (${ALLOC_KINDS}) AND (flags & ${RECORD_FLAG_FAILED}) = 0 AND addr != 0
            AND thread_id IN (SELECT id FROM threads WHERE session_id = @s)
          UNION ALL
-         SELECT f.ts, -e.size, -1 FROM allocations a JOIN events f ON f.id = a.free_event JOIN events e ON e.id = a.alloc_event
+         SELECT f.ts, -e.size, -1, NULL FROM allocations a JOIN events f ON f.id = a.free_event JOIN events e ON e.id = a.alloc_event
          WHERE a.id BETWEEN @a0 AND @a1 AND a.session_id = @s AND f.ts >= @T0 AND f.ts < @T1
        ), c AS (
-         SELECT ts, k, delta, @live + sum(delta) OVER (ORDER BY ts, k ROWS UNBOUNDED PRECEDING) AS live,
+         SELECT ts, k, delta, sc, @live + sum(delta) OVER (ORDER BY ts, k ROWS UNBOUNDED PRECEDING) AS live,
                 CASE WHEN ts < @t0 THEN -1 WHEN ts >= @t1 THEN @p ELSE min(@p - 1, CAST((ts - @t0) * @p / @width AS INTEGER)) END AS g
          FROM d
+       ), c2 AS (
+         -- the scope of the group's largest allocation (NULL: none, or outside any scope)
+         SELECT *, first_value(sc) OVER (PARTITION BY g ORDER BY k DESC, delta DESC, ts) AS big FROM c
        )
-       SELECT g, max(ts) AS t, max(live) AS mx, @live + sum(sum(delta)) OVER (ORDER BY g) AS live, sum(k = 1) AS allocs, sum(k = -1) AS frees
-       FROM c GROUP BY g ORDER BY g`,
+       SELECT g, max(ts) AS t, max(live) AS mx, @live + sum(sum(delta)) OVER (ORDER BY g) AS live, sum(k = 1) AS allocs, sum(k = -1) AS frees,
+              max(big) AS scope
+       FROM c2 GROUP BY g ORDER BY g`,
     )
     .all({ ranges: JSON.stringify(events), a0, a1, T0, T1, s: session, live: liveBefore, t0: range.t0, t1: range.t1, p, width }) as {
     g: number;
@@ -123,12 +127,13 @@ export function detailFromEvents(
     live: number;
     allocs: number;
     frees: number;
+    scope: number | null;
   }[];
   const gotAllocs = rows.reduce((n, r) => n + r.allocs, 0);
   const gotFrees = rows.reduce((n, r) => n + r.frees, 0);
   if (gotAllocs !== wantAllocs || gotFrees !== wantFrees) return null;
   const before = rows.length && rows[0].g === -1 ? rows[0].live : liveBefore;
   const points: TimelinePoint[] = [{ t: range.t0, live: before, max: before, allocs: 0, frees: 0 }];
-  for (const r of rows) if (r.g >= 0 && r.g < p) points.push({ t: r.t, live: r.live, max: r.mx, allocs: r.allocs, frees: r.frees });
+  for (const r of rows) if (r.g >= 0 && r.g < p) points.push({ t: r.t, live: r.live, max: r.mx, allocs: r.allocs, frees: r.frees, scope: r.scope });
   return { points, events: gotAllocs + gotFrees };
 }

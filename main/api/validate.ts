@@ -59,7 +59,19 @@ const SCHEMAS: { [M in ApiMethod]: Schema } = {
     t1: { t: 'num', min: -NS_MAX, max: NS_MAX, optional: true },
     points: { t: 'int', min: 2, max: 100_000, optional: true },
   },
-  'overview.top': { session: id, by: { t: 'enum', values: ['op', 'module'] }, limit: { t: 'int', min: 1, max: LIMITS.topRows, optional: true } },
+  'overview.top': {
+    session: id,
+    by: { t: 'enum', values: ['op', 'module'] },
+    limit: { t: 'int', min: 1, max: LIMITS.topRows, optional: true },
+    t0: { t: 'num', min: -NS_MAX, max: NS_MAX, optional: true },
+    t1: { t: 'num', min: -NS_MAX, max: NS_MAX, optional: true },
+  },
+  'overview.live': {
+    session: id,
+    t: { t: 'int', min: -NS_MAX, max: NS_MAX, optional: true },
+    iteration: { t: 'int', min: 0, max: NS_MAX, optional: true },
+    limit: { t: 'int', min: 1, max: LIMITS.liveRows, optional: true },
+  },
   'plan.iterations': { session: id },
   'plan.list': { session: id },
   'plan.run': {

@@ -297,8 +297,13 @@ export function scopeInfo(db: DB, session: number): Map<number, ScopeInfo> {
  * groups add up to live.liveBytes and live.liveCount.
  */
 export function groupLive(live: LiveInstant, scopes: Map<number, ScopeInfo>, by: LiveBy): LiveGroup[] {
+  return groupScopes(live.scopes, scopes, by);
+}
+
+/** Groups per-scope sums (live or allocated) by module, aten op or Python stack, largest first. */
+export function groupScopes(rows: readonly LiveScope[], scopes: Map<number, ScopeInfo>, by: LiveBy): LiveGroup[] {
   const groups = new Map<string, LiveGroup>();
-  for (const s of live.scopes) {
+  for (const s of rows) {
     const info = s.scope === null ? undefined : scopes.get(s.scope);
     let frames: string[];
     if (by === 'module') frames = info?.module ? info.module.split('.') : [OUTSIDE_MODULE];

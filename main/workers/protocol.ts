@@ -33,12 +33,10 @@ export type FromWorker =
 export type ToWorker = { type: 'stop'; id: number; signal: 'SIGINT' | 'SIGTERM' };
 
 /** A read query for the long-lived query thread (query-worker.ts), answered by id. */
-export type QueryRequest = {
-  type: 'query';
-  id: number;
-  method: 'overview.timeline';
-  params: { session: number; t0?: number; t1?: number; points?: number };
-};
+export type QueryRequest =
+  | { type: 'query'; id: number; method: 'overview.timeline'; params: { session: number; t0?: number; t1?: number; points?: number } }
+  | { type: 'query'; id: number; method: 'overview.live'; params: { session: number; t?: number; iteration?: number; limit?: number } }
+  | { type: 'query'; id: number; method: 'overview.top'; params: { session: number; by: 'op' | 'module'; limit?: number; t0?: number; t1?: number } };
 export type QueryMessage = QueryRequest | { type: 'close' };
 export type QueryAnswer = { type: 'reply'; id: number; value: unknown } | { type: 'reply-error'; id: number; error: SerializedError };
 

@@ -23,7 +23,7 @@ export class QueryThread {
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       w.ref(); // an answer is awaited: keep the process alive for it
-      w.postMessage({ type: 'query', id, method, params } satisfies QueryMessage);
+      w.postMessage({ type: 'query', id, method, params } as QueryMessage);
     });
   }
 

@@ -22,6 +22,10 @@ function run(m: QueryRequest): unknown {
   switch (m.method) {
     case 'overview.timeline':
       return q.timeline(db, m.params.session, m.params);
+    case 'overview.live':
+      return q.live(db, m.params);
+    case 'overview.top':
+      return q.top(db, m.params.session, m.params.by, m.params.limit ?? 15, m.params);
   }
 }
 

@@ -165,6 +165,7 @@ export function attachView(go: (view: string) => void): View {
         text: `Open session ${d.sessionId}`,
         onclick: () => {
           state.session = d.sessionId;
+          state.chosenBecause = 'the session just recorded';
           go('overview');
         },
       }),

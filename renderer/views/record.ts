@@ -180,6 +180,7 @@ export function recordView(go: (view: string) => void): View {
       text: `Open session ${d.sessionId}`,
       onclick: () => {
         state.session = d.sessionId;
+        state.chosenBecause = 'the session just recorded';
         go('overview');
       },
     });

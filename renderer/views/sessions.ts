@@ -72,6 +72,7 @@ export function sessionsView(go: (view: string) => void): View {
       );
       const pick = (view: string) => () => {
         state.session = s.id;
+        state.chosenBecause = null;
         go(view);
       };
       const rename = () => {
@@ -122,6 +123,7 @@ export function sessionsView(go: (view: string) => void): View {
       tr.addEventListener('click', (e) => {
         if ((e.target as HTMLElement).closest('button,input')) return;
         state.session = s.id;
+        state.chosenBecause = null;
         render();
       });
       body.append(tr);
