@@ -8,7 +8,8 @@ import { UserError } from '../shared/errors';
 import { asUserError, openDatabase, openDatabaseForReading } from './store/db';
 import { checkSessionName, terminalSafe } from './terminal';
 import { listSessions } from './store/sessions';
-import { record } from './record/record';
+import { record, RECORDING_INCOMPLETE_EXIT } from './record/record';
+import { assertTraceDir, resumeIngest, sessionOfTraceDir } from './ingest/resume';
 import { runPlanCommand } from './plan/cli-plan';
 import { serve } from './serve';
 import { registerAbCommand } from './ab/cli-ab';
@@ -16,7 +17,6 @@ import { loadStepper } from './replay/step';
 import { replayLive } from './replay/live';
 import { registerReportCommands } from './report/cli-report';
 import { registerAttachCommands } from './session/cli-attach';
-import { registerTopCommand } from './top/cli-top';
 import { registerTopCommand } from './top/cli-top';
 
 const DEFAULT_DB = process.env.MEMOPLAN_DB ?? 'memoplan.db';
@@ -101,6 +101,42 @@ export function buildProgram(): Command {
         if (r.signal) note(`the target was killed by ${r.signal}; everything it wrote before is stored`);
         else if (r.exitCode !== 0) note(`the target exited with code ${r.exitCode}`);
         process.exitCode = r.exitCode;
+        if (r.incomplete) {
+          const missing = r.incomplete.missing === null ? 'an unknown number of' : fmt(r.incomplete.missing);
+          note(`the recording is incomplete (${missing} events missing): ${terminalSafe(r.incomplete.reason, 4096)}; session ${r.sessionId} is marked incomplete`);
+          process.exitCode = RECORDING_INCOMPLETE_EXIT;
+        }
+      } finally {
+        db.close();
+      }
+    });
+
+  program
+    .command('ingest')
+    .description(
+      'store a kept trace folder (printed when storing a recording failed: disk full, the ingester killed) into its session, ' +
+        'resuming after what was stored; the folder is removed once everything is stored',
+    )
+    .argument('<trace-dir>', 'the kept trace folder (session-ID-XXXXXX)')
+    .option('--db <file>', 'the database of the recording', DEFAULT_DB)
+    .option('--session <id>', 'the session (default: the ID in the folder name)', parsePositiveInt('--session'))
+    .action((dir: string, opts: { db: string; session?: number }) => {
+      assertTraceDir(dir);
+      const sessionId = opts.session ?? sessionOfTraceDir(dir);
+      if (sessionId === null) throw new UserError(`cannot tell the session from the folder name ${terminalSafe(dir)}: give --session ID`);
+      const db = openDatabase(opts.db, { create: false, check: true });
+      try {
+        const r = resumeIngest({ db, dbFile: opts.db, sessionId, traceDir: dir });
+        for (const n of r.notes) note(n);
+        const t = r.totals;
+        note(
+          `session ${sessionId}: ${fmt(r.added)} events stored from the trace; now ${fmt(t.events)} events, ${fmt(t.allocations)} allocations ` +
+            `(${fmt(t.liveAtExit)} live at exit), ${fmt(t.iterations)} iterations, ${fmt(t.ops)} ops; status ${r.status}`,
+        );
+        if (r.status === 'incomplete') {
+          note(`the recording is incomplete (${r.missing === null ? 'an unknown number of' : fmt(r.missing)} events missing): they were never written to the trace`);
+          process.exitCode = RECORDING_INCOMPLETE_EXIT;
+        }
       } finally {
         db.close();
       }
@@ -124,7 +160,7 @@ export function buildProgram(): Command {
           return;
         }
         const table = rows.map((r) => [
-          String(r.id), terminalSafe(r.name, 60), terminalSafe(r.status, 20), r.exit_code === null ? '-' : String(r.exit_code), fmt(r.events), fmt(r.allocations),
+          String(r.id), terminalSafe(r.name, 60), terminalSafe(statusText(r), 40), r.exit_code === null ? '-' : String(r.exit_code), fmt(r.events), fmt(r.allocations),
           fmt(r.live_at_exit), fmt(r.iterations), fmt(r.ops), terminalSafe(r.started_at, 40),
         ]);
         printTable(['id', 'name', 'status', 'exit', 'events', 'allocations', 'live@exit', 'iterations', 'ops', 'started'], table);
@@ -224,9 +260,13 @@ export function buildProgram(): Command {
 
   registerTopCommand(program);
 
-  registerTopCommand(program);
-
   return program;
+}
+
+/** The status column: an incomplete session says how many events it misses, when known. */
+function statusText(r: { status: string; events: number; events_claimed: number | null }): string {
+  if (r.status !== 'incomplete') return r.status;
+  return r.events_claimed !== null && r.events_claimed > r.events ? `incomplete (${fmt(r.events_claimed - r.events)} missing)` : 'incomplete';
 }
 
 function printTable(head: string[], rows: string[][]): void {

@@ -9,7 +9,9 @@ import type { PlanCounters } from './trace-reader';
 import { hostInfo } from './host';
 import { planLaunch } from './launch';
 import { chooseTraceRoot, ensureTraceRoot } from './trace-dir';
-import { assertIngestReady, startIngest, type Ingest } from './native-ingest';
+import { assertIngestReady, startIngest, type Ingest, type IngestResult } from './native-ingest';
+import { RECORDER_END_FILE, resumeIngest } from '../ingest/resume';
+import { UserError } from '../../shared/errors';
 
 /**
  * `memoplan record`: launch a command under the interposer and the agent, stream its trace
@@ -53,6 +55,8 @@ export interface RecordResult {
   ingestSeconds: number;
   stdout: string;
   stderr: string;
+  /** Set when the recording is not whole (session status incomplete or failed): why, and the events missing when known. */
+  incomplete: { missing: number | null; reason: string } | null;
 }
 
 export async function record(o: RecordOptions): Promise<RecordResult> {
@@ -89,10 +93,12 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
   o.db.prepare(`UPDATE sessions SET clock_base_ns = ? WHERE id = ?`).run(clockBase, sessionId);
   // The ingest polls the trace directory by itself (memoplan-ingest, or the JS SessionIngest on
   // a timer with MEMOPLAN_INGEST=js); if it fails, the target is stopped and the trace kept.
+  // If storing fails while the target runs (disk full, the ingester killed), the target is left
+  // alone: its trace stays on disk, and what was not stored is stored from it once it exits.
   let child: ChildProcess | null = null;
   const ingest = startIngest({
     db: o.db, dbFile: o.dbFile, sessionId, traceDir: dir, clockBaseNs: clockBase, pollMs: o.pollMs,
-    onFailure: () => child?.kill('SIGKILL'),
+    onFailure: (err) => o.onNote?.(`storing the trace failed (${oneLine(err.message)}); the target runs on and its trace is kept, to be stored when it exits`),
   });
   o.onIngest?.(ingest);
 
@@ -143,16 +149,84 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
   const { code, signal } = waited;
   const targetSeconds = (Date.now() - started) / 1000;
   const exitCode = code ?? 128 + (signal ? os.constants.signals[signal] : 0);
-  try {
-    if (ingest.failure) throw ingest.failure;
-    const { claimed, totals: summary, notes, plan } = await ingest.finish();
-    for (const n of notes) o.onNote?.(n);
-    endSession(o.db, sessionId, { status: signal ? 'killed' : 'complete', exitCode, signal });
-    fs.rmSync(dir, { recursive: true, force: true });
-    return { sessionId, exitCode, signal, summary, claimed, plan, targetSeconds, ingestSeconds: ingest.stats.busySeconds, stdout, stderr };
-  } catch (err) {
-    endSession(o.db, sessionId, { status: 'failed', exitCode, signal });
-    (err as Error).message += ` (what was stored before the failure is in session ${sessionId}; the rest of the raw trace is kept in ${dir})`;
-    throw err;
+  let failure: Error | null = ingest.failure;
+  let finished: IngestResult | null = null;
+  if (failure) await ingest.finish().catch(() => undefined); // it has ended (or ends now)
+  else {
+    try {
+      finished = await ingest.finish();
+    } catch (err) {
+      failure = err as Error;
+    }
   }
+  const common = { sessionId, exitCode, signal, targetSeconds, ingestSeconds: ingest.stats.busySeconds, stdout, stderr };
+  if (finished) {
+    const { claimed, totals: summary, notes, plan } = finished;
+    for (const n of notes) o.onNote?.(n);
+    const wroteTrace = fs.readdirSync(dir).some((f) => f.endsWith('.mpt'));
+    const incomplete = recordingGaps(summary.events, claimed, notes, wroteTrace, dir);
+    endSession(o.db, sessionId, { status: incomplete ? (wroteTrace ? 'incomplete' : 'failed') : signal ? 'killed' : 'complete', exitCode, signal });
+    fs.rmSync(dir, { recursive: true, force: true });
+    return { ...common, summary, claimed, plan, incomplete };
+  }
+  // Storing failed: what was not stored is still in the trace. Store it now, resuming after the
+  // rows that made it (main/ingest/resume.ts); if that fails too, keep the trace and say how to
+  // store it later.
+  const reason = oneLine(failure!.message);
+  try {
+    o.db.prepare(`UPDATE sessions SET exit_code = ?, signal = ? WHERE id = ?`).run(exitCode, signal, sessionId);
+    const r = resumeIngest({ db: o.db, dbFile: o.dbFile, sessionId, traceDir: dir });
+    o.onNote?.(`storing the trace failed while the target ran (${reason}); the rest was stored from the kept trace after it exited (${r.added.toLocaleString('en-US')} events)`);
+    for (const n of r.notes) o.onNote?.(n);
+    o.db.prepare(`UPDATE sessions SET ended_at = ? WHERE id = ?`).run(new Date().toISOString(), sessionId);
+    const incomplete = r.status === 'incomplete' ? { missing: r.missing, reason: r.notes[0] ?? `${r.missing} claimed events are not in the trace` } : null;
+    return { ...common, summary: r.totals, claimed: r.claimed, plan: r.plan, incomplete };
+  } catch (err) {
+    const again = err instanceof UserError ? err.message : oneLine((err as Error).message);
+    try {
+      endSession(o.db, sessionId, { status: 'incomplete', exitCode, signal });
+    } catch {
+      /* the database cannot be written (disk full): memoplan ingest sets the status */
+    }
+    try {
+      // The target's end, for memoplan ingest to store (the database may have had no room for it).
+      fs.writeFileSync(path.join(dir, RECORDER_END_FILE), JSON.stringify({ exitCode, signal, sessionId, dbFile: path.resolve(o.dbFile) }));
+    } catch {
+      /* the trace folder is full too: the exit code is in this message */
+    }
+    throw new UserError(
+      `storing the recording failed (${reason}${again !== reason ? `; again: ${again}` : ''}). Session ${sessionId} holds what was stored; ` +
+        `the target exited with ${signal ?? `code ${exitCode}`}; the trace is kept in ${dir}: once the cause is fixed, memoplan ingest ${dir} --db ${o.dbFile} stores the rest`,
+      RECORDING_INCOMPLETE_EXIT,
+    );
+  }
+}
+
+/** Exit code of record when the recording is not whole (EX_TEMPFAIL: the trace is kept, or the target wrote none). */
+export const RECORDING_INCOMPLETE_EXIT = 75;
+
+function oneLine(s: string): string {
+  return s.replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * Whether a recording stored by the ingest is whole: every event the interposers claimed is
+ * stored, none stopped recording early (no room in the trace folder), and a trace was written.
+ */
+function recordingGaps(events: number, claimed: number | null, notes: string[], wroteTrace: boolean, dir: string): RecordResult['incomplete'] {
+  if (!wroteTrace) {
+    let room = '';
+    try {
+      const st = fs.statfsSync(path.dirname(dir));
+      room = `; ${((st.bavail * st.bsize) / 1048576).toFixed(1)} MiB free in ${path.dirname(dir)}`;
+    } catch {
+      /* gone */
+    }
+    return { missing: null, reason: `the target wrote no trace: it did not load the interposer (a static binary, or LD_PRELOAD cleared) or the trace folder had no room${room}` };
+  }
+  // The interposer counts what it wrote: how much it could not write is unknown.
+  const early = notes.find((n) => /stopped recording early/.test(n));
+  if (early) return { missing: null, reason: early };
+  if (claimed !== null && events < claimed) return { missing: claimed - events, reason: `${(claimed - events).toLocaleString('en-US')} of the ${claimed.toLocaleString('en-US')} events the interposer wrote are not stored` };
+  return null;
 }

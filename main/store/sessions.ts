@@ -24,7 +24,7 @@ export function createSession(db: DB, s: NewSession): number {
 export function endSession(
   db: DB,
   id: number,
-  end: { status: 'complete' | 'killed' | 'failed'; exitCode: number | null; signal: string | null },
+  end: { status: 'complete' | 'killed' | 'failed' | 'incomplete'; exitCode: number | null; signal: string | null },
 ): void {
   db.prepare(`UPDATE sessions SET status = ?, exit_code = ?, signal = ?, ended_at = ? WHERE id = ?`).run(
     end.status,
@@ -33,6 +33,28 @@ export function endSession(
     new Date().toISOString(),
     id,
   );
+}
+
+/**
+ * Deletes a session and every row of it, in one write transaction that first checks, holding
+ * the lock, that it is not being recorded: its ingester (another process, perhaps another
+ * memoplan) inserts rows that refer to it until the session ends.
+ */
+export function deleteSession(db: DB, id: number): void {
+  db.transaction(() => {
+    const s = db.prepare(`SELECT status, first_event, last_event FROM sessions WHERE id = ?`).get(id) as
+      | { status: string; first_event: number | null; last_event: number | null }
+      | undefined;
+    if (!s) throw new UserError(`no session ${id} in this database`);
+    if (s.status === 'recording') {
+      throw new UserError(`session ${id} is being recorded; stop the recording first (a recording whose recorder died is ended by memoplan ingest of its kept trace)`);
+    }
+    // events has no session column: a session's events are its threads' rows in first_event..last_event.
+    if (s.first_event !== null && s.last_event !== null) {
+      db.prepare(`DELETE FROM events WHERE id BETWEEN ? AND ? AND thread_id IN (SELECT id FROM threads WHERE session_id = ?)`).run(s.first_event, s.last_event, id);
+    }
+    db.prepare(`DELETE FROM sessions WHERE id = ?`).run(id);
+  }).immediate();
 }
 
 interface SessionRow {

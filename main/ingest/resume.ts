@@ -1,0 +1,509 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { UserError } from '../../shared/errors';
+import type { DB } from '../store/db';
+import { EventWriter } from '../store/ingest';
+import { LifetimeBuilder, type LifetimeTotals, type StreamEvent } from '../store/lifetimes';
+import { parseHeader, RECORD_SIZE, type PlanCounters, type RecordBatch, type TraceHeader } from '../record/trace-reader';
+import { readInputFile } from '../fs/files';
+
+/**
+ * Stores a kept trace (a recording whose storing failed: disk full, the ingester killed, the
+ * database gone) into its session, resuming after what was stored (`memoplan ingest`, and
+ * `memoplan record` itself once the target has exited).
+ *
+ * What was stored. The ingest commits each thread's records in program order, so what a session
+ * holds of a thread is a prefix of that thread's records: N rows. Its chunks are taken in
+ * order (chunk_seq), each one full before the next is taken; a chunk whose rows were committed
+ * may have been punched out of the file (it reads as zeros, docs/TRACE_FORMAT.md), which only
+ * happens to full chunks or to the last chunks of a thread that ended. So the records of a
+ * chunk with sequence s that precede it are the committed records of the thread's earlier
+ * chunks still in the file plus a full chunk for each one punched out, and the first
+ * N - before of the chunk's records are stored already (none when negative).
+ *
+ * Lifetimes, iterations, the timeline and op totals are then built again from every event row
+ * of the session (the old ones are deleted first), in timestamp order, as the ingest builds
+ * them; the session's counts are written, and its status says whether every event the
+ * interposers claimed is stored.
+ */
+
+const TRACE_FILE = /^trace-(\d+)-(\d+)\.mpt$/;
+/** Written into a kept trace folder by memoplan record: how the target ended ({exitCode, signal, sessionId, dbFile}). */
+export const RECORDER_END_FILE = 'recorder-end.json';
+const CHUNK_MAGIC = 0x4b43504d; // 'MPCK'
+const HEADER_READ = 160;
+/** Records appended per transaction (and events fed to the lifetime builder per transaction). */
+const BATCH_RECORDS = 250_000;
+const TWO32 = 4294967296;
+const INT64_MAX = (1n << 63n) - 1n;
+
+export interface ResumeOptions {
+  db: DB;
+  /** The database file (a second, read-only connection streams the events back in time order). */
+  dbFile: string;
+  sessionId: number;
+  traceDir: string;
+  /** Remove the trace folder once everything in it is stored (default true). */
+  removeTrace?: boolean;
+  onNote?: (note: string) => void;
+}
+
+export interface ResumeResult {
+  /** Records of the trace that were not stored yet and now are. */
+  added: number;
+  totals: LifetimeTotals & { ops: number };
+  claimed: number | null;
+  status: 'complete' | 'incomplete' | 'killed';
+  /** Events the interposers claimed that are not stored (null: unknown, a process did not exit cleanly). */
+  missing: number | null;
+  notes: string[];
+  plan: PlanCounters | null;
+}
+
+interface ChunkInfo {
+  index: number;
+  tid: number;
+  threadIndex: number;
+  seq: number;
+  committed: number;
+}
+
+interface TraceFile {
+  file: string;
+  name: string;
+  header: TraceHeader;
+  processId: number;
+  chunks: ChunkInfo[];
+}
+
+/** The session a kept trace folder belongs to, from its name (session-<id>-XXXXXX). */
+export function sessionOfTraceDir(dir: string): number | null {
+  const m = /^session-(\d+)-/.exec(path.basename(path.resolve(dir)));
+  return m ? Number(m[1]) : null;
+}
+
+/** Processes other than us that have a file of `dir` open or mapped (a target still writing, an ingester still storing). */
+export function traceUsers(dir: string): { pid: number; name: string }[] {
+  const abs = fs.realpathSync(dir) + '/';
+  const users: { pid: number; name: string }[] = [];
+  let pids: string[];
+  try {
+    pids = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid);
+  } catch {
+    return users;
+  }
+  for (const p of pids) {
+    let uses = false;
+    try {
+      for (const fd of fs.readdirSync(`/proc/${p}/fd`)) {
+        let target: string;
+        try {
+          target = fs.readlinkSync(`/proc/${p}/fd/${fd}`);
+        } catch {
+          continue;
+        }
+        if (target.startsWith(abs)) {
+          uses = true;
+          break;
+        }
+      }
+      if (!uses) uses = fs.readFileSync(`/proc/${p}/maps`, 'utf8').includes(abs);
+    } catch {
+      continue; // gone, or not ours to look at
+    }
+    if (uses) {
+      let name = '?';
+      try {
+        name = fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim();
+      } catch {
+        /* gone */
+      }
+      users.push({ pid: Number(p), name });
+    }
+  }
+  return users;
+}
+
+function readRecorderEnd(dir: string): { exitCode: number | null; signal: string | null; sessionId: number; dbFile?: string } | null {
+  try {
+    const j = JSON.parse(readInputFile(path.join(dir, RECORDER_END_FILE), 'recorder end file', 65536).toString('utf8'));
+    if (typeof j !== 'object' || j === null || typeof j.sessionId !== 'number') return null;
+    return {
+      exitCode: typeof j.exitCode === 'number' ? j.exitCode : null,
+      signal: typeof j.signal === 'string' ? j.signal : null,
+      sessionId: j.sessionId,
+      dbFile: typeof j.dbFile === 'string' ? j.dbFile : undefined,
+    };
+  } catch {
+    return null;
+  }
+}
+
+function u64(buf: Buffer, off: number): number | bigint {
+  const lo = buf.readUInt32LE(off);
+  const hi = buf.readUInt32LE(off + 4);
+  if (hi < 0x200000) return hi * TWO32 + lo;
+  const v = buf.readBigUInt64LE(off);
+  return v > INT64_MAX ? INT64_MAX : v;
+}
+
+function splitScope(name: string): [string, string] {
+  const tab = name.indexOf('\t');
+  return tab < 0 ? [name, ''] : [name.slice(0, tab), name.slice(tab + 1)];
+}
+
+function readHeader(fd: number): TraceHeader | null {
+  const buf = Buffer.alloc(HEADER_READ);
+  const n = fs.readSync(fd, buf, 0, buf.length, 0);
+  if (n < buf.length || buf.readUInt32LE(0) === 0) return null;
+  return parseHeader(buf);
+}
+
+/** The chunks of a trace file that hold committed records, in file order. */
+function scanChunks(fd: number, header: TraceHeader): ChunkInfo[] {
+  const size = fs.fstatSync(fd).size;
+  const slots = header.chunkSize / RECORD_SIZE;
+  const out: ChunkInfo[] = [];
+  const head = Buffer.alloc(RECORD_SIZE);
+  const body = Buffer.alloc(header.chunkSize);
+  for (let i = 1; i < header.chunksUsed; i++) {
+    const base = i * header.chunkSize;
+    if (base + header.chunkSize > size) continue; // never extended
+    fs.readSync(fd, head, 0, RECORD_SIZE, base);
+    if (head.readUInt32LE(24) !== CHUNK_MAGIC) continue; // being set up, or punched out (stored)
+    const got = fs.readSync(fd, body, 0, header.chunkSize - RECORD_SIZE, base + RECORD_SIZE);
+    const max = Math.min(slots - 1, Math.floor(got / RECORD_SIZE));
+    let n = 0;
+    while (n < max && body[n * RECORD_SIZE + 28] !== 0) n++;
+    out.push({ index: i, tid: head.readUInt32LE(0), threadIndex: head.readUInt32LE(4), seq: head.readUInt32LE(8), committed: n });
+  }
+  return out;
+}
+
+function decode(buf: Buffer, chunk: ChunkInfo, from: number, baseHi: number, baseLo: number): RecordBatch {
+  const n = chunk.committed - from;
+  const b: RecordBatch = {
+    tid: chunk.tid,
+    threadIndex: chunk.threadIndex,
+    count: n,
+    ts: new Float64Array(n),
+    addr: new Array(n),
+    size: new Array(n),
+    scope: new Uint32Array(n),
+    kind: new Uint8Array(n),
+    alignLog2: new Uint8Array(n),
+    flags: new Uint16Array(n),
+  };
+  for (let r = 0; r < n; r++) {
+    const o = (from + r) * RECORD_SIZE;
+    b.ts[r] = (buf.readUInt32LE(o + 4) - baseHi) * TWO32 + (buf.readUInt32LE(o) - baseLo);
+    b.addr[r] = u64(buf, o + 8);
+    b.size[r] = u64(buf, o + 16);
+    b.scope[r] = buf.readUInt32LE(o + 24);
+    b.kind[r] = buf[o + 28];
+    b.alignLog2[r] = buf[o + 29];
+    b.flags[r] = buf.readUInt16LE(o + 30);
+  }
+  return b;
+}
+
+function readNames(file: string): { id: number; name: string }[] {
+  if (!fs.existsSync(file)) return [];
+  const buf = readInputFile(file, 'trace names file', 1024 * 1024 * 1024);
+  const out: { id: number; name: string }[] = [];
+  let off = 0;
+  while (off + 8 <= buf.length) {
+    const len = buf.readUInt32LE(off + 4);
+    if (off + 8 + len > buf.length) break;
+    out.push({ id: buf.readUInt32LE(off), name: buf.toString('utf8', off + 8, off + 8 + len) });
+    off += 8 + len;
+  }
+  return out;
+}
+
+const num = (v: unknown): number => (typeof v === 'bigint' ? Number(v) : (v as number));
+const big = (v: unknown): number | bigint => (typeof v === 'bigint' && v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : (v as number | bigint));
+
+/** The absolute path of a folder that exists (a UserError otherwise). */
+export function assertTraceDir(traceDir: string): string {
+  const dir = path.resolve(traceDir);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    throw new UserError(`trace folder not found: ${traceDir}`);
+  }
+  if (!st.isDirectory()) throw new UserError(`${traceDir} is not a trace folder (not a folder)`);
+  return dir;
+}
+
+export function resumeIngest(o: ResumeOptions): ResumeResult {
+  const { db, sessionId } = o;
+  const dir = assertTraceDir(o.traceDir);
+  const names = fs.readdirSync(dir).filter((n) => TRACE_FILE.test(n)).sort();
+  if (names.length === 0) throw new UserError(`${o.traceDir} holds no trace files (trace-PID-NS.mpt): not a kept recording`);
+
+  const session = db.prepare(`SELECT status, clock_base_ns, signal FROM sessions WHERE id = ?`).safeIntegers(true).get(sessionId) as
+    | { status: string; clock_base_ns: bigint | null; signal: string | null }
+    | undefined;
+  if (!session) throw new UserError(`no session ${sessionId} in ${o.dbFile}: this trace belongs to another database (or give --session)`);
+  if (session.clock_base_ns === null) throw new UserError(`session ${sessionId} of ${o.dbFile} was not recorded from a trace folder (no clock base)`);
+  const users = traceUsers(dir);
+  if (users.length) {
+    const who = users.slice(0, 3).map((u) => `${u.pid} (${u.name})`).join(', ');
+    throw new UserError(`the trace in ${o.traceDir} is still in use by process ${who}: the target or its ingester is still running; wait for it to end`);
+  }
+  const end = readRecorderEnd(dir);
+  if (end && end.sessionId !== sessionId) {
+    throw new UserError(`${o.traceDir} is the trace of session ${end.sessionId}${end.dbFile ? ` of ${end.dbFile}` : ''}, not of session ${sessionId}`);
+  }
+  if (end && (end.exitCode !== null || end.signal !== null)) {
+    db.prepare(`UPDATE sessions SET exit_code = coalesce(exit_code, ?), signal = coalesce(signal, ?) WHERE id = ?`).run(end.exitCode, end.signal, sessionId);
+    session.signal ??= end.signal;
+  }
+  const clockBase = session.clock_base_ns;
+  const baseHi = Number(clockBase >> 32n);
+  const baseLo = Number(clockBase & 0xffffffffn);
+
+  const processes = new Map<string, number>();
+  for (const r of db.prepare(`SELECT id, trace_file FROM processes WHERE session_id = ?`).all(sessionId) as { id: number; trace_file: string }[]) {
+    processes.set(r.trace_file, r.id);
+  }
+  for (const tf of processes.keys()) {
+    if (!names.includes(tf)) throw new UserError(`${o.traceDir} is not the trace of session ${sessionId} in ${o.dbFile} (its ${tf} is not there)`);
+  }
+  if (processes.size === 0 && session.status !== 'recording' && session.status !== 'failed' && session.status !== 'incomplete') {
+    throw new UserError(`session ${sessionId} in ${o.dbFile} is ${session.status} and holds no process: not the session of this trace`);
+  }
+
+  // Rows stored per thread, and the thread and scope rows of the session.
+  const threadRows = db.prepare(`SELECT id, process_id, thread_index FROM threads WHERE session_id = ?`).all(sessionId) as {
+    id: number;
+    process_id: number;
+    thread_index: number;
+  }[];
+  const threadId = new Map<string, number>(threadRows.map((t) => [`${t.process_id}:${t.thread_index}`, t.id]));
+  const threadProcess = new Map<number, number>(threadRows.map((t) => [t.id, t.process_id]));
+  const stored = new Map<number, number>();
+  for (const r of db
+    .prepare(`SELECT thread_id, count(*) AS n FROM events WHERE thread_id IN (SELECT id FROM threads WHERE session_id = ?) GROUP BY thread_id`)
+    .all(sessionId) as { thread_id: number; n: number }[]) {
+    stored.set(r.thread_id, r.n);
+  }
+  const scopes = new Map<string, { id: number; module: string; op: string }>();
+  for (const r of db.prepare(`SELECT id, process_id, name_id, module, op FROM ops WHERE session_id = ?`).all(sessionId) as {
+    id: number;
+    process_id: number;
+    name_id: number;
+    module: string;
+    op: string;
+  }[]) {
+    scopes.set(`${r.process_id}:${r.name_id}`, { id: r.id, module: r.module, op: r.op });
+  }
+
+  const insertProcess = db.prepare(`INSERT INTO processes (session_id, pid, ppid, is_fork_child, start_ns, trace_file) VALUES (?, ?, ?, ?, ?, ?)`);
+  const insertThread = db.prepare(`INSERT INTO threads (session_id, process_id, tid, thread_index) VALUES (?, ?, ?, ?)`);
+  const insertOp = db.prepare(`INSERT INTO ops (session_id, process_id, name_id, module, op) VALUES (?, ?, ?, ?, ?)`);
+  const renameOp = db.prepare(`UPDATE ops SET module = ?, op = ? WHERE id = ?`);
+  const defineScope = (processId: number, nameId: number, name: string | null): number => {
+    const key = `${processId}:${nameId}`;
+    const [module, op] = name === null ? ['', `#${nameId}`] : splitScope(name);
+    const had = scopes.get(key);
+    if (had) {
+      if (name !== null && (had.module !== module || had.op !== op)) {
+        renameOp.run(module, op, had.id);
+        had.module = module;
+        had.op = op;
+      }
+      return had.id;
+    }
+    const id = Number(insertOp.run(sessionId, processId, nameId, module, op).lastInsertRowid);
+    scopes.set(key, { id, module, op });
+    return id;
+  };
+
+  // 1. What each trace file holds that is not stored yet, appended as event rows.
+  const writer = new EventWriter(db);
+  const traces: TraceFile[] = [];
+  const sink: StreamEvent[] = [];
+  let inTransaction = 0;
+  let added = 0;
+  const notes: string[] = [];
+  for (const name of names) {
+    const file = path.join(dir, name);
+    const fd = fs.openSync(file, 'r');
+    try {
+      const header = readHeader(fd);
+      if (!header) continue; // the process never wrote its header: no records
+      const chunks = scanChunks(fd, header);
+      db.transaction(() => {
+        let pid = processes.get(name);
+        if (pid === undefined) {
+          pid = Number(insertProcess.run(sessionId, header.pid, header.ppid, header.forkChild ? 1 : 0, header.startNs, name).lastInsertRowid);
+          processes.set(name, pid);
+        }
+        for (const n of readNames(file.replace(/\.mpt$/, '.names'))) defineScope(pid, n.id, n.name);
+      }).immediate();
+      const processId = processes.get(name)!;
+      traces.push({ file, name, header, processId, chunks });
+      // Records before each chunk, per thread (see the comment at the top).
+      const slots = header.chunkSize / RECORD_SIZE - 1;
+      const byThread = new Map<number, ChunkInfo[]>();
+      for (const c of chunks) {
+        const list = byThread.get(c.threadIndex) ?? [];
+        list.push(c);
+        byThread.set(c.threadIndex, list);
+      }
+      const skipOf = new Map<number, number>();
+      for (const [ti, list] of byThread) {
+        list.sort((a, b) => a.seq - b.seq);
+        const tId = threadId.get(`${processId}:${ti}`);
+        const have = tId === undefined ? 0 : stored.get(tId) ?? 0;
+        let before = 0;
+        let nextSeq = 0;
+        for (const c of list) {
+          before += (c.seq - nextSeq) * slots; // chunks punched out: full, and stored
+          skipOf.set(c.index, Math.max(0, Math.min(c.committed, have - before)));
+          before += c.committed;
+          nextSeq = c.seq + 1;
+        }
+      }
+      const buf = Buffer.alloc(header.chunkSize - RECORD_SIZE);
+      const scopeOf = (id: number) => {
+        const s = scopes.get(`${processId}:${id}`);
+        return s ? s.id : defineScope(processId, id, null);
+      };
+      const pendingChunks: ChunkInfo[] = [];
+      const flushPending = () => {
+        if (pendingChunks.length === 0) return;
+        db.transaction(() => {
+          writer.begin();
+          for (const c of pendingChunks) {
+            const skip = skipOf.get(c.index)!;
+            fs.readSync(fd, buf, 0, c.committed * RECORD_SIZE, c.index * header.chunkSize + RECORD_SIZE);
+            const batch = decode(buf, c, skip, baseHi, baseLo);
+            const key = `${processId}:${c.threadIndex}`;
+            let tId = threadId.get(key);
+            if (tId === undefined) {
+              tId = Number(insertThread.run(sessionId, processId, c.tid, c.threadIndex).lastInsertRowid);
+              threadId.set(key, tId);
+              threadProcess.set(tId, processId);
+            }
+            writer.write(batch, tId, processId, scopeOf, sink);
+            sink.length = 0;
+            added += batch.count;
+          }
+          writer.flush();
+        }).immediate();
+        pendingChunks.length = 0;
+        inTransaction = 0;
+      };
+      for (const c of chunks) {
+        const skip = skipOf.get(c.index)!;
+        if (skip >= c.committed) continue;
+        pendingChunks.push(c);
+        inTransaction += c.committed - skip;
+        if (inTransaction >= BATCH_RECORDS) flushPending();
+      }
+      flushPending();
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  // 2. Lifetimes and the rest built again from every event of the session, in time order.
+  db.transaction(() => {
+    for (const t of ['allocations', 'iterations', 'timeline', 'op_stats']) db.prepare(`DELETE FROM ${t} WHERE session_id = ?`).run(sessionId);
+  }).immediate();
+  const lifetimes = new LifetimeBuilder(db, sessionId);
+  const reader = new Database(path.resolve(o.dbFile), { readonly: true });
+  let firstId: number | null = null;
+  let lastId: number | null = null;
+  try {
+    const rows = reader
+      .prepare(
+        `SELECT id, thread_id, ts, kind, addr, size, align, scope, flags FROM events
+         WHERE thread_id IN (SELECT id FROM threads WHERE session_id = ?) ORDER BY ts, id`,
+      )
+      .raw(true)
+      .safeIntegers(true);
+    let batch: StreamEvent[] = [];
+    const feed = () => {
+      const events = batch;
+      batch = [];
+      db.transaction(() => {
+        lifetimes.push(events);
+        lifetimes.flush();
+      }).immediate();
+    };
+    for (const r of rows.iterate(sessionId) as Iterable<unknown[]>) {
+      const id = num(r[0]);
+      const tId = num(r[1]);
+      batch.push({
+        id,
+        threadId: tId,
+        processId: threadProcess.get(tId)!,
+        ts: num(r[2]),
+        kind: num(r[3]),
+        addr: big(r[4]),
+        size: big(r[5]),
+        align: num(r[6]),
+        scope: r[7] === null ? null : num(r[7]),
+        flags: num(r[8]),
+      });
+      if (firstId === null || id < firstId) firstId = id;
+      if (lastId === null || id > lastId) lastId = id;
+      if (batch.length >= BATCH_RECORDS) feed();
+    }
+    feed();
+  } finally {
+    reader.close();
+  }
+
+  // 3. The session's end: counts, what the interposers claimed, status.
+  let claimed: number | null = 0;
+  let plan: PlanCounters | null = null;
+  let stoppedEarly = false;
+  const update = db.prepare(`UPDATE processes SET clean_exit = ?, events_claimed = ? WHERE id = ?`);
+  const result = db.transaction(() => {
+    for (const t of traces) {
+      const h = t.header;
+      if (h.plan.status !== 0) plan = plan ? addCounters(plan, h.plan) : { ...h.plan };
+      if (h.stoppedEarly) {
+        stoppedEarly = true;
+        notes.push(`process ${h.pid} stopped recording early (disk full or file size limit?): its trace is incomplete`);
+      }
+      update.run(h.cleanExit ? 1 : 0, h.cleanExit ? h.eventsWritten : null, t.processId);
+      if (!h.cleanExit) claimed = null;
+      else if (claimed !== null) claimed += h.eventsWritten;
+    }
+    const t = lifetimes.finish();
+    const ops = (db.prepare(`SELECT count(*) AS n FROM ops WHERE session_id = ?`).get(sessionId) as { n: number }).n;
+    // A process that stopped early counted only what it wrote: how much is missing is unknown.
+    const missing = claimed === null || stoppedEarly ? null : Math.max(0, claimed - t.events);
+    const status: ResumeResult['status'] = stoppedEarly || (missing !== null && missing > 0) ? 'incomplete' : session.signal ? 'killed' : 'complete';
+    db.prepare(
+      `UPDATE sessions SET events = ?, markers = ?, events_claimed = ?, allocations = ?, live_at_exit = ?, iterations = ?, ops = ?,
+         t_begin = ?, t_end = ?, peak_live_bytes = ?, first_event = ?, last_event = ?, status = ?, ended_at = coalesce(ended_at, ?) WHERE id = ?`,
+    ).run(t.events, t.markers, claimed, t.allocations, t.liveAtExit, t.iterations, ops, t.tBegin, t.tEnd, t.peakLiveBytes, firstId, lastId,
+      status, new Date().toISOString(), sessionId);
+    return { totals: { ...t, ops }, status, missing };
+  }).immediate();
+  if (o.removeTrace ?? true) fs.rmSync(dir, { recursive: true, force: true });
+  return { added, totals: result.totals, claimed, status: result.status, missing: result.missing, notes, plan };
+}
+
+function addCounters(a: PlanCounters, b: PlanCounters): PlanCounters {
+  return {
+    hits: a.hits + b.hits,
+    misses: a.misses + b.misses,
+    hitBytes: a.hitBytes + b.hitBytes,
+    missBytes: a.missBytes + b.missBytes,
+    arenaBytes: a.arenaBytes + b.arenaBytes,
+    iterationsServed: a.iterationsServed + b.iterationsServed,
+    retirements: a.retirements + b.retirements,
+    status: Math.max(a.status, b.status),
+    refusal: a.refusal || b.refusal,
+  };
+}

@@ -1,0 +1,46 @@
+/* slow_churn THREADS MILLISECONDS PAIRS_PER_MS: each thread does about PAIRS_PER_MS
+ * malloc/free pairs per millisecond until MILLISECONDS have passed, so a recording runs long
+ * enough to be disturbed (kill -9 of the ingester, a full disk) while many trace chunks fill.
+ * Prints the number of pairs each thread made. Compiled by test/faults tests with cc. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static long ms, rate;
+
+static long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void *worker(void *arg) {
+  long end = now_ms() + ms, n = 0;
+  while (now_ms() < end) {
+    for (long i = 0; i < rate; i++, n++) {
+      char *p = malloc(64 + (size_t)(n % 4096));
+      if (!p) abort();
+      __asm__ volatile("" : : "r"(p) : "memory");
+      p[0] = (char)n;
+      free(p);
+    }
+    struct timespec d = {0, 1000000};
+    nanosleep(&d, NULL);
+  }
+  *(long *)arg = n;
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  int threads = argc > 1 ? atoi(argv[1]) : 2;
+  ms = argc > 2 ? atol(argv[2]) : 2000;
+  rate = argc > 3 ? atol(argv[3]) : 50;
+  pthread_t t[64];
+  long counts[64];
+  if (threads > 64) threads = 64;
+  for (int i = 0; i < threads; i++) pthread_create(&t[i], NULL, worker, &counts[i]);
+  for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
+  for (int i = 0; i < threads; i++) printf("%ld\n", counts[i]);
+  return 0;
+}
