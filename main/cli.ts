@@ -86,7 +86,11 @@ export function buildProgram(): Command {
           onNote: note,
           onProgress: progress
             ? (p) => {
-                const line = `recording ${p.seconds.toFixed(0)}s: ${fmt(p.events)} events, ${fmt(Math.round(p.eventsPerSecond))} events/s, ${(p.liveBytes / 1048576).toFixed(1)} MiB live, ${p.processes} process(es)`;
+                // The rate is the last second's: said so, next to the whole run's average (the total is the whole run's).
+                const avg = p.seconds > 0 ? p.events / p.seconds : 0;
+                const line =
+                  `recording ${p.seconds.toFixed(0)}s: ${fmt(p.events)} events (${fmt(Math.round(avg))}/s on average, ${fmt(Math.round(p.eventsPerSecond))}/s in the last second), ` +
+                  `${(p.liveBytes / 1048576).toFixed(1)} MiB live now, ${p.processes} process(es)`;
                 if (process.stderr.isTTY) process.stderr.write(`\r${line}\x1b[K`);
                 else if (Math.round(p.seconds) % 10 === 0) note(line);
               }
@@ -235,7 +239,7 @@ export function buildProgram(): Command {
               `arena ${fmt(summary.arena_bytes)} B, ${summary.iterations_served} iterations served; session ${summary.session}`,
           );
           note(`per-iteration latency (ms): ${summary.latencies_ms.map((x) => x.toFixed(2)).join(' ')}`);
-          if (summary.status !== 'serving') note('the target ran unplanned (see the interposer\'s message above)');
+          if (summary.status !== 'serving') note(`the target ran unplanned: ${unplannedReason(db, summary.session, summary.latencies_ms.length)}`);
         }
         process.exitCode = summary.exit_code;
       } finally {
@@ -261,6 +265,37 @@ export function buildProgram(): Command {
   registerTopCommand(program);
 
   return program;
+}
+
+/** Why the interposer refused a plan (its reason codes, docs/TRACE_FORMAT.md). */
+const PLAN_REFUSALS: Record<number, string> = {
+  1: 'the plan file could not be opened or mapped',
+  2: 'it is not a plan file',
+  3: 'its plan format version or header size is not one this interposer reads',
+  4: 'the plan file is truncated or padded',
+  5: 'the plan file is corrupt (checksum mismatch)',
+  6: 'an entry lies outside the arena, is misaligned or has an unknown flag',
+  7: 'the plan header is bad (signature malformed, or arena over 1 TiB)',
+  8: 'the plan is too complex to verify at load',
+  9: 'address space for the arena could not be reserved',
+  10: "its iteration signature never matched the target's (a thread observed 20 iterations): a plan made for another model, batch size or input; plan a recording of this workload",
+  11: 'an arena could not be mapped for a thread',
+  12: 'a thread retired 3 arenas and stopped planning',
+};
+
+/** The reason a replay ran unplanned, from what the interposer left in the trace header (replays row). */
+function unplannedReason(db: import('./store/db').DB, sessionId: number, iterations: number): string {
+  const r = db.prepare(`SELECT status, refusal FROM replays WHERE session_id = ?`).get(sessionId) as { status: number | null; refusal: string | null } | undefined;
+  const status = r?.status ?? 0;
+  const code = r?.refusal ? Number(r.refusal) : 0;
+  if (status === 3) return `the interposer refused the plan: ${PLAN_REFUSALS[code] ?? `reason code ${code}`}`;
+  if (status === 1 && iterations > 0) {
+    return `none of the target's ${fmt(iterations)} iterations matched the plan's iteration signature (the interposer observes 20 before it refuses): ` +
+      'a plan made for another model, batch size or input? Plan a recording of this workload';
+  }
+  return iterations === 0
+    ? 'the target marked no iteration (the agent did not run in it, or it is not the workload the plan was made for), so the plan was never used'
+    : 'the interposer did not load the plan (the target did not load the interposer: a static binary, or LD_PRELOAD cleared?)';
 }
 
 /** The status column: an incomplete session says how many events it misses, when known. */

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../shared/errors';
 import { agentDir, interposerPath } from '../paths';
-import { looksLikePython, resolvePython, type PythonInfo } from './python';
+import { looksLikePython, openFilesLimit, resolvePython, type PythonInfo } from './python';
 
 /**
  * Turns what the user typed after `--` into the argv and environment of a traced target:
@@ -47,8 +47,15 @@ export function resolveExecutable(cmd: string, cwd: string, env: NodeJS.ProcessE
   throw new UserError(`command not found: ${cmd}`);
 }
 
+/** Below this many open files memoplan cannot run a recording (its database, the ingester's pipes, Node's own). */
+export const MIN_OPEN_FILES = 64;
+
 export function planLaunch(o: LaunchOptions): LaunchPlan {
   if (o.command.length === 0) throw new UserError('no command given: memoplan record [options] -- CMD ARGS...');
+  const files = openFilesLimit();
+  if (files !== null && files < MIN_OPEN_FILES) {
+    throw new UserError(`the open-files limit (ulimit -n) is ${files}: a recording needs at least ${MIN_OPEN_FILES} (the database, the trace ingester, the target's files); raise it`);
+  }
   const baseEnv = o.env ?? process.env;
   const lib = interposerPath();
   if (!fs.existsSync(lib)) throw new UserError(`interposer not built (${lib} missing): run npm run build`);

@@ -19,9 +19,25 @@ const PROBE = 'import sys, torch; print(sys.version.split()[0]); print(torch.__v
 
 export function probePython(executable: string): PythonInfo | null {
   const r = spawnSync(executable, ['-c', PROBE], { encoding: 'utf8', timeout: 60_000 });
+  // We could not even start it (too many open files, no memory): not a Python without torch.
+  const code = (r.error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EMFILE' || code === 'ENFILE') {
+    throw new UserError(`cannot start ${executable} to check it imports torch: too many open files (ulimit -n is ${openFilesLimit() ?? '?'}); raise the limit`);
+  }
+  if (code === 'ENOMEM' || code === 'EAGAIN') throw new UserError(`cannot start ${executable} to check it imports torch: ${code} (out of memory or processes)`);
   if (r.status !== 0 || !r.stdout) return null;
   const [version, torchVersion] = r.stdout.trim().split('\n');
   return { executable, version, torchVersion };
+}
+
+/** The soft limit on open files of this process (ulimit -n), or null when unknown. */
+export function openFilesLimit(): number | null {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
+    return m ? (m[1] === 'unlimited' ? Infinity : Number(m[1])) : null;
+  } catch {
+    return null;
+  }
 }
 
 export function looksLikePython(cmd: string): boolean {

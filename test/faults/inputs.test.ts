@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { isOneLineError, runCli, type CliResult } from '../helpers/cli';
+import { BIN, isOneLineError, runCli, type CliResult } from '../helpers/cli';
+import { PACKAGE_ROOT } from '../../main/paths';
 import { tmpDir } from '../helpers/tmp';
 
 /**
@@ -210,4 +211,40 @@ test('row 8: a database on read-only media is read by every verb that only reads
   if (!mounted) {
     fs.chmodSync(ro, 0o755);
   }
+});
+
+test('row 11: a low open-files limit is named as the cause, not as a Python without torch', async () => {
+  const fresh = path.join(dir, 'ulimit.db');
+  const r = spawnSync('/bin/sh', ['-c', `ulimit -n 40 && exec "${process.execPath}" "${BIN}" record --db "${fresh}" -- python3 -c 'print(1)'`], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
+  refused({ code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr }, /open-files limit \(ulimit -n\) is 40/, 'ulimit -n 40');
+  assert.doesNotMatch(r.stderr, /no Python interpreter/);
+  assert.equal(rows(fresh, 'SELECT count(*) AS n FROM sessions'), 0);
+});
+
+test('row 15: a replay with a plan made for another workload says why it ran unplanned', async () => {
+  const churn = path.join(dir, 'slow_churn');
+  const cc = spawnSync('cc', ['-O2', '-pthread', '-o', churn, path.join(PACKAGE_ROOT, 'test', 'faults', 'slow_churn.c'), '-ldl'], { encoding: 'utf8' });
+  assert.equal(cc.status, 0, cc.stderr);
+  const db = path.join(dir, 'replay.db');
+  const iterEnv = { ...env, CHURN_ITERATIONS: '1' };
+  const rec = await runCli(['record', '--quiet', '--db', db, '--', churn, '1', '200', '20'], { env: iterEnv });
+  assert.equal(rec.code, 0, rec.stderr);
+  const planFile = path.join(dir, 'churn.plan');
+  const plan = await runCli(['plan', '--db', db, '--session', '1', '--algorithm', 'greedy-size', '--out', planFile]);
+  assert.equal(plan.code, 0, plan.stderr);
+  // Another workload: 30 allocations an iteration, not 20. Long enough to be refused...
+  const refusedRun = await runCli(['replay', '--db', db, '--plan', planFile, '--', churn, '1', '200', '30'], { env: iterEnv });
+  assert.equal(refusedRun.code, 0, refusedRun.stderr);
+  assert.match(refusedRun.stderr, /the target ran unplanned: the interposer refused the plan: its iteration signature never matched/);
+  // ...or too short for that (fewer than 20 iterations): the interposer says nothing, we do.
+  const shortRun = await runCli(['replay', '--db', db, '--plan', planFile, '--', churn, '1', '5', '30'], { env: iterEnv });
+  assert.equal(shortRun.code, 0, shortRun.stderr);
+  assert.match(shortRun.stderr, /the target ran unplanned: none of the target's \d+ iterations matched the plan's iteration signature/);
+  assert.doesNotMatch(shortRun.stderr, /see the interposer's message above/);
+  // A target that marks no iteration at all.
+  const none = await runCli(['replay', '--db', db, '--plan', planFile, '--', churn, '1', '5', '30'], { env });
+  assert.match(none.stderr, /the target ran unplanned: the target marked no iteration/);
 });

@@ -94,7 +94,7 @@ function tryMount(target: string, size: string): boolean {
 }
 
 test('setup: the churn program', () => {
-  const r = spawnSync('cc', ['-O2', '-pthread', '-o', churn, path.join(PACKAGE_ROOT, 'test', 'faults', 'slow_churn.c')], { encoding: 'utf8' });
+  const r = spawnSync('cc', ['-O2', '-pthread', '-o', churn, path.join(PACKAGE_ROOT, 'test', 'faults', 'slow_churn.c'), '-ldl'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
 });
 
