@@ -40,8 +40,12 @@ export const LIMITS = {
 } as const;
 
 /** Allocators the A/B view offers (main/ab/allocators.ts). */
-export const AB_ALLOCATORS = ['glibc', 'jemalloc', 'tcmalloc', 'mimalloc', 'plan'] as const;
+export const AB_ALLOCATORS = ['glibc', 'jemalloc', 'tcmalloc', 'mimalloc', 'plan', 'plan+jemalloc', 'plan+tcmalloc', 'plan+mimalloc'] as const;
 export type AbAllocator = (typeof AB_ALLOCATORS)[number];
+/** `plan` (over glibc) or `plan+ALLOCATOR` (over that allocator): an arm that runs a plan. */
+export function isPlanArmName(name: string): boolean {
+  return name === 'plan' || name.startsWith('plan+');
+}
 
 export interface SessionsList {
   /** The database this process serves (absolute path). */
@@ -356,8 +360,6 @@ export interface ReplayLiveDefaults extends WorkloadForm {
   session: number;
   /** The session's command as launched (argv). */
   command: string[];
-  /** The plan was recorded with aten-op attribution: the replay runs the agent the same way. */
-  agentOps: boolean;
 }
 
 export interface ReplayLiveRequest extends WorkloadForm {

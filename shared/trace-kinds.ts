@@ -43,3 +43,6 @@ export function isMarkerKind(kind: number): boolean {
 }
 
 export const RECORD_FLAG_FAILED = 1;
+/** Record flags bit1: made inside the agent's own code (memoplan_agent_enter/leave): the
+ *  profiler's allocation, left out of iteration signatures and plans. */
+export const RECORD_FLAG_AGENT = 2;

@@ -1,13 +1,16 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { isPlanArmName } from '../../shared/api';
 import { UserError } from '../../shared/errors';
 import { interposerPath } from '../paths';
 
 /**
  * Which allocators an A/B run can use on this machine. glibc is the system malloc (nothing
  * preloaded); jemalloc, tcmalloc and mimalloc are preloaded from their Debian packages, or from
- * a path given as `name=/path/lib.so`; `plan` is memoplan's interposer in plan mode.
+ * a path given as `name=/path/lib.so`; `plan` is memoplan's interposer in plan mode over glibc,
+ * and `plan+jemalloc`, `plan+tcmalloc`, `plan+mimalloc` the same over that allocator (preloaded
+ * beneath the interposer: the plan serves the iteration, the allocator everything else).
  */
 
 export type AllocatorKind = 'system' | 'preload' | 'plan';
@@ -18,6 +21,8 @@ export interface KnownAllocator {
   /** Where Debian's package puts the library (first that exists wins). */
   candidates: string[];
   debianPackage: string | null;
+  /** A plan arm over another allocator: that allocator's name. */
+  base?: string;
 }
 
 const LIBDIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'];
@@ -30,14 +35,21 @@ export const KNOWN_ALLOCATORS: readonly KnownAllocator[] = [
   { name: 'mimalloc', kind: 'preload', candidates: inLibDirs('libmimalloc.so.2'), debianPackage: 'libmimalloc2.0' },
   { name: 'plan', kind: 'plan', candidates: [], debianPackage: null },
 ];
+for (const a of [...KNOWN_ALLOCATORS]) {
+  if (a.kind === 'preload') (KNOWN_ALLOCATORS as KnownAllocator[]).push({ ...a, name: `plan+${a.name}`, kind: 'plan', base: a.name });
+}
 
 export const DEFAULT_ALLOCATORS = 'glibc,jemalloc,tcmalloc,mimalloc';
+
+export { isPlanArmName };
 
 export interface Allocator {
   name: string;
   kind: AllocatorKind;
-  /** The preloaded file: null for glibc. */
+  /** The preloaded file(s), as LD_PRELOAD takes them (the interposer first): null for glibc. */
   library: string | null;
+  /** A plan arm over another allocator: that allocator's name (null: over glibc). */
+  base?: string | null;
 }
 
 export interface Discovery {
@@ -79,37 +91,52 @@ export function discoverAllocators(spec: string, known_: readonly KnownAllocator
     }
     if (seen.has(name)) throw new UserError(`allocator '${name}' is listed twice in --allocators`);
     seen.add(name);
-    if (given !== null && known.kind !== 'preload') throw new UserError(`allocator '${name}' takes no library path (got '${item}')`);
+    if (given !== null && known.kind === 'system') throw new UserError(`allocator '${name}' takes no library path (got '${item}')`);
+    if (given !== null && known.kind === 'plan' && !known.base) throw new UserError(`allocator '${name}' takes no library path (got '${item}')`);
     if (known.kind === 'system') {
       usable.push({ name, kind: 'system', library: null });
       continue;
     }
     if (known.kind === 'plan') {
       const lib = interposerPath();
-      if (!fs.existsSync(lib)) skipped.push({ name, reason: `interposer not built (${lib} missing): run npm run build` });
-      else usable.push({ name, kind: 'plan', library: lib });
-      continue;
-    }
-    let lib: string | null;
-    if (given !== null) {
-      if (given === '') throw new UserError(`allocator '${name}=' needs a path after '='`);
-      lib = path.resolve(given);
-      if (!fs.existsSync(lib)) throw new UserError(`allocator library not found: ${given} (given for ${name})`);
-      if (!fs.statSync(lib).isFile()) throw new UserError(`allocator library is not a file: ${given} (given for ${name})`);
-    } else {
-      lib = known.candidates.find((c) => fs.existsSync(c)) ?? null;
-      if (!lib) {
-        skipped.push({ name, reason: `${name} not found (looked for ${path.basename(known.candidates[0])}); install the Debian package ${known.debianPackage}` });
+      if (!fs.existsSync(lib)) {
+        skipped.push({ name, reason: `interposer not built (${lib} missing): run npm run build` });
         continue;
       }
-    }
-    const broken = preloadWorks(lib);
-    if (broken) {
-      if (given !== null) throw new UserError(`${broken} (given for ${name})`);
-      skipped.push({ name, reason: broken });
+      if (!known.base) {
+        usable.push({ name, kind: 'plan', library: lib, base: null });
+        continue;
+      }
+      const base = findPreload(known, given, name, skipped);
+      if (base) usable.push({ name, kind: 'plan', library: `${lib}:${base}`, base: known.base });
       continue;
     }
-    usable.push({ name, kind: 'preload', library: lib });
+    const lib = findPreload(known, given, name, skipped);
+    if (lib) usable.push({ name, kind: 'preload', library: lib });
   }
   return { usable, skipped };
+}
+
+/** The library of a preloaded allocator (or of a plan arm's base), checked; null when it is skipped. */
+function findPreload(known: KnownAllocator, given: string | null, name: string, skipped: Discovery['skipped']): string | null {
+  let lib: string | null;
+  if (given !== null) {
+    if (given === '') throw new UserError(`allocator '${name}=' needs a path after '='`);
+    lib = path.resolve(given);
+    if (!fs.existsSync(lib)) throw new UserError(`allocator library not found: ${given} (given for ${name})`);
+    if (!fs.statSync(lib).isFile()) throw new UserError(`allocator library is not a file: ${given} (given for ${name})`);
+  } else {
+    lib = known.candidates.find((c) => fs.existsSync(c)) ?? null;
+    if (!lib) {
+      skipped.push({ name, reason: `${known.base ?? name} not found (looked for ${path.basename(known.candidates[0])}); install the Debian package ${known.debianPackage}` });
+      return null;
+    }
+  }
+  const broken = preloadWorks(lib);
+  if (broken) {
+    if (given !== null) throw new UserError(`${broken} (given for ${name})`);
+    skipped.push({ name, reason: broken });
+    return null;
+  }
+  return lib;
 }

@@ -100,7 +100,7 @@ export function registerAbCommand(program: Command): void {
     .command('ab')
     .description('run CMD under several allocators (and a plan), interleaved, at 1..N serving threads; compare latency distributions, peak RSS and page faults')
     .option('--db <file>', 'database file', DEFAULT_DB)
-    .option('--allocators <list>', `comma-separated: glibc, jemalloc, tcmalloc, mimalloc, plan; name=/path/lib.so gives a library (default ${DEFAULT_ALLOCATORS}, plus plan with --plan)`)
+    .option('--allocators <list>', `comma-separated: glibc, jemalloc, tcmalloc, mimalloc, plan, plan+jemalloc, plan+tcmalloc, plan+mimalloc (the plan over that allocator); name=/path/lib.so gives a library (default ${DEFAULT_ALLOCATORS}, plus plan and plan+each of them with --plan)`)
     .option('--plan <id|file>', 'plan for the plan arm: a plan id in --db, or a plan file')
     .option('--threads <list>', 'serving thread counts, e.g. 1,2 (each run gets MEMOPLAN_SERVING_THREADS)', '1')
     .option('--runs <n>', 'processes per arm', '5')

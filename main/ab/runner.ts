@@ -49,9 +49,9 @@ export function runEnv(spec: RunSpec, arm: Arm, files: { latency: string; planSt
   env.PYTHONPATH = [agentDir(), spec.env.PYTHONPATH].filter(Boolean).join(path.delimiter);
   env.MEMOPLAN_LATENCY_FILE = files.latency;
   env.MEMOPLAN_SERVING_THREADS = String(arm.threads);
-  // Without the interposer the agent never enters its dispatch mode; with it (plan arm) the mode
-  // must match the recording the plan came from, or the allocation sequence differs.
-  env.MEMOPLAN_AGENT_OPS = arm.allocator.kind === 'plan' && spec.plan?.agentOps ? '1' : '0';
+  // Every arm runs the same minimal agent (iteration boundaries, module hooks): plans leave the
+  // agent's own allocations out, whatever mode the recording used.
+  env.MEMOPLAN_AGENT_OPS = '0';
   if (arm.allocator.kind === 'plan' && spec.plan) {
     env.MEMOPLAN_PLAN = spec.plan.file;
     env.MEMOPLAN_PLAN_STATS = files.planStats;

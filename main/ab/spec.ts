@@ -7,7 +7,7 @@ import { planFileFromDb } from '../plan/plan-export';
 import { PlanFileError, readPlanFile, writePlanFile } from '../plan/plan-file';
 import { resolveExecutable } from '../record/launch';
 import { looksLikePython, resolvePython, type PythonInfo } from '../record/python';
-import { DEFAULT_ALLOCATORS, discoverAllocators, type Allocator } from './allocators';
+import { DEFAULT_ALLOCATORS, discoverAllocators, isPlanArmName, KNOWN_ALLOCATORS, type Allocator } from './allocators';
 import { launcherPath } from './os-stats';
 
 /**
@@ -41,8 +41,6 @@ export interface Arm {
 export interface PlanSource {
   file: string;
   planId: number | null;
-  /** The recording attributed aten ops: the plan arm runs the agent the same way. */
-  agentOps: boolean;
   /** Set when the file was written from the database into a temporary folder. */
   tmpDir: string | null;
   /** The plan file could not be decoded: passed on, the interposer refuses it. */
@@ -113,16 +111,16 @@ export function resolvePlan(db: DB, dbFile: string, plan: string): PlanSource {
     const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'memoplan-ab-plan-'));
     const file = path.join(tmpDir, `plan-${pf.planId}.plan`);
     writePlanFile(file, pf);
-    return { file, planId: pf.planId, agentOps: pf.agentOps, tmpDir, invalid: null };
+    return { file, planId: pf.planId, tmpDir, invalid: null };
   }
   const file = path.resolve(plan);
   if (!fs.existsSync(file)) throw new UserError(`plan not found: ${plan} (neither a plan id in ${dbFile} nor a file)`);
   try {
     const pf = readPlanFile(file);
-    return { file, planId: pf.planId, agentOps: pf.agentOps, tmpDir: null, invalid: null };
+    return { file, planId: pf.planId, tmpDir: null, invalid: null };
   } catch (err) {
     if (!(err instanceof PlanFileError)) throw err;
-    return { file, planId: null, agentOps: false, tmpDir: null, invalid: err.message };
+    return { file, planId: null, tmpDir: null, invalid: err.message };
   }
 }
 
@@ -141,13 +139,15 @@ export function buildSpec(o: AbOptions, db: DB, dbFile: string): RunSpec {
 
   let allocSpec = o.allocators ?? DEFAULT_ALLOCATORS;
   const names = allocSpec.split(',').map((s) => s.trim().split('=')[0]);
-  if (o.plan !== undefined && !names.includes('plan')) {
-    if (o.allocators !== undefined) notes.push(`--plan given: the plan arm is added to --allocators`);
-    allocSpec += ',plan';
+  if (o.plan !== undefined && !names.some(isPlanArmName)) {
+    // the plan over glibc, and over each general-purpose allocator of the list
+    const added = ['plan', ...names.filter((n) => KNOWN_ALLOCATORS.some((k) => k.name === n && k.kind === 'preload')).map((n) => `plan+${n}`)];
+    if (o.allocators !== undefined) notes.push(`--plan given: the plan arms ${added.join(', ')} are added to --allocators`);
+    allocSpec += ',' + added.join(',');
   }
   const found = discoverAllocators(allocSpec);
   const allNames = allocSpec.split(',').map((s) => s.trim().split('=')[0]).filter(Boolean);
-  if (allNames.includes('plan') && o.plan === undefined) throw new UserError(`the plan arm needs --plan ID|PLANFILE`);
+  if (allNames.some(isPlanArmName) && o.plan === undefined) throw new UserError(`the plan arms need --plan ID|PLANFILE`);
   const baseline = o.baseline ?? 'glibc';
   if (!allNames.includes(baseline)) throw new UserError(`--baseline ${baseline} is not one of --allocators (${allNames.join(', ')})`);
   if (found.usable.length === 0) {
@@ -161,9 +161,6 @@ export function buildSpec(o: AbOptions, db: DB, dbFile: string): RunSpec {
   if (!fs.existsSync(launcher)) throw new UserError(`A/B launcher not built (${launcher} missing): run npm run build`);
   const plan = found.usable.some((a) => a.kind === 'plan') ? resolvePlan(db, dbFile, o.plan!) : null;
   if (plan?.invalid) notes.push(`${plan.invalid}: the interposer will refuse it and the plan arm runs unplanned`);
-  if (plan?.agentOps) {
-    notes.push('the plan was recorded with aten-op attribution: the plan arm runs the agent the same way (extra overhead the other arms do not pay); record with --no-ops for a fair A/B');
-  }
   if (env.LD_PRELOAD) notes.push(`LD_PRELOAD=${env.LD_PRELOAD} in the environment is not passed to the runs (each arm sets its own)`);
 
   const arms: Arm[] = [];

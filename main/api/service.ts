@@ -336,11 +336,11 @@ export class ApiService {
 
     'replay.live.defaults': ({ plan }) => {
       const p = this.db()
-        .prepare(`SELECT p.session_id, s.command, s.cwd, s.agent_ops FROM plans p JOIN sessions s ON s.id = p.session_id WHERE p.id = ?`)
-        .get(plan) as { session_id: number; command: string; cwd: string; agent_ops: number } | undefined;
+        .prepare(`SELECT p.session_id, s.command, s.cwd FROM plans p JOIN sessions s ON s.id = p.session_id WHERE p.id = ?`)
+        .get(plan) as { session_id: number; command: string; cwd: string } | undefined;
       if (!p) throw new UserError(`no plan ${plan} in this database`);
       const command = JSON.parse(p.command) as string[];
-      return { ...formFromCommand(command, p.cwd), plan, session: p.session_id, command, agentOps: p.agent_ops === 1 };
+      return { ...formFromCommand(command, p.cwd), plan, session: p.session_id, command };
     },
     'replay.live.start': (req) => {
       this.db();

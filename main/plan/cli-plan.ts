@@ -3,7 +3,7 @@ import type { PlanRow } from '../../shared/types';
 import { openDatabase } from '../store/db';
 import { checkDistinctOutputs, checkOutputFile, databaseFiles, readInputFile, writeFileAtomic } from '../fs/files';
 import { isPlannerName, PLANNER_NAMES, parseInstanceCsv, plan, writeOffsetsCsv, type Buffer, type PlannerName } from './index';
-import type { IterationInput } from './iteration';
+import { AMBIGUOUS_SMALL_BYTES, type IterationInput } from './iteration';
 import { planSession, toRows } from './plan-session';
 
 export { toRows } from './plan-session';
@@ -101,7 +101,11 @@ function describeIteration(input: IterationInput): void {
   process.stdout.write(
     `session ${input.sessionId}, iteration ${input.number} (${input.chosenBecause})\n` +
       `${input.buffers.length.toLocaleString('en-US')} allocations planned (${fmtBytes(bytes)} allocated in total); ` +
-      `${input.unplannable.count.toLocaleString('en-US')} outlive the iteration and are not plannable (${fmtBytes(input.unplannable.bytes)})\n`,
+      `${input.unplannable.count.toLocaleString('en-US')} outlive the iteration and are not plannable (${fmtBytes(input.unplannable.bytes)})\n` +
+      (input.leftSmall.count > 0
+        ? `${input.leftSmall.count.toLocaleString('en-US')} allocations of at most ${AMBIGUOUS_SMALL_BYTES} bytes (${fmtBytes(input.leftSmall.bytes)}) are left to the allocator beneath: ` +
+          `the session was recorded with aten-op attribution, whose dispatch mode makes small allocations a plain run does not (record with --no-ops to plan them too)\n`
+        : ''),
   );
 }
 

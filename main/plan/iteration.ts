@@ -1,14 +1,29 @@
 import type { DB } from '../store/db';
 import { UserError } from '../../shared/errors';
+import { RECORD_FLAG_AGENT } from '../../shared/trace-kinds';
+import { iterationSignature } from '../../shared/signature';
 import type { Buffer } from './types';
 
 /**
  * The planning input of a recorded session: the allocations of one steady-state iteration,
  * in allocation order, each with its size, alignment, op/module and lifetime in logical time.
+ * The agent's own allocations (record flag RECORD_FLAG_AGENT) are the profiler's, not the
+ * program's: they are in no signature and no plan.
  */
 
 /** Everything malloc returns on x86-64 glibc is 16-byte aligned; programs rely on it. */
 export const MIN_ALIGN = 16;
+
+/**
+ * In a session recorded with aten-op attribution, allocations up to this size are left out of
+ * the plan (its size floor, docs/PLAN_FORMAT.md) and go to the allocator beneath. The agent's
+ * dispatch mode makes small allocations of its own in torch's C++ dispatch path, outside any
+ * code the agent can mark, which a run with the minimal agent does not make. Among small sizes
+ * no one can tell which recorded allocation a run's allocation is, and a small block served at
+ * another's offset and lifetime would block the large buffers planned over it. Large buffers
+ * have telling sizes.
+ */
+export const AMBIGUOUS_SMALL_BYTES = 4096;
 
 export interface IterationBuffer extends Buffer {
   /** Position among the iteration's allocations (0-based): the memo key with size and align. */
@@ -24,12 +39,19 @@ export interface IterationInput {
   iterationId: number;
   number: number;
   threadId: number;
+  /** Of the iteration as stored (every allocation of the program). */
   signature: string;
+  /** Allocations of at most this size are not part of the plan (0: none). */
+  sizeFloor: number;
+  /** The signature of `sequence` (equal to `signature` without a size floor). */
+  planSignature: string;
   /** Allocations made in the iteration and freed within it: what a plan places. */
   buffers: IterationBuffer[];
   /** Allocations made in the iteration that outlive it: not plannable. */
   unplannable: { count: number; bytes: number };
-  /** Every allocation of the iteration in order (the plan file lists them all). */
+  /** Small allocations of a session recorded with aten ops, left to the allocator beneath (AMBIGUOUS_SMALL_BYTES). */
+  leftSmall: { count: number; bytes: number };
+  /** Every allocation of the iteration above the size floor, in order (the plan file lists them all). */
   sequence: { ordinal: number; size: number; align: number; planned: boolean }[];
   /**
    * Address space the system allocator used for the same buffers: the extents of their
@@ -85,18 +107,22 @@ export function chooseIteration(db: DB, sessionId: number, number?: number): { r
 
 export function loadIteration(db: DB, sessionId: number, number?: number): IterationInput {
   const { row, because } = chooseIteration(db, sessionId, number);
+  const ops = (db.prepare(`SELECT agent_ops FROM sessions WHERE id = ?`).get(sessionId) as { agent_ops: number }).agent_ops === 1;
   const allocs = db
     .prepare(
       `SELECT a.id, a.seq, a.free_seq, e.size, e.align, e.addr, coalesce(o.module, '') AS module, coalesce(o.op, '') AS op
        FROM allocations a JOIN events e ON e.id = a.alloc_event LEFT JOIN ops o ON o.id = e.scope
-       WHERE a.iteration_id = ? ORDER BY a.seq`,
+       WHERE a.iteration_id = ? AND (e.flags & ?) = 0 ORDER BY a.seq`,
     )
-    .all(row.id) as { id: number; seq: number; free_seq: number | null; size: number; align: number; addr: number; module: string; op: string }[];
+    .all(row.id, RECORD_FLAG_AGENT) as { id: number; seq: number; free_seq: number | null; size: number; align: number; addr: number; module: string; op: string }[];
   const end = row.end_seq!;
   const freedWithin = (a: (typeof allocs)[number]) => a.free_seq !== null && a.free_seq <= end;
-  const ordinalOf = new Map(allocs.map((a, i) => [a.id, i]));
-  const inside = allocs.filter(freedWithin);
-  const outside = allocs.filter((a) => !freedWithin(a));
+  const sizeFloor = ops ? AMBIGUOUS_SMALL_BYTES : 0;
+  const small = allocs.filter((a) => a.size <= sizeFloor);
+  const kept = sizeFloor > 0 ? allocs.filter((a) => a.size > sizeFloor) : allocs;
+  const ordinalOf = new Map(kept.map((a, i) => [a.id, i]));
+  const inside = kept.filter(freedWithin);
+  const outside = kept.filter((a) => !freedWithin(a));
   // Logical time: the rank of each alloc or free event among the planned buffers' events.
   const times = new Float64Array(inside.length * 2);
   inside.forEach((a, i) => {
@@ -124,9 +150,12 @@ export function loadIteration(db: DB, sessionId: number, number?: number): Itera
     number: row.number,
     threadId: row.thread_id,
     signature: row.signature!,
+    sizeFloor,
+    planSignature: sizeFloor > 0 ? iterationSignature(kept) : row.signature!,
     buffers,
     unplannable: { count: outside.length, bytes: outside.reduce((s, a) => s + a.size, 0) },
-    sequence: allocs.map((a, i) => ({ ordinal: i, size: a.size, align: Math.max(MIN_ALIGN, a.align), planned: freedWithin(a) })),
+    leftSmall: { count: small.length, bytes: small.reduce((s, a) => s + a.size, 0) },
+    sequence: kept.map((a, i) => ({ ordinal: i, size: a.size, align: Math.max(MIN_ALIGN, a.align), planned: freedWithin(a) })),
     baselineSpanBytes: addressSpan(buffers),
     chosenBecause: because,
   };

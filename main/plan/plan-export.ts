@@ -17,13 +17,13 @@ export function planEntries(input: IterationInput, offsetOf: ReadonlyMap<number,
   });
 }
 
-export function planFileFromDb(db: DB, planId: number): PlanFile & { sessionId: number; agentOps: boolean } {
+export function planFileFromDb(db: DB, planId: number): PlanFile & { sessionId: number } {
   const p = db
     .prepare(
-      `SELECT p.id, p.session_id, p.arena_bytes, i.number, s.agent_ops FROM plans p
-       JOIN iterations i ON i.id = p.iteration_id JOIN sessions s ON s.id = p.session_id WHERE p.id = ?`,
+      `SELECT p.id, p.session_id, p.arena_bytes, i.number FROM plans p
+       JOIN iterations i ON i.id = p.iteration_id WHERE p.id = ?`,
     )
-    .get(planId) as { id: number; session_id: number; arena_bytes: number; number: number; agent_ops: number } | undefined;
+    .get(planId) as { id: number; session_id: number; arena_bytes: number; number: number } | undefined;
   if (!p) throw new UserError(`no plan ${planId} in this database`);
   const input = loadIteration(db, p.session_id, p.number);
   const rows = db.prepare(`SELECT ordinal, offset FROM plan_buffers WHERE plan_id = ?`).all(planId) as { ordinal: number; offset: number }[];
@@ -31,8 +31,8 @@ export function planFileFromDb(db: DB, planId: number): PlanFile & { sessionId: 
     planId,
     sessionId: p.session_id,
     arenaBytes: p.arena_bytes,
-    signature: input.signature,
-    agentOps: p.agent_ops === 1,
+    signature: input.planSignature,
+      sizeFloor: input.sizeFloor,
     entries: planEntries(input, new Map(rows.map((r) => [r.ordinal, r.offset]))),
   };
 }

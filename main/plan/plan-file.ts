@@ -27,6 +27,8 @@ export interface PlanFile {
   planId: number;
   arenaBytes: number;
   signature: string;
+  /** Allocations of at most this many bytes are not in the plan (the allocator beneath serves them); 0: none. */
+  sizeFloor: number;
   entries: PlanEntry[];
 }
 
@@ -61,6 +63,7 @@ export function encodePlanFile(p: PlanFile): Buffer {
   out.writeUInt32LE(0, 44); // flags: none defined
   out.write(p.signature, 48, 'ascii');
   out.writeBigUInt64LE(BigInt(p.planId), 112);
+  out.writeBigUInt64LE(BigInt(p.sizeFloor), 120);
   return out;
 }
 
@@ -78,6 +81,7 @@ export function decodePlanFile(buf: Buffer, source = 'plan file'): PlanFile {
   if (buf.length !== want) throw new PlanFileError(`${source} is truncated or padded: ${buf.length} bytes, expected ${want} for ${n} entries`);
   if (fnv1a32(buf.subarray(PLAN_HEADER_BYTES)) !== buf.readUInt32LE(40)) throw new PlanFileError(`${source} is corrupt: checksum mismatch`);
   const arenaBytes = Number(buf.readBigUInt64LE(24));
+  const sizeFloor = Number(buf.readBigUInt64LE(120));
   const entries: PlanEntry[] = [];
   for (let i = 0; i < n; i++) {
     const o = PLAN_HEADER_BYTES + i * PLAN_ENTRY_BYTES;
@@ -86,11 +90,12 @@ export function decodePlanFile(buf: Buffer, source = 'plan file'): PlanFile {
     if (flags > 1 || (e.planned && (e.offset + e.size > arenaBytes || e.align === 0 || e.offset % e.align !== 0))) {
       throw new PlanFileError(`${source} is corrupt: entry ${i} does not fit its arena or alignment`);
     }
+    if (sizeFloor > 0 && e.size <= sizeFloor) throw new PlanFileError(`${source} is corrupt: entry ${i} (${e.size} bytes) is at or below the plan's size floor ${sizeFloor}`);
     entries.push(e);
   }
   const sigEnd = buf.indexOf(0, 48);
   const signature = buf.toString('ascii', 48, sigEnd < 0 || sigEnd > 112 ? 112 : sigEnd);
-  return { planId: Number(buf.readBigUInt64LE(112)), arenaBytes, signature, entries };
+  return { planId: Number(buf.readBigUInt64LE(112)), arenaBytes, signature, sizeFloor, entries };
 }
 
 export function writePlanFile(file: string, p: PlanFile): void {

@@ -62,7 +62,8 @@ export function planSession(db: DB, sessionId: number, o: SessionPlanOptions): S
     writePlanFile(o.out, {
       planId: best.plan_id!,
       arenaBytes: result.arenaBytes,
-      signature: input.signature,
+      signature: input.planSignature,
+      sizeFloor: input.sizeFloor,
       entries: planEntries(input, new Map(input.buffers.map((b, i) => [b.ordinal, result.offsets[i]]))),
     });
   }

@@ -40,7 +40,6 @@ export type { ReplaySummary };
 export async function replayLive(o: ReplayOptions): Promise<{ summary: ReplaySummary; result: RecordResult }> {
   let planFile: string;
   let planId: number | null = null;
-  let agentOps = true;
   let tmpDir: string | null = null;
   if (/^\d+$/.test(o.plan) && !fs.existsSync(o.plan)) {
     const pf = planFileFromDb(o.db, Number(o.plan));
@@ -48,14 +47,12 @@ export async function replayLive(o: ReplayOptions): Promise<{ summary: ReplaySum
     planFile = path.join(tmpDir, `plan-${pf.planId}.plan`);
     writePlanFile(planFile, pf);
     planId = pf.planId;
-    agentOps = pf.agentOps;
   } else {
     planFile = path.resolve(o.plan);
     if (!fs.existsSync(planFile)) throw new UserError(`plan not found: ${o.plan} (neither a plan id in ${o.dbFile} nor a file)`);
     try {
       const pf = readPlanFile(planFile);
       planId = pf.planId;
-      agentOps = pf.agentOps;
     } catch (err) {
       if (!(err instanceof PlanFileError)) throw err;
       // Passed on anyway: the interposer refuses it too, and the target runs unplanned.
@@ -69,7 +66,9 @@ export async function replayLive(o: ReplayOptions): Promise<{ summary: ReplaySum
       dbFile: o.dbFile,
       command: o.command,
       python: o.python,
-      ops: agentOps,
+      // The minimal agent (iteration boundaries and modules), as the A/B's arms run it: plans
+      // leave the agent's own allocations out, whatever mode the recording used.
+      ops: false,
       stdio: o.stdio,
       onNote: o.onNote,
       cwd: o.cwd,

@@ -1,8 +1,9 @@
+import { signatureMix } from '../../shared/signature';
 import type { Statement } from 'better-sqlite3';
 import type { DB } from './db';
 import { AddrMap } from './addr-map';
 import { formatRanges, type IdRange } from './id-ranges';
-import { Kind, isAllocKind, RECORD_FLAG_FAILED } from '../../shared/trace-kinds';
+import { Kind, isAllocKind, RECORD_FLAG_AGENT, RECORD_FLAG_FAILED } from '../../shared/trace-kinds';
 
 /**
  * Builds lifetimes (each allocation matched with its free), iterations with their signatures,
@@ -102,9 +103,7 @@ function firstOf(a: number, b: number): number {
 const ALLOC_COLS = 6;
 const ALLOC_ROWS = 32;
 
-function mix(h: number, v: number): number {
-  return Math.imul(h ^ v, 0x01000193) >>> 0;
-}
+const mix = signatureMix;
 
 export class LifetimeBuilder {
   private readonly threads = new Map<number, ThreadState>();
@@ -227,7 +226,8 @@ export class LifetimeBuilder {
     bucket.bytes += size;
     if (this.liveBytes > bucket.liveMax) bucket.liveMax = this.liveBytes;
     bucket.liveEnd = this.liveBytes;
-    if (th.iterationId !== null) {
+    if (th.iterationId !== null && (e.flags & RECORD_FLAG_AGENT) === 0) {
+      // the program's allocations only: the agent's own are left out of the signature
       th.iterAllocs++;
       th.iterBytes += size;
       th.iterHashA = mix(mix(th.iterHashA, size >>> 0), e.align);

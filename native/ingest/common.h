@@ -47,6 +47,7 @@ enum Kind : uint8_t {
   K_REALLOC_FAILED = 12, K_ITER_BEGIN = 32, K_ITER_END = 33,
 };
 constexpr uint16_t FLAG_FAILED = 1;
+constexpr uint16_t FLAG_AGENT = 2;  // shared/trace-kinds.ts RECORD_FLAG_AGENT
 inline bool isAllocKind(unsigned k) { return (k >= 1 && k <= 3) || (k >= 6 && k <= 11); }
 inline bool isMarkerKind(unsigned k) { return k >= 32; }
 

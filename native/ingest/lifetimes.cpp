@@ -178,7 +178,7 @@ void LifetimeBuilder::one(const StreamEvent& e) {
   b.bytes += size;
   if (liveBytes_ > b.liveMax) b.liveMax = liveBytes_;
   b.liveEnd = liveBytes_;
-  if (th.iterationId != 0) {
+  if (th.iterationId != 0 && !(e.flags & FLAG_AGENT)) {  // the agent's own: not in the signature
     th.iterAllocs++;
     th.iterBytes += size;
     uint32_t align = e.alignLog2 == 0 ? 0 : e.alignLog2 < 32 ? (1u << e.alignLog2) : 0;  // ToUint32(2 ** a)

@@ -140,6 +140,7 @@ enum : uint8_t {
   K_ITER_BEGIN = 32, K_ITER_END = 33, K_THREAD_EXIT = 34, K_FORK = 35, K_PLAN_ITER = 36,
 };
 constexpr uint32_t F_FAILED = 1;  // record flags bit0
+constexpr uint32_t F_AGENT = 2;   // record flags bit1: made inside the agent's own code
 
 enum : uint32_t { H_CLEAN_EXIT = 1, H_FORK_CHILD = 2, H_STOPPED = 4, H_ATTACHED = 8 };
 
@@ -185,13 +186,15 @@ struct alignas(64) ThreadState {
   uint32_t scope_top;   // innermost scope id (0 = none)
   uint32_t depth;       // entries used in stack
   uint64_t markers;     // markers written by this thread
+  uint32_t rec_flags;   // ORed into every record's flags: F_AGENT inside the agent's code
+  uint32_t pad_;
   Record* first;        // first slot of the mapped chunk
   uint64_t records_done;  // records in chunks already closed
   // -- colder --
   ThreadState* next;    // registry link
   uint32_t tid, index, chunk_seq, dtor_round;
   uint32_t epoch;       // attach generation this state's chunk/counters belong to
-  uint32_t reserved_;
+  uint32_t agent_depth; // memoplan_agent_enter() nesting (flags of records: F_AGENT)
   uint64_t scope_overflow;  // pushes beyond kScopeDepth not yet popped
   uint64_t scope_overflow_total;
   uint32_t stack[kScopeDepth];
@@ -482,6 +485,8 @@ COLD void renew_thread(ThreadState* ts) {
   ts->depth = 0;
   ts->scope_top = 0;
   ts->scope_overflow = 0;
+  ts->agent_depth = 0;
+  ts->rec_flags = 0;
   __atomic_store_n(&ts->epoch, __atomic_load_n(&g_epoch, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
 }
 
@@ -503,7 +508,8 @@ inline void fill_record(ThreadState* ts, Record* r, uint64_t now, uint8_t kind, 
   r->addr = addr;
   r->size = size;
   uint64_t tail = (uint64_t)ts->scope_top | (uint64_t)kind << 32 |
-                  (uint64_t)(align_log2 & 0xff) << 40 | (uint64_t)(flags & 0xffff) << 48;
+                  (uint64_t)(align_log2 & 0xff) << 40 |
+                  (uint64_t)((flags | ts->rec_flags) & 0xffff) << 48;
   __atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);
 }
 
@@ -754,6 +760,8 @@ void atfork_child() {
       ts->depth = old->depth;
       ts->scope_top = old->scope_top;
       ts->scope_overflow = old->scope_overflow;
+      ts->agent_depth = old->agent_depth;
+      ts->rec_flags = old->rec_flags;
       memcpy(ts->stack, old->stack, sizeof ts->stack);
     }
     __atomic_store_n(&g.on, 1, __ATOMIC_RELEASE);
@@ -1133,6 +1141,36 @@ EXPORT void memoplan_scope_pop(void) {
   if (ts->depth == 0) return;
   ts->depth--;
   ts->scope_top = ts->depth ? ts->stack[ts->depth - 1] : 0;
+}
+
+// The agent's own code (its hooks, its dispatch mode's bookkeeping) runs between
+// memoplan_agent_enter() and memoplan_agent_leave() (nestable, per thread). What it allocates
+// there is the profiler's, not the program's: recorded with flags bit1 (the ingest leaves it
+// out of iteration signatures and plans), and never served from a plan (plan.cpp: the
+// thread's phase is parked, so it goes to the real allocator unmatched). So a plan made from
+// any recording serves a run with the minimal agent, and vice versa.
+EXPORT void memoplan_agent_enter(void) {
+  if (g.plan) mp::plan_agent_enter();
+  if (!__atomic_load_n(&g.on, __ATOMIC_ACQUIRE)) return;
+  ThreadState* ts = t_state;
+  if (!ts || ts->epoch != __atomic_load_n(&g_epoch, __ATOMIC_ACQUIRE)) {
+    if (t_guard) return;
+    int saved = errno;
+    t_guard = 1;
+    if (ts) renew_thread(ts);
+    else ts = new_thread_state();
+    t_guard = 0;
+    errno = saved;
+    if (!ts) return;
+  }
+  if (ts->agent_depth++ == 0) ts->rec_flags = F_AGENT;
+}
+
+EXPORT void memoplan_agent_leave(void) {
+  if (g.plan) mp::plan_agent_leave();
+  ThreadState* ts = t_state;
+  if (!ts || ts->agent_depth == 0) return;
+  if (--ts->agent_depth == 0) ts->rec_flags = 0;
 }
 
 namespace {

@@ -85,6 +85,11 @@ void plan_begin() MP_HIDDEN;
 // Returns true when the thread was in an iteration (r valid).
 bool plan_end(IterResult* r) MP_HIDDEN;
 
+// The agent's own code (memoplan_agent_enter/leave, nestable): the thread's phase is parked at
+// PH_NONE meanwhile, so what the agent allocates is neither matched nor observed.
+void plan_agent_enter() MP_HIDDEN;
+void plan_agent_leave() MP_HIDDEN;
+
 // Process-wide state for the C API and the trace header.
 uint32_t plan_status() MP_HIDDEN;
 uint32_t plan_refusal_code() MP_HIDDEN;

@@ -171,7 +171,7 @@ static int plan_write(const Work *w, const char *path) {
   uint32_t h = 0x811c9dc5u;
   for (size_t i = 128; i < len; i++) h = (h ^ buf[i]) * 0x01000193u;
   memcpy(buf, "MPPLAN1\0", 8);
-  put32(buf + 8, 1);
+  put32(buf + 8, 2);  /* docs/PLAN_FORMAT.md version */
   put32(buf + 12, 128);
   put64(buf + 16, n);
   put64(buf + 24, w->arena);

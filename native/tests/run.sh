@@ -30,7 +30,7 @@ one_trace() { ls "$1"/trace-*.mpt 2>/dev/null | head -1; }
 
 # --- library hygiene ----------------------------------------------------------
 undef=$(nm -D --defined-only "$LIB" | awk '{print $3}' | sort | tr '\n' ' ')
-want="aligned_alloc calloc fork free malloc malloc_usable_size memalign memoplan_active memoplan_attach memoplan_attached memoplan_detach memoplan_events_written memoplan_intern memoplan_iteration_begin memoplan_iteration_end memoplan_plan_counters memoplan_plan_status memoplan_scope_pop memoplan_scope_push posix_memalign pvalloc realloc reallocarray valloc "
+want="aligned_alloc calloc fork free malloc malloc_usable_size memalign memoplan_active memoplan_agent_enter memoplan_agent_leave memoplan_attach memoplan_attached memoplan_detach memoplan_events_written memoplan_intern memoplan_iteration_begin memoplan_iteration_end memoplan_plan_counters memoplan_plan_status memoplan_scope_pop memoplan_scope_push posix_memalign pvalloc realloc reallocarray valloc "
 check "exports exactly the wrapped functions and the C API" [ "$undef" = "$want" ]
 check "no libstdc++/libgcc_s at run time" bash -c "! readelf -d '$LIB' | grep -Eq 'libstdc|libgcc_s'"
 
@@ -209,8 +209,9 @@ check "plan exact: output identical to the unplanned run" diff "$d/plain.out" "$
 prun extra MEMOPLAN_PLAN="$d/w.plan" -- extra=3
 check "plan extra allocation: one miss, the rest hits" [ "$(iter extra 3)" = "$N 1" -a "$(iter extra 4)" = "$N 0" ]
 prun missing MEMOPLAN_PLAN="$d/w.plan" -- missing=3
-check "plan missing allocation: resynchronised (1 miss, $((N - 2)) hits)" \
-  [ "$(iter missing 3)" = "$((N - 2)) 1" -a "$(iter missing 4)" = "$N 0" ]
+# a small entry is jumped over at once (no miss); a large one costs the miss that confirms the jump
+check "plan missing allocation: resynchronised ($((N - 1)) hits, or 1 miss and $((N - 2)) hits)" \
+  [ \( "$(iter missing 3)" = "$((N - 1)) 0" -o "$(iter missing 3)" = "$((N - 2)) 1" \) -a "$(iter missing 4)" = "$N 0" ]
 prun outlive MEMOPLAN_PLAN="$d/w.plan" -- outlive=2
 check "plan outliving block: no corruption, realloc keeps its data" [ $? -eq 0 ]
 check "plan outliving block: arena retired once, a fresh one next" \
@@ -244,8 +245,8 @@ cp "$d/w.plan" "$d/tampered.plan"; printf '\x99' | dd of="$d/tampered.plan" bs=1
 bad tampered "corrupt: checksum"
 cp "$d/w.plan" "$d/magic.plan"; printf 'XX' | dd of="$d/magic.plan" bs=1 seek=0 conv=notrunc 2>/dev/null
 bad magic "not a memoplan plan file"
-cp "$d/w.plan" "$d/version.plan"; printf '\x02' | dd of="$d/version.plan" bs=1 seek=8 conv=notrunc 2>/dev/null
-bad version "plan format version 2"
+cp "$d/w.plan" "$d/version.plan"; printf '\x03' | dd of="$d/version.plan" bs=1 seek=8 conv=notrunc 2>/dev/null
+bad version "plan format version 3"
 printf 'short' > "$d/short.plan"; bad short "not a memoplan plan file"
 bad missingfile "cannot open"
 

@@ -1,4 +1,4 @@
-import { AB_ALLOCATORS, type AbAllocator, type AbAllocatorInfo, type AbArmReport, type AbRunDetail, type AbRunSummary } from '../../shared/api';
+import { AB_ALLOCATORS, isPlanArmName, type AbAllocator, type AbAllocatorInfo, type AbArmReport, type AbRunDetail, type AbRunSummary } from '../../shared/api';
 import { api, onEvent } from '../client';
 import { ec, type EChart } from '../globals';
 import { launchForm } from '../launch-form';
@@ -156,7 +156,7 @@ export function abView(): View {
       req = {
         ...w,
         allocators: arms,
-        plan: arms.includes('plan') && planSel.value ? Number(planSel.value) : undefined,
+        plan: arms.some(isPlanArmName) && planSel.value ? Number(planSel.value) : undefined,
         threads: readThreads(),
         runs: intOf(runs, 'runs'),
         warmup: intOf(warmup, 'warm-up'),

@@ -70,7 +70,7 @@ export function replayLivePanel(): { el: HTMLElement; setPlan(plan: number | nul
       const d = await api('replay.live.defaults', { plan });
       form.fill(d);
       filledFor = plan;
-      planLine.textContent = `Plan ${d.plan} of session ${d.session}; recorded as: ${d.command.join(' ')}` + (d.agentOps ? ' (with aten-op attribution: the replay runs the agent the same way)' : '');
+      planLine.textContent = `Plan ${d.plan} of session ${d.session}; recorded as: ${d.command.join(' ')}`;
     } catch (err) {
       showError(err);
     }

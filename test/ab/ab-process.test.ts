@@ -117,7 +117,7 @@ test('bad input: one-line errors, exit 2, nothing run', async () => {
     [['--allocators', `glibc,jemalloc=${fake}`], /the dynamic loader cannot preload .*fake-workload.sh \(given for jemalloc\)/],
     [['--allocators', 'glibc,glibc'], /listed twice/],
     [['--allocators', 'glibc', '--baseline', 'jemalloc'], /--baseline jemalloc is not one of --allocators/],
-    [['--allocators', 'glibc,plan'], /the plan arm needs --plan/],
+    [['--allocators', 'glibc,plan'], /the plan arms need --plan/],
     [['--threads', '0'], /--threads takes a list of positive integers/],
     [['--iterations', 'x'], /--iterations must be a non-negative integer/],
   ];

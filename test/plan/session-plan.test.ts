@@ -1,3 +1,6 @@
+import { iterationSignature } from '../../shared/signature';
+import { RECORD_FLAG_AGENT } from '../../shared/trace-kinds';
+import { AMBIGUOUS_SMALL_BYTES } from '../../main/plan/iteration';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -47,10 +50,20 @@ test('planning a recorded resnet18 iteration: every planner stored, valid, at or
     assertValid(bufs.map((b) => ({ id: b.ordinal, start: b.start, end: b.end, size: b.size, align: b.align })), bufs.map((b) => b.offset));
     for (const b of bufs) assert.equal(b.offset % 16, 0, 'at least malloc alignment');
   }
-  const sig = (db.prepare(`SELECT i.signature FROM plans p JOIN iterations i ON i.id = p.iteration_id WHERE p.id = ?`).get(best[0].plan_id) as { signature: string }).signature;
+  const it = db.prepare(`SELECT i.id, i.signature FROM plans p JOIN iterations i ON i.id = p.iteration_id WHERE p.id = ?`).get(best[0].plan_id) as { id: number; signature: string };
+  // the program's allocations (not the agent's own), in order, as the ingest hashed them
+  const allocs = db
+    .prepare(`SELECT e.size, e.align FROM allocations a JOIN events e ON e.id = a.alloc_event WHERE a.iteration_id = ? AND (e.flags & ?) = 0 ORDER BY a.seq`)
+    .all(it.id, RECORD_FLAG_AGENT) as { size: number; align: number }[];
   db.close();
+  assert.equal(iterationSignature(allocs), it.signature, 'shared/signature.ts computes what the ingest stored');
 
+  // Recorded with aten ops: the small allocations (the dispatch mode makes some of its own) are
+  // below the plan's size floor; the file lists the others, with their signature.
   const pf = readPlanFile(planFile);
+  assert.equal(pf.sizeFloor, AMBIGUOUS_SMALL_BYTES);
+  const sig = iterationSignature(allocs.filter((a) => a.size > pf.sizeFloor));
+  assert.ok(pf.entries.every((e) => e.size > pf.sizeFloor));
   assert.equal(pf.planId, best[0].plan_id);
   assert.equal(pf.arenaBytes, best[0].arena_bytes);
   assert.equal(pf.signature, sig);

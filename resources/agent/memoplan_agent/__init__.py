@@ -61,6 +61,22 @@ class _Api:
         self.end = lib.memoplan_iteration_end
         self.end.argtypes = [ctypes.c_uint64, ctypes.c_uint64]
         self.end.restype = None
+        # The agent's own code runs between enter() and leave(): what it allocates there is
+        # marked as the profiler's (left out of signatures and plans, never served by a plan).
+        enter = getattr(lib, "memoplan_agent_enter", None)
+        leave = getattr(lib, "memoplan_agent_leave", None)
+        if enter is not None and leave is not None:
+            enter.argtypes = []
+            enter.restype = None
+            leave.argtypes = []
+            leave.restype = None
+            self.enter, self.leave = enter, leave
+        else:  # an older interposer (attach into a process that loaded one)
+            self.enter = self.leave = _nothing
+
+
+def _nothing():
+    return None
 
 
 def _load_api():
@@ -175,6 +191,17 @@ def _module_path(s, module):
 
 
 def _pre_hook(module, inputs):
+    api = _api
+    if api is None:
+        return _pre_hook_body(module)
+    api.enter()
+    try:
+        return _pre_hook_body(module)
+    finally:
+        api.leave()
+
+
+def _pre_hook_body(module):
     s = _tls()
     if not _enabled and not s.stack:
         return None  # uninstalling: start nothing new
@@ -187,6 +214,17 @@ def _pre_hook(module, inputs):
 
 
 def _post_hook(module, inputs, output):
+    api = _api
+    if api is None:
+        return _post_hook_body()
+    api.enter()
+    try:
+        return _post_hook_body()
+    finally:
+        api.leave()
+
+
+def _post_hook_body():
     s = _tls()
     if not s.stack:
         return None
@@ -206,6 +244,8 @@ def _make_op_mode(torch):
 
     class OpMode(TorchDispatchMode):
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            api = _api
+            api.enter()  # our bookkeeping: the profiler's allocations, not the program's
             s = _tls()
             module_path = s.stack[-1] if s.stack else ""
             op = _op_names.get(func)
@@ -213,11 +253,14 @@ def _make_op_mode(torch):
                 schema = getattr(func, "_schema", None)
                 op = schema.name if schema is not None else str(func)  # "aten::convolution"
                 _op_names[func] = op
-            _api.push(_scope_id(module_path, op))
+            api.push(_scope_id(module_path, op))
+            if kwargs is None:
+                kwargs = {}
+            api.leave()
             try:
-                return func(*args, **(kwargs or {}))
+                return func(*args, **kwargs)
             finally:
-                _api.pop()
+                api.pop()
 
     return OpMode
 
