@@ -312,6 +312,9 @@ export interface ReplayInfo {
   events: number;
   arenaBytes: number;
   buffers: number;
+  /** The event after which the most planned bytes are live (the view opens there), and those bytes. */
+  peakEvent: number;
+  peakBytes: number;
 }
 
 export interface ReplayRequest {

@@ -312,7 +312,20 @@ export class ApiService {
 
     'replay.info': ({ plan }) => {
       const s = this.stepper(plan);
-      return { plan, events: s.events, arenaBytes: s.arenaBytes, buffers: s.buffers.length };
+      // The event after which the most bytes are live: where the view opens.
+      const delta = new Float64Array(s.events + 1);
+      for (const x of s.buffers) {
+        delta[x.start] += x.size;
+        delta[x.end] -= x.size;
+      }
+      let live = 0;
+      let best = -1;
+      let peakEvent = 0;
+      for (let k = 0; k < s.events; k++) {
+        live += delta[k];
+        if (live > best) [best, peakEvent] = [live, k];
+      }
+      return { plan, events: s.events, arenaBytes: s.arenaBytes, buffers: s.buffers.length, peakEvent, peakBytes: Math.max(0, best) };
     },
 
     'replay.at': ({ plan, k }): ReplayState => {
@@ -459,7 +472,7 @@ export class ApiService {
       const worker = new WorkerRun<RecordDone>(
         'record-worker',
         {
-          kind: 'record', dbFile, runId, command: [script, ...req.args], name: req.name?.trim() || undefined, python, ops: req.ops ?? true, cwd,
+          kind: 'record', dbFile, runId, command: [script, ...req.args], name: req.name?.trim() || path.basename(script), python, ops: req.ops ?? true, cwd,
           formCommand: [python ?? 'python3', script, ...req.args],
         } satisfies RecordWorkerData,
         {

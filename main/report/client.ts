@@ -59,8 +59,9 @@ export function reportClient(): void {
   // Memory over time
   const tl = D.timeline;
   if (tl && tl.t0.length) {
-    const t0 = tl.t0[0];
-    const xs = tl.t1.map((t: number) => (t - t0) / 1e6);
+    // Seconds since the session's clock base, as the UI's Memory view and memoplan top say.
+    const xs = tl.t1.map((t: number) => t / 1e9);
+    const secs = (ns: number) => `${(ns / 1e9).toFixed(ns > 0 && tl.t1[0] - tl.t0[0] < 1e6 ? 6 : 3)} s`;
     draw('chart-timeline', () => ({
       animation: false,
       legend: { top: 0 },
@@ -71,7 +72,7 @@ export function reportClient(): void {
         formatter: (ps: any[]) => {
           const i = ps[0].dataIndex;
           return [
-            row('bucket', `${((tl.t0[i] - t0) / 1e6).toFixed(3)} – ${((tl.t1[i] - t0) / 1e6).toFixed(3)} ms`),
+            row('bucket', `${secs(tl.t0[i])} – ${secs(tl.t1[i])}`),
             row('live bytes, max', fmtBytes(tl.liveMax[i])),
             row('live bytes, end', fmtBytes(tl.liveEnd[i])),
             row('allocations / frees', `${fmtInt(tl.allocs[i])} / ${fmtInt(tl.frees[i])}`),
@@ -79,14 +80,17 @@ export function reportClient(): void {
           ].join('<br>');
         },
       },
-      xAxis: { type: 'value', name: 'ms', min: 0, max: xs[xs.length - 1] },
+      xAxis: { type: 'value', name: 's', nameLocation: 'middle', nameGap: 26, min: tl.t0[0] / 1e9, max: xs[xs.length - 1], axisLabel: { showMinLabel: false, showMaxLabel: false } },
       yAxis: [
         { type: 'value', name: 'live bytes', axisLabel: { formatter: (v: number) => fmtBytes(v) } },
         { type: 'value', name: 'allocs / bucket', splitLine: { show: false } },
       ],
       dataZoom: zoom(),
       series: [
-        { name: 'live bytes (max in bucket)', type: 'line', step: 'end', symbol: 'none', sampling: 'max', areaStyle: { opacity: 0.15 }, data: xs.map((x: number, i: number) => [x, tl.liveMax[i]]) },
+        {
+          name: 'live bytes (max in bucket)', type: 'line', step: 'end', symbol: 'none', sampling: 'max', areaStyle: { opacity: 0.15 }, data: xs.map((x: number, i: number) => [x, tl.liveMax[i]]),
+          markLine: D.peak ? { silent: true, symbol: 'none', lineStyle: { color: '#d9534f', type: 'dashed' }, label: { formatter: 'peak', color: '#d9534f' }, data: [{ xAxis: D.peak.t / 1e9 }] } : undefined,
+        },
         { name: 'live bytes (end of bucket)', type: 'line', step: 'end', symbol: 'none', data: xs.map((x: number, i: number) => [x, tl.liveEnd[i]]) },
         { name: 'allocations', type: 'line', yAxisIndex: 1, symbol: 'none', lineStyle: { width: 1, opacity: 0.5 }, data: xs.map((x: number, i: number) => [x, tl.allocs[i]]) },
       ],
@@ -190,8 +194,9 @@ export function reportClient(): void {
     for (let i = 0; i < mm.shown; i++) perGroup[mm.group[i]].push([mm.start[i], mm.end[i], mm.offset[i], mm.offset[i] + mm.size[i], i]);
     draw('chart-map', () => ({
       animation: false,
+      // The legend on its own line above the plot; the offset axis's name goes to its middle, clear of it.
       legend: { top: 0, type: 'scroll' },
-      grid: { left: 80, right: 30, top: 40, bottom: 60 },
+      grid: { left: 90, right: 30, top: 44, bottom: 60 },
       tooltip: {
         ...baseTooltip,
         trigger: 'item',
@@ -208,7 +213,7 @@ export function reportClient(): void {
         },
       },
       xAxis: { type: 'value', name: 'logical time', min: 0, max: mm.times },
-      yAxis: { type: 'value', name: 'offset', min: 0, max: mm.arenaBytes, axisLabel: { formatter: (v: number) => fmtBytes(v) } },
+      yAxis: { type: 'value', name: 'offset', nameLocation: 'middle', nameGap: 70, min: 0, max: mm.arenaBytes, axisLabel: { formatter: (v: number) => fmtBytes(v) } },
       dataZoom: [
         { type: 'inside', xAxisIndex: [0], filterMode: 'weakFilter' },
         { type: 'inside', yAxisIndex: [0], filterMode: 'weakFilter' },

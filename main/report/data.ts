@@ -1,3 +1,4 @@
+import { groupLive, liveAt, scopeInfo, type LiveBy } from '../store/live';
 import type { DB } from '../store/db';
 import { UserError } from '../../shared/errors';
 import { loadAbData, type AbData } from './ab-data';
@@ -155,6 +156,21 @@ export interface ReplayInfo {
   latenciesNs: number[];
 }
 
+/** What is live at the session's peak (main/store/live.ts), as the UI's Memory view shows it. */
+export interface PeakData {
+  t: number;
+  iteration: number | null;
+  liveBytes: number;
+  liveCount: number;
+  /** Largest first, cut to the report's top N; `other` sums the rest. */
+  byModule: { key: string; bytes: number; count: number }[];
+  byOp: { key: string; bytes: number; count: number }[];
+  other: { module: [number, number]; op: [number, number] };
+  /** Stacks for the icicle (frames outermost first), the largest PEAK_STACKS; `other` sums the rest. */
+  byStack: { frames: string[]; bytes: number; count: number }[];
+  otherStacks: [number, number];
+}
+
 export interface ReportData {
   generatedAt: string;
   memoplanVersion: string;
@@ -168,6 +184,8 @@ export interface ReportData {
   memoryMap: MemoryMapData | null;
   replays: ReplayInfo[];
   ab: AbData | null;
+  /** Null when the session has no allocation events. */
+  peak: PeakData | null;
 }
 
 export interface ReportOptions {
@@ -226,6 +244,7 @@ export function loadReportData(db: DB, o: ReportOptions): ReportData {
   }
   const memoryMap = shownPlanId === null ? null : loadMemoryMap(db, plans.find((p) => p.id === shownPlanId)!, o.mapCap ?? DEFAULT_MAP_CAP);
   const replays = loadReplays(db, o.sessionId, plans.map((p) => p.id));
+  const peak = loadPeak(db, o.sessionId, topN);
   return {
     generatedAt: new Date().toISOString(),
     memoplanVersion: o.version ?? 'unknown',
@@ -238,6 +257,34 @@ export function loadReportData(db: DB, o: ReportOptions): ReportData {
     memoryMap,
     replays,
     ab,
+    peak,
+  };
+}
+
+const PEAK_STACKS = 300;
+
+function loadPeak(db: DB, sessionId: number, topN: number): PeakData | null {
+  const has = db.prepare(`SELECT count(*) FROM timeline WHERE session_id = ?`).pluck().get(sessionId) as number;
+  if (!has) return null;
+  const live = liveAt(db, sessionId, { kind: 'peak' });
+  const info = scopeInfo(db, sessionId);
+  const cut = (by: LiveBy, n: number) => {
+    const all = groupLive(live, info, by);
+    return { shown: all.slice(0, n), rest: [all.length - Math.min(n, all.length), all.slice(n).reduce((x, g) => x + g.bytes, 0)] as [number, number] };
+  };
+  const m = cut('module', topN);
+  const o = cut('op', topN);
+  const st = cut('stack', PEAK_STACKS);
+  return {
+    t: live.t,
+    iteration: live.iteration,
+    liveBytes: live.liveBytes,
+    liveCount: live.liveCount,
+    byModule: m.shown.map(({ key, bytes, count }) => ({ key, bytes, count })),
+    byOp: o.shown.map(({ key, bytes, count }) => ({ key, bytes, count })),
+    other: { module: m.rest, op: o.rest },
+    byStack: st.shown.map(({ frames, bytes, count }) => ({ frames, bytes, count })),
+    otherStacks: st.rest,
   };
 }
 

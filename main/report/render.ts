@@ -60,8 +60,10 @@ h2 { font-size: 18px; border-bottom: 1px solid var(--line); padding-bottom: 4px;
 h3 { font-size: 15px; margin: 18px 0 6px; }
 table { border-collapse: collapse; margin: 6px 0 10px; }
 th, td { border: 1px solid var(--line); padding: 3px 8px; text-align: left; vertical-align: top; }
-td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
-th { background: #f2f4f7; font-weight: 600; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+th { background: #f2f4f7; font-weight: 600; white-space: nowrap; }
+svg.icicle { display: block; border: 1px solid var(--line); margin: 8px 0; font: 11px system-ui, sans-serif; }
+svg.icicle text { fill: #fff; pointer-events: none; }
 table.kv th { width: 220px; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; overflow-wrap: anywhere; white-space: pre-wrap; }
 .chart { width: 100%; height: 360px; border: 1px solid var(--line); margin: 8px 0; }
@@ -156,7 +158,90 @@ function renderTimeline(d: ReportData): string {
   const width = n ? d.timeline.t1[0] - d.timeline.t0[0] : 0;
   return `<section id="memory"><h2>Memory over time</h2>
 ${n ? `<div class="chart" id="chart-timeline" data-chart="timeline"></div>` : `<p class="note">No timeline was stored for this session.</p>`}
-${how(`Live bytes are the sum of the sizes of allocations made and not yet freed, over the whole session. The session is cut into at most 2,048 time buckets (${h(formatInt(n))} here, about ${h(formatMs(width, 3))} each) at ingest; each bucket keeps the highest live bytes reached inside it and the live bytes at its end, so short peaks stay visible at any zoom. Time is the interposer's CLOCK_MONOTONIC stamp, from the first event.`)}
+${how(`Live bytes are the sum of the sizes of allocations made and not yet freed, over the whole session. The session is cut into at most 2,048 time buckets (${h(formatInt(n))} here, about ${h(formatMs(width, 3))} each) at ingest; each bucket keeps the highest live bytes reached inside it and the live bytes at its end, so short peaks stay visible at any zoom. Time is the interposer's CLOCK_MONOTONIC stamp in seconds since the session's clock base (taken just before the target started), as in the UI's Memory view and <code>memoplan top --at</code>.`)}
+</section>`;
+}
+
+/** A static icicle (SVG) of the stacks live at the peak: one rect per frame, as wide as the bytes under it. */
+function peakIcicle(p: NonNullable<ReportData['peak']>): string {
+  interface Node { name: string; full: string; bytes: number; count: number; kids: Map<string, Node> }
+  const stacks = p.byStack.filter((g) => !(g.frames.length === 1 && g.frames[0].startsWith('(')));
+  const root: Node = { name: 'live under a Python stack', full: 'all allocations live at the peak that were made under a Python stack', bytes: 0, count: 0, kids: new Map() };
+  for (const g of stacks) {
+    root.bytes += g.bytes;
+    root.count += g.count;
+    let n = root;
+    for (const f of g.frames) {
+      let c = n.kids.get(f);
+      if (!c) n.kids.set(f, (c = { name: f.replace(/^.*\/(?=[^/]*:\d+ )/, ''), full: f, bytes: 0, count: 0, kids: new Map() }));
+      c.bytes += g.bytes;
+      c.count += g.count;
+      n = c;
+    }
+  }
+  if (!root.bytes) return '<p class="note">No allocation live at the peak was made under a Python stack (the agent records stacks inside forward passes; sessions recorded before memoplan kept stacks have none).</p>';
+  const W = 1200;
+  const ROW = 20;
+  const palette = ['#5470c6', '#91cc75', '#fac858', '#ee6666', '#73c0de', '#3ba272', '#fc8452', '#9a60b4', '#ea7ccc', '#61a0a8', '#d48265'];
+  const colour = (f: string) => {
+    let x = 0;
+    const file = f.replace(/:\d+ .*$/, '');
+    for (let i = 0; i < file.length; i++) x = (x * 31 + file.charCodeAt(i)) >>> 0;
+    return palette[x % palette.length];
+  };
+  const out: string[] = [];
+  let depthMax = 0;
+  const walk = (n: Node, x0: number, depth: number) => {
+    depthMax = Math.max(depthMax, depth);
+    const x = (x0 / root.bytes) * W;
+    const w = (n.bytes / root.bytes) * W;
+    if (w < 0.3) return;
+    const label = `${n.name} · ${formatBytes(n.bytes)}`;
+    const fit = Math.floor((w - 6) / 6.6);
+    const text = fit >= 4 ? (label.length > fit ? label.slice(0, fit - 1) + '…' : label) : '';
+    out.push(
+      `<g><title>${h(n.full)}
+${h(formatBytes(n.bytes))} live (${h(formatPct(n.bytes / Math.max(1, p.liveBytes), 1))} of all) in ${h(formatInt(n.count))} allocations</title>` +
+        `<rect x="${x.toFixed(2)}" y="${depth * ROW}" width="${Math.max(0.3, w - 1).toFixed(2)}" height="${ROW - 1}" fill="${depth ? colour(n.full) : '#8a93a6'}"/>` +
+        (text ? `<text x="${(x + 3).toFixed(2)}" y="${depth * ROW + 14}">${h(text)}</text>` : '') +
+        `</g>`,
+    );
+    let c0 = x0;
+    for (const c of [...n.kids.values()].sort((a, b) => b.bytes - a.bytes)) {
+      walk(c, c0, depth + 1);
+      c0 += c.bytes;
+    }
+  };
+  walk(root, 0, 0);
+  const H = (depthMax + 1) * ROW;
+  return `<svg class="icicle" id="peak-icicle" viewBox="0 0 ${W} ${H}" width="100%" preserveAspectRatio="xMinYMin meet" role="img" aria-label="live bytes at the peak by Python stack">${out.join('')}</svg>`;
+}
+
+function liveTable(title: string, what: string, rows: { key: string; bytes: number; count: number }[], other: [number, number], total: number): string {
+  const body = rows.map((r) => [
+    r.key.startsWith('(') ? `<i>${h(r.key)}</i>` : `<code>${h(r.key)}</code>`,
+    h(formatBytes(r.bytes)),
+    h(formatPct(r.bytes / Math.max(1, total), 1)),
+    h(formatInt(r.count)),
+  ]);
+  if (other[0] > 0) body.push([`<i>${h(formatInt(other[0]))} more</i>`, h(formatBytes(other[1])), h(formatPct(other[1] / Math.max(1, total), 1)), '']);
+  return `<div><h3>${h(title)}</h3>${table([{ label: what }, { label: 'live bytes', num: true }, { label: '% of live', num: true }, { label: 'allocations', num: true }], body)}</div>`;
+}
+
+function renderPeak(d: ReportData): string {
+  const p = d.peak;
+  if (!p) return '';
+  const underStacks = p.byStack.filter((g) => !(g.frames.length === 1 && g.frames[0].startsWith('('))).reduce((n, g) => n + g.bytes, 0);
+  return `<section id="peak"><h2>What is live at the peak</h2>
+${kv([
+  ['peak', `${h(formatBytes(p.liveBytes))} (${h(formatInt(p.liveBytes))} B) in ${h(formatInt(p.liveCount))} allocations`],
+  ['when', `${h((p.t / 1e9).toFixed(6))} s${p.iteration !== null ? `, in iteration ${h(p.iteration)}` : ''}`],
+  ['made under a Python stack', `${h(formatBytes(underStacks))} (${h(formatPct(underStacks / Math.max(1, p.liveBytes), 1))})`],
+])}
+<h3>By Python stack (icicle: outermost frame at the top; hover a bar for its full path)</h3>
+${peakIcicle(p)}
+<div class="cols">${liveTable('By module', 'module', p.byModule, p.other.module, p.liveBytes)}${liveTable('By aten op', 'op', p.byOp, p.other.op, p.liveBytes)}</div>
+${how(`The peak is the instant of the highest live bytes (the timeline bucket with the highest maximum, refined by its own allocation and free events). Live there: every allocation made at or before it and not yet freed. Each allocation counts under the module, aten op and Python stack that the agent had pushed on its thread when it was made; the stack is captured once per op or module call (the user's frames; torch's own and the agent's are left out). Allocations made outside any forward pass (imports, weights loaded before inference, the interpreter) have no stack. The same figures as <code>memoplan top --session ${h(d.target.id)} --by module|op|stack</code>; each table adds up to the peak.`)}
 </section>`;
 }
 
@@ -297,17 +382,26 @@ function renderAb(ab: AbData): string {
       a.plan_hit_rate === null ? (a.plan_refusal ? `<span class="note">${h(a.plan_refusal)}</span>` : '–') : h(formatPct(a.plan_hit_rate, 3)),
     ];
   });
+  // Settings as words, not JSON: lists joined, objects as key: value.
+  const plain = (v: unknown): string =>
+    v === null || v === undefined
+      ? '–'
+      : Array.isArray(v)
+        ? v.map(plain).join(', ')
+        : typeof v === 'object'
+          ? Object.entries(v as Record<string, unknown>).map(([k, x]) => `${k}: ${plain(x)}`).join('; ')
+          : String(v);
   const cfg = Object.entries(ab.config)
     .filter(([k]) => k !== 'skipped')
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-    .join(', ');
+    .map(([k, v]) => `<b>${h(k)}</b> ${h(plain(v))}`)
+    .join(' · ');
   const hasCmp = r.arms.some((a) => a.median_ratio !== null && a.verdict !== 'baseline');
   const hasSamples = r.arms.some((a) => a.samples > 0);
   return `<section id="ab"><h2>A/B run ${h(r.ab_run_id)}</h2>
 ${kv([
   ['command line', `<code>${h(shellJoin(r.command))}</code>`],
   ['working directory', `<code>${h(ab.cwd)}</code>`],
-  ['configuration', `<code>${h(cfg)}</code>`],
+  ['configuration', cfg],
   ['status', h(r.status)],
   ['run', `${h(ab.startedAt)} – ${h(ab.endedAt ?? '…')}`],
   ['Python / torch', `<code>${h(ab.python ?? '–')}</code> / ${h(ab.torchVersion ?? '–')}`],
@@ -338,6 +432,7 @@ export function renderReport(d: ReportData, opts: { echarts?: string } = {}): st
     renderTarget(d),
     renderSummary(d),
     renderTimeline(d),
+    renderPeak(d),
     renderIterations(d),
     renderPlans(d),
     renderReplays(d),
@@ -347,6 +442,7 @@ export function renderReport(d: ReportData, opts: { echarts?: string } = {}): st
     ['target', 'Target'],
     ['summary', 'Summary'],
     ['memory', 'Memory'],
+    ...(d.peak ? [['peak', 'Peak']] : []),
     ['iterations', 'Iterations'],
     ['plans', 'Plans'],
     ...(d.replays.length ? [['replay', 'Plan mode']] : []),

@@ -26,14 +26,16 @@ export function planView(go: (view: string) => void): View {
     h(
       'thead',
       {},
-      h('tr', {}, ...['plan', 'iteration', 'algorithm', 'arena', 'lower bound', 'system allocator', 'arena / bound', 'arena / system', 'seconds', 'optimal', ''].map((c, i) =>
-        h('th', { class: i >= 3 && i <= 8 ? 'num' : '', text: c }),
+      h('tr', {}, ...['plan', 'iteration', 'algorithm', 'arena', 'lower bound', 'arena − bound', 'system allocator', 'arena / bound', 'arena / system', 'seconds', 'optimal', ''].map((c, i) =>
+        h('th', { class: i >= 3 && i <= 9 ? 'num' : '', text: c }),
       )),
     ),
     body,
   );
   const noPlans = h('p', { class: 'empty', text: 'No plans for this session yet: run the planners.' });
   const mapBox = h('div', { class: 'chart tall', id: 'plan-map' });
+  const compareBox = h('div', { class: 'chart', id: 'plan-compare' });
+  let compare: EChart | null = null;
   const mapInfo = h('p', { class: 'note', id: 'plan-map-info' });
   let map: EChart | null = null;
   let shownSession: number | null = null;
@@ -59,24 +61,38 @@ export function planView(go: (view: string) => void): View {
     ),
     because,
     table,
+    h('p', { class: 'note', id: 'plans-hint', text: 'Click a row to draw its memory map.' }),
+    compareBox,
     noPlans,
     mapSection,
   );
 
   function renderTable(): void {
+    renderCompare();
     clear(body);
     noPlans.style.display = plans.length || !plannable ? 'none' : '';
     table.style.display = plans.length ? '' : 'none';
     for (const p of plans) {
       const sys = p.baselineSpanBytes;
+      const over = p.arenaBytes - p.lowerBoundBytes;
       const tr = h(
         'tr',
-        { 'data-plan': p.planId, class: `${p.best ? 'best' : ''} ${p.planId === state.plan ? 'selected' : ''}` },
+        {
+          'data-plan': p.planId,
+          class: `${p.best ? 'best' : ''} ${p.planId === state.plan ? 'selected' : ''}`,
+          style: 'cursor:pointer',
+          title: 'click to draw its memory map',
+          onclick: (e: Event) => {
+            if ((e.target as HTMLElement).closest('button')) return; // Map / Replay do their own
+            void showMap(p.planId);
+          },
+        },
         h('td', { class: 'num', text: String(p.planId) }),
         h('td', { class: 'num', text: String(p.iteration) }),
         h('td', { text: p.algorithm + (p.best ? ' ★' : '') }),
         h('td', { class: 'num', text: fmtBytes(p.arenaBytes), title: `${fmtInt(p.arenaBytes)} B` }),
         h('td', { class: 'num', text: fmtBytes(p.lowerBoundBytes), title: `${fmtInt(p.lowerBoundBytes)} B` }),
+        h('td', { class: 'num over', text: over === 0 ? '0 B (optimal)' : `+${fmtBytes(over)}`, title: `${fmtInt(over)} B more than the lower bound` }),
         h('td', { class: 'num', text: fmtBytes(sys), title: sys === null ? '' : `${fmtInt(sys)} B` }),
         h('td', { class: 'num', text: p.ratio.toFixed(4) }),
         h('td', { class: 'num', text: sys ? (p.arenaBytes / sys).toFixed(3) : '-' }),
@@ -98,6 +114,39 @@ export function planView(go: (view: string) => void): View {
       );
       body.append(tr);
     }
+  }
+
+  /** Each plan's arena next to the lower bound (peak live bytes) and the span the system allocator used. */
+  function renderCompare(): void {
+    compareBox.style.display = plans.length ? '' : 'none';
+    if (!plans.length) return;
+    if (!compare) compare = ec().init(compareBox);
+    compare.resize();
+    const shownPlans = plans.slice(0, 12);
+    const bound = shownPlans[0].lowerBoundBytes;
+    const sys = shownPlans.find((p) => p.baselineSpanBytes !== null)?.baselineSpanBytes ?? null;
+    compare.setOption(
+      {
+        animation: false,
+        title: { text: 'Arena of each plan, against the lower bound and the system allocator', left: 8, top: 4, textStyle: { fontSize: 13 } },
+        tooltip: { trigger: 'axis', valueFormatter: (v: number) => `${fmtBytes(v)} (${fmtInt(v)} B)` },
+        legend: { top: 26 },
+        grid: { left: 90, right: 30, top: 60, bottom: 40 },
+        xAxis: { type: 'category', data: shownPlans.map((p) => `#${p.planId} ${p.algorithm}`), axisLabel: { interval: 0, fontSize: 11 } },
+        yAxis: { type: 'value', axisLabel: { formatter: (v: number) => fmtBytes(v) } },
+        series: [
+          {
+            name: 'plan arena',
+            type: 'bar',
+            data: shownPlans.map((p) => p.arenaBytes),
+            label: { show: true, position: 'top', fontSize: 10, formatter: (q: { value: number }) => `${fmtBytes(q.value)} (+${fmtBytes(q.value - bound)})` },
+          },
+          { name: 'lower bound (peak live bytes)', type: 'line', symbol: 'none', lineStyle: { type: 'dashed' }, data: shownPlans.map((p) => p.lowerBoundBytes) },
+          ...(sys === null ? [] : [{ name: 'system allocator (glibc) span', type: 'line', symbol: 'none', data: shownPlans.map((p) => p.baselineSpanBytes) }]),
+        ],
+      },
+      true,
+    );
   }
 
   async function load(): Promise<void> {
@@ -254,6 +303,9 @@ export function planView(go: (view: string) => void): View {
       if (shownSession !== state.session || state.session === null) await load();
       else renderTable();
     },
-    resize: () => map?.resize(),
+    resize: () => {
+      map?.resize();
+      compare?.resize();
+    },
   };
 }

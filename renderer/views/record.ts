@@ -29,7 +29,14 @@ export function recordView(go: (view: string) => void): View {
       name.value = '';
     },
   });
-  const cards = { secs: card('seconds'), events: card('events', 'rec-events'), rate: card('events/s'), live: card('live bytes'), iters: card('iterations', 'rec-iterations') };
+  const cards = {
+    secs: card('seconds'),
+    events: card('events', 'rec-events'),
+    rate: card('events/s in the last second', 'rec-rate'),
+    live: card('live bytes now', 'rec-live'),
+    peak: card('peak live bytes', 'rec-peak'),
+    iters: card('iterations', 'rec-iterations'),
+  };
   const log = h('div', { id: 'rec-log' });
   const chartBox = h('div', { class: 'chart', id: 'rec-chart', style: 'display: none' });
   let chart: EChart | null = null;
@@ -39,6 +46,9 @@ export function recordView(go: (view: string) => void): View {
   /** Runs whose record.done has arrived: a target that exits at once can end before record.start answers. */
   const ended = new Set<number>();
   let series: { t: number; rate: number; live: number }[] = [];
+  /** Once stored: the session's own timeline (seconds since its first event, max live bytes), which has the true peak. */
+  let stored: [number, number][] | null = null;
+  let storedPeak: number | null = null;
 
   const el = h(
     'section',
@@ -80,9 +90,29 @@ export function recordView(go: (view: string) => void): View {
     chart.setOption({
       series: [
         { name: 'events/s', data: series.map((p) => [p.t, p.rate]) },
-        { name: 'live bytes', data: series.map((p) => [p.t, p.live]) },
+        { name: 'live bytes', data: stored ?? series.map((p) => [p.t, p.live]) },
       ],
+      title: {
+        subtext: stored
+          ? `live bytes: the stored session (every allocation), peak ${fmtBytes(storedPeak)}; events/s: sampled once a second while recording`
+          : 'sampled once a second while recording; the stored session replaces the live bytes when it is done',
+      },
     });
+    chartBox.dataset.liveSource = stored ? 'stored' : 'sampled';
+  }
+
+  /** After the run: the live-bytes curve from the stored timeline, so that the peak is the session's own. */
+  async function showStored(sessionId: number): Promise<void> {
+    try {
+      const t = await api('overview.timeline', { session: sessionId, points: 400 });
+      if (!t.points.length) return;
+      stored = [[0, 0], ...t.points.map((p) => [(p.t - t.tBegin) / 1e9, p.max] as [number, number])];
+      storedPeak = t.peakLiveBytes;
+      cards.peak.set(fmtBytes(storedPeak));
+      draw();
+    } catch (err) {
+      showError(err);
+    }
   }
 
   startBtn.addEventListener('click', async () => {
@@ -94,7 +124,10 @@ export function recordView(go: (view: string) => void): View {
       return;
     }
     clear(log);
-    series = [];
+    series = [{ t: 0, rate: 0, live: 0 }]; // the run starts at 0 s with nothing live
+    stored = null;
+    storedPeak = null;
+    cards.peak.set('-');
     draw();
     setRunning(true);
     startedAt = performance.now();
@@ -135,6 +168,7 @@ export function recordView(go: (view: string) => void): View {
       cards.live.set(fmtBytes(p.liveBytes));
       cards.iters.set(fmtInt(p.iterations));
       series.push({ t: p.seconds, rate: p.eventsPerSecond, live: p.liveBytes });
+      cards.peak.set(fmtBytes(Math.max(...series.map((x) => x.live))) + ' so far');
       if (series.length > 3600) series = series.filter((_, i) => i % 2 === 0); // bounded: one point per 2 s after an hour
       draw();
     } else if (e.event === 'record.note') {
@@ -185,6 +219,7 @@ export function recordView(go: (view: string) => void): View {
       },
     });
     log.append(open);
+    void showStored(d.sessionId);
     showStatus(`session ${d.sessionId} recorded (${how})`, d.exitCode === 0 ? 'info' : 'error');
     void refreshSessions();
   }
@@ -198,11 +233,12 @@ export function recordView(go: (view: string) => void): View {
         chart = ec().init(chartBox);
         chart.setOption({
           animation: false,
-          title: { text: 'While recording', left: 8, top: 4, textStyle: { fontSize: 13 } },
+          title: { text: 'While recording', left: 8, top: 4, textStyle: { fontSize: 13 }, subtextStyle: { fontSize: 11 } },
           tooltip: { trigger: 'axis' },
-          legend: { top: 4 },
-          grid: { left: 70, right: 80, top: 56, bottom: 40 }, // top: the axis names sit below the title
-          xAxis: { type: 'value', name: 's', min: 0 },
+          legend: { top: 4, right: 10 },
+          grid: { left: 70, right: 80, top: 70, bottom: 56 }, // top: the axis names sit below the title
+          // The axis name under the axis, centred: at its end it ran into the right axis's "0 B".
+          xAxis: { type: 'value', name: 'seconds since the start', nameLocation: 'middle', nameGap: 28, min: 0 },
           yAxis: [
             { type: 'value', name: 'events/s' },
             { type: 'value', name: 'live', axisLabel: { formatter: (v: number) => fmtBytes(v) }, splitLine: { show: false } },

@@ -25,6 +25,7 @@ export function replayView(): View {
   const arenaBox = h('div', { class: 'chart tall', id: 'replay-arena' });
   const sysBox = h('div', { class: 'chart tall', id: 'replay-system' });
   const capNote = h('p', { class: 'note', id: 'replay-cap' });
+  const legend = h('div', { class: 'row', id: 'replay-legend' });
   let arena: EChart | null = null;
   let sys: EChart | null = null;
   let plan: number | null = null;
@@ -58,6 +59,7 @@ export function replayView(): View {
     eventLine,
     h('div', { class: 'cards' }, ...Object.values(cards).map((c) => c.el)),
     capNote,
+    legend,
     h('div', { class: 'grid2' }, arenaBox, sysBox),
     h('hr'),
     live.el,
@@ -139,13 +141,24 @@ export function replayView(): View {
     return shape && { type: 'rect', shape, style: a.style() };
   };
 
-  function chartOption(s: ReplayState, pos: (b: ReplayBuffer) => number, yMax: number, addrs: boolean): object {
-    const groups = new Map<string, number>();
-    const rows = s.live.map((b) => {
-      const g = moduleGroup(b.module);
-      if (!groups.has(g)) groups.set(g, groups.size);
-      return { b, g: groups.get(g)! };
-    });
+  /** Colour of each module group, the same in both charts and the legend (largest live bytes first). */
+  function groupColours(s: ReplayState): Map<string, number> {
+    const bytes = new Map<string, number>();
+    for (const b of s.live) bytes.set(moduleGroup(b.module), (bytes.get(moduleGroup(b.module)) ?? 0) + b.size);
+    return new Map([...bytes.entries()].sort((a, b) => b[1] - a[1]).map(([g], i) => [g, i]));
+  }
+
+  function drawLegend(groups: Map<string, number>): void {
+    clear(legend);
+    const item = (color: string, text: string) =>
+      h('span', { class: 'note', style: 'display:inline-flex;align-items:center;gap:4px' }, h('span', { style: `display:inline-block;width:12px;height:12px;border-radius:2px;background:${color}` }), text);
+    legend.append(h('span', { class: 'note', text: 'Colour: the module group that allocated the buffer.' }));
+    for (const [g, i] of groups) legend.append(item(PALETTE[i % PALETTE.length], g));
+    legend.append(item('#e8590c', 'the buffer of event k'));
+  }
+
+  function chartOption(s: ReplayState, pos: (b: ReplayBuffer) => number, yMax: number, addrs: boolean, groups: Map<string, number>): object {
+    const rows = s.live.map((b) => ({ b, g: groups.get(moduleGroup(b.module)) ?? 0 }));
     const tooltip = (b: ReplayBuffer) =>
       `buffer #${b.ordinal}<br>module: ${esc(b.module || '(none)')}<br>op: ${esc(b.op || '(none)')}<br>size: ${fmtBytes(b.size)}<br>` +
       (addrs ? `address: 0x${b.addr.toString(16)}` : `offset: ${fmtInt(b.offset)}`) + `<br>lifetime: ${b.start} → ${b.end}`;
@@ -179,7 +192,8 @@ export function replayView(): View {
     cards.high.set(`${fmtBytes(s.arenaHighWater)} / ${fmtBytes(s.arenaBytes)}`);
     cards.sys.set(fmtBytes(s.system.liveSpan));
     capNote.textContent = s.live.length < s.liveCount ? `Drawing the ${fmtInt(s.live.length)} largest of ${fmtInt(s.liveCount)} live buffers.` : '';
-    arena!.setOption(chartOption(s, (b) => b.offset, s.arenaBytes, false), { replaceMerge: ['series'] });
+    const groups = groupColours(s);
+    drawLegend(groups);
     // Recorded addresses: sorted, with wide gaps (other heap regions, mmap'd blocks) collapsed.
     const byAddr = [...s.live].sort((a, b) => a.addr - b.addr);
     const y = new Map<number, number>();
@@ -192,7 +206,11 @@ export function replayView(): View {
       pos += b.size;
       prevEnd = Math.max(prevEnd, b.addr + b.size);
     }
-    sys!.setOption(chartOption(s, (b) => y.get(b.ordinal) ?? 0, pos, true), { replaceMerge: ['series'] });
+    // One y scale for both charts, so that their heights compare.
+    const yMax = Math.max(s.arenaBytes, pos);
+    arena!.setOption(chartOption(s, (b) => b.offset, yMax, false, groups), { replaceMerge: ['series'] });
+    sys!.setOption(chartOption(s, (b) => y.get(b.ordinal) ?? 0, yMax, true, groups), { replaceMerge: ['series'] });
+    arenaBox.dataset.yMax = sysBox.dataset.yMax = String(yMax);
   }
 
   async function loadPlans(): Promise<void> {
@@ -232,7 +250,9 @@ export function replayView(): View {
       events = info.events;
       slider.max = String(Math.max(0, events - 1));
       wanted = null;
-      go(0);
+      // Open where the most bytes are live: event 0 holds one small buffer and says little.
+      go(info.peakEvent);
+      capNote.dataset.opened = String(info.peakEvent);
     } catch (err) {
       showError(err);
     }
