@@ -51,6 +51,7 @@ export function abView(): View {
   const runsTable = h('table', { id: 'ab-runs-table' }, h('thead', {}, h('tr', {}, ...['id', 'status', 'arms', 'threads', 'runs', 'processes', 'failed', 'started', 'command', ''].map((c) => h('th', { text: c })))), runsBody);
   const detailTitle = h('h3', { id: 'ab-detail-title' });
   const detailNote = h('p', { class: 'note', id: 'ab-detail-note' });
+  const headline = h('p', { id: 'ab-headline' });
   const ratioBody = h('tbody');
   const ratioTable = h(
     'table',
@@ -66,7 +67,7 @@ export function abView(): View {
   const resTable = h(
     'table',
     { id: 'ab-resources-table' },
-    h('thead', {}, h('tr', {}, ...['arm', 'threads', 'peak RSS', 'minor faults', 'major faults', 'wall s', 'vol. cs', 'invol. cs', 'plan status', 'plan hit rate'].map((c, i) => h('th', { class: i >= 2 ? 'num' : '', text: c })))),
+    h('thead', {}, h('tr', {}, ...['arm', 'threads', 'peak RSS', 'RSS ratio', '95% CI', 'memory verdict', 'minor faults', 'major faults', 'wall s', 'vol. cs', 'invol. cs', 'plan status', 'plan hit rate'].map((c, i) => h('th', { class: i >= 2 ? 'num' : '', text: c })))),
     resBody,
   );
   const failures = h('div', { id: 'ab-failures' });
@@ -76,6 +77,7 @@ export function abView(): View {
     'div',
     { id: 'ab-detail', style: 'display:none' },
     detailTitle,
+    headline,
     detailNote,
     h('div', { class: 'grid2' }, boxBox, cdfBox),
     h('h3', { text: 'Latency against the baseline (ratio of medians and of p99s, bootstrap 95% intervals)' }),
@@ -130,6 +132,7 @@ export function abView(): View {
       if (!list.length) planSel.append(h('option', { value: '', text: '(no plan: make one in the Plan view)' }));
       const pick = list.find((p) => p.planId === state.plan) ?? list.find((p) => p.best) ?? list[0];
       if (pick) planSel.value = String(pick.planId);
+      syncPlanArm();
     } catch (err) {
       showError(err);
     }
@@ -268,8 +271,22 @@ export function abView(): View {
     }
   }
 
+  /** The plan arm is ticked when there is a plan to run, until the user ticks or unticks it. */
+  function syncPlanArm(): void {
+    const box = armBoxes.get('plan');
+    if (box && !box.disabled && box.dataset.touched !== '1') box.checked = planSel.value !== '';
+  }
+
   function drawDetail(d: AbRunDetail): void {
     detail.style.display = '';
+    // One line: each arm's median against the baseline, with its verdict.
+    const judged = d.arms.filter((a) => a.status === 'ok' && a.median_ratio !== null && a.verdict !== 'baseline');
+    headline.textContent = judged.length
+      ? `Median latency against ${d.run.baseline}: ` +
+        judged
+          .map((a) => `${a.allocator}${d.run.threads.length > 1 ? ` ×${a.threads}` : ''} ${a.median_ratio!.toFixed(3)}× (${a.plan_note ? `not planned: ${a.plan_note}` : a.verdict ?? 'no verdict'}${a.rss_ratio !== null && !a.plan_note ? `; memory ${a.rss_ratio.toFixed(3)}×` : ''})`)
+          .join(' · ')
+      : 'No arm to compare with the baseline yet.';
     const multi = d.run.threads.length > 1;
     detailTitle.textContent = `A/B ${d.run.id} (${d.run.status}): ${d.run.command.join(' ')}`;
     detailNote.textContent =
@@ -309,13 +326,16 @@ export function abView(): View {
           h('td', { text: a.allocator }),
           h('td', { class: 'num', text: String(a.threads) }),
           h('td', { class: 'num', text: fmtBytes(a.peak_rss_bytes) }),
+          h('td', { class: 'num', text: num(a.rss_ratio, 3) }),
+          h('td', { class: 'num ci', text: interval(a.rss_ratio_ci_low, a.rss_ratio_ci_high) }),
+          h('td', { class: `num verdict ${a.rss_verdict === 'smaller' ? 'good' : a.rss_verdict === 'larger' ? 'bad' : ''}`, text: a.rss_verdict ?? '-' }),
           h('td', { class: 'num', text: a.minor_faults === null ? '-' : fmtInt(a.minor_faults) }),
           h('td', { class: 'num', text: a.major_faults === null ? '-' : fmtInt(a.major_faults) }),
           h('td', { class: 'num', text: num(a.wall_s, 2) }),
           h('td', { class: 'num', text: a.voluntary_cs === null ? '-' : fmtInt(a.voluntary_cs) }),
           h('td', { class: 'num', text: a.involuntary_cs === null ? '-' : fmtInt(a.involuntary_cs) }),
           h('td', { class: 'num', text: a.plan_status ?? '' }),
-          h('td', { class: 'num', text: a.plan_hit_rate === null ? '' : `${(a.plan_hit_rate * 100).toFixed(2)}%` }),
+          h('td', { class: 'num', text: (a.plan_hit_rate === null ? '' : `${(a.plan_hit_rate * 100).toFixed(2)}%`) + (a.plan_note ? ` (not planned: ${a.plan_note}; no verdict)` : '') }),
         ),
       );
       if (a.status === 'failed' || a.failures.length) failures.append(failureNote(a));
@@ -432,10 +452,12 @@ export function abView(): View {
     allocators = await api('ab.allocators', {});
     clear(armsBox);
     for (const a of allocators) {
-      const box = h('input', { type: 'checkbox', id: `ab-arm-${a.name}`, checked: a.usable && a.name !== 'plan', disabled: !a.usable });
+      const box = h('input', { type: 'checkbox', id: `ab-arm-${a.name}`, checked: a.usable && a.name !== 'plan' && !a.name.startsWith('plan+'), disabled: !a.usable });
+      box.addEventListener('change', () => (box.dataset.touched = '1'));
       armBoxes.set(a.name, box);
       armsBox.append(h('label', { class: a.usable ? '' : 'muted', title: a.reason ?? a.library ?? 'the system allocator' }, box, ` ${a.name}${a.usable ? '' : ' (not available)'}`));
     }
+    syncPlanArm();
     const why = allocators.filter((a) => !a.usable).map((a) => `${a.name}: ${a.reason}`);
     if (why.length) armsBox.append(h('span', { class: 'note', text: why.join('; ') }));
   }

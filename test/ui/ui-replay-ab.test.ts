@@ -90,6 +90,9 @@ test('A/B from the A/B view: glibc vs jemalloc, progress, ratio table with inter
   await ui.view('ab');
   await page.waitForSelector('#ab-arm-glibc');
   assert.equal(await page.isEnabled('#ab-arm-jemalloc'), true, 'jemalloc is installed here');
+  // The session has a plan: the plan arm starts ticked (issue 13).
+  await page.waitForFunction(() => (document.getElementById('ab-plan') as HTMLSelectElement | null)?.value !== '');
+  assert.equal(await page.isChecked('#ab-arm-plan'), true, 'the plan arm is ticked when a plan exists');
   for (const a of ['glibc', 'jemalloc', 'tcmalloc', 'mimalloc', 'plan']) {
     const box = page.locator(`#ab-arm-${a}`);
     if (await box.isEnabled()) await box.setChecked(a === 'glibc' || a === 'jemalloc');
@@ -118,6 +121,7 @@ test('A/B from the A/B view: glibc vs jemalloc, progress, ratio table with inter
   assert.ok(await page.$('#ab-box canvas'));
   assert.ok(await page.$('#ab-cdf canvas'));
   assert.match((await page.textContent('#ab-detail-note')) ?? '', /bootstrap|resamples/);
+  assert.match((await page.textContent('#ab-headline')) ?? '', /^Median latency against glibc: jemalloc \d+\.\d{3}× \((faster|slower|no detectable difference)\)$/);
   await page.waitForSelector('#ab-runs-table tbody tr[data-ab="1"]');
   await page.waitForTimeout(300);
   await ui.shot('ab');
