@@ -13,6 +13,9 @@ import { firstFit } from './first-fit';
 import { bestFit } from './best-fit';
 import { exactSolve } from './exact';
 
+/** Seconds the exact solver (and `all`) may take when no limit is given. */
+export const DEFAULT_TIME_LIMIT = 10;
+
 /** The heuristics, cheapest first; all share one overlap index. */
 export const HEURISTICS: Record<string, (p: Packed, index: OverlapIndex) => Float64Array> = {
   'greedy-size': greedyBySize,
@@ -64,25 +67,39 @@ function best(results: PlannerResult[]): PlannerResult {
   return results.reduce((a, b) => (b.arenaBytes < a.arenaBytes ? b : a));
 }
 
-export function runExact(pr: Prepared, options: PlannerOptions = {}, heuristicResults?: PlannerResult[]): PlannerResult {
-  const t0 = performance.now();
+/** Seeding order of the heuristics for a lone `exact`. */
+const SEED_ORDER = ['best-fit', 'first-fit', 'greedy-size', 'greedy-breadth'];
+
+/**
+ * The exact solver within the time limit, all of it counted: seeding included. Without a
+ * given plan it is seeded with the best of the heuristics that fit in a fifth of the time.
+ */
+export function runExact(pr: Prepared, options: PlannerOptions = {}, t0 = performance.now()): PlannerResult {
+  const deadline = t0 + 1000 * (options.timeLimitSeconds ?? DEFAULT_TIME_LIMIT);
   let initial = options.initialOffsets;
   if (!initial) {
-    const hs = heuristicResults ?? Object.keys(HEURISTICS).map((h) => runHeuristic(pr, h));
+    // Cheapest first; the others while they take under a fifth of the time limit.
+    const hs: PlannerResult[] = [];
+    for (const h of SEED_ORDER) {
+      if (hs.length && performance.now() - t0 > (deadline - t0) / 5) break;
+      hs.push(runHeuristic(pr, h));
+    }
     initial = best(hs).offsets;
   } else {
     const v = validatePacked(pr.p, pr.ids, initial);
     if (v.length) throw new Error(`initial plan given to the exact solver is invalid: ${v[0].message}`);
   }
-  const out = exactSolve(pr.p, { timeLimitSeconds: options.timeLimitSeconds, initialOffsets: initial });
-  return checked(pr, 'exact', out.offsets, t0, out.optimal);
+  const out = exactSolve(pr.p, { deadline, initialOffsets: initial, index: pr.index });
+  const r = checked(pr, 'exact', out.offsets, t0, out.optimal);
+  r.provenLowerBound = Math.max(out.provenLowerBound, pr.lowerBound);
+  return r;
 }
 
-/** Every heuristic, then exact from the best; returns the best with each planner's result. */
+/** Every heuristic, then exact from the best; returns the best with each planner's result. The time limit covers the whole run. */
 export function runAll(pr: Prepared, options: PlannerOptions = {}): PlannerResult {
   const t0 = performance.now();
   const results = Object.keys(HEURISTICS).map((h) => runHeuristic(pr, h));
-  const ex = runExact(pr, { ...options, initialOffsets: options.initialOffsets ?? best(results).offsets });
+  const ex = runExact(pr, { ...options, initialOffsets: options.initialOffsets ?? best(results).offsets }, t0);
   results.push(ex);
   const win = best(results);
   return {
@@ -90,6 +107,7 @@ export function runAll(pr: Prepared, options: PlannerOptions = {}): PlannerResul
     algorithm: `all:${win.algorithm}`,
     seconds: (performance.now() - t0) / 1000,
     optimal: results.some((r) => r.optimal && r.arenaBytes === win.arenaBytes) || ex.optimal,
+    provenLowerBound: ex.provenLowerBound,
     perPlanner: results,
   };
 }

@@ -28,7 +28,7 @@ export interface Plan {
 export type PlannerName = 'greedy-size' | 'greedy-breadth' | 'first-fit' | 'best-fit' | 'exact' | 'all';
 
 export interface PlannerOptions {
-  /** Wall-clock limit for the exact solver, in seconds (default 10). */
+  /** Wall-clock limit for the exact solver and for `all` as a whole (heuristics included), in seconds (default 10). */
   timeLimitSeconds?: number;
   /** A known valid plan (offsets parallel to the buffers) the exact solver starts from. */
   initialOffsets?: ArrayLike<number>;
@@ -46,6 +46,11 @@ export interface PlannerResult {
   offsets: number[];
   /** Peak of live bytes: no plan can use less. */
   lowerBound: number;
+  /**
+   * exact and all: the best lower bound the search proved (>= lowerBound). When the result is
+   * not optimal, the plan is at most arenaBytes / provenLowerBound times the optimum.
+   */
+  provenLowerBound?: number;
   /** For `all`: every planner's own result (offsets included), in the order they ran. */
   perPlanner?: PlannerResult[];
 }
