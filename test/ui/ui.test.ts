@@ -248,6 +248,9 @@ test('plan view: planners table, running a planner, the memory map', async () =>
 
 test('replay scrubber steps through the iteration and the live count changes', async () => {
   await view('replay');
+  // It opens where the most planned bytes are live (issue 13), not at event 0.
+  await page.waitForFunction(() => /event [1-9][\d,]* of/.test(document.querySelector('#replay-k')?.textContent ?? ''));
+  await page.click('#replay-first');
   await page.waitForFunction(() => /event 0 of/.test(document.querySelector('#replay-k')?.textContent ?? ''));
   const live0 = await page.textContent('#replay-live');
   await page.click('#replay-step');
