@@ -1,7 +1,7 @@
 import { UI_PLANNERS, type MapReply, type StoredPlanInfo, type UiPlanner } from '../../shared/api';
 import { api } from '../client';
 import { ec, type EChart } from '../globals';
-import { noSessionText, sessionSelect, state } from '../state';
+import { noSessionText, sessionSelect, shownSessionText, state } from '../state';
 import { clear, esc, fmtBytes, fmtInt, h, moduleGroup, PALETTE, showError, showStatus } from '../ui';
 import type { View } from './view';
 
@@ -19,6 +19,7 @@ export function planView(go: (view: string) => void): View {
   const timeLimit = h('input', { type: 'number', id: 'plan-time-limit', value: '2', min: '0.1', max: '60', step: '0.5', style: 'width:70px' });
   const runBtn = h('button', { class: 'btn primary', id: 'plan-run', text: 'Run planners' });
   const because = h('p', { class: 'note', id: 'plan-because' });
+  const shownNote = h('p', { class: 'note', id: 'plan-shown' });
   const body = h('tbody');
   const table = h(
     'table',
@@ -59,6 +60,7 @@ export function planView(go: (view: string) => void): View {
       h('label', { text: 'Exact solver limit (s)' }), timeLimit,
       runBtn,
     ),
+    shownNote,
     because,
     table,
     h('p', { class: 'note', id: 'plans-hint', text: 'Click a row to draw its memory map.' }),
@@ -151,6 +153,7 @@ export function planView(go: (view: string) => void): View {
 
   async function load(): Promise<void> {
     const id = state.session;
+    shownNote.textContent = shownSessionText();
     if (id === null) {
       because.textContent = noSessionText();
       because.classList.remove('error');

@@ -1,7 +1,7 @@
 import type { ReplayBuffer, ReplayState } from '../../shared/api';
 import { api } from '../client';
 import { ec, type EChart } from '../globals';
-import { noSessionText, sessionSelect, state } from '../state';
+import { noSessionText, sessionSelect, shownSessionText, state } from '../state';
 import { card, clear, esc, fmtBytes, fmtInt, h, moduleGroup, PALETTE, showError } from '../ui';
 import type { View } from './view';
 import { replayLivePanel } from './replay-live';
@@ -18,6 +18,7 @@ export function replayView(): View {
   const slider = h('input', { type: 'range', id: 'replay-slider', min: '0', max: '0', value: '0', step: '1' });
   const kLabel = h('span', { id: 'replay-k', class: 'muted' });
   const eventLine = h('p', { id: 'replay-event' });
+  const shownNote = h('p', { class: 'note', id: 'replay-shown' });
   const speed = h('select', { id: 'replay-speed' });
   for (const s of [1, 10, 100, 1000]) speed.append(h('option', { value: String(s), text: `${s} events / tick` }));
   speed.value = '10';
@@ -54,6 +55,7 @@ export function replayView(): View {
     { class: 'view', id: 'view-replay' },
     h('h2', { text: 'Replay (offline step-through)' }),
     h('div', { class: 'row' }, h('label', { text: 'Session' }), select, h('label', { text: 'Plan' }), planSel),
+    shownNote,
     h('div', { class: 'row' }, slider, kLabel),
     h('div', { class: 'row' }, stepBtn('replay-first', '« first', 'start'), stepBtn('replay-back', '◀ step', -1), playBtn, stepBtn('replay-step', 'step ▶', 1), stepBtn('replay-last', 'last »', 'end'), speed),
     eventLine,
@@ -216,6 +218,7 @@ export function replayView(): View {
   async function loadPlans(): Promise<void> {
     pause();
     const id = state.session;
+    shownNote.textContent = shownSessionText();
     if (id === null) {
       eventLine.textContent = noSessionText();
       return;

@@ -66,6 +66,11 @@ test('opens on the newest recorded session (not the newer replay) and says which
   assert.deepEqual(sessions.replays, [2]);
   assert.equal(await ui.page.inputValue('#view-overview select'), '1');
   assert.match((await ui.page.textContent('#overview-shown')) ?? '', /Showing session #1 .*the newest recorded session \(newer live-replay sessions/);
+  for (const v of ['plan', 'replay']) {
+    await ui.view(v);
+    await ui.page.waitForFunction((id) => /Showing session #1 /.test(document.getElementById(id)?.textContent ?? ''), `${v}-shown`);
+  }
+  await ui.view('overview');
 });
 
 test('opens on the steady iterations: every iteration in view, the import before them a small part', async () => {
@@ -156,4 +161,19 @@ test('a click on the chart shows what is live at that instant, the same as memop
   await page.waitForFunction(() => document.getElementById('live-panel')?.dataset.at === 'peak');
   await ui.shot('memory-peak');
   assert.deepEqual(ui.consoleErrors, []);
+});
+
+test('overview.live and overview.top input is checked in main', async () => {
+  const bad = async (method: string, body: unknown, status: number, message: RegExp) => {
+    const r = await ui.call(method, body);
+    assert.equal(r.status, status, `${method} ${JSON.stringify(body)} -> ${JSON.stringify(r.json)}`);
+    assert.match(r.json.error.message, message);
+  };
+  await bad('overview.live', { session: 1, t: tBegin, iteration: 1 }, 400, /give t or iteration, not both/);
+  await bad('overview.live', { session: 1, t: 'soon' }, 400, /t must be an integer/);
+  await bad('overview.live', { session: 1, iteration: 999 }, 422, /no iteration 999/);
+  await bad('overview.live', { session: 1, t: tEnd + 1e12 }, 422, /outside session 1/);
+  await bad('overview.live', { session: 9 }, 422, /no session 9/);
+  await bad('overview.live', { session: 1, limit: 100_000 }, 400, /limit must be an integer/);
+  await bad('overview.top', { session: 1, by: 'op', t0: 5, t1: 4 }, 400, /t1 must not be before t0/);
 });
