@@ -72,11 +72,11 @@ export function buildTimeline(p: Packed): Timeline {
 }
 
 export class OverlapIndex {
-  private readonly size: number; // leaves of the segment tree (power of two)
-  private readonly nodeStart: Int32Array; // CSR: items of node k are nodeItems[nodeStart[k] .. nodeStart[k+1])
-  private readonly nodeItems: Int32Array;
-  private readonly byStart: Int32Array; // buffer indices sorted by start
-  private readonly sortedStarts: Float64Array;
+  readonly size: number; // leaves of the segment tree (power of two)
+  readonly nodeStart: Int32Array; // CSR: items of node k are nodeItems[nodeStart[k] .. nodeStart[k+1])
+  readonly nodeItems: Int32Array;
+  readonly byStart: Int32Array; // buffer indices sorted by start
+  readonly sortedStarts: Float64Array;
   readonly tl: Timeline;
 
   constructor(p: Packed, tl: Timeline = buildTimeline(p)) {
@@ -181,5 +181,96 @@ export class OverlapIndex {
   /** The buffers whose lifetime overlaps buffer i's (i excluded). */
   neighbours(p: Packed, i: number, out: Int32Array): number {
     return this.overlapping(p.start[i], p.end[i], out, i);
+  }
+}
+
+/**
+ * The buffers placed so far, findable by time for a placement loop that places in any order
+ * (place.ts): each placed buffer is listed in the segment-tree nodes its lifetime decomposes
+ * into (a node's placed ones packed first, in a copy of the index's layout), and its rank in
+ * start order is set in a bitset. The placed neighbours of buffer i are then the placed ranges
+ * in the nodes on the path to the section of its start (read in sequence, no filtering) plus
+ * the placed buffers that start inside (start, end) (set bits in a rank range).
+ */
+export class PlacedRanges {
+  private readonly fill: Int32Array;
+  private readonly slot: Int32Array;
+  private readonly bits: Int32Array;
+  private readonly rankOf: Int32Array;
+
+  constructor(
+    private readonly p: Packed,
+    private readonly idx: OverlapIndex,
+  ) {
+    this.fill = new Int32Array(2 * idx.size);
+    this.slot = new Int32Array(idx.nodeItems.length);
+    this.bits = new Int32Array((p.n >>> 5) + 1);
+    this.rankOf = new Int32Array(p.n);
+    for (let q = 0; q < p.n; q++) this.rankOf[idx.byStart[q]] = q;
+  }
+
+  /** Records buffer i as placed (its offset is read from the offsets array given to ranges()). */
+  add(i: number): void {
+    const { idx, fill, slot } = this;
+    const start = idx.nodeStart;
+    let l = idx.tl.secLo[i] + idx.size;
+    let r = idx.tl.secHi[i] + idx.size;
+    while (l < r) {
+      if (l & 1) {
+        slot[start[l] + fill[l]++] = i;
+        l++;
+      }
+      if (r & 1) {
+        --r;
+        slot[start[r] + fill[r]++] = i;
+      }
+      l >>= 1;
+      r >>= 1;
+    }
+    const k = this.rankOf[i];
+    this.bits[k >>> 5] |= 1 << (k & 31);
+  }
+
+  /** Writes the placed neighbours' ranges of buffer i (not placed itself) to los/his; returns how many. */
+  ranges(i: number, offsets: Float64Array, los: Float64Array, his: Float64Array): number {
+    const { p, idx, fill, slot, bits } = this;
+    const size = p.size;
+    const s = p.start[i];
+    const e = p.end[i];
+    let c = 0;
+    const { times, sections } = idx.tl;
+    const leaf = upperBoundF64(times, s) - 1;
+    if (leaf >= 0 && leaf < sections) {
+      const start = idx.nodeStart;
+      for (let node = leaf + idx.size; node >= 1; node >>= 1) {
+        for (let q = start[node], qe = q + fill[node]; q < qe; q++) {
+          const j = slot[q];
+          const o = offsets[j];
+          los[c] = o;
+          his[c++] = o + size[j];
+        }
+      }
+    }
+    // Placed buffers starting in (s, e): ranks [a, b) in start order.
+    const ss = idx.sortedStarts;
+    let a = upperBoundF64(ss, s);
+    const b = lowerBoundF64(ss, e, a);
+    const byStart = idx.byStart;
+    while (a < b) {
+      const w = a >>> 5;
+      let word = bits[w] & (-1 << (a & 31));
+      const wEnd = (w + 1) << 5;
+      if (b < wEnd) word &= (1 << (b & 31)) - 1;
+      while (word !== 0) {
+        const t = word & -word;
+        const q = (w << 5) + 31 - Math.clz32(t);
+        word ^= t;
+        const j = byStart[q];
+        los[c] = offsets[j];
+        his[c++] = offsets[j] + size[j];
+      }
+      a = wEnd;
+    }
+    return c;
   }
 }

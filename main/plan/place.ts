@@ -2,89 +2,87 @@
  * The placement step shared by the greedy planners: take buffers in a given order and put
  * each into a gap left by the already-placed buffers whose lifetimes overlap it.
  *
- * The placed neighbours' byte ranges are gathered, and their starts and ends sorted apart
- * (native typed-array sorts); merging the two sorted lists walks the free gaps of their union
- * bottom-up: at a start where every earlier range has ended, the gap runs from the latest end
- * so far to that start. Above the highest end, space is unbounded.
+ * The placed neighbours' byte ranges are gathered (PlacedRanges, overlap.ts), ordered by start
+ * (a bucket sort) and swept bottom-up: at a start above every earlier range's end, the gap runs
+ * from the highest end so far to that start. Above the highest end, space is unbounded.
+ * placeByStart does the same for time-ordered placement with a sweep and no neighbour lists.
  *   first: the lowest gap that fits (TFLite Micro's greedy planner, first-fit).
  *   best:  the smallest gap that fits, lowest on ties; the top only if none fits (TFLite's
  *          GreedyBySize offset assignment, best-fit).
  */
 import { roundUp, type Packed } from './packed';
-import { OverlapIndex } from './overlap';
+import { OverlapIndex, PlacedRanges } from './overlap';
 
 export type Fit = 'first' | 'best';
 
 export function placeInOrder(p: Packed, order: ArrayLike<number>, fit: Fit, index?: OverlapIndex): Float64Array {
   const idx = index ?? new OverlapIndex(p);
+  const placed = new PlacedRanges(p, idx);
   const n = p.n;
   const offsets = new Float64Array(n);
-  // top[j] = offset + size once buffer j is placed with size > 0, else 0: one array tells
-  // whether a neighbour takes space and where its range ends.
-  const top = new Float64Array(n);
   const los = new Float64Array(n);
   const his = new Float64Array(n);
-  // The first SCAN_LIMIT placed buffers (size > 0) by offset, for the scan path.
-  const byOff = new Int32Array(Math.min(n, SCAN_LIMIT));
-  let nPlaced = 0;
   for (let q = 0; q < order.length; q++) {
     const i = order[q];
     const size = p.size[i];
-    const a = p.align[i];
     if (size === 0) {
       offsets[i] = 0;
       continue;
     }
-    const c = idx.placedRanges(p, i, top, offsets, los, his);
-    // The scan walks every placed buffer; it wins over sorting the neighbours only while few
-    // are placed. Past SCAN_LIMIT placed buffers the offset-ordered list it needs is no longer
-    // kept (keeping it sorted costs a shift per insertion: quadratic on 100k buffers).
-    const scan = nPlaced < SCAN_LIMIT && c * (Math.log2(c + 1) + 1) * SORT_COST >= nPlaced;
-    const chosen = scan ? gapByScan(p, offsets, byOff, nPlaced, p.start[i], p.end[i], size, a, fit) : gapBySort(los, his, c, size, a, fit);
-    offsets[i] = chosen;
-    top[i] = chosen + size;
-    if (nPlaced < SCAN_LIMIT) {
-      // Insert into byOff after every equal offset.
-      let lo = 0;
-      let hi = nPlaced;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (offsets[byOff[mid]] <= chosen) lo = mid + 1;
-        else hi = mid;
-      }
-      byOff.copyWithin(lo + 1, lo, nPlaced);
-      byOff[lo] = i;
-    }
-    nPlaced++;
+    const c = placed.ranges(i, offsets, los, his);
+    offsets[i] = c === 0 ? 0 : gapBySort(los, his, c, size, p.align[i], fit);
+    placed.add(i);
   }
   return offsets;
 }
 
-/** Relative cost of sorting one neighbour against scanning one placed buffer (measured, rough). */
-const SORT_COST = 1;
-/** Placed buffers beyond which only the neighbour sort is used. */
-const SCAN_LIMIT = 4096;
-
-/** Gap search over the c placed neighbours' ranges: sorted by start, swept bottom-up. */
+/**
+ * Gap search over the c placed neighbours' ranges, ordered by start and swept bottom-up. The
+ * order comes from a bucket sort on the starts (c buckets over [0, highest start], each bucket
+ * insertion-sorted): expected O(c) where a comparison sort costs O(c log c), and this is the
+ * placement loop's hot spot.
+ */
 function gapBySort(los: Float64Array, his: Float64Array, c: number, size: number, a: number, fit: Fit): number {
-  // One native sort of packed keys (start * 2^bits + neighbour index) orders the ranges by start
-  // with their ends alongside. The keys must stay exact integers in a double (< 2^53); past
-  // that (an arena over 2^(53-bits) bytes) the starts and ends are sorted apart instead.
-  let bits = 1;
-  while (1 << bits < c) bits++;
-  const scale = 2 ** bits;
+  if (bucketCount.length < c + 1) {
+    bucketCount = new Int32Array(2 * c + 1);
+    bucketOrder = new Int32Array(2 * c + 1);
+  }
+  const count = bucketCount;
+  const order = bucketOrder;
   let maxLo = 0;
   for (let r = 0; r < c; r++) if (los[r] > maxLo) maxLo = los[r];
-  if ((maxLo + 1) * scale > Number.MAX_SAFE_INTEGER) return gapBySortApart(los, his, c, size, a, fit);
-  const keys = keyBuf.length >= c ? keyBuf.subarray(0, c) : (keyBuf = new Float64Array(c * 2)).subarray(0, c);
-  for (let r = 0; r < c; r++) keys[r] = los[r] * scale + r;
-  keys.sort();
+  const B = c;
+  const scale = B / (maxLo + 1);
+  count.fill(0, 0, B + 1);
+  const last = B - 1;
+  for (let r = 0; r < c; r++) {
+    const b = Math.min(last, (los[r] * scale) | 0);
+    count[b + 1]++;
+  }
+  for (let b = 0; b < B; b++) count[b + 1] += count[b];
+  for (let r = 0; r < c; r++) order[count[Math.min(last, (los[r] * scale) | 0)]++] = r;
+  // count[b] is now the end of bucket b; insertion-sort each bucket by start.
+  let begin = 0;
+  for (let b = 0; b < B; b++) {
+    const end = count[b];
+    for (let q = begin + 1; q < end; q++) {
+      const r = order[q];
+      const x = los[r];
+      let k = q;
+      while (k > begin && los[order[k - 1]] > x) {
+        order[k] = order[k - 1];
+        k--;
+      }
+      order[k] = r;
+    }
+    begin = end;
+  }
   let top = 0; // highest end among the ranges that start below the current one
   let chosen = -1;
   let bestGap = Infinity;
   for (let q = 0; q < c; q++) {
-    const r = keys[q] % scale;
-    const x = (keys[q] - r) / scale;
+    const r = order[q];
+    const x = los[r];
     if (x > top) {
       const at = roundUp(top, a);
       if (at + size <= x) {
@@ -101,72 +99,137 @@ function gapBySort(los: Float64Array, his: Float64Array, c: number, size: number
   return chosen >= 0 ? chosen : roundUp(top, a);
 }
 
-let keyBuf = new Float64Array(1024);
+let bucketCount = new Int32Array(1024);
+let bucketOrder = new Int32Array(1024);
 
 /**
- * The same search with starts and ends sorted apart: at a start where every earlier range has
- * ended, the gap runs from the latest end so far to that start.
+ * Placement in order of start (then index), each buffer in a gap among the buffers live at its
+ * start: exactly its placed time-overlapping neighbours, since every buffer that starts
+ * earlier is placed and every one that starts later is not. The live buffers are kept in an
+ * array ordered by offset (their byte ranges are disjoint), so the gap search is one walk up
+ * the array and no neighbour lists are built: O(n log n + n * live). A buffer leaves the array
+ * when the sweep passes its end (all buffers that end by then were placed earlier).
  */
-function gapBySortApart(los: Float64Array, his: Float64Array, c: number, size: number, a: number, fit: Fit): number {
-  const lo = los.subarray(0, c).sort();
-  const hi = his.subarray(0, c).sort();
-  let chosen = -1;
-  let bestGap = Infinity;
+export function placeByStart(p: Packed, fit: Fit): Float64Array {
+  const n = p.n;
+  const { start, end, size, align } = p;
+  const offsets = new Float64Array(n);
+  const order = orderByKey(start);
+  const byEnd = orderByKey(end);
+  let cap = 64;
+  let lOff = new Float64Array(cap);
+  let lTop = new Float64Array(cap);
+  let live = 0;
   let e = 0;
-  for (let s = 0; s < c; s++) {
-    const x = lo[s];
-    while (e < c && hi[e] <= x) e++;
-    if (e !== s) continue; // some range started before x is still open
-    if (s > 0 && lo[s - 1] === x) continue;
-    const gapStart = e > 0 ? hi[e - 1] : 0;
-    const at = roundUp(gapStart, a);
-    if (at + size > x) continue;
-    if (fit === 'first') return at;
-    const gap = x - gapStart;
-    if (gap < bestGap) {
-      bestGap = gap;
-      chosen = at;
+  for (let q = 0; q < n; q++) {
+    const i = order[q];
+    const s = start[i];
+    while (e < n && end[byEnd[e]] <= s) {
+      const j = byEnd[e++];
+      if (size[j] === 0) continue;
+      // Remove j: its offset is unique among the live buffers.
+      const o = offsets[j];
+      let lo = 0;
+      let hi = live;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (lOff[mid] < o) lo = mid + 1;
+        else hi = mid;
+      }
+      lOff.copyWithin(lo, lo + 1, live);
+      lTop.copyWithin(lo, lo + 1, live);
+      live--;
     }
-  }
-  return chosen >= 0 ? chosen : roundUp(c > 0 ? hi[c - 1] : 0, a);
-}
-
-/** Gap search walking every placed buffer in offset order, keeping those live in [s, e). */
-function gapByScan(
-  p: Packed,
-  offsets: Float64Array,
-  byOff: Int32Array,
-  nPlaced: number,
-  s: number,
-  e: number,
-  size: number,
-  a: number,
-  fit: Fit,
-): number {
-  const start = p.start;
-  const end = p.end;
-  const sz = p.size;
-  let top = 0; // highest byte in use so far by overlapping buffers below
-  let chosen = -1;
-  let bestGap = Infinity;
-  for (let q = 0; q < nPlaced; q++) {
-    const j = byOff[q];
-    if (start[j] >= e || end[j] <= s) continue;
-    const o = offsets[j];
-    if (o > top) {
-      const at = roundUp(top, a);
-      if (at + size <= o) {
-        if (fit === 'first') return at;
-        if (o - top < bestGap) {
-          bestGap = o - top;
-          chosen = at;
+    const sz = size[i];
+    if (sz === 0) {
+      offsets[i] = 0;
+      continue;
+    }
+    const a = align[i];
+    let prevTop = 0;
+    let chosen = -1;
+    let at = 0;
+    if (fit === 'first') {
+      for (let k = 0; k < live; k++) {
+        const x = lOff[k];
+        if (x > prevTop) {
+          at = roundUp(prevTop, a);
+          if (at + sz <= x) {
+            chosen = at;
+            break;
+          }
         }
+        prevTop = lTop[k];
+      }
+    } else {
+      let bestGap = Infinity;
+      for (let k = 0; k < live; k++) {
+        const x = lOff[k];
+        if (x > prevTop && x - prevTop < bestGap) {
+          at = roundUp(prevTop, a);
+          if (at + sz <= x) {
+            bestGap = x - prevTop;
+            chosen = at;
+          }
+        }
+        prevTop = lTop[k];
       }
     }
-    const t = o + sz[j];
-    if (t > top) top = t;
+    if (chosen < 0) chosen = roundUp(prevTop, a);
+    offsets[i] = chosen;
+    // Insert after every live buffer with a lower offset.
+    if (live === cap) {
+      cap *= 2;
+      const o2 = new Float64Array(cap);
+      o2.set(lOff);
+      lOff = o2;
+      const t2 = new Float64Array(cap);
+      t2.set(lTop);
+      lTop = t2;
+    }
+    let lo = 0;
+    let hi = live;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (lOff[mid] < chosen) lo = mid + 1;
+      else hi = mid;
+    }
+    lOff.copyWithin(lo + 1, lo, live);
+    lTop.copyWithin(lo + 1, lo, live);
+    lOff[lo] = chosen;
+    lTop[lo] = chosen + sz;
+    live++;
   }
-  return chosen >= 0 ? chosen : roundUp(top, a);
+  return offsets;
+}
+
+/**
+ * Indices 0..n-1 ordered by key ascending, then by index. Non-negative integer keys small
+ * enough to carry the index in the low bits of a double are sorted as such (one native sort);
+ * others with a comparator.
+ */
+export function orderByKey(key: Float64Array): Int32Array {
+  const n = key.length;
+  let bits = 1;
+  while (2 ** bits < n) bits++;
+  const scale = 2 ** bits;
+  let max = 0;
+  let plain = true;
+  for (let i = 0; i < n; i++) {
+    const k = key[i];
+    if (k > max) max = k;
+    if (!(k >= 0) || !Number.isInteger(k)) plain = false;
+  }
+  const order = new Int32Array(n);
+  if (plain && (max + 1) * scale <= Number.MAX_SAFE_INTEGER) {
+    const packed = new Float64Array(n);
+    for (let i = 0; i < n; i++) packed[i] = key[i] * scale + i;
+    packed.sort();
+    for (let q = 0; q < n; q++) order[q] = packed[q] % scale;
+    return order;
+  }
+  for (let i = 0; i < n; i++) order[i] = i;
+  return order.sort((a, b) => key[a] - key[b] || a - b);
 }
 
 /** Indices 0..n-1 sorted by a comparator (stable on index). */
