@@ -99,6 +99,17 @@ function zoomedDetail(db: DB, session: number, range: { t0: number; t1: number; 
   return detailFromEvents(db, session, range, covered, prev ?? 0);
 }
 
+/** The last range summed: the view asks for ops and modules of the same range one after the other. */
+let lastRange: { db: DB; session: number; t0: number; t1: number; rows: ReturnType<typeof allocatedInRange> } | null = null;
+
+function allocatedInRangeOnce(db: DB, session: number, t0: number, t1: number): ReturnType<typeof allocatedInRange> {
+  const l = lastRange;
+  if (l && l.db === db && l.session === session && l.t0 === t0 && l.t1 === t1) return l.rows;
+  const rows = allocatedInRange(db, session, t0, t1);
+  lastRange = { db, session, t0, t1, rows };
+  return rows;
+}
+
 /**
  * Bytes allocated by op or module, over the whole session (op_stats) or a time range (summed from
  * the range's allocation events, main/store/allocated.ts): totals, not live bytes.
@@ -108,7 +119,7 @@ export function top(db: DB, session: number, by: 'op' | 'module', limit: number,
   let t0 = range?.t0;
   let t1 = range?.t1;
   const whole = (t0 === undefined || s.t_begin === null || t0 <= s.t_begin) && (t1 === undefined || s.t_end === null || t1 >= s.t_end);
-  let scoped = whole ? null : allocatedInRange(db, session, Math.floor(t0 ?? s.t_begin ?? 0), Math.ceil(t1 ?? s.t_end ?? 0));
+  let scoped = whole ? null : allocatedInRangeOnce(db, session, Math.floor(t0 ?? s.t_begin ?? 0), Math.ceil(t1 ?? s.t_end ?? 0));
   if (!scoped) {
     // The whole session, or a session without the timeline's id ranges (recorded before schema 5).
     scoped = allocatedBySession(db, session);

@@ -75,6 +75,8 @@ export class ApiService {
   private dbFileAbs: string;
   private dbConn: DB | null = null;
   private queryThread: QueryThread | null = null;
+  /** A second query thread for the allocated-over-a-range sums (a second or more on millions of events), so that they never hold up the timeline. */
+  private rangeThread: QueryThread | null = null;
   private readonly listeners = new Set<(e: ApiEvent) => void>();
   private readonly runs = new Map<number, Run>();
   /** A recording whose worker has not spawned the target yet (it already counts as running). */
@@ -152,6 +154,13 @@ export class ApiService {
     return this.queryThread;
   }
 
+  /** The thread for overview.top (started with its first use). */
+  private rangeQueries(): QueryThread {
+    this.db();
+    if (!this.rangeThread) this.rangeThread = new QueryThread(this.dbFileAbs);
+    return this.rangeThread;
+  }
+
   /** Why the database cannot be used, or null when it can. */
   dbProblem(): string | null {
     try {
@@ -200,6 +209,8 @@ export class ApiService {
     ]);
     this.queryThread?.close();
     this.queryThread = null;
+    this.rangeThread?.close();
+    this.rangeThread = null;
     this.dbConn?.close();
     this.dbConn = null;
   }
@@ -265,6 +276,8 @@ export class ApiService {
       const next = openDatabase(file); // validates: SQLite, memoplan schema, not newer
       this.queryThread?.close();
       this.queryThread = null;
+      this.rangeThread?.close();
+      this.rangeThread = null;
       this.dbConn?.close();
       this.dbConn = next;
       this.dbFileAbs = path.resolve(file);
@@ -294,7 +307,7 @@ export class ApiService {
     },
     'overview.top': (r) => {
       if (r.t0 !== undefined && r.t1 !== undefined && r.t1 < r.t0) throw new ApiInputError('overview.top: t1 must not be before t0');
-      return this.queries().request('overview.top', { session: r.session, by: r.by, limit: r.limit, t0: r.t0, t1: r.t1 });
+      return this.rangeQueries().request('overview.top', { session: r.session, by: r.by, limit: r.limit, t0: r.t0, t1: r.t1 });
     },
     'overview.live': (r) => {
       if (r.t !== undefined && r.iteration !== undefined) throw new ApiInputError('overview.live: give t or iteration, not both');

@@ -503,7 +503,26 @@ export function overviewView(): View {
     void loadTop(t0, t1);
   }
 
+  /** The range the bars should show next, while a request is out (only the latest is asked for). */
+  let topWanted: { t0?: number; t1?: number } | null = null;
+  let topBusy = false;
+
   async function loadTop(t0?: number, t1?: number): Promise<void> {
+    topWanted = { t0, t1 };
+    if (topBusy) return;
+    topBusy = true;
+    try {
+      while (topWanted) {
+        const w = topWanted;
+        topWanted = null;
+        await loadTopNow(w.t0, w.t1);
+      }
+    } finally {
+      topBusy = false;
+    }
+  }
+
+  async function loadTopNow(t0?: number, t1?: number): Promise<void> {
     if (shown === null) return;
     const seq = ++topSeq;
     const session = shown;
