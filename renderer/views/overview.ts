@@ -239,9 +239,10 @@ export function overviewView(): View {
     const full = `iter ${n}`;
     const text = w >= full.length * 6 + 6 ? full : n % labelStep === 0 ? String(n) : '';
     const children: object[] = [
-      { type: 'rect', shape: { x: x0, y: cs.y, width: Math.max(1, w - 1), height: STRIP }, style: { fill: params.dataIndex % 2 ? '#c3d1f0' : '#dce4f6' } },
+      { type: 'rect', z2: 0, shape: { x: x0, y: cs.y, width: Math.max(1, w - 1), height: STRIP }, style: { fill: params.dataIndex % 2 ? '#c3d1f0' : '#dce4f6' } },
     ];
-    if (text) children.push({ type: 'text', silent: true, style: { text, x: x0 + 2, y: cs.y + 3, fill: '#2d3550', font: '10px sans-serif' } });
+    // z2 above every band: a label may run over the next (narrower) bands.
+    if (text) children.push({ type: 'text', silent: true, z2: 10, style: { text, x: x0 + 2, y: cs.y + 3, fill: '#2d3550', font: '10px sans-serif' } });
     return { type: 'group', children };
   }
 
@@ -372,9 +373,12 @@ export function overviewView(): View {
     const r = live;
     if (!r || !flame) return;
     const short = (f: string) => f.replace(/^.*\/(?=[^/]*:\d+ )/, '');
-    const rootName = onlyStacks.checked ? 'live under a Python stack' : 'all live allocations';
+    // A session without any stack (recorded before memoplan kept them): draw everything, and say so.
+    const anyStack = r.byStack.some((g) => g.key !== '(no Python stack)');
+    const only = onlyStacks.checked && anyStack;
+    const rootName = only ? 'live under a Python stack' : 'all live allocations';
     const root: FlameNode = { name: rootName, full: rootName, bytes: 0, count: 0, children: new Map() };
-    const groups = onlyStacks.checked ? r.byStack.filter((g) => g.key !== '(no Python stack)') : r.byStack;
+    const groups = only ? r.byStack.filter((g) => g.key !== '(no Python stack)') : r.byStack;
     for (const g of groups) {
       root.bytes += g.bytes;
       root.count += g.count;
@@ -387,7 +391,7 @@ export function overviewView(): View {
         n = c;
       }
     }
-    if (!onlyStacks.checked && r.omitted.stack[0] > 0) {
+    if (!only && r.omitted.stack[0] > 0) {
       root.bytes += r.omitted.stack[1];
       root.children.set('(other stacks)', { name: `(${r.omitted.stack[0]} smaller stacks)`, full: 'stacks left out of the reply', bytes: r.omitted.stack[1], count: 0, children: new Map() });
     }
@@ -416,10 +420,12 @@ export function overviewView(): View {
         animation: false,
         title: {
           text: 'Live bytes by Python stack (icicle: outermost frame at the top)',
-          subtext: onlyStacks.checked
-            ? `${fmtBytes(root.bytes)} of the ${fmtBytes(r.liveBytes)} live were allocated under a Python stack (in a forward pass); ` +
-              `the other ${fmtBytes(r.liveBytes - root.bytes)} (import, weights, the interpreter) have none: untick the box to draw them too`
-            : '',
+          subtext: !anyStack
+            ? 'No allocation live here was made under a Python stack (the agent records stacks in forward passes; sessions recorded before memoplan kept stacks have none)'
+            : only
+              ? `${fmtBytes(root.bytes)} of the ${fmtBytes(r.liveBytes)} live were allocated under a Python stack (in a forward pass); ` +
+                `the other ${fmtBytes(r.liveBytes - root.bytes)} (import, weights, the interpreter) have none: untick the box to draw them too`
+              : '',
           left: 8,
           top: 4,
           textStyle: { fontSize: 13 },
@@ -431,7 +437,7 @@ export function overviewView(): View {
             `${esc(p.data.full)}<br>${fmtBytes(p.data.bytes)} live (${((100 * p.data.bytes) / Math.max(1, r.liveBytes)).toFixed(1)}% of all)` +
             (p.data.count ? ` in ${fmtInt(p.data.count)} allocations` : ''),
         },
-        grid: { left: 8, right: 8, top: onlyStacks.checked ? 44 : 30, bottom: 6 },
+        grid: { left: 8, right: 8, top: only || !anyStack ? 44 : 30, bottom: 6 },
         xAxis: { type: 'value', min: 0, max: total, show: false },
         yAxis: { type: 'value', min: 0, max: Math.max(depthMax + 1, 12), inverse: true, show: false },
         series: [
