@@ -44,6 +44,8 @@ export interface PlanRow {
 
 /** The A/B verdict: given only where the bootstrap interval of the ratio excludes 1. */
 export type Verdict = 'faster' | 'slower' | 'no detectable difference';
+/** The peak-RSS verdict, by the same rule over the runs' peak RSS. */
+export type RssVerdict = 'smaller' | 'larger' | 'no detectable difference';
 
 /** One arm of `memoplan ab --json` (allocator x thread count); the UI shows the same objects. */
 export interface ArmReport {
@@ -78,6 +80,11 @@ export interface ArmReport {
   p99_verdict: Verdict | 'baseline' | null;
   /** Medians over the arm's successful runs. */
   peak_rss_bytes: number | null;
+  /** median peak RSS (arm) / (baseline at the same threads), runs resampled; 1 for the baseline. */
+  rss_ratio: number | null;
+  rss_ratio_ci_low: number | null;
+  rss_ratio_ci_high: number | null;
+  rss_verdict: RssVerdict | 'baseline' | null;
   wall_s: number | null;
   minor_faults: number | null;
   major_faults: number | null;
@@ -89,6 +96,11 @@ export interface ArmReport {
   plan_misses: number | null;
   plan_hit_rate: number | null;
   plan_refusal: string | null;
+  /**
+   * A plan arm whose plan was refused or served under 99% of its allocations: why. Such an arm
+   * keeps its ratios but gets no latency verdict of its own (it ran mostly as its base allocator).
+   */
+  plan_note: string | null;
 }
 
 /** `memoplan replay -- CMD --json`: what a run in plan mode was served. */

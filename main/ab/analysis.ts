@@ -1,5 +1,6 @@
 import { compare, median, summarize } from './stats';
-import type { ArmReport } from '../../shared/types';
+import type { ArmReport, RssVerdict } from '../../shared/types';
+import { isPlanArmName } from '../../shared/api';
 import type { StoredAbRun, StoredArm, StoredProcess } from './store';
 
 /**
@@ -40,6 +41,11 @@ function sumOf(ps: StoredProcess[], key: keyof StoredProcess): number | null {
   return xs.length ? xs.reduce((a, b) => a + b, 0) : null;
 }
 
+/** A plan arm counts as planned when every run served its plan and at least this share of allocations hit. */
+export const PLAN_SERVED_MIN_HIT_RATE = 0.99;
+
+const rssVerdict = (v: string): RssVerdict => (v === 'faster' ? 'smaller' : v === 'slower' ? 'larger' : 'no detectable difference');
+
 function armReport(a: StoredArm, run: StoredAbRun, baseline: StoredArm | undefined): ArmReport {
   const ok = a.processes.filter((p) => p.status === 'ok');
   const failed = a.processes.filter((p) => p.status !== 'ok');
@@ -52,6 +58,17 @@ function armReport(a: StoredArm, run: StoredAbRun, baseline: StoredArm | undefin
   const misses = sumOf(ok, 'plan_misses');
   const planStatuses = [...new Set(a.processes.map((p) => p.plan_status).filter((x): x is string => x !== null))];
   const refusals = [...new Set(a.processes.map((p) => p.plan_refusal).filter((x): x is string => x !== null))];
+  const hitRate = hits !== null && misses !== null && hits + misses > 0 ? hits / (hits + misses) : null;
+  let planNote: string | null = null;
+  if (isPlanArmName(a.allocator) && usable) {
+    if (planStatuses.some((x) => x !== 'serving')) planNote = `plan not served in every run (${planStatuses.join(', ')}${refusals.length ? `: ${refusals.join('; ')}` : ''})`;
+    else if (hitRate === null || hitRate < PLAN_SERVED_MIN_HIT_RATE) planNote = `plan served ${hitRate === null ? 'no' : `${(hitRate * 100).toFixed(1)}% of`} allocations (under ${PLAN_SERVED_MIN_HIT_RATE * 100}%)`;
+  }
+  const rssOf = (x: StoredArm) => x.processes.filter((p) => p.status === 'ok' && typeof p.peak_rss_bytes === 'number').map((p) => [p.peak_rss_bytes as number]);
+  const rssA = usable ? rssOf(a) : [];
+  const rssB = baseOk ? rssOf(baseline!) : [];
+  const rss = !isBaseline && rssA.length > 0 && rssB.length > 0 ? compare(rssA, rssB, { seed: run.seed, resamples: run.resamples }).median : null;
+  const noVerdict = planNote !== null;
   return {
     allocator: a.allocator,
     library: a.library,
@@ -76,12 +93,16 @@ function armReport(a: StoredArm, run: StoredAbRun, baseline: StoredArm | undefin
     median_ratio: isBaseline && usable ? 1 : cmp?.median.ratio ?? null,
     ratio_ci_low: isBaseline && usable ? 1 : cmp?.median.ci.low ?? null,
     ratio_ci_high: isBaseline && usable ? 1 : cmp?.median.ci.high ?? null,
-    verdict: isBaseline && usable ? 'baseline' : cmp?.median.verdict ?? null,
+    verdict: isBaseline && usable ? 'baseline' : noVerdict ? null : cmp?.median.verdict ?? null,
     p99_ratio: isBaseline && usable ? 1 : cmp?.p99.ratio ?? null,
     p99_ratio_ci_low: isBaseline && usable ? 1 : cmp?.p99.ci.low ?? null,
     p99_ratio_ci_high: isBaseline && usable ? 1 : cmp?.p99.ci.high ?? null,
-    p99_verdict: isBaseline && usable ? 'baseline' : cmp?.p99.verdict ?? null,
+    p99_verdict: isBaseline && usable ? 'baseline' : noVerdict ? null : cmp?.p99.verdict ?? null,
     peak_rss_bytes: medianOf(ok, 'peak_rss_bytes'),
+    rss_ratio: isBaseline && usable && rssA.length ? 1 : rss?.ratio ?? null,
+    rss_ratio_ci_low: isBaseline && usable && rssA.length ? 1 : rss?.ci.low ?? null,
+    rss_ratio_ci_high: isBaseline && usable && rssA.length ? 1 : rss?.ci.high ?? null,
+    rss_verdict: isBaseline && usable && rssA.length ? 'baseline' : rss ? rssVerdict(rss.verdict) : null,
     wall_s: ms(medianOf(ok, 'wall_ns')) === null ? null : ms(medianOf(ok, 'wall_ns'))! / 1000,
     minor_faults: medianOf(ok, 'minor_faults'),
     major_faults: medianOf(ok, 'major_faults'),
@@ -91,8 +112,9 @@ function armReport(a: StoredArm, run: StoredAbRun, baseline: StoredArm | undefin
     plan_status: planStatuses.length ? planStatuses.join(',') : null,
     plan_hits: hits,
     plan_misses: misses,
-    plan_hit_rate: hits !== null && misses !== null && hits + misses > 0 ? hits / (hits + misses) : null,
+    plan_hit_rate: hitRate,
     plan_refusal: refusals.length ? refusals.join('; ') : null,
+    plan_note: planNote,
   };
 }
 

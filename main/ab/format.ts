@@ -29,8 +29,10 @@ function fmtCount(n: number | null): string {
 
 function verdictCell(a: ArmReport): string {
   if (a.status === 'failed') return `FAILED: ${a.reason ?? ''}`;
+  if (a.plan_note) return `NOT PLANNED: ${a.plan_note}; no verdict`;
   const v = a.verdict ?? 'no baseline';
-  return a.plan_hit_rate !== null ? `${v}; plan hits ${(a.plan_hit_rate * 100).toFixed(1)}%` : a.plan_status !== null ? `${v}; plan ${a.plan_status}` : v;
+  const mem = a.rss_verdict && a.rss_verdict !== 'baseline' && a.rss_verdict !== 'no detectable difference' ? `, memory ${a.rss_verdict}` : '';
+  return a.plan_hit_rate !== null ? `${v}${mem}; plan hits ${(a.plan_hit_rate * 100).toFixed(1)}%` : a.plan_status !== null ? `${v}${mem}; plan ${a.plan_status}` : v + mem;
 }
 
 function table(head: string[], rows: string[][], rightAlign: boolean[]): string {
@@ -51,7 +53,7 @@ export function formatReport(r: AbReport): string {
   for (const t of threads) {
     const arms = r.arms.filter((a) => a.threads === t);
     out.push('', `${t} serving thread${t === 1 ? '' : 's'} (ratios vs ${r.baseline}; below 1 is faster)`);
-    const head = ['allocator', 'samples', 'median', 'p90', 'p99', `median/${r.baseline}`, `p99/${r.baseline}`, 'peak RSS', 'minor faults', 'major', 'ctx sw (vol/invol)', 'verdict'];
+    const head = ['allocator', 'samples', 'median', 'p90', 'p99', `median/${r.baseline}`, `p99/${r.baseline}`, 'peak RSS', `RSS/${r.baseline}`, 'minor faults', 'major', 'ctx sw (vol/invol)', 'verdict'];
     const rows = arms.map((a) => [
       a.allocator + (a.runs_failed ? ` (${a.runs_failed} failed)` : ''),
       String(a.samples),
@@ -61,12 +63,13 @@ export function formatReport(r: AbReport): string {
       a.verdict === 'baseline' ? '1' : withCi(a.median_ratio, a.ratio_ci_low, a.ratio_ci_high, 3),
       a.p99_verdict === 'baseline' ? '1' : withCi(a.p99_ratio, a.p99_ratio_ci_low, a.p99_ratio_ci_high, 3),
       fmtBytes(a.peak_rss_bytes),
+      a.rss_verdict === 'baseline' ? '1' : withCi(a.rss_ratio, a.rss_ratio_ci_low, a.rss_ratio_ci_high, 3),
       fmtCount(a.minor_faults),
       fmtCount(a.major_faults),
       a.voluntary_cs === null ? '-' : `${fmtCount(a.voluntary_cs)}/${fmtCount(a.involuntary_cs)}`,
       verdictCell(a),
     ]);
-    out.push(table(head, rows, [false, true, true, true, true, true, true, true, true, true, true, false]));
+    out.push(table(head, rows, [false, true, true, true, true, true, true, true, true, true, true, true, false]));
   }
   const failures = r.arms.flatMap((a) => a.failures.map((f) => `  ${a.allocator} x${a.threads} run ${f.run}: ${f.reason}`));
   if (failures.length) out.push('', 'failed runs:', ...failures);

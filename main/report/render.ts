@@ -376,10 +376,11 @@ function renderAb(ab: AbData): string {
       ci(a.p99_ms, a.p99_ci_low_ms, a.p99_ci_high_ms),
       base ? '1' : ci(a.median_ratio, a.ratio_ci_low, a.ratio_ci_high) + verdict(a.verdict),
       base ? '1' : ci(a.p99_ratio, a.p99_ratio_ci_low, a.p99_ratio_ci_high) + verdict(a.p99_verdict),
-      h(formatBytes(a.peak_rss_bytes)),
+      h(formatBytes(a.peak_rss_bytes)) + (base || a.rss_ratio === null ? '' : `<br>${ci(a.rss_ratio, a.rss_ratio_ci_low, a.rss_ratio_ci_high)}${a.rss_verdict ? `<br><span class="${a.rss_verdict === 'smaller' ? 'verdict-faster' : a.rss_verdict === 'larger' ? 'verdict-slower' : ''}">${h(a.rss_verdict)}</span>` : ''}`),
       h(formatInt(a.minor_faults)),
       h(formatInt(a.major_faults)),
-      a.plan_hit_rate === null ? (a.plan_refusal ? `<span class="note">${h(a.plan_refusal)}</span>` : '–') : h(formatPct(a.plan_hit_rate, 3)),
+      (a.plan_hit_rate === null ? (a.plan_refusal ? `<span class="note">${h(a.plan_refusal)}</span>` : '–') : h(formatPct(a.plan_hit_rate, 3))) +
+        (a.plan_note ? `<br><span class="note">not planned: ${h(a.plan_note)}; no verdict</span>` : ''),
     ];
   });
   // Settings as words, not JSON: lists joined, objects as key: value.

@@ -64,6 +64,7 @@
 #include "fmt.h"
 #include "plan.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -192,6 +193,9 @@ char g_sig[65];
 char g_path[1024];
 
 Arena* g_arena_of[kMaxSlots];
+pthread_key_t g_exit_key;    // its destructor gives a finished thread's arena pages back
+int g_exit_key_ok;
+void plan_thread_gone(void* p);
 uint64_t g_next_slot;
 
 // Process-wide, relaxed atomics.
@@ -385,8 +389,10 @@ bool precompute(PEntry* e, uint64_t n) {
 bool reserve_region() {
   if (g_arena_bytes == 0) return true;  // nothing planned: no arena
   uint64_t page = g_page;
-  g_map_bytes = g_arena_bytes >= (kHuge >> 1) ? (g_arena_bytes + kHuge - 1) & ~(kHuge - 1)
-                                              : (g_arena_bytes + page - 1) & ~(page - 1);
+  // Whole pages only: a slot starts 2 MiB-aligned, so MADV_HUGEPAGE still backs every full
+  // 2 MiB of the arena with a huge page, and the tail costs no more than it uses (rounding
+  // to 2 MiB added up to 2 MiB of RSS per thread over the plan's own bytes).
+  g_map_bytes = (g_arena_bytes + page - 1) & ~(page - 1);
   uint32_t sl = 21;
   while ((1ull << sl) < g_map_bytes) sl++;
   g_stride_log2 = sl;
@@ -555,6 +561,7 @@ bool plan_load(const Reals* reals, uint32_t page_size) {
   g_arena_bytes = arena;
   if (!precompute(e, n)) return false;
   if (!reserve_region()) return false;
+  g_exit_key_ok = pthread_key_create(&g_exit_key, plan_thread_gone) == 0;
   __atomic_store_n(&g_on, 1, __ATOMIC_RELEASE);
   return true;
 }
@@ -1066,6 +1073,57 @@ void format_sig(char* out, uint64_t count, uint32_t a, uint32_t b) {
   *p = 0;
 }
 
+// When a thread starts serving, the buffers of the iterations it ran unplanned sit freed in the
+// allocator beneath (glibc's bins, tcmalloc's and mimalloc's caches, jemalloc's dirty pages):
+// the arena serves them now, and a peak RSS should not count them twice. Each allocator's own
+// call hands them back to the kernel, where it has one (looked up by name: whichever allocator
+// is beneath). Run at the begin of the thread's first served iteration, before the agent starts
+// its clock; allocating here is safe (the thread's phase is not set yet).
+COLD void release_beneath() {
+  typedef void (*v_fn)(void);
+  typedef void (*collect_fn)(bool);
+  typedef int (*mallctl_fn)(const char*, void*, size_t*, void*, size_t);
+  typedef int (*trim_fn)(size_t);
+  if (getenv("MEMOPLAN_PLAN_NO_RELEASE")) return;
+  if (v_fn f = (v_fn)dlsym(RTLD_DEFAULT, "MallocExtension_ReleaseFreeMemory")) f();  // tcmalloc
+  if (collect_fn f = (collect_fn)dlsym(RTLD_DEFAULT, "mi_collect")) f(true);          // mimalloc
+  if (mallctl_fn f = (mallctl_fn)dlsym(RTLD_DEFAULT, "mallctl"))                      // jemalloc
+    f("arena.4096.purge", nullptr, nullptr, nullptr, 0);  // 4096: MALLCTL_ARENAS_ALL
+  if (trim_fn f = (trim_fn)dlsym(RTLD_DEFAULT, "malloc_trim")) f(0);                // glibc
+}
+
+// An arena that will never serve again (retired, or its thread ended): the pages no live block
+// covers go back to the kernel. The slot stays mapped and recognised (a late free of one of its
+// blocks is still a no-op; a page given back reads as zeros). Only the owner thread serves from
+// an arena, so nothing new can become live in it; a block freed meanwhile keeps its pages.
+void release_idle_pages(Arena* a) {
+  uint64_t page = g_page, from = 0;
+  auto drop = [&](uint64_t lo, uint64_t hi) {
+    lo = (lo + page - 1) & ~(page - 1);
+    hi &= ~(page - 1);
+    if (hi > lo) madvise(a->base + lo, hi - lo, MADV_DONTNEED);
+  };
+  for (uint32_t b = 0; b < g_nb; b++) {  // boundaries in offset order; live blocks never overlap
+    uint32_t e1 = __atomic_load_n(&a->owner[b], __ATOMIC_ACQUIRE);
+    if (!e1) continue;
+    const PEntry& e = g_e[e1 - 1];
+    if (e.off > from) drop(from, e.off);
+    if (e.off + e.size > from) from = e.off + e.size;
+  }
+  drop(from, g_map_bytes);
+}
+
+// A thread that ends serves no more: its arena's idle pages go back to the kernel.
+void plan_thread_gone(void* p) {
+  PlanThread* pt = (PlanThread*)p;
+  int saved = errno;
+  pt->state = TS_OFF;
+  pt->h.phase = PH_NONE;
+  pt->agent_depth = 0;
+  if (Arena* a = pt->arena) release_idle_pages(a);
+  errno = saved;
+}
+
 COLD PlanThread* new_plan_thread() {
   size_t bytes = sizeof(PlanThread) + g_n * 4;
   char* m = (char*)map_anon(bytes);
@@ -1075,6 +1133,7 @@ COLD PlanThread* new_plan_thread() {
   pt->tid = (uint32_t)syscall(SYS_gettid);
   pt->state = TS_OBSERVING;
   t_plan = &pt->h;
+  if (g_exit_key_ok) pthread_setspecific(g_exit_key, pt);  // may allocate: t_plan is idle
   return pt;
 }
 
@@ -1122,6 +1181,9 @@ void plan_begin() {
     pt->obs_hits = pt->obs_arena = pt->obs_arena_bytes = 0;
     phase_slot(pt) = PH_OBSERVE;
   } else if (pt && pt->state == TS_SERVING) {
+    // The first served iteration: what the allocator beneath cached of the unplanned ones goes
+    // back first (by now the program freed the last one's buffers), then the arena is mapped.
+    if (!pt->arena && !pt->retirements) release_beneath();
     if (!pt->arena && g_map_bytes && !(pt->arena = new_arena(pt))) {
       pt->state = TS_OFF;
     } else {
@@ -1212,6 +1274,7 @@ bool plan_end(IterResult* r) {
     if (x < nw) acc0 |= __atomic_load_n(&w[x], __ATOMIC_RELAXED);
     bool live = (acc0 | acc1) != 0;
     if (live) {  // a planned buffer outlived its iteration: never reuse this arena
+      release_idle_pages(a);  // but keep only the pages of what is still live
       pt->arena = nullptr;
       pt->retirements++;
       r->retirements = 1;

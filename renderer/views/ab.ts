@@ -67,7 +67,7 @@ export function abView(): View {
   const resTable = h(
     'table',
     { id: 'ab-resources-table' },
-    h('thead', {}, h('tr', {}, ...['arm', 'threads', 'peak RSS', 'minor faults', 'major faults', 'wall s', 'vol. cs', 'invol. cs', 'plan status', 'plan hit rate'].map((c, i) => h('th', { class: i >= 2 ? 'num' : '', text: c })))),
+    h('thead', {}, h('tr', {}, ...['arm', 'threads', 'peak RSS', 'RSS ratio', '95% CI', 'memory verdict', 'minor faults', 'major faults', 'wall s', 'vol. cs', 'invol. cs', 'plan status', 'plan hit rate'].map((c, i) => h('th', { class: i >= 2 ? 'num' : '', text: c })))),
     resBody,
   );
   const failures = h('div', { id: 'ab-failures' });
@@ -283,7 +283,9 @@ export function abView(): View {
     const judged = d.arms.filter((a) => a.status === 'ok' && a.median_ratio !== null && a.verdict !== 'baseline');
     headline.textContent = judged.length
       ? `Median latency against ${d.run.baseline}: ` +
-        judged.map((a) => `${a.allocator}${d.run.threads.length > 1 ? ` ×${a.threads}` : ''} ${a.median_ratio!.toFixed(3)}× (${a.verdict ?? 'no verdict'})`).join(' · ')
+        judged
+          .map((a) => `${a.allocator}${d.run.threads.length > 1 ? ` ×${a.threads}` : ''} ${a.median_ratio!.toFixed(3)}× (${a.plan_note ? `not planned: ${a.plan_note}` : a.verdict ?? 'no verdict'}${a.rss_ratio !== null && !a.plan_note ? `; memory ${a.rss_ratio.toFixed(3)}×` : ''})`)
+          .join(' · ')
       : 'No arm to compare with the baseline yet.';
     const multi = d.run.threads.length > 1;
     detailTitle.textContent = `A/B ${d.run.id} (${d.run.status}): ${d.run.command.join(' ')}`;
@@ -324,13 +326,16 @@ export function abView(): View {
           h('td', { text: a.allocator }),
           h('td', { class: 'num', text: String(a.threads) }),
           h('td', { class: 'num', text: fmtBytes(a.peak_rss_bytes) }),
+          h('td', { class: 'num', text: num(a.rss_ratio, 3) }),
+          h('td', { class: 'num ci', text: interval(a.rss_ratio_ci_low, a.rss_ratio_ci_high) }),
+          h('td', { class: `num verdict ${a.rss_verdict === 'smaller' ? 'good' : a.rss_verdict === 'larger' ? 'bad' : ''}`, text: a.rss_verdict ?? '-' }),
           h('td', { class: 'num', text: a.minor_faults === null ? '-' : fmtInt(a.minor_faults) }),
           h('td', { class: 'num', text: a.major_faults === null ? '-' : fmtInt(a.major_faults) }),
           h('td', { class: 'num', text: num(a.wall_s, 2) }),
           h('td', { class: 'num', text: a.voluntary_cs === null ? '-' : fmtInt(a.voluntary_cs) }),
           h('td', { class: 'num', text: a.involuntary_cs === null ? '-' : fmtInt(a.involuntary_cs) }),
           h('td', { class: 'num', text: a.plan_status ?? '' }),
-          h('td', { class: 'num', text: a.plan_hit_rate === null ? '' : `${(a.plan_hit_rate * 100).toFixed(2)}%` }),
+          h('td', { class: 'num', text: (a.plan_hit_rate === null ? '' : `${(a.plan_hit_rate * 100).toFixed(2)}%`) + (a.plan_note ? ` (not planned: ${a.plan_note}; no verdict)` : '') }),
         ),
       );
       if (a.status === 'failed' || a.failures.length) failures.append(failureNote(a));
