@@ -153,7 +153,12 @@ test('report of a recorded resnet18 session: self-contained, opens offline in Ch
   const remote = /<script[^>]+src=|<link[^>]+href=|<img[^>]+src=|<iframe|@import|url\(/i.exec(markup);
   assert.equal(remote, null, `a reference outside the file: ${remote?.[0]}`);
   assert.equal((markup.match(/<script/g) ?? []).length, 3, 'the data block, ECharts and the page code');
-  for (const section of ['Target', 'Recording summary', 'Memory over time', 'Iterations', 'Plans', 'Plan mode', 'A/B run 1']) assert.ok(html.includes(`<h2>${section}</h2>`), section);
+  for (const section of ['Target', 'Recording summary', 'Memory over time', 'What is live at the peak', 'Iterations', 'Plans', 'Plan mode', 'A/B run 1']) {
+    assert.ok(html.includes(`<h2>${section}</h2>`), section);
+  }
+  // A/B settings in words, not JSON (issue 13).
+  assert.ok(html.includes('<b>allocators</b> glibc, plan'), 'the allocators as a list');
+  assert.ok(!/configuration<\/th><td><code>/.test(html) && !html.includes('allocators=[&quot;'), 'no raw JSON settings');
   assert.equal((html.match(/How this was measured/g) ?? []).length >= 6, true);
   // The data block: aggregates, the memory map capped and saying so.
   const json = /<script type="application\/json" id="report-data">([^<]*)<\/script>/.exec(html);
