@@ -29,6 +29,11 @@ export interface Ingest {
   finish(): Promise<IngestResult>;
   /** The ingester process (native), null when the ingest runs in this process. */
   readonly pid: number | null;
+  /**
+   * Names the launched target: an ingester orphaned by the death of its recorder goes on while
+   * the target runs, even before the target's trace file exists.
+   */
+  setTarget?(pid: number): void;
 }
 
 export interface IngestOptions {
@@ -148,6 +153,10 @@ export class NativeIngest implements Ingest {
 
   get failure(): Error | null {
     return this.failed;
+  }
+
+  setTarget(pid: number): void {
+    if (!this.finishing && this.child.stdin!.writable) this.child.stdin!.write(`target ${pid}\n`);
   }
 
   finish(): Promise<IngestResult> {

@@ -8,7 +8,7 @@ import type { LifetimeTotals } from '../store/lifetimes';
 import type { PlanCounters } from './trace-reader';
 import { hostInfo } from './host';
 import { planLaunch } from './launch';
-import { chooseTraceRoot, ensureTraceRoot } from './trace-dir';
+import { chooseTraceRoot, ensureTraceRoot, sweepStaleStartFolders } from './trace-dir';
 import { assertIngestReady, startIngest, type Ingest, type IngestResult } from './native-ingest';
 import { RECORDER_END_FILE, resumeIngest } from '../ingest/resume';
 import { UserError } from '../../shared/errors';
@@ -64,6 +64,7 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
   // A tmpfs when there is one with room (main/record/trace-dir.ts), shared by every database:
   // folder names are unique (mkdtemp), not just per session id.
   const traceRoot = ensureTraceRoot(chooseTraceRoot(o.dbFile));
+  sweepStaleStartFolders(traceRoot);
   const traceDir = fs.mkdtempSync(path.join(traceRoot, 'rec-'));
   let launch;
   try {
@@ -107,6 +108,7 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
     env: launch.env,
     stdio: o.stdio === 'pipe' ? ['ignore', 'pipe', 'pipe'] : 'inherit',
   });
+  if (child.pid !== undefined) ingest.setTarget?.(child.pid);
   o.onStart?.(child, sessionId);
   let stdout = '';
   let stderr = '';

@@ -61,3 +61,26 @@ export function ensureTraceRoot(choice: TraceRootChoice): string {
   if (choice.reason === 'tmpfs' && st.uid !== uid) throw refuse(`belongs to uid ${st.uid}, not to us (uid ${uid})`);
   return choice.root;
 }
+
+/**
+ * Removes the empty `rec-*` folders a recorder killed while it started left behind (made, not
+ * yet named after its session), older than a minute. Never touches a folder with anything in it.
+ */
+export function sweepStaleStartFolders(root: string, now = Date.now()): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(root);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    if (!n.startsWith('rec-')) continue;
+    const p = path.join(root, n);
+    try {
+      const st = fs.lstatSync(p);
+      if (st.isDirectory() && now - st.mtimeMs > 60_000) fs.rmdirSync(p); // fails (ENOTEMPTY) unless empty
+    } catch {
+      /* not empty, or not ours */
+    }
+  }
+}

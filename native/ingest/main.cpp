@@ -7,7 +7,8 @@
 //
 // Polls the trace directory every poll-ms, one BEGIN IMMEDIATE transaction per poll, and after
 // each poll writes a line {"type":"progress",...} to stdout. A line "finish" on stdin, or
-// SIGTERM: drain, finish, write {"type":"done",...}, exit 0. Any error:
+// SIGTERM: drain, finish, write {"type":"done",...}, exit 0. A line "target PID" names the
+// launched target (an orphaned ingester waits for it even before its trace exists). Any error:
 // {"type":"error","message":...}, exit 1.
 //
 // EOF on stdin, or SIGHUP, means the parent died (killed, or its terminal closed) while the
@@ -32,6 +33,10 @@
 namespace {
 
 volatile sig_atomic_t g_term = 0, g_hup = 0;
+// The launched target, when the recorder said ("target PID" on stdin): while it lives, an
+// orphaned ingester goes on even if no trace file exists yet (the recorder was killed between
+// spawning it and the interposer creating its file).
+long long g_targetPid = 0;
 void onTerm(int) { g_term = 1; }
 void onHup(int) { g_hup = 1; }
 
@@ -152,6 +157,10 @@ Wait waitForParent(int ms, std::string& buf) {
       buf.erase(0, nl + 1);
       while (!cmd.empty() && (cmd.back() == '\r' || cmd.back() == ' ')) cmd.pop_back();
       if (cmd == "finish") return Wait::Finish;
+      if (cmd.rfind("target ", 0) == 0) {
+        long long pid;
+        if (parseInt(cmd.c_str() + 7, pid) && pid > 0) g_targetPid = pid;
+      }
     }
   }
 }
@@ -191,6 +200,26 @@ void endOrphanedSession(mp::Db& db, long long session, bool traced) {
 
 int removeEntry(const char* path, const struct stat*, int, FTW*) { return remove(path); }
 
+// Whether a process runs (not gone, not a zombie).
+bool processAlive(long long pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%lld/stat", pid);
+  FILE* f = fopen(path, "r");
+  if (!f) return false;
+  char buf[512];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  const char* close = strrchr(buf, ')');
+  if (!close || close[1] != ' ') return true;
+  char state = close[2];
+  return state != 'Z' && state != 'X';
+}
+
+// Orphaned with no trace file yet and no target named: the recorder may have died right after
+// spawning the target; wait this long for its trace to appear before ending the session.
+constexpr int64_t ORPHAN_GRACE_MS = 2000;
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -229,6 +258,7 @@ int main(int argc, char** argv) {
     mp::SessionIngest ingest(db, session, traceDir, clockBase);
     std::string stdinBuf;
     bool orphaned = false;
+    int64_t orphanedAt = 0;
     for (;;) {
       int64_t started = nowMs();
       ingest.poll(false);
@@ -236,13 +266,23 @@ int main(int argc, char** argv) {
       // A poll that left a backlog unread polls again at once.
       int left = ingest.lastPollCut() ? 0 : (int)(pollMs - (nowMs() - started));
       if (orphaned) {
-        if (g_term || ingest.writersDone()) break;
+        if (g_term) break;
+        if (ingest.writersDone()) {
+          // Done only once the target has ended too (its trace may not exist yet), or, when it
+          // was never named, after a grace period without any trace.
+          bool targetRuns = g_targetPid > 0 && processAlive(g_targetPid);
+          bool waitForFirst = g_targetPid == 0 && ingest.stats().processes == 0 && nowMs() - orphanedAt < ORPHAN_GRACE_MS;
+          if (!targetRuns && !waitForFirst) break;
+        }
         nap(left > 0 ? left : 0);
         continue;
       }
       Wait w = waitForParent(left > 0 ? left : 0, stdinBuf);
       if (w == Wait::Finish) break;
-      if (w == Wait::Orphaned) orphaned = true;
+      if (w == Wait::Orphaned) {
+        orphaned = true;
+        orphanedAt = nowMs();
+      }
     }
     mp::FinishResult r = ingest.finish();
     line(doneJson(r, ingest.stats().busySeconds));

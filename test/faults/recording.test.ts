@@ -124,6 +124,25 @@ test('row 13: kill -9 of the ingester: the target runs on, the rest is stored fr
   assert.ok(live < 10, `${live} live at exit`);
 });
 
+test('kill -9 of the recorder as soon as the target starts: its ingester stores the recording to the end', async () => {
+  const dbFile = path.join(dir, 'killed-recorder.db');
+  const rec = startRecord(dbFile, ['1', '800', '20']);
+  await childNamed(rec.child.pid!, 'slow_churn'); // before its interposer has made the trace file
+  rec.child.kill('SIGKILL');
+  const r = await rec.done;
+  const pairs = r.stdout.trim().split('\n').map(Number).reduce((a, b) => a + b, 0); // the target's stdout outlives us
+  for (let i = 0; i < 200; i++) {
+    if (q<{ status: string }>(dbFile, `SELECT status FROM sessions WHERE id = 1`).status !== 'recording') break;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  const a = audit(dbFile, 1);
+  assert.equal(a.status, 'complete');
+  assert.ok(pairs > 0 && a.events >= 2 * pairs, `${a.events} events for ${pairs} pairs`);
+  assert.equal(a.events, a.events_claimed);
+  assert.equal(a.rows, a.events + a.markers);
+  assert.deepEqual(fs.readdirSync(traceRoot), [], 'no trace left');
+});
+
 test('row 7: a session being recorded cannot be deleted; it is stored whole', async () => {
   const dbFile = path.join(dir, 'delete.db');
   const rec = startRecord(dbFile, ['1', '1500', '20']);
