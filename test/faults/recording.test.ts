@@ -143,6 +143,43 @@ test('kill -9 of the recorder as soon as the target starts: its ingester stores 
   assert.deepEqual(fs.readdirSync(traceRoot), [], 'no trace left');
 });
 
+test('kill -9 of the recorder and its ingester, then of memoplan ingest itself: the next ingest stores everything once', async () => {
+  const dbFile = path.join(dir, 'all-killed.db');
+  const rec = startRecord(dbFile, ['2', '1500', '40']);
+  const ingester = await childNamed(rec.child.pid!, 'memoplan-ingest');
+  await untilEvents(dbFile, 30_000);
+  process.kill(ingester, 'SIGKILL');
+  rec.child.kill('SIGKILL');
+  const r = await rec.done; // the target runs on, its stdout still ours
+  const pairs = r.stdout.trim().split('\n').map(Number).reduce((a, b) => a + b, 0);
+  assert.equal(q<{ status: string }>(dbFile, `SELECT status FROM sessions WHERE id = 1`).status, 'recording');
+  const kept = path.join(traceRoot, fs.readdirSync(traceRoot)[0]);
+  // A session whose trace awaits ingest is not deleted.
+  const service = new ApiService({ dbFile });
+  try {
+    assert.equal((await service.call('sessions.delete', { id: 1 })).ok, false);
+  } finally {
+    await service.close();
+  }
+  // memoplan ingest, killed part-way (twice), then run to its end.
+  for (const ms of [150, 400]) {
+    const child = spawn(process.execPath, [BIN, 'ingest', kept, '--db', dbFile], { stdio: 'ignore' });
+    await new Promise((res) => setTimeout(res, ms));
+    child.kill('SIGKILL');
+    await new Promise((res) => child.on('close', res));
+  }
+  const ing = await runCli(['ingest', kept, '--db', dbFile]);
+  assert.equal(ing.code, 0, ing.stderr);
+  const a = audit(dbFile, 1);
+  assert.equal(a.status, 'complete');
+  assert.equal(a.events, a.events_claimed, 'every claimed event, once');
+  assert.ok(a.events >= 2 * pairs, `${a.events} events for ${pairs} pairs`);
+  assert.equal(a.rows, a.events + a.markers);
+  assert.equal(a.orphans, 0);
+  assert.equal(a.integrity, 'ok');
+  assert.ok(!fs.existsSync(kept));
+});
+
 test('row 7: a session being recorded cannot be deleted; it is stored whole', async () => {
   const dbFile = path.join(dir, 'delete.db');
   const rec = startRecord(dbFile, ['1', '1500', '20']);
