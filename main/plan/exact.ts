@@ -43,7 +43,6 @@
  */
 import { arenaOf, roundUp, type Packed } from './packed';
 import { OverlapIndex } from './overlap';
-import { RangeMax } from './rmq';
 
 export interface ExactOptions {
   timeLimitSeconds?: number;
@@ -716,21 +715,48 @@ class FailCache {
   }
 }
 
-/** Static preorders: keys compared descending, in the letters' order; ties by index. */
-function preorders(m: Model, names: readonly string[]): Int32Array[] {
-  const { p, n } = m;
-  const rmq = m.S > 0 ? new RangeMax(m.totals) : null;
-  const W = new Float64Array(n);
-  const A = new Float64Array(n);
-  const T = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    W[i] = p.end[i] - p.start[i];
-    A[i] = p.size[i] * W[i];
-    T[i] = rmq && m.hi[i] > m.lo[i] ? rmq.max(m.lo[i], m.hi[i]) : 0;
+/** Static preorders: keys compared descending, in the letters' order; ties by index. Keys are built when first needed. */
+class Preorders {
+  private readonly keys: Record<string, Float64Array> = {};
+  constructor(private readonly m: Model) {}
+
+  private key(c: string): Float64Array {
+    const got = this.keys[c];
+    if (got) return got;
+    const { p, n } = this.m;
+    const k = new Float64Array(n);
+    if (c === 'W') for (let i = 0; i < n; i++) k[i] = p.end[i] - p.start[i];
+    else if (c === 'A') for (let i = 0; i < n; i++) k[i] = p.size[i] * (p.end[i] - p.start[i]);
+    else if (c === 'Z') k.set(p.size);
+    else if (c === 'T') {
+      // Max bytes live in any of its sections: range maxima on an iterative segment tree.
+      const { S, totals, lo, hi } = this.m;
+      let size = 1;
+      while (size < S) size <<= 1;
+      const t = new Float64Array(2 * size);
+      t.set(totals, size);
+      for (let v = size - 1; v >= 1; v--) t[v] = Math.max(t[2 * v], t[2 * v + 1]);
+      for (let i = 0; i < n; i++) {
+        let l = lo[i] + size;
+        let r = hi[i] + size;
+        let best = 0;
+        while (l < r) {
+          if (l & 1) best = Math.max(best, t[l++]);
+          if (r & 1) best = Math.max(best, t[--r]);
+          l >>= 1;
+          r >>= 1;
+        }
+        k[i] = best;
+      }
+    }
+    this.keys[c] = k;
+    return k;
   }
-  const keys: Record<string, Float64Array> = { W, A, T, Z: p.size };
-  return names.map((h) => {
-    const ks = [...h].map((c) => keys[c]);
+
+  /** rank[i]: position of buffer i in the order named by the letters. */
+  rank(name: string): Int32Array {
+    const ks = [...name].map((c) => this.key(c));
+    const n = this.m.n;
     const order = new Int32Array(n);
     for (let i = 0; i < n; i++) order[i] = i;
     order.sort((a, b) => {
@@ -740,7 +766,7 @@ function preorders(m: Model, names: readonly string[]): Int32Array[] {
     const rank = new Int32Array(n);
     for (let r = 0; r < n; r++) rank[order[r]] = r;
     return rank;
-  });
+  }
 }
 
 /** MiniMalloc's preorders for the search. */
@@ -913,10 +939,11 @@ export function exactSolve(p: Packed, options: ExactOptions = {}): ExactOutcome 
   };
 
   // Upper bounds from canonical descents. The first always runs to the end when there is no
-  // plan yet (a plan must be returned).
-  const descents = preorders(m, DESCENT_ORDERS);
-  for (let q = 0; q < descents.length && hi > lowerBound; q++) {
-    const off = descend(m, descents[q], offsets ? deadline : Infinity);
+  // plan yet (a plan must be returned); the others only while there is time.
+  const orders = new Preorders(m);
+  for (let q = 0; q < DESCENT_ORDERS.length && hi > lowerBound; q++) {
+    if (offsets && performance.now() > deadline) break;
+    const off = descend(m, orders.rank(DESCENT_ORDERS[q]), offsets ? deadline : Infinity);
     if (!off) break;
     const a = arenaOf(p, off);
     if (a < hi) {
@@ -924,7 +951,6 @@ export function exactSolve(p: Packed, options: ExactOptions = {}): ExactOutcome 
       offsets = off;
     }
     log(`descent ${DESCENT_ORDERS[q]} ${a}`);
-    if (performance.now() > deadline) break;
   }
   const best = offsets!;
   let proven = lowerBound;
@@ -933,7 +959,8 @@ export function exactSolve(p: Packed, options: ExactOptions = {}): ExactOutcome 
     const parts = partsOf(m, best);
     log(`parts ${parts.map((q) => q.members.length).join(' ')}`);
     const searchable = (part: Part): boolean => part.members.length <= DFS_MAX_MEMBERS;
-    const ranks = preorders(m, SEARCH_ORDERS);
+    let rankCache: Int32Array[] | null = null;
+    const ranks = (): Int32Array[] => (rankCache ??= SEARCH_ORDERS.map((h) => orders.rank(h)));
     const search = new Search(m);
     // Tries to fit every part under cap; parts already under it are left alone.
     // Every part is tried, also after one gives up: those that fit keep their new offsets.
@@ -946,7 +973,7 @@ export function exactSolve(p: Packed, options: ExactOptions = {}): ExactOutcome 
       let result: Status = 'found';
       for (const part of todo) {
         let status: Status = 'aborted';
-        for (const rank of ranks) {
+        for (const rank of ranks()) {
           status = search.solve(part, cap, rank, limit, deadline);
           if (status !== 'aborted') break;
         }
@@ -983,7 +1010,7 @@ export function exactSolve(p: Packed, options: ExactOptions = {}): ExactOutcome 
       for (const part of todo) if (part.lowerBound > cap || !searchable(part)) return part.lowerBound > cap ? 'infeasible' : 'aborted';
       for (const part of todo) {
         if (part.arena <= cap) continue;
-        const st: Status = yield* lowest[k].start(part, cap, ranks[k], Infinity, deadline, () => part.arena <= cap);
+        const st: Status = yield* lowest[k].start(part, cap, ranks()[k], Infinity, deadline, () => part.arena <= cap);
         if (st === 'infeasible' || st === 'timeout') return st;
         if (st === 'found') {
           for (const i of part.members) best[i] = lowest[k].sol[i];
@@ -1069,7 +1096,7 @@ export function decide(p: Packed, cap: number, order: string, nodeLimit = Infini
   const offsets = new Float64Array(p.n);
   const parts = partsOf(m, offsets);
   const search = new Search(m);
-  const rank = preorders(m, [order])[0];
+  const rank = new Preorders(m).rank(order);
   const deadline = performance.now() + seconds * 1000;
   for (const part of parts) {
     const before = search.nodes;

@@ -8,19 +8,24 @@
  *
  *   const { buffers } = readInstanceCsv('model.csv');        // id,lower,upper,size[,alignment]
  *   const r = plan('all', buffers, { timeLimitSeconds: 10 }); // or any name in PLANNERS
+ *   // large files: columns (streaming parse, typed arrays, no object per buffer)
+ *   const cols = readInstanceColumns('big.csv');
+ *   const r2 = plan('all', prepareColumns(cols));            // offsetsCsvBytes(cols, r2.offsets)
  *   r.offsets[i]      offset of buffers[i]
  *   r.arenaBytes      max(offset + size)
  *   r.lowerBound      peak of live bytes (no plan can do better)
+ *   r.provenLowerBound exact/all: the best bound the search proved (>= lowerBound)
  *   r.optimal         true only when the arena is proven minimal
  *   r.seconds         wall time
  *   r.perPlanner      for 'all': each planner's own PlannerResult (best first is NOT implied;
  *                     in run order: greedy-size, greedy-breadth, first-fit, best-fit, exact)
  *   writeOffsetsCsv(buffers, r.offsets)                      // id,lower,upper,size,offset
  *
- * Names: 'greedy-size', 'greedy-breadth', 'first-fit', 'best-fit' (heuristics, milliseconds
- * to about a second on 50k buffers), 'exact' (seeded with the best heuristic; runs until
- * optimal or timeLimitSeconds, default 10; returns its best so far), 'all' (every heuristic,
- * then exact; returns the best, algorithm 'all:<winner>').
+ * Names: 'greedy-size', 'greedy-breadth', 'first-fit', 'best-fit' (heuristics, about a second
+ * or less on 100k buffers), 'exact' (seeded with heuristics; runs until optimal or
+ * timeLimitSeconds, default 10, seeding included; returns its best so far), 'all' (every
+ * heuristic, then exact, all within timeLimitSeconds; returns the best, algorithm
+ * 'all:<winner>'). docs/PLANNER.md describes them.
  *
  * Every returned plan has been validated; an invalid one throws (a planner bug). Malformed
  * buffers throw an Error naming the buffer. To run several planners on one instance without
@@ -29,8 +34,20 @@
 export type { Buffer, Plan, PlannerName, PlannerOptions, PlannerResult } from './types';
 export { lowerBound } from './lower-bound';
 export { validate, assertValid, type Violation, type ValidateOptions } from './validate';
-export { parseInstanceCsv, readInstanceCsv, writeInstanceCsv, writeOffsetsCsv, capacityFromName, type Instance } from './instance-csv';
-export { prepare, type Prepared } from './portfolio';
+export {
+  parseInstanceCsv,
+  readInstanceCsv,
+  writeInstanceCsv,
+  writeOffsetsCsv,
+  capacityFromName,
+  parseInstanceColumns,
+  readInstanceColumns,
+  offsetsCsvBytes,
+  InstanceParser,
+  type Instance,
+  type InstanceColumns,
+} from './instance-csv';
+export { prepare, prepareColumns, type Prepared } from './portfolio';
 
 import type { Buffer, PlannerName, PlannerOptions, PlannerResult } from './types';
 import { runPlanner, type Prepared } from './portfolio';

@@ -12,6 +12,7 @@ import { greedyByBreadth } from './greedy-by-breadth';
 import { firstFit } from './first-fit';
 import { bestFit } from './best-fit';
 import { exactSolve } from './exact';
+import type { InstanceColumns } from './instance-csv';
 
 /** Seconds the exact solver (and `all`) may take when no limit is given. */
 export const DEFAULT_TIME_LIMIT = 10;
@@ -26,9 +27,10 @@ export const HEURISTICS: Record<string, (p: Packed, index: OverlapIndex) => Floa
 
 /** Shared per-instance work: packed arrays, ids, overlap index, lower bound. */
 export interface Prepared {
-  buffers: readonly Buffer[];
+  /** The buffers, when prepared from objects (not from columns). */
+  buffers?: readonly Buffer[];
   p: Packed;
-  ids: Array<string | number>;
+  ids: ArrayLike<string | number>;
   index: OverlapIndex;
   lowerBound: number;
 }
@@ -36,6 +38,12 @@ export interface Prepared {
 export function prepare(buffers: readonly Buffer[]): Prepared {
   const p = pack(buffers);
   return { buffers, p, ids: buffers.map((b) => b.id), index: new OverlapIndex(p), lowerBound: lowerBoundPacked(p) };
+}
+
+/** The same from an instance read as columns (instance-csv.ts, already checked): no object per buffer. */
+export function prepareColumns(cols: InstanceColumns): Prepared {
+  const p: Packed = { n: cols.n, start: cols.start, end: cols.end, size: cols.size, align: cols.align };
+  return { p, ids: cols.ids, index: new OverlapIndex(p), lowerBound: lowerBoundPacked(p) };
 }
 
 function checked(pr: Prepared, algorithm: string, offsets: ArrayLike<number>, t0: number, proven?: boolean): PlannerResult {
@@ -67,24 +75,43 @@ function best(results: PlannerResult[]): PlannerResult {
   return results.reduce((a, b) => (b.arenaBytes < a.arenaBytes ? b : a));
 }
 
-/** Seeding order of the heuristics for a lone `exact`. */
-const SEED_ORDER = ['best-fit', 'first-fit', 'greedy-size', 'greedy-breadth'];
+/**
+ * The heuristics that fit in the time: best-fit always (the cheapest; a plan is needed), each
+ * other one only if its expected time (a multiple of best-fit's, measured) still leaves
+ * `reserve` of the limit. Small instances (all of them take milliseconds) run every one.
+ * Returned in the registry's order.
+ */
+function heuristicsWithin(pr: Prepared, t0: number, limitMs: number, reserve: number): PlannerResult[] {
+  const got = new Map<string, PlannerResult>();
+  const bf = runHeuristic(pr, 'best-fit');
+  got.set('best-fit', bf);
+  const unit = Math.max(1, bf.seconds * 1000);
+  for (const [h, factor] of [['first-fit', 1.5], ['greedy-size', 6], ['greedy-breadth', 6]] as const) {
+    const elapsed = performance.now() - t0;
+    if (pr.p.n > 5000 && elapsed + factor * unit > limitMs * (1 - reserve)) continue;
+    got.set(h, runHeuristic(pr, h));
+  }
+  return Object.keys(HEURISTICS)
+    .filter((h) => got.has(h))
+    .map((h) => got.get(h)!);
+}
+
+/** Time kept back from the limit for the final validation of the plan (about 0.3 us a buffer). */
+function validationReserveMs(pr: Prepared): number {
+  return pr.p.n * 3e-4;
+}
 
 /**
- * The exact solver within the time limit, all of it counted: seeding included. Without a
- * given plan it is seeded with the best of the heuristics that fit in a fifth of the time.
+ * The exact solver within the time limit, all of it counted: from `t0` (before the overlap
+ * index was built, when plan() built it), seeding included. Without a given plan it is seeded
+ * with the best of the heuristics that fit in a fifth of the time.
  */
 export function runExact(pr: Prepared, options: PlannerOptions = {}, t0 = performance.now()): PlannerResult {
-  const deadline = t0 + 1000 * (options.timeLimitSeconds ?? DEFAULT_TIME_LIMIT);
+  const limitMs = 1000 * (options.timeLimitSeconds ?? DEFAULT_TIME_LIMIT);
+  const deadline = t0 + limitMs - validationReserveMs(pr);
   let initial = options.initialOffsets;
   if (!initial) {
-    // Cheapest first; the others while they take under a fifth of the time limit.
-    const hs: PlannerResult[] = [];
-    for (const h of SEED_ORDER) {
-      if (hs.length && performance.now() - t0 > (deadline - t0) / 5) break;
-      hs.push(runHeuristic(pr, h));
-    }
-    initial = best(hs).offsets;
+    initial = best(heuristicsWithin(pr, t0, limitMs, 0.8)).offsets;
   } else {
     const v = validatePacked(pr.p, pr.ids, initial);
     if (v.length) throw new Error(`initial plan given to the exact solver is invalid: ${v[0].message}`);
@@ -95,10 +122,14 @@ export function runExact(pr: Prepared, options: PlannerOptions = {}, t0 = perfor
   return r;
 }
 
-/** Every heuristic, then exact from the best; returns the best with each planner's result. The time limit covers the whole run. */
-export function runAll(pr: Prepared, options: PlannerOptions = {}): PlannerResult {
-  const t0 = performance.now();
-  const results = Object.keys(HEURISTICS).map((h) => runHeuristic(pr, h));
+/**
+ * Every heuristic, then exact from the best; returns the best with each planner's result.
+ * The time limit covers the whole run: on large instances a heuristic that would not leave
+ * the exact search a fifth of it is left out (and missing from perPlanner).
+ */
+export function runAll(pr: Prepared, options: PlannerOptions = {}, t0 = performance.now()): PlannerResult {
+  const limitMs = 1000 * (options.timeLimitSeconds ?? DEFAULT_TIME_LIMIT);
+  const results = heuristicsWithin(pr, t0, limitMs, 0.2);
   const ex = runExact(pr, { ...options, initialOffsets: options.initialOffsets ?? best(results).offsets }, t0);
   results.push(ex);
   const win = best(results);
@@ -113,12 +144,13 @@ export function runAll(pr: Prepared, options: PlannerOptions = {}): PlannerResul
 }
 
 export function runPlanner(name: PlannerName, buffers: readonly Buffer[] | Prepared, options: PlannerOptions = {}): PlannerResult {
+  const t0 = performance.now();
   const pr = 'index' in buffers ? (buffers as Prepared) : prepare(buffers as readonly Buffer[]);
   switch (name) {
     case 'exact':
-      return runExact(pr, options);
+      return runExact(pr, options, t0);
     case 'all':
-      return runAll(pr, options);
+      return runAll(pr, options, t0);
     default:
       return runHeuristic(pr, name);
   }
