@@ -96,11 +96,13 @@ constexpr uint32_t kWindow = 32;          // resynchronisation look-ahead
 constexpr uint64_t kSmallSkip = 4096;     // larger sizes are telling (find_entry)
 constexpr uint32_t kSkipWindow = 256;     // how far a large allocation looks ahead
 // An observed iteration whose dry run found 9/10 of the plan's arena entries, by count and by
-// bytes, and matched 3/4 of its own allocations is the plan's pattern: the thread serves from
+// bytes, and matched 17/20 of its own allocations is the plan's pattern: the thread serves from
 // its next iteration. (A first iteration, with its one-off caches and workspaces, usually
-// matches under half of its own: resnet18 44%, the next one 90%, the steady ones 100%.)
+// matches under half of its own: resnet18 44%, the next one 90%, the steady ones 100%. Serving
+// right after one that matched less would serve more one-off blocks, which outlive their
+// iteration and retire the arena.)
 constexpr uint64_t kAcceptTenths = 9;
-constexpr uint64_t kAcceptRunQuarters = 3;
+constexpr uint64_t kAcceptRunTwentieths = 17;
 constexpr uint32_t kCheckBudget = 256;    // overlap-check descent cap
 constexpr uint32_t kObserveMax = 20;      // iterations observed before refusing
 constexpr uint32_t kMaxRetirements = 3;
@@ -1219,7 +1221,7 @@ bool plan_end(IterResult* r) {
     // its recording): serve from the next iteration.
     bool close = g_arena_entries > 0 && pt->obs_arena * 10 >= g_arena_entries * kAcceptTenths &&
                  pt->obs_arena_bytes * 10 >= g_arena_entry_bytes * kAcceptTenths &&
-                 pt->obs_hits * 4 >= pt->count * kAcceptRunQuarters;
+                 pt->obs_hits * 20 >= pt->count * kAcceptRunTwentieths;
     if (strcmp(sig, g_sig) == 0 || close) {
       pt->state = TS_SERVING;
       __atomic_store_n(&g_status, ST_SERVING, __ATOMIC_RELAXED);
