@@ -1,20 +1,21 @@
 import type { DB } from '../store/db';
 import { chooseIteration } from '../plan/iteration';
+import { RECORD_FLAG_AGENT } from '../../shared/trace-kinds';
 
 /**
  * A recorded iteration's allocation sequence as text, for native/tests/seq_bench (the
  * plan-mode hot-path benchmark replays it under each allocator): "N", then "a ORDINAL SIZE
  * ALIGN KIND" / "f ORDINAL" in the recorded order. Frees of blocks that outlive the iteration
- * are not in it.
+ * are not in it, nor are the agent's own allocations (as in a plan).
  */
 export function iterationSequence(db: DB, sessionId: number, number?: number): string {
   const { row } = chooseIteration(db, sessionId, number);
   const allocs = db
     .prepare(
       `SELECT a.seq, a.free_seq, e.size, e.align, e.kind FROM allocations a JOIN events e ON e.id = a.alloc_event
-       WHERE a.iteration_id = ? ORDER BY a.seq`,
+       WHERE a.iteration_id = ? AND (e.flags & ?) = 0 ORDER BY a.seq`,
     )
-    .all(row.id) as { seq: number; free_seq: number | null; size: number; align: number; kind: number }[];
+    .all(row.id, RECORD_FLAG_AGENT) as { seq: number; free_seq: number | null; size: number; align: number; kind: number }[];
   const events: { at: number; line: string }[] = [];
   allocs.forEach((a, i) => {
     events.push({ at: a.seq, line: `a ${i} ${a.size} ${a.align} ${a.kind}` });
