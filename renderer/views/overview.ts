@@ -192,7 +192,8 @@ export function overviewView(): View {
       if (!line || shown === null || e.offsetY < GRID.top + STRIP + 2) return; // the strip: its own click zooms
       if (!line.containPixel({ gridIndex: 0 }, [e.offsetX, e.offsetY])) return;
       const [x] = line.convertFromPixel({ gridIndex: 0 }, [e.offsetX, e.offsetY]);
-      void showLive({ t: Math.round(x * 1e9) });
+      // Within the session: its last bucket ends just after its last event.
+      void showLive({ t: Math.min(extent[1] - 1, Math.max(extent[0], Math.round(x * 1e9))) });
     });
     line.on('finished', () => {
       if (!drawing) return;
@@ -506,8 +507,11 @@ export function overviewView(): View {
     } catch (err) {
       showError(err);
     }
-    void loadTop(t0, t1);
+    loadTopSettled(t0, t1);
   }
+
+  /** The bars sum every allocation of the range (a second on millions of events): asked for once the zoom has settled. */
+  const loadTopSettled = debounce((t0: number, t1: number) => void loadTop(t0, t1), 600);
 
   /** The range the bars should show next, while a request is out (only the latest is asked for). */
   let topWanted: { t0?: number; t1?: number } | null = null;
