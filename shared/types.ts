@@ -86,6 +86,8 @@ export interface ArmReport {
   rss_ratio_ci_high: number | null;
   rss_verdict: RssVerdict | 'baseline' | null;
   wall_s: number | null;
+  /** Median system CPU seconds of the arm's runs (rusage). */
+  system_s: number | null;
   minor_faults: number | null;
   major_faults: number | null;
   voluntary_cs: number | null;

@@ -104,6 +104,7 @@ function armReport(a: StoredArm, run: StoredAbRun, baseline: StoredArm | undefin
     rss_ratio_ci_high: isBaseline && usable && rssA.length ? 1 : rss?.ci.high ?? null,
     rss_verdict: isBaseline && usable && rssA.length ? 'baseline' : rss ? rssVerdict(rss.verdict) : null,
     wall_s: ms(medianOf(ok, 'wall_ns')) === null ? null : ms(medianOf(ok, 'wall_ns'))! / 1000,
+    system_s: medianOf(ok, 'stime_us') === null ? null : medianOf(ok, 'stime_us')! / 1e6,
     minor_faults: medianOf(ok, 'minor_faults'),
     major_faults: medianOf(ok, 'major_faults'),
     voluntary_cs: medianOf(ok, 'voluntary_cs'),

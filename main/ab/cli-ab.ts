@@ -10,6 +10,8 @@ import { buildSpec, type AbOptions } from './spec';
 import { DEFAULT_RESAMPLES, DEFAULT_SEED } from './stats';
 import { createAbRun, finishAbRun, loadAbRun, storeProcess } from './store';
 import { DEFAULT_ALLOCATORS } from './allocators';
+import { cellLabel, formatSweep } from './sweep';
+import { runSweep } from './sweep-run';
 
 /** `memoplan ab`: the allocator A/B runner's command line. */
 
@@ -28,6 +30,7 @@ interface CliOptions extends Omit<AbOptions, 'command'> {
   db: string;
   json?: boolean;
   quiet?: boolean;
+  vary?: string[];
 }
 
 export interface AbOutcome {
@@ -101,7 +104,8 @@ export function registerAbCommand(program: Command): void {
     .description('run CMD under several allocators (and a plan), interleaved, at 1..N serving threads; compare latency distributions, peak RSS and page faults')
     .option('--db <file>', 'database file', DEFAULT_DB)
     .option('--allocators <list>', `comma-separated: glibc, jemalloc, tcmalloc, mimalloc, plan, plan+jemalloc, plan+tcmalloc, plan+mimalloc (the plan over that allocator); name=/path/lib.so gives a library (default ${DEFAULT_ALLOCATORS}, plus plan and plan+each of them with --plan)`)
-    .option('--plan <id|file>', 'plan for the plan arm: a plan id in --db, or a plan file')
+    .option('--plan <id|file|auto>', 'plan for the plan arms: a plan id in --db, a plan file, or auto (record the command with the minimal agent, plan it, use the best plan; per cell with --vary)')
+    .option('--vary <NAME=v1,v2,...>', 'run the A/B once per value, with {NAME} in the command replaced (repeat for a two-name grid); ends with the grid: the fastest plan arm against the fastest allocator per cell', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--threads <list>', 'serving thread counts, e.g. 1,2 (each run gets MEMOPLAN_SERVING_THREADS)', '1')
     .option('--runs <n>', 'processes per arm', '5')
     .option('--iterations <n>', 'latency samples kept per serving thread after the warm-up (default: all)')
@@ -114,6 +118,18 @@ export function registerAbCommand(program: Command): void {
     .argument('<cmd...>', 'the workload, after --')
     .action(async (cmd: string[], opts: CliOptions) => {
       if (cmd.length === 0) throw new UserError('no command given: memoplan ab [options] -- CMD ARGS...');
+      if ((opts.vary?.length ?? 0) > 0 || opts.plan === 'auto') {
+        const s = await runSweep(cmd, { db: opts.db, vary: opts.vary ?? [], plan: opts.plan, python: opts.python }, (command, cell, plan) => runAbCommand(command, { ...opts, plan, cell }), note);
+        if (opts.json) {
+          process.stdout.write(JSON.stringify({ cells: s.cells.map((c) => ({ ...c.report, cell: c.cell, command: c.command, auto_plan: c.plan })), grid: s.points }, null, 2) + '\n');
+        } else {
+          for (const c of s.cells) process.stdout.write(`\n== ${cellLabel(c.cell)}: ${c.command.join(' ')}${c.plan ? ` (plan ${c.plan.plan_id} from session ${c.plan.session})` : ''}\n` + formatReport(c.report));
+          process.stdout.write(formatSweep(s.points));
+        }
+        if (s.exitCode === 1) note('some arms failed: see their reasons above');
+        process.exitCode = s.exitCode;
+        return;
+      }
       const { report, exitCode } = await runAbCommand(cmd, opts);
       process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
       if (exitCode === 1) note('some arms failed: see their reasons above');

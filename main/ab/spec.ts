@@ -29,6 +29,8 @@ export interface AbOptions {
   runTimeout?: string;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /** The cell of a --vary sweep this A/B is (stored with its settings). */
+  cell?: Record<string, string>;
 }
 
 export interface Arm {
@@ -64,6 +66,7 @@ export interface RunSpec {
   runTimeoutMs: number | null;
   skipped: { name: string; reason: string }[];
   notes: string[];
+  cell: Record<string, string> | null;
 }
 
 function nonNegativeInt(flag: string, v: string | undefined, dflt: number): number {
@@ -181,5 +184,6 @@ export function buildSpec(o: AbOptions, db: DB, dbFile: string): RunSpec {
     runTimeoutMs: timeoutS > 0 ? timeoutS * 1000 : null,
     skipped: found.skipped,
     notes,
+    cell: o.cell ?? null,
   };
 }

@@ -21,6 +21,7 @@ export function createAbRun(db: DB, spec: RunSpec, host: HostInfo, seed: number,
       baseline: spec.baseline,
       plan: spec.plan ? { file: spec.plan.tmpDir ? null : spec.plan.file, plan_id: spec.plan.planId } : null,
       run_timeout_ms: spec.runTimeoutMs,
+      ...(spec.cell ? { sweep_cell: spec.cell } : {}),
     };
     const info = db
       .prepare(
@@ -79,6 +80,7 @@ export interface StoredProcess {
   exit_code: number | null;
   signal: number | null;
   wall_ns: number | null;
+  stime_us?: number | null;
   peak_rss_bytes: number | null;
   minor_faults: number | null;
   major_faults: number | null;
