@@ -1,20 +1,25 @@
 /**
- * `npm run bench:plan`: the planners side by side.
+ * `npm run bench:plan`: the planners side by side, one row per instance, in one run.
  *
- * 1. Every instance CSV in ../shared/planning (relative to the repo root; --dir DIR): per
- *    instance and planner, arena / lower bound, seconds, optimal; then per planner the
- *    geometric mean and worst ratio, and how many instances the exact solver proves optimal.
- * 2. The recorded model zoo (resnet18, mobilenet_v2, transformer: recorded here with the
- *    example workload, the first steady-state iteration planned), the same figures.
- * 3. A synthetic 100,000-buffer instance: time of each greedy planner (target: under 2 s).
+ * For every instance: buffers, the lower bound (peak live bytes), and for each planner its
+ * arena / lower bound and seconds; for exact also the bound it proved and whether the plan
+ * is proven optimal; for MiniMalloc's files whether the capacity in the name is met.
+ *   1. Every instance CSV in ../shared/planning (relative to the repo root; --dir DIR).
+ *   2. Generated perfect packings (a rectangle cut into buffers; the optimum is known: the
+ *      capacity) of 20 to 1,000 buffers.
+ *   3. The recorded model zoo (resnet18, mobilenet_v2, transformer: recorded here with the
+ *      example workload, the first steady-state iteration planned); --no-models skips it.
+ *   4. Synthetic 100,000- and 1,000,000-buffer instances: the greedy planners' times (targets
+ *      under 2 s each at 10^5; the portfolio under 30 s at 10^6). --no-large skips 10^6.
+ * Then per planner over each group: geometric mean and worst ratio, slowest time.
  *
- *   node dist/bench/plan.bench.js [--dir DIR] [--time-limit SECONDS] [--only SUBSTRING] [--no-models]
+ *   node dist/bench/plan.bench.js [--dir DIR] [--time-limit SECONDS] [--only SUBSTRING] [--no-models] [--no-large]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
-import { prepare, readInstanceCsv, capacityFromName, plan, type Buffer, type PlannerResult } from '../main/plan';
+import { prepare, prepareColumns, readInstanceColumns, capacityFromName, plan, type Buffer, type PlannerResult, type Prepared } from '../main/plan';
 import { openDatabase } from '../main/store/db';
 import { loadIteration } from '../main/plan/iteration';
 
@@ -28,43 +33,59 @@ const dir = resolve(flag('--dir') ?? join(repoRoot, '..', 'shared', 'planning'))
 const timeLimit = Number(flag('--time-limit') ?? 10);
 const only = flag('--only');
 const HEURISTICS = ['greedy-size', 'greedy-breadth', 'first-fit', 'best-fit'];
+const PLANNERS = [...HEURISTICS, 'exact'];
 const pad = (s: string | number, w: number): string => String(s).padStart(w);
 
 interface Row {
   instance: string;
+  lowerBound: number;
+  /** The known optimum (generated instances), when there is one. */
+  optimum?: number;
   results: PlannerResult[];
 }
 
-function runAll(name: string, buffers: Buffer[], cap?: number): Row {
-  const pr = prepare(buffers);
-  const results: PlannerResult[] = HEURISTICS.map((h) => plan(h, pr));
-  const best = results.reduce((a, b) => (b.arenaBytes < a.arenaBytes ? b : a));
-  results.push(plan('exact', pr, { timeLimitSeconds: timeLimit, initialOffsets: best.offsets }));
-  for (const r of results) {
-    console.log(
-      [
-        name.padEnd(40), pad(buffers.length, 7), pad(pr.lowerBound, 13), r.algorithm.padEnd(15), pad(r.arenaBytes, 13),
-        pad((r.arenaBytes / pr.lowerBound).toFixed(4), 7), pad(r.seconds.toFixed(2), 8),
-        ' ' + (r.optimal ? 'yes' : 'no') + (cap !== undefined && r.algorithm === 'exact' ? ` (capacity ${cap}: ${r.arenaBytes <= cap ? 'fits' : 'over'})` : ''),
-      ].join(' '),
-    );
-  }
-  return { instance: name, results };
+function header(): void {
+  const cells = ['instance'.padEnd(36), pad('buffers', 8), pad('lower bound', 14)];
+  for (const p of PLANNERS) cells.push(pad(p, 16));
+  cells.push(pad('proven bound', 14), ' exact result');
+  console.log(cells.join(' '));
 }
 
-function header(): void {
-  console.log(['instance'.padEnd(40), pad('buffers', 7), pad('lower bound', 13), 'planner'.padEnd(15), pad('arena', 13), pad('ratio', 7), pad('seconds', 8), ' optimal'].join(' '));
+/** Each planner on one prepared instance; exact seeded with the best heuristic. One line. */
+function runAll(name: string, pr: Prepared, cap?: number, optimum?: number): Row {
+  const results: PlannerResult[] = HEURISTICS.map((h) => plan(h, pr));
+  const seed = results.reduce((a, b) => (b.arenaBytes < a.arenaBytes ? b : a));
+  const ex = plan('exact', pr, { timeLimitSeconds: timeLimit, initialOffsets: seed.offsets });
+  results.push(ex);
+  const base = optimum ?? pr.lowerBound;
+  const cells = [name.slice(0, 36).padEnd(36), pad(pr.p.n, 8), pad(pr.lowerBound, 14)];
+  for (const r of results) cells.push(pad(`${(r.arenaBytes / base).toFixed(4)} ${r.seconds.toFixed(2)}s`, 16));
+  const proven = ex.provenLowerBound ?? pr.lowerBound;
+  let verdict = ex.optimal ? 'optimal' : `<= ${((ex.arenaBytes / proven - 1) * 100).toFixed(2)}% above optimum`;
+  if (cap !== undefined) verdict += `, capacity ${cap}: ${ex.arenaBytes <= cap ? 'fits' : 'OVER'}`;
+  if (optimum !== undefined) verdict += `, known optimum ${optimum}: ${ex.arenaBytes === optimum ? 'reached' : 'missed'}`;
+  cells.push(pad(proven, 14), ' ' + verdict);
+  console.log(cells.join(' '));
+  return { instance: name, lowerBound: pr.lowerBound, optimum, results };
 }
 
 function summary(title: string, rows: Row[]): void {
-  console.log(`\n${title}: per planner, arena / lower bound over ${rows.length} instances`);
+  if (!rows.length) return;
+  const what = rows.every((r) => r.optimum !== undefined) ? 'known optimum' : 'lower bound';
+  console.log(`\n${title}: per planner, arena / ${what} over ${rows.length} instances`);
   console.log(['planner'.padEnd(15), pad('geomean', 8), pad('worst', 8), pad('max s', 8), pad('optimal', 8)].join(' '));
-  for (const name of [...HEURISTICS, 'exact']) {
-    const rs = rows.map((r) => r.results.find((x) => x.algorithm === name)!);
-    const ratios = rs.map((r) => r.arenaBytes / r.lowerBound);
+  for (const name of PLANNERS) {
+    const rs = rows.map((r) => ({ r: r.results.find((x) => x.algorithm === name)!, base: r.optimum ?? r.lowerBound }));
+    const ratios = rs.map(({ r, base }) => r.arenaBytes / base);
     const geo = Math.exp(ratios.reduce((s, x) => s + Math.log(x), 0) / ratios.length);
     console.log(
-      [name.padEnd(15), pad(geo.toFixed(4), 8), pad(Math.max(...ratios).toFixed(4), 8), pad(Math.max(...rs.map((r) => r.seconds)).toFixed(2), 8), pad(`${rs.filter((r) => r.optimal).length}/${rs.length}`, 8)].join(' '),
+      [
+        name.padEnd(15),
+        pad(geo.toFixed(4), 8),
+        pad(Math.max(...ratios).toFixed(4), 8),
+        pad(Math.max(...rs.map(({ r }) => r.seconds)).toFixed(2), 8),
+        pad(`${rs.filter(({ r }) => r.optimal).length}/${rs.length}`, 8),
+      ].join(' '),
     );
   }
 }
@@ -75,15 +96,57 @@ function instances(): void {
     return;
   }
   const files = readdirSync(dir).filter((f) => f.endsWith('.csv') && (!only || f.includes(only))).sort();
-  console.log(`\n== ${files.length} instances from ${dir}, exact time limit ${timeLimit}s`);
+  console.log(`\n== ${files.length} instances from ${dir}, exact time limit ${timeLimit}s (ratio to the lower bound, seconds)`);
   header();
-  const rows = files.map((f) => runAll(f.replace(/\.csv$/, ''), readInstanceCsv(join(dir, f)).buffers, capacityFromName(f)));
+  const rows = files.map((f) => runAll(f.replace(/\.csv$/, ''), prepareColumns(readInstanceColumns(join(dir, f))), capacityFromName(f)));
   summary('instances', rows);
   const mm = rows.filter((r) => r.instance.startsWith('minimalloc'));
   if (mm.length) {
+    const fits = mm.filter((r) => {
+      const cap = capacityFromName(r.instance + '.csv');
+      return cap === undefined || r.results.find((x) => x.algorithm === 'exact')!.arenaBytes <= cap;
+    }).length;
     const proven = mm.filter((r) => r.results.find((x) => x.algorithm === 'exact')!.optimal).length;
-    console.log(`MiniMalloc's suite (solved optimally by MiniMalloc): exact proves ${proven} of ${mm.length} optimal within ${timeLimit} s each`);
+    console.log(`MiniMalloc's files: exact fits the capacity on ${fits} of ${mm.length} and proves ${proven} optimal, within ${timeLimit} s each`);
   }
+}
+
+/** The rectangle [0, horizon) x [0, capacity) cut into `pieces` buffers by random guillotine cuts. */
+function perfectPacking(seed: number, pieces: number, horizon: number, capacity: number): Buffer[] {
+  let s = seed >>> 0;
+  const rnd = (): number => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296;
+  const int = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
+  const rects = [{ t0: 0, t1: horizon, o0: 0, o1: capacity }];
+  for (let guard = 0; rects.length < pieces && guard < pieces * 20; guard++) {
+    const k = Math.floor(rnd() * rects.length);
+    const x = rects[k];
+    if (rnd() < 0.5 && x.t1 - x.t0 >= 2) {
+      const c = int(x.t0 + 1, x.t1 - 1);
+      rects.splice(k, 1, { ...x, t1: c }, { ...x, t0: c });
+    } else if (x.o1 - x.o0 >= 2) {
+      const c = int(x.o0 + 1, x.o1 - 1);
+      rects.splice(k, 1, { ...x, o1: c }, { ...x, o0: c });
+    }
+  }
+  for (let i = rects.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [rects[i], rects[j]] = [rects[j], rects[i]];
+  }
+  return rects.map((x, i) => ({ id: i, start: x.t0, end: x.t1, size: x.o1 - x.o0 }));
+}
+
+function packings(): void {
+  const cap = 1 << 20;
+  console.log(`\n== generated perfect packings (optimum = ${cap}), exact time limit ${timeLimit}s (ratio to the optimum, seconds)`);
+  header();
+  const rows: Row[] = [];
+  for (const pieces of [20, 50, 100, 200, 500, 1000]) {
+    for (const seed of [1, 2]) {
+      if (only && !`packing-${pieces}-${seed}`.includes(only)) continue;
+      rows.push(runAll(`packing-${pieces}-${seed}`, prepare(perfectPacking(seed * 7919 + pieces, pieces, 2 * pieces, cap)), undefined, cap));
+    }
+  }
+  summary('perfect packings', rows);
 }
 
 function models(): void {
@@ -100,31 +163,46 @@ function models(): void {
     const id = (db.prepare(`SELECT id FROM sessions WHERE name = ?`).get(model) as { id: number }).id;
     const input = loadIteration(db, id);
     db.close();
-    rows.push(runAll(model, input.buffers));
+    rows.push(runAll(model, prepare(input.buffers)));
   }
   summary('model zoo', rows);
   rmSync(tmp, { recursive: true, force: true });
 }
 
-function synthetic(): void {
-  const n = 100_000;
+function synthetic(n: number): void {
   let s = 42;
   const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296);
-  const buffers: Buffer[] = [];
+  const start = new Float64Array(n);
+  const end = new Float64Array(n);
+  const size = new Float64Array(n);
+  const align = new Float64Array(n).fill(64);
   for (let i = 0; i < n; i++) {
-    const start = Math.floor(rnd() * 2 * n);
-    buffers.push({ id: i, start, end: start + 1 + Math.floor(rnd() ** 3 * 2000), size: 64 * (1 + Math.floor(rnd() ** 2 * 16384)), align: 64 });
+    start[i] = Math.floor(rnd() * 2 * n);
+    end[i] = start[i] + 1 + Math.floor(rnd() ** 3 * 2000);
+    size[i] = 64 * (1 + Math.floor(rnd() ** 2 * 16384));
   }
-  console.log(`\n== synthetic instance: ${n.toLocaleString('en-US')} buffers (greedy planners, target under 2 s each)`);
+  const ids = new Float64Array(n).map((_, i) => i);
+  console.log(`\n== synthetic instance: ${n.toLocaleString('en-US')} buffers (greedy planners; seconds include validating the plan)`);
   const t0 = performance.now();
-  const pr = prepare(buffers);
-  console.log(`prepare (overlap index, lower bound): ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+  const pr = prepareColumns({ n, start, end, size, align, hasAlign: true, ids });
+  const prep = (performance.now() - t0) / 1000;
+  console.log(`prepare (overlap index, lower bound): ${prep.toFixed(2)} s`);
+  let total = prep;
   for (const h of HEURISTICS) {
+    const c0 = process.cpuUsage();
+    const w0 = performance.now();
     const r = plan(h, pr);
-    console.log(`${h.padEnd(15)} ${r.seconds.toFixed(2)} s   ratio ${(r.arenaBytes / r.lowerBound).toFixed(4)}`);
+    const wall = (performance.now() - w0) / 1000;
+    const cpu = process.cpuUsage(c0);
+    total += wall;
+    console.log(`${h.padEnd(15)} ${wall.toFixed(2)} s (cpu ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s)   ratio ${(r.arenaBytes / r.lowerBound).toFixed(4)}`);
   }
+  const mem = process.memoryUsage();
+  console.log(`portfolio total ${total.toFixed(2)} s; heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB, typed arrays ${(mem.arrayBuffers / 2 ** 20).toFixed(0)} MiB`);
 }
 
 instances();
+packings();
 if (!process.argv.includes('--no-models')) models();
-synthetic();
+synthetic(100_000);
+if (!process.argv.includes('--no-large')) synthetic(1_000_000);

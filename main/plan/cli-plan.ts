@@ -2,7 +2,7 @@ import { UserError } from '../../shared/errors';
 import type { PlanRow } from '../../shared/types';
 import { openDatabase } from '../store/db';
 import { checkDistinctOutputs, checkOutputFile, databaseFiles, readInputFile, writeFileAtomic } from '../fs/files';
-import { isPlannerName, PLANNER_NAMES, offsetsCsvBytes, parseInstanceColumns, plan, prepareColumns, type InstanceColumns, type PlannerName } from './index';
+import { isPlannerName, PLANNER_NAMES, offsetsCsvBytes, parseInstanceColumns, plan, type InstanceColumns, type PlannerName } from './index';
 import { AMBIGUOUS_SMALL_BYTES, type IterationInput } from './iteration';
 import { planSession, toRows } from './plan-session';
 
@@ -54,7 +54,7 @@ export async function runPlanCommand(o: PlanCommandOptions): Promise<void> {
   let span = 0;
   for (let i = 0; i < inst.n; i++) span += inst.size[i] + inst.align[i] - 1;
   if (!(span <= Number.MAX_SAFE_INTEGER)) throw new UserError(`${file}: the sizes add up to more than 2^53-1 bytes, beyond what can be planned exactly`);
-  const result = plan(o.algorithm, prepareColumns(inst), { timeLimitSeconds: timeLimit });
+  const result = plan(o.algorithm, inst, { timeLimitSeconds: timeLimit });
   const rows = toRows(result, null);
   if (o.offsets) writeFileAtomic(o.offsets, offsetsCsvBytes(inst, result.offsets), 'offsets CSV');
   if (o.json) {

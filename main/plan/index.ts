@@ -30,6 +30,7 @@
  * Every returned plan has been validated; an invalid one throws (a planner bug). Malformed
  * buffers throw an Error naming the buffer. To run several planners on one instance without
  * rebuilding the overlap index, call prepare(buffers) once and pass the result to plan().
+ * Given buffers or columns, plan() builds the index itself, inside the time limit.
  */
 export type { Buffer, Plan, PlannerName, PlannerOptions, PlannerResult } from './types';
 export { lowerBound } from './lower-bound';
@@ -47,13 +48,13 @@ export {
   type Instance,
   type InstanceColumns,
 } from './instance-csv';
-export { prepare, prepareColumns, type Prepared } from './portfolio';
+export { prepare, prepareColumns, type Prepared, type PlannerInput } from './portfolio';
 
-import type { Buffer, PlannerName, PlannerOptions, PlannerResult } from './types';
-import { runPlanner, type Prepared } from './portfolio';
+import type { PlannerName, PlannerOptions, PlannerResult } from './types';
+import { runPlanner, type PlannerInput } from './portfolio';
 
 /** Every planner by name. */
-export const PLANNERS: Record<PlannerName, (buffers: readonly Buffer[] | Prepared, options?: PlannerOptions) => PlannerResult> = {
+export const PLANNERS: Record<PlannerName, (buffers: PlannerInput, options?: PlannerOptions) => PlannerResult> = {
   'greedy-size': (b, o) => runPlanner('greedy-size', b, o),
   'greedy-breadth': (b, o) => runPlanner('greedy-breadth', b, o),
   'first-fit': (b, o) => runPlanner('first-fit', b, o),
@@ -69,7 +70,7 @@ export function isPlannerName(s: string): s is PlannerName {
 }
 
 /** Runs the planner `name`; throws on an unknown name. */
-export function plan(name: string, buffers: readonly Buffer[] | Prepared, options: PlannerOptions = {}): PlannerResult {
+export function plan(name: string, buffers: PlannerInput, options: PlannerOptions = {}): PlannerResult {
   if (!isPlannerName(name)) throw new Error(`unknown planner '${name}'; expected one of ${PLANNER_NAMES.join(', ')}`);
   return PLANNERS[name](buffers, options);
 }

@@ -4,6 +4,7 @@
  */
 import type { Buffer, PlannerName, PlannerOptions, PlannerResult } from './types';
 import { pack, arenaOf, type Packed } from './packed';
+import { orderByKey } from './place';
 import { OverlapIndex } from './overlap';
 import { lowerBoundPacked } from './lower-bound';
 import { validatePacked } from './validate';
@@ -46,9 +47,73 @@ export function prepareColumns(cols: InstanceColumns): Prepared {
   return { p, ids: cols.ids, index: new OverlapIndex(p), lowerBound: lowerBoundPacked(p) };
 }
 
+/**
+ * A fast first check of a plan: true when it is valid. A sweep over time keeps the live
+ * buffers in an array ordered by offset (as placeByStart does, native sorts for the event
+ * order) and checks each starting buffer against its neighbours by offset; the live set stays
+ * free of overlaps, so that suffices. Returns false on a violation and null when more than
+ * QUICK_LIVE buffers are live at once; either way validatePacked (validate.ts) then decides
+ * and words the violations. On 10^6 buffers it is several times faster than validatePacked.
+ */
+function quickValid(p: Packed, offsets: ArrayLike<number>): boolean | null {
+  const { n, start, end, size, align } = p;
+  for (let i = 0; i < n; i++) {
+    const o = offsets[i];
+    if (!Number.isSafeInteger(o) || o < 0 || o % align[i] !== 0) return false;
+  }
+  const order = orderByKey(start);
+  const byEnd = orderByKey(end);
+  const lOff = new Float64Array(QUICK_LIVE);
+  const lTop = new Float64Array(QUICK_LIVE);
+  const lIdx = new Int32Array(QUICK_LIVE);
+  let live = 0;
+  let e = 0;
+  const at = (o: number): number => {
+    let lo = 0;
+    let hi = live;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (lOff[mid] < o) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  for (let q = 0; q < n; q++) {
+    const i = order[q];
+    const s = start[i];
+    while (e < n && end[byEnd[e]] <= s) {
+      const j = byEnd[e++];
+      if (size[j] === 0) continue;
+      const k = at(offsets[j]);
+      if (k >= live || lIdx[k] !== j) return null;
+      lOff.copyWithin(k, k + 1, live);
+      lTop.copyWithin(k, k + 1, live);
+      lIdx.copyWithin(k, k + 1, live);
+      live--;
+    }
+    if (size[i] === 0) continue;
+    const o = offsets[i];
+    const k = at(o);
+    if (k > 0 && lTop[k - 1] > o) return false;
+    if (k < live && lOff[k] < o + size[i]) return false;
+    if (live === QUICK_LIVE) return null;
+    lOff.copyWithin(k + 1, k, live);
+    lTop.copyWithin(k + 1, k, live);
+    lIdx.copyWithin(k + 1, k, live);
+    lOff[k] = o;
+    lTop[k] = o + size[i];
+    lIdx[k] = i;
+    live++;
+  }
+  return true;
+}
+
+/** Most buffers live at once that quickValid handles (its insertions cost O(live)). */
+const QUICK_LIVE = 8192;
+
 function checked(pr: Prepared, algorithm: string, offsets: ArrayLike<number>, t0: number, proven?: boolean): PlannerResult {
   const seconds = (performance.now() - t0) / 1000;
-  const violations = validatePacked(pr.p, pr.ids, offsets);
+  const violations = quickValid(pr.p, offsets) === true ? [] : validatePacked(pr.p, pr.ids, offsets);
   if (violations.length) {
     throw new Error(`planner ${algorithm} produced an invalid plan (a bug):\n  ` + violations.map((v) => v.message).join('\n  '));
   }
@@ -96,9 +161,9 @@ function heuristicsWithin(pr: Prepared, t0: number, limitMs: number, reserve: nu
     .map((h) => got.get(h)!);
 }
 
-/** Time kept back from the limit for the final validation of the plan (about 0.3 us a buffer). */
+/** Time kept back from the limit for the final validation of the plan (about 0.6 us a buffer, doubled for a loaded machine). */
 function validationReserveMs(pr: Prepared): number {
-  return pr.p.n * 3e-4;
+  return pr.p.n * 1.2e-3;
 }
 
 /**
@@ -143,9 +208,16 @@ export function runAll(pr: Prepared, options: PlannerOptions = {}, t0 = performa
   };
 }
 
-export function runPlanner(name: PlannerName, buffers: readonly Buffer[] | Prepared, options: PlannerOptions = {}): PlannerResult {
+/** What plan() takes: buffer objects, an instance read as columns, or either prepared. */
+export type PlannerInput = readonly Buffer[] | InstanceColumns | Prepared;
+
+export function runPlanner(name: PlannerName, buffers: PlannerInput, options: PlannerOptions = {}): PlannerResult {
   const t0 = performance.now();
-  const pr = 'index' in buffers ? (buffers as Prepared) : prepare(buffers as readonly Buffer[]);
+  const pr = Array.isArray(buffers)
+    ? prepare(buffers as readonly Buffer[])
+    : 'index' in buffers
+      ? (buffers as Prepared)
+      : prepareColumns(buffers as InstanceColumns);
   switch (name) {
     case 'exact':
       return runExact(pr, options, t0);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseInstanceCsv, writeInstanceCsv, writeOffsetsCsv, capacityFromName } from '../../main/plan';
+import { parseInstanceCsv, writeInstanceCsv, writeOffsetsCsv, capacityFromName, InstanceParser, parseInstanceColumns, offsetsCsvBytes, prepareColumns, plan, validate } from '../../main/plan';
 
 test('reads id,lower,upper,size', () => {
   const { buffers, offsets } = parseInstanceCsv('id,lower,upper,size\nb1,0,3,4\r\nb2,3,9,4\n\n');
@@ -55,4 +55,42 @@ test('error messages name the line', () => {
 test('capacity from MiniMalloc file names', () => {
   assert.equal(capacityFromName('/x/minimalloc-challenging-A.1048576.csv'), 1048576);
   assert.equal(capacityFromName('resnet50.csv'), undefined);
+});
+
+test('streaming: any split into chunks parses the same; integer ids stay numbers', () => {
+  const text = 'id,lower,upper,size,alignment\r\n7,0,3,4,8\r\n12, 3 ,9,4,1\n\n0,1,2,16,16';
+  const whole = parseInstanceColumns(Buffer.from(text));
+  assert.deepEqual(Array.from(whole.ids), [7, 12, 0]);
+  assert.deepEqual(Array.from(whole.start), [0, 3, 1]);
+  assert.deepEqual(Array.from(whole.end), [3, 9, 2]);
+  assert.deepEqual(Array.from(whole.align), [8, 1, 16]);
+  const bytes = Buffer.from(text);
+  for (let cut = 0; cut <= bytes.length; cut++) {
+    for (const step of [1, 3]) {
+      const p = new InstanceParser('s.csv');
+      p.push(bytes.subarray(0, cut));
+      for (let i = cut; i < bytes.length; i += step) p.push(bytes.subarray(i, i + step));
+      const c = p.end();
+      assert.deepEqual([Array.from(c.ids), Array.from(c.start), Array.from(c.end), Array.from(c.size)], [[7, 12, 0], [0, 3, 1], [3, 9, 2], [4, 4, 16]], `cut ${cut}`);
+    }
+  }
+  // Not every id is a plain integer: all become strings, as written.
+  assert.deepEqual(Array.from(parseInstanceColumns(Buffer.from('id,lower,upper,size\n1,0,1,1\n01,0,1,1\nx,0,1,1\n')).ids), ['1', '01', 'x']);
+  assert.throws(() => parseInstanceColumns(Buffer.from('id,lower,upper,size\n5,0,1,1\n6,0,1,1\n5,0,1,1\n'), 'd.csv'), /d.csv:4: duplicate id '5' \(first on line 2\)/);
+  assert.throws(() => parseInstanceColumns(Buffer.from('id,lower,upper,size\n5,0,1,1\nq,0,1,1\n5,0,1,1\n'), 'd.csv'), /d.csv:4: duplicate id '5' \(first on line 2\)/);
+});
+
+test('streaming: 200,000 rows parse into columns, plan and write back without an object per buffer', () => {
+  const rows = ['id,lower,upper,size'];
+  for (let i = 0; i < 200_000; i++) rows.push(`${i},${i},${i + 1 + (i % 7)},${64 * (1 + (i % 13))}`);
+  const cols = parseInstanceColumns(Buffer.from(rows.join('\n') + '\n'), 'big.csv');
+  assert.equal(cols.n, 200_000);
+  assert.ok(cols.ids instanceof Float64Array, 'numeric ids in a typed array');
+  const r = plan('best-fit', prepareColumns(cols));
+  const out = Buffer.from(offsetsCsvBytes(cols, r.offsets)).toString('utf8').split('\n');
+  assert.equal(out[0], 'id,lower,upper,size,offset');
+  assert.equal(out[1], `0,0,1,64,${r.offsets[0]}`);
+  assert.equal(out.length, 200_002);
+  const small = parseInstanceCsv(rows.slice(0, 1001).join('\n'));
+  assert.deepEqual(validate(small.buffers, r.offsets.slice(0, 1000)), [], 'a prefix of a valid plan is valid');
 });

@@ -106,11 +106,41 @@ test('MiniMalloc challenging A: the exact search fits the capacity (= lower boun
   const { buffers } = readInstanceCsv(join(FIXTURES, 'minimalloc-challenging-A.1048576.csv'));
   const greedy = plan('greedy-size', buffers);
   assert.ok(greedy.arenaBytes > 1048576, 'greedy by size cannot pack it gap-free');
-  const r = plan('exact', buffers, { timeLimitSeconds: 60 });
+  // About a second on a quiet 2-core machine; the limit only guards a loaded CI runner.
+  const r = plan('exact', buffers, { timeLimitSeconds: 30 });
   assert.equal(r.lowerBound, 1048576);
   assert.equal(r.arenaBytes, 1048576);
   assert.equal(r.optimal, true);
+  assert.equal(r.provenLowerBound, 1048576);
   assert.deepEqual(validate(buffers, r.offsets), []);
+});
+
+test('perfect packings (a rectangle cut into buffers): exact finds the known optimum', () => {
+  const r = prng(2024);
+  for (const pieces of [20, 60, 150]) {
+    const cap = 1 << 20;
+    const bufs = perfectPacking(r, pieces, 4 * pieces, cap);
+    assert.equal(lowerBound(bufs), cap);
+    const ex = plan('exact', bufs, { timeLimitSeconds: 20 });
+    assert.deepEqual(validate(bufs, ex.offsets), []);
+    assert.equal(ex.arenaBytes, cap, `${bufs.length} buffers`);
+    assert.equal(ex.optimal, true);
+  }
+});
+
+test('time limits are kept (within 10%) and a timed-out search says how far it may be from optimal', () => {
+  // 900 pieces: the search does not prove this in 0.5 s.
+  const bufs = perfectPacking(prng(7), 900, 1800, 1 << 20);
+  for (const name of ['exact', 'all']) {
+    const t0 = performance.now();
+    const res = plan(name, bufs, { timeLimitSeconds: 0.5 });
+    const wall = (performance.now() - t0) / 1000;
+    assert.ok(res.seconds <= 0.55, `${name}: ${res.seconds} s reported for a 0.5 s limit`);
+    assert.ok(wall <= 0.55 + 0.15, `${name}: returned after ${wall} s (validation included)`);
+    assert.deepEqual(validate(bufs, res.offsets), [], name);
+    assert.ok(res.provenLowerBound !== undefined && res.provenLowerBound >= res.lowerBound && res.provenLowerBound <= res.arenaBytes, name);
+    assert.equal(res.optimal, res.arenaBytes === res.provenLowerBound, name);
+  }
 });
 
 test('exact proves optimality above the peak when alignment makes the peak unreachable', () => {
@@ -238,3 +268,12 @@ test('greedy placement is scale-invariant, also past the packed-key range (arena
     assert.deepEqual(validate(big, large.offsets), [], name);
   }
 });
+
+/**
+ * A perfect packing with a known optimum: the rectangle [0, horizon) x [0, capacity) cut into
+ * `pieces` buffers by random guillotine cuts, in time or in bytes (helpers.ts). Every time
+ * step is covered exactly, so the peak of live bytes, and the optimum, is the capacity.
+ */
+function perfectPacking(r: () => number, pieces: number, horizon: number, capacity: number): Buffer[] {
+  return tightInstance(r, pieces, horizon, capacity);
+}
