@@ -31,6 +31,8 @@ export interface LiveScope {
   scope: number | null;
   bytes: number;
   count: number;
+  /** Made outside any scope before the session's first iteration began: imports, model construction (weights). */
+  early?: boolean;
 }
 
 export interface LiveInstant {
@@ -78,8 +80,8 @@ export function whenText(w: LiveWhen): string {
   return w.kind === 'peak' ? 'peak' : w.kind === 'iteration' ? `iteration:${w.number}` : String(w.t);
 }
 
-function sessionRow(db: DB, session: number): { t_begin: number | null; t_end: number | null } {
-  const s = db.prepare(`SELECT t_begin, t_end FROM sessions WHERE id = ?`).get(session) as { t_begin: number | null; t_end: number | null } | undefined;
+function sessionRow(db: DB, session: number): { t_begin: number | null; t_end: number | null; status: string } {
+  const s = db.prepare(`SELECT t_begin, t_end, status FROM sessions WHERE id = ?`).get(session) as { t_begin: number | null; t_end: number | null; status: string } | undefined;
   if (!s) throw new UserError(`no session ${session} in this database`);
   return s;
 }
@@ -170,6 +172,7 @@ function liveAtBucketTime(db: DB, session: number, b: BucketRow, ranges: [number
 export function resolveInstant(db: DB, session: number, when: LiveWhen): { t: number; bs: BucketRow[] } {
   const s = sessionRow(db, session);
   const bs = buckets(db, session);
+  if (s.status === 'recording' && !bs.length) throw new UserError(`session ${session} is still being recorded: what is live is known once it ends`);
   if (!bs.length || s.t_begin === null) throw new UserError(`session ${session} has no allocation events`);
   const first = bs[0].t0;
   const last = bs[bs.length - 1].t1 - 1;
@@ -236,12 +239,12 @@ export function liveAt(db: DB, session: number, when: LiveWhen): LiveInstant {
          SELECT alloc_event, free_event FROM allocations
          WHERE id >= @low AND session_id = @s AND alloc_event <= @maxEvent
        )
-       SELECT e.scope AS scope, sum(e.size) AS bytes, count(*) AS count
+       SELECT e.scope AS scope, (e.scope IS NULL AND e.ts < @first) AS early, sum(e.size) AS bytes, count(*) AS count
        FROM c JOIN events e ON e.id = c.alloc_event LEFT JOIN events f ON f.id = c.free_event
        WHERE e.ts <= @t AND (c.free_event IS NULL OR f.ts > @t)
-       GROUP BY e.scope ORDER BY bytes DESC`,
+       GROUP BY e.scope, early ORDER BY bytes DESC`,
     )
-    .all({ low: lowId, s: session, maxEvent, t }) as { scope: number | null; bytes: number; count: number }[];
+    .all({ low: lowId, s: session, maxEvent, t, first: firstIteration(db, session) }) as { scope: number | null; early: number; bytes: number; count: number }[];
   const iteration = db
     .prepare(`SELECT number FROM iterations WHERE session_id = ? AND t_begin <= ? AND (t_end IS NULL OR t_end >= ?) ORDER BY t_begin DESC LIMIT 1`)
     .pluck()
@@ -253,7 +256,7 @@ export function liveAt(db: DB, session: number, when: LiveWhen): LiveInstant {
     iteration: iteration ?? null,
     liveBytes: rows.reduce((n, r) => n + r.bytes, 0),
     liveCount: rows.reduce((n, r) => n + r.count, 0),
-    scopes: rows.map((r) => ({ scope: r.scope, bytes: r.bytes, count: r.count })),
+    scopes: rows.map((r) => ({ scope: r.scope, bytes: r.bytes, count: r.count, ...(r.early ? { early: true } : {}) })),
   };
 }
 
@@ -271,6 +274,15 @@ export interface LiveGroup {
 export const OUTSIDE_MODULE = '(outside any module)';
 export const OUTSIDE_OP = '(outside any op)';
 export const NO_STACK = '(no Python stack)';
+/** The same, for what was allocated before the first iteration began (imports, model construction). */
+export const EARLY = ', before the first iteration';
+const early = (key: string) => key.slice(0, -1) + EARLY + ')';
+
+/** When the session's first iteration began (ns); far in the past when it has none. */
+function firstIteration(db: DB, session: number): number {
+  const t = db.prepare(`SELECT min(t_begin) FROM iterations WHERE session_id = ?`).pluck().get(session) as number | null;
+  return t ?? -Number.MAX_SAFE_INTEGER;
+}
 
 interface ScopeInfo {
   module: string;
@@ -306,10 +318,11 @@ export function groupScopes(rows: readonly LiveScope[], scopes: Map<number, Scop
   for (const s of rows) {
     const info = s.scope === null ? undefined : scopes.get(s.scope);
     let frames: string[];
-    if (by === 'module') frames = info?.module ? info.module.split('.') : [OUTSIDE_MODULE];
-    else if (by === 'op') frames = [info?.op || OUTSIDE_OP];
-    else frames = info?.frames.length ? info.frames : [NO_STACK];
-    const key = by === 'module' ? (info?.module || OUTSIDE_MODULE) : frames.join(';');
+    const none = (k: string) => (s.early ? early(k) : k);
+    if (by === 'module') frames = info?.module ? info.module.split('.') : [none(OUTSIDE_MODULE)];
+    else if (by === 'op') frames = [info?.op || none(OUTSIDE_OP)];
+    else frames = info?.frames.length ? info.frames : [none(NO_STACK)];
+    const key = by === 'module' ? (info?.module || none(OUTSIDE_MODULE)) : frames.join(';');
     const g = groups.get(key);
     if (g) {
       g.bytes += s.bytes;

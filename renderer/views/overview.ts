@@ -375,11 +375,11 @@ export function overviewView(): View {
     if (!r || !flame) return;
     const short = (f: string) => f.replace(/^.*\/(?=[^/]*:\d+ )/, '');
     // A session without any stack (recorded before memoplan kept them): draw everything, and say so.
-    const anyStack = r.byStack.some((g) => g.key !== '(no Python stack)');
+    const anyStack = r.byStack.some((g) => !g.key.startsWith('(no Python stack'));
     const only = onlyStacks.checked && anyStack;
     const rootName = only ? 'live under a Python stack' : 'all live allocations';
     const root: FlameNode = { name: rootName, full: rootName, bytes: 0, count: 0, children: new Map() };
-    const groups = only ? r.byStack.filter((g) => g.key !== '(no Python stack)') : r.byStack;
+    const groups = only ? r.byStack.filter((g) => !g.key.startsWith('(no Python stack')) : r.byStack;
     for (const g of groups) {
       root.bytes += g.bytes;
       root.count += g.count;

@@ -76,6 +76,9 @@ test('top --json at the peak: every --by adds up to the session\'s peak live byt
     assert.equal(rows.reduce((n, g) => n + g.bytes, 0), peak, by);
     for (let i = 1; i < rows.length; i++) assert.ok(rows[i - 1].bytes >= rows[i].bytes, 'sorted by bytes');
     assert.equal(new Set(rows.map((g) => g.key)).size, rows.length, 'keys are distinct');
+    // What the import and the model's construction left live is told apart from the rest.
+    const none = { module: '(outside any module', op: '(outside any op', stack: '(no Python stack' }[by]!;
+    assert.ok(rows.some((g) => g.key === `${none}, before the first iteration)`), rows.map((g) => g.key).join(' | '));
   }
 });
 
