@@ -39,4 +39,45 @@ if [ ! -f "$stamp" ] || [ package.json -nt "$stamp" ] || [ package-lock.json -nt
   touch "$stamp"
 fi
 
+# The tests' torch 2.x: a virtual environment (git-ignored) with a CPU build of torch 2.13 and
+# transformers, beside Debian's torch 1.13 under /usr/bin/python3. Only for the tests and
+# benches (`npm test`, `npm run bench:*`, or MEMOPLAN_TORCH2_VENV=1); memoplan itself profiles
+# whatever interpreter runs the target. Made again only when missing or stale (stamp file).
+# pip uses the machine's configured local indexes and wheels directly when there are some
+# (no retries against an index that cannot be reached). MEMOPLAN_TORCH2_VENV=0 skips it.
+TORCH2_VENV=.venv-torch2
+TORCH2_SPEC="torch==2.13.0 numpy transformers"
+want_venv=${MEMOPLAN_TORCH2_VENV:-}
+if [ -z "$want_venv" ]; then
+  case "${npm_lifecycle_event:-}" in test | bench:*) want_venv=1 ;; *) want_venv=0 ;; esac
+fi
+if [ "$want_venv" = 1 ]; then
+  vstamp=$TORCH2_VENV/.memoplan-stamp
+  if [ ! -x "$TORCH2_VENV/bin/python" ] || [ ! -f "$vstamp" ] || [ "$(cat "$vstamp")" != "$TORCH2_SPEC" ]; then
+    echo "memoplan setup: creating $TORCH2_VENV ($TORCH2_SPEC) for the torch 2.x tests" >&2
+    base=$(command -v python3 || echo /usr/bin/python3)
+    rm -rf "$TORCH2_VENV"
+    "$base" -m venv "$TORCH2_VENV" >&2 || /usr/bin/python3 -m venv "$TORCH2_VENV" >&2
+    pip_args=(install -q --disable-pip-version-check --timeout 30 --retries 2)
+    # Local indexes configured for pip (file:// URLs): use them as the index itself.
+    indexes=$("$TORCH2_VENV/bin/pip" config get global.extra-index-url 2>/dev/null || true)
+    local_idx=()
+    for u in $indexes; do
+      case "$u" in file://*) [ -d "${u#file://}" ] && local_idx+=("$u") ;; esac
+    done
+    if ((${#local_idx[@]})); then
+      pip_args+=(--index-url "${local_idx[0]}")
+      for u in "${local_idx[@]:1}"; do pip_args+=(--extra-index-url "$u"); done
+    fi
+    # shellcheck disable=SC2086
+    if ! "$TORCH2_VENV/bin/pip" "${pip_args[@]}" $TORCH2_SPEC >&2; then
+      echo "memoplan setup: could not install $TORCH2_SPEC into $TORCH2_VENV (see above);" >&2
+      echo "  the torch 2.x tests need it. MEMOPLAN_TORCH2_VENV=0 skips this step (those tests are then skipped)." >&2
+      rm -rf "$TORCH2_VENV"
+      exit 1
+    fi
+    echo "$TORCH2_SPEC" >"$vstamp"
+  fi
+fi
+
 bash scripts/build.sh
