@@ -30,8 +30,8 @@ one_trace() { ls "$1"/trace-*.mpt 2>/dev/null | head -1; }
 
 # --- library hygiene ----------------------------------------------------------
 undef=$(nm -D --defined-only "$LIB" | awk '{print $3}' | sort | tr '\n' ' ')
-want="aligned_alloc calloc fork free malloc malloc_usable_size memalign memoplan_active memoplan_agent_enter memoplan_agent_leave memoplan_attach memoplan_attached memoplan_detach memoplan_events_written memoplan_intern memoplan_iteration_begin memoplan_iteration_end memoplan_plan_counters memoplan_plan_status memoplan_scope_pop memoplan_scope_push posix_memalign pvalloc realloc reallocarray valloc "
-check "exports exactly the wrapped functions and the C API" [ "$undef" = "$want" ]
+want="_ZdaPv _ZdaPvRKSt9nothrow_t _ZdaPvSt11align_val_t _ZdaPvSt11align_val_tRKSt9nothrow_t _ZdaPvm _ZdaPvmSt11align_val_t _ZdlPv _ZdlPvRKSt9nothrow_t _ZdlPvSt11align_val_t _ZdlPvSt11align_val_tRKSt9nothrow_t _ZdlPvm _ZdlPvmSt11align_val_t _Znam _ZnamRKSt9nothrow_t _ZnamSt11align_val_t _ZnamSt11align_val_tRKSt9nothrow_t _Znwm _ZnwmRKSt9nothrow_t _ZnwmSt11align_val_t _ZnwmSt11align_val_tRKSt9nothrow_t aligned_alloc calloc fork free malloc malloc_usable_size memalign memoplan_active memoplan_agent_enter memoplan_agent_leave memoplan_attach memoplan_attached memoplan_detach memoplan_events_written memoplan_intern memoplan_iteration_begin memoplan_iteration_end memoplan_plan_counters memoplan_plan_status memoplan_scope_pop memoplan_scope_push posix_memalign pvalloc realloc reallocarray valloc "
+check "exports exactly the wrapped functions (operator new/delete included) and the C API" [ "$undef" = "$want" ]
 check "no libstdc++/libgcc_s at run time" bash -c "! readelf -d '$LIB' | grep -Eq 'libstdc|libgcc_s'"
 
 # --- edge: identical behaviour with and without the library -----------------

@@ -55,7 +55,7 @@ test('a sweep runs one stored A/B per cell and prints the grid', async () => {
 test('--plan auto: each cell recorded with the minimal agent, planned, and its plan arm served', async () => {
   const db = path.join(dir, 'torch.db');
   const r = await runCli([
-    'ab', '--db', db, '--quiet', '--json', '--allocators', 'glibc,plan', '--plan', 'auto', '--runs', '1', '--warmup', '2',
+    'ab', '--db', db, '--quiet', '--json', '--allocators', 'glibc,plan,plan+tcmalloc', '--plan', 'auto', '--runs', '1', '--warmup', '2',
     '--vary', 'batch=1,2', '--', 'python3', WORKLOAD, '--model', 'transformer', '--batch', '{batch}', '--iterations', '3', '--warmup', '2',
   ]);
   assert.equal(r.code, 0, r.stderr);
@@ -64,12 +64,16 @@ test('--plan auto: each cell recorded with the minimal agent, planned, and its p
   const plans = out.cells.map((c) => c.auto_plan.plan_id);
   assert.notEqual(plans[0], plans[1], 'a plan per cell');
   for (const c of out.cells) {
-    const arm = c.arms.find((a) => a.allocator === 'plan')!;
-    assert.equal(arm.plan_status, 'serving', `batch ${c.cell.batch}`);
-    assert.ok(arm.plan_hit_rate! >= 0.99, `batch ${c.cell.batch}: hit rate ${arm.plan_hit_rate}`);
+    // over glibc and over tcmalloc (whose own operator new would bypass the interposer if
+    // libmemoplan did not define it: the plan would miss the C++ allocations and never serve)
+    for (const name of ['plan', 'plan+tcmalloc']) {
+      const arm = c.arms.find((a) => a.allocator === name)!;
+      assert.equal(arm.plan_status, 'serving', `${name}, batch ${c.cell.batch}`);
+      assert.ok(arm.plan_hit_rate! >= 0.99, `${name}, batch ${c.cell.batch}: hit rate ${arm.plan_hit_rate}`);
+    }
   }
   for (const p of out.grid) {
-    assert.equal(p.best_plan, 'plan');
+    assert.match(p.best_plan!, /^plan(\+tcmalloc)?$/);
     assert.ok(p.latency_ratio! > 0);
   }
   const d = openDatabase(db);
