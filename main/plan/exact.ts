@@ -27,7 +27,9 @@
  *    lifetime, T = max bytes live in its sections). Which one solves a hard instance quickly
  *    varies a lot, so one search per preorder runs, taking turns with equal node budgets and
  *    each resuming where it stopped (generators), instead of MiniMalloc's restarts with
- *    doubling node limits: no work is repeated, and the first to fit a part wins it.
+ *    doubling node limits: no work is repeated, and the first to fit a part wins it. A fourth
+ *    search restarts with randomly perturbed preorders on a Luby schedule of node limits,
+ *    against the heavy tail.
  * The search is iterative (explicit undo logs), so depth is not bounded by the JS stack.
  *
  * Optimisation on top: upper bounds from the given plan and from canonical descents (the
@@ -659,6 +661,28 @@ class Search {
   }
 }
 
+/** The Luby sequence 1 1 2 1 1 2 4 1 1 2 1 1 2 4 8 ... (i from 1): restart lengths within a log factor of the best fixed one. */
+function luby(i: number): number {
+  for (;;) {
+    let k = 1;
+    while ((1 << k) - 1 < i) k++;
+    if (i === (1 << k) - 1) return 1 << (k - 1);
+    i -= (1 << (k - 1)) - 1;
+  }
+}
+
+/** A seeded PRNG (mulberry32), so runs are reproducible. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** A 32-bit integer mixer (murmur3's finaliser). */
 function mix32(x: number): number {
   x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
@@ -740,6 +764,12 @@ class Preorders {
     if (c === 'W') for (let i = 0; i < n; i++) k[i] = p.end[i] - p.start[i];
     else if (c === 'A') for (let i = 0; i < n; i++) k[i] = p.size[i] * (p.end[i] - p.start[i]);
     else if (c === 'Z') k.set(p.size);
+    else if (c === 'S') {
+      // Earlier start first (the key is descending): the bottom-left rule of strip packing.
+      let last = 0;
+      for (let i = 0; i < n; i++) if (p.start[i] > last) last = p.start[i];
+      for (let i = 0; i < n; i++) k[i] = last - p.start[i];
+    }
     else if (c === 'T') {
       // Max bytes live in any of its sections: range maxima on an iterative segment tree.
       const { S, totals, lo, hi } = this.m;
@@ -763,6 +793,24 @@ class Preorders {
     }
     this.keys[c] = k;
     return k;
+  }
+
+  /** Like rank(), with the first key multiplied by a random factor in [1 - spread/2, 1 + spread/2]. */
+  noisyRank(name: string, rnd: () => number, spread: number): Int32Array {
+    const ks = [...name].map((c) => this.key(c));
+    const n = this.m.n;
+    const k0 = new Float64Array(n);
+    for (let i = 0; i < n; i++) k0[i] = ks[0][i] * (1 + spread * (rnd() - 0.5));
+    ks[0] = k0;
+    const order = new Int32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    order.sort((a, b) => {
+      for (const k of ks) if (k[a] !== k[b]) return k[b] - k[a];
+      return a - b;
+    });
+    const rank = new Int32Array(n);
+    for (let r = 0; r < n; r++) rank[order[r]] = r;
+    return rank;
   }
 
   /**
@@ -801,8 +849,8 @@ const QUICK_RANK = 50_000;
 
 /** MiniMalloc's preorders for the search. */
 const SEARCH_ORDERS = ['WAT', 'TAW', 'TWA'] as const;
-/** Preorders for the canonical descents, most useful first (area first did best on real traces). */
-const DESCENT_ORDERS = ['A', 'TAW', 'Z', 'WAT'] as const;
+/** Preorders for the canonical descents, most useful first: area did best on real traces, S (earlier start first, then size) on cut rectangles. */
+const DESCENT_ORDERS = ['A', 'TAW', 'SZ', 'WAT', 'Z'];
 
 /**
  * One canonical descent: repeatedly place the unplaced buffer with the lowest min offset
@@ -1032,7 +1080,11 @@ export function exactSolve(p: Packed, options: ExactOptions = {}): ExactOutcome 
 
     // The lowest capacity not yet ruled out gets one search per preorder that runs on from
     // round to round (taking turns), so no work is repeated; the first to fit a part wins it.
-    const lowest = SEARCH_ORDERS.map(() => new Search(m));
+    // One more search restarts with randomly perturbed preorders and a Luby sequence of node
+    // limits: hard instances are heavy-tailed (one order finds in thousands of nodes what
+    // another misses in millions), and restarts with fresh orders are what evens that out.
+    const lowest = [...SEARCH_ORDERS, 'restarts'].map(() => new Search(m));
+    const rnd = seeded(0x5eed);
     let gens: Generator<void, Status, void>[] = [];
     let gensCap = -1;
     const lowestGen = function* (k: number, cap: number): Generator<void, Status, void> {
@@ -1049,11 +1101,35 @@ export function exactSolve(p: Packed, options: ExactOptions = {}): ExactOutcome 
       }
       return 'found';
     };
+    const restartGen = function* (cap: number): Generator<void, Status, void> {
+      const k = SEARCH_ORDERS.length;
+      const unit = 2 * widest;
+      for (let run = 1; ; run++) {
+        const rank = orders.noisyRank(SEARCH_ORDERS[run % SEARCH_ORDERS.length], rnd, 0.5);
+        const limit = luby(run) * unit;
+        let restart = false;
+        for (const part of parts) {
+          if (part.arena <= cap) continue;
+          if (part.lowerBound > cap) return 'infeasible';
+          if (!searchable(part)) return 'aborted';
+          const st: Status = yield* lowest[k].start(part, cap, rank, limit, deadline, () => part.arena <= cap);
+          if (st === 'infeasible' || st === 'timeout') return st;
+          if (st === 'found') {
+            for (const i of part.members) best[i] = lowest[k].sol[i];
+            part.arena = partArena(p, part, best);
+          } else if (part.arena > cap) {
+            restart = true; // out of nodes (not cancelled)
+            break;
+          }
+        }
+        if (!restart) return 'found';
+      }
+    };
     const nodeCount = (): number => lowest.reduce((a, q) => a + q.nodes, 0) + search.nodes;
     // Runs each lowest search `budget` nodes further; the first final answer wins.
     const runLowest = (cap: number): Status => {
       if (gensCap !== cap) {
-        gens = SEARCH_ORDERS.map((_, k) => lowestGen(k, cap));
+        gens = [...SEARCH_ORDERS.map((_, k) => lowestGen(k, cap)), restartGen(cap)];
         gensCap = cap;
       }
       for (let k = 0; k < gens.length; k++) {
@@ -1137,3 +1213,4 @@ export function decide(p: Packed, cap: number, order: string, nodeLimit = Infini
   }
   return { status: 'found', nodes: search.nodes, offsets };
 }
+
