@@ -117,7 +117,8 @@ export function loadIteration(db: DB, sessionId: number, number?: number): Itera
     .all(row.id, RECORD_FLAG_AGENT) as { id: number; seq: number; free_seq: number | null; size: number; align: number; addr: number; module: string; op: string }[];
   const end = row.end_seq!;
   const freedWithin = (a: (typeof allocs)[number]) => a.free_seq !== null && a.free_seq <= end;
-  const sizeFloor = ops ? AMBIGUOUS_SMALL_BYTES : 0;
+  // No floor when it would leave nothing to plan (an iteration of small allocations only).
+  const sizeFloor = ops && allocs.some((a) => a.size > AMBIGUOUS_SMALL_BYTES && freedWithin(a)) ? AMBIGUOUS_SMALL_BYTES : 0;
   const small = allocs.filter((a) => a.size <= sizeFloor);
   const kept = sizeFloor > 0 ? allocs.filter((a) => a.size > sizeFloor) : allocs;
   const ordinalOf = new Map(kept.map((a, i) => [a.id, i]));

@@ -298,7 +298,7 @@ function renderPlans(d: ReportData): string {
   if (mm) {
     const capped = mm.omitted
       ? `<p class="note">This plan places ${h(formatInt(mm.totalBuffers))} buffers; to keep the file small the map draws the ${h(formatInt(mm.shown))} largest by size × lifetime and leaves out ${h(formatInt(mm.omitted))} smaller ones (${h(formatBytes(mm.omittedBytes))} in all). The arena size and the table above count every buffer.</p>`
-      : '';
+      : `<p class="note">This plan places ${h(formatInt(mm.totalBuffers))} buffers; the map draws all of them.</p>`;
     map = `<h3>Memory map of plan ${h(mm.planId)} (${h(mm.algorithm)}, arena ${h(formatBytes(mm.arenaBytes))})</h3>
 ${capped}
 ${mm.shown ? `<div class="chart tall" id="chart-map" data-chart="map"></div>` : '<p class="note">The plan places no buffer.</p>'}
