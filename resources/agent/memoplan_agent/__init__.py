@@ -14,7 +14,10 @@ Attached to a running process (``memoplan attach PID``), the interposer runs
 ``uninstall()``: hooks are removed once no iteration is in flight, so every iteration that
 began is also ended.
 
-Works with torch 1.13 (Debian) and torch 2.x. It never changes results: hooks return None and
+Works with torch 1.13 (Debian) and torch 2.x. Compiled and scripted models are coarser: a
+torch.compile'd module is one scope (the hooks do nothing while dynamo traces it, and the
+dispatch mode sees only the aten calls the compiled code makes), a TorchScript module is one
+scope with its aten ops (no submodule paths). It never changes results: hooks return None and
 the dispatch mode calls the op unchanged. Without the interposer it only measures iteration
 latencies (written to MEMOPLAN_LATENCY_FILE when set), for the allocator A/B runs.
 """
@@ -190,7 +193,20 @@ def _module_path(s, module):
     return names.get(id(module)) or (s.stack[-1] + "." + type(module).__name__)
 
 
+def _never():
+    return False
+
+
+# torch.compile (dynamo) traces the global module hooks of the modules it compiles. They must
+# do nothing there: a graph break in every module would change what the compiled program
+# computes. Dynamo folds is_compiling() to True while tracing, so the hooks trace to nothing
+# and the compiled module is one scope, attributed as a whole (set by _install_torch).
+_is_compiling = _never
+
+
 def _pre_hook(module, inputs):
+    if _is_compiling():
+        return None
     api = _api
     if api is None:
         return _pre_hook_body(module)
@@ -214,6 +230,8 @@ def _pre_hook_body(module):
 
 
 def _post_hook(module, inputs, output):
+    if _is_compiling():
+        return None
     api = _api
     if api is None:
         return _post_hook_body()
@@ -243,6 +261,13 @@ def _make_op_mode(torch):
         return None
 
     class OpMode(TorchDispatchMode):
+        @classmethod
+        def ignore_compile_internals(cls):
+            # torch 2.x that asks: leave torch.compile's tracing alone (else dynamo runs the
+            # module eagerly under this mode and the outputs differ); the compiled code's own
+            # aten calls still come here at run time
+            return True
+
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             api = _api
             api.enter()  # our bookkeeping: the profiler's allocations, not the program's
@@ -268,8 +293,18 @@ def _make_op_mode(torch):
 _ops = None  # attach mode: aten-op attribution on/off (else MEMOPLAN_AGENT_OPS)
 
 
+def _compiling_check(torch):
+    """torch's "is dynamo tracing now" where this torch has one (2.x), else _never (1.x)."""
+    for owner in (getattr(torch, "compiler", None), getattr(torch, "_utils", None)):
+        fn = getattr(owner, "is_compiling", None) if owner is not None else None
+        if callable(fn):
+            return fn
+    return _never
+
+
 def _install_torch(torch):
-    global _OpMode
+    global _OpMode, _is_compiling
+    _is_compiling = _compiling_check(torch)
     ops = _ops if _ops is not None else os.environ.get("MEMOPLAN_AGENT_OPS", "1") != "0"
     _OpMode = _make_op_mode(torch) if _api is not None and ops else None
     if _handles:
@@ -278,6 +313,11 @@ def _install_torch(torch):
 
     _handles.append(mod.register_module_forward_pre_hook(_pre_hook))
     _handles.append(mod.register_module_forward_hook(_post_hook))
+    # torch.compile(module) warns about global hooks on modules: these are ours, and they do
+    # nothing inside the compiled module (_is_compiling)
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r"Using `torch\.compile\(module\)` when there are global hooks")
 
 
 def _remove_hooks():
