@@ -76,7 +76,7 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
   }
   for (const n of launch.notes) o.onNote?.(n);
   const sessionId = createSession(o.db, {
-    name: o.name ?? path.basename(o.command[o.command.length > 1 && launch.python ? 1 : 0] ?? 'session'),
+    name: o.name ?? defaultSessionName(o.command, launch.python !== null),
     command: launch.argv,
     cwd,
     python: launch.python?.executable ?? null,
@@ -231,4 +231,13 @@ function recordingGaps(events: number, claimed: number | null, notes: string[], 
   if (early) return { missing: null, reason: early };
   if (claimed !== null && events < claimed) return { missing: claimed - events, reason: `${(claimed - events).toLocaleString('en-US')} of the ${claimed.toLocaleString('en-US')} events the interposer wrote are not stored` };
   return null;
+}
+
+/**
+ * A session's name when none is given: the script a Python target runs (`script.py --model x`
+ * and `python3 script.py --model x` alike, never an argument), else the program.
+ */
+export function defaultSessionName(command: readonly string[], python: boolean): string {
+  const script = python ? command.find((a) => a.endsWith('.py')) : undefined;
+  return path.basename(script ?? command[0] ?? 'session');
 }
