@@ -12,7 +12,8 @@ runs under different allocators, recorded or replayed, can be compared bit for b
   python3 hf_infer.py --model bert --trace        # torch.jit.trace
 
 --model: bert (BERT-base), gpt2 (GPT-2 small), or any other model type that transformers'
-AutoConfig.for_model knows (its default config; --layers and --hidden shrink it).
+AutoConfig.for_model knows, e.g. roberta, distilbert, opt, llama, t5 (its default config;
+--layers and --hidden shrink it; an encoder-decoder's decoder reads the same tokens).
 """
 
 import argparse
@@ -41,15 +42,23 @@ def build_config(name, args):
         except (ValueError, KeyError) as err:
             raise SystemExit("unknown model %r (bert, gpt2 or a transformers model type): %s" % (name, err))
     if args.layers:
-        for attr in ("num_hidden_layers", "n_layer", "num_layers"):
-            if hasattr(config, attr):
+        for attr in ("num_hidden_layers", "n_layer", "n_layers", "num_layers", "num_decoder_layers"):
+            if isinstance(getattr(config, attr, None), int):
                 setattr(config, attr, args.layers)
     if args.hidden:
-        for attr in ("hidden_size", "n_embd", "d_model"):
-            if hasattr(config, attr):
+        if args.hidden % 64:
+            raise SystemExit("--hidden must be a multiple of 64 (heads of 64)")
+        for attr in ("hidden_size", "n_embd", "d_model", "dim"):
+            if isinstance(getattr(config, attr, None), int):
                 setattr(config, attr, args.hidden)
-        if hasattr(config, "intermediate_size"):
-            config.intermediate_size = 4 * args.hidden
+        for attr in ("num_attention_heads", "n_head", "n_heads", "num_heads", "num_key_value_heads"):
+            if isinstance(getattr(config, attr, None), int):
+                setattr(config, attr, args.hidden // 64)
+        for attr in ("intermediate_size", "hidden_dim", "ffn_dim", "d_ff"):
+            if isinstance(getattr(config, attr, None), int):
+                setattr(config, attr, 4 * args.hidden)
+        if hasattr(config, "d_kv"):
+            config.d_kv = 64
     config.use_cache = False  # one forward per request: no key/value cache kept between them
     return config
 
@@ -112,6 +121,14 @@ def main(argv=None):
         g = torch.Generator().manual_seed(args.seed * 1000 + t + 1)
         ids = torch.randint(0, vocab, (args.batch, args.seq_len), generator=g)
         inputs.append((ids, torch.ones_like(ids)))
+
+    if getattr(config, "is_encoder_decoder", False):
+        if args.trace:
+            raise SystemExit("--trace takes decoder-only or encoder-only models (%s is encoder-decoder)" % args.model)
+        call = model
+
+        def model(input_ids, attention_mask):  # noqa: F811  the decoder reads the same tokens
+            return call(input_ids=input_ids, attention_mask=attention_mask, decoder_input_ids=input_ids)
 
     if args.trace:
         # traced with the token ids alone (positional arguments differ between models)
