@@ -924,11 +924,15 @@ function descend(m: Model, rank: Int32Array, deadline: number): Float64Array | n
     else off[i] = 0;
   }
   const nb = new Int32Array(n);
-  let placed = 0;
+  let work = 0; // neighbour visits and heap operations since the last clock check
   while (hn > 0) {
     const k = hk[0];
     const i = hi[0];
     popTop();
+    if (++work > 1 << 20) {
+      if (performance.now() > deadline) return null;
+      work = 0;
+    }
     if (off[i] >= 0) continue;
     if (minOff[i] !== k) {
       push(minOff[i], rank[i], i);
@@ -941,7 +945,7 @@ function descend(m: Model, rank: Int32Array, deadline: number): Float64Array | n
       const v = nb[r];
       if (off[v] < 0 && minOff[v] < top) minOff[v] = roundUp(top, align[v]);
     }
-    if ((++placed & 1023) === 0 && performance.now() > deadline) return null;
+    work += c;
   }
   return off;
 }
@@ -1022,7 +1026,10 @@ export function exactSolve(p: Packed, options: ExactOptions = {}): ExactOutcome 
   for (let q = 0; q < DESCENT_ORDERS.length && hi > lowerBound; q++) {
     if (offsets && performance.now() > deadline) break;
     const off = descend(m, orders.rank(DESCENT_ORDERS[q]), offsets ? deadline : Infinity);
-    if (!off) break;
+    if (!off) {
+      log(`descent ${DESCENT_ORDERS[q]} stopped at the deadline`);
+      break;
+    }
     const a = arenaOf(p, off);
     if (a < hi) {
       hi = a;

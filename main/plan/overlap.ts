@@ -186,55 +186,68 @@ export class OverlapIndex {
 
 /**
  * The buffers placed so far, findable by time for a placement loop that places in any order
- * (place.ts): each placed buffer is listed in the segment-tree nodes its lifetime decomposes
- * into (a node's placed ones packed first, in a copy of the index's layout), and its rank in
- * start order is set in a bitset. The placed neighbours of buffer i are then the placed ranges
+ * (place.ts): each placed buffer's byte range is written into the segment-tree nodes its
+ * lifetime decomposes into (a node's placed ones packed first, in a copy of the index's
+ * layout), and under its rank in start order, with that rank set in a bitset. The placed neighbours of buffer i are then the placed ranges
  * in the nodes on the path to the section of its start (read in sequence, no filtering) plus
  * the placed buffers that start inside (start, end) (set bits in a rank range).
  */
 export class PlacedRanges {
   private readonly fill: Int32Array;
-  private readonly slot: Int32Array;
+  /** The placed ranges, inline in each node's slots: reads stay sequential. */
+  private readonly slotLo: Float64Array;
+  private readonly slotHi: Float64Array;
   private readonly bits: Int32Array;
   private readonly rankOf: Int32Array;
+  /** The placed ranges by rank in start order. */
+  private readonly rankLo: Float64Array;
+  private readonly rankHi: Float64Array;
 
   constructor(
     private readonly p: Packed,
     private readonly idx: OverlapIndex,
   ) {
     this.fill = new Int32Array(2 * idx.size);
-    this.slot = new Int32Array(idx.nodeItems.length);
+    this.slotLo = new Float64Array(idx.nodeItems.length);
+    this.slotHi = new Float64Array(idx.nodeItems.length);
     this.bits = new Int32Array((p.n >>> 5) + 1);
     this.rankOf = new Int32Array(p.n);
     for (let q = 0; q < p.n; q++) this.rankOf[idx.byStart[q]] = q;
+    this.rankLo = new Float64Array(p.n);
+    this.rankHi = new Float64Array(p.n);
   }
 
-  /** Records buffer i as placed (its offset is read from the offsets array given to ranges()). */
-  add(i: number): void {
-    const { idx, fill, slot } = this;
+  /** Records buffer i as placed at [lo, hi). */
+  add(i: number, lo: number, hi: number): void {
+    const { idx, fill, slotLo, slotHi } = this;
     const start = idx.nodeStart;
     let l = idx.tl.secLo[i] + idx.size;
     let r = idx.tl.secHi[i] + idx.size;
     while (l < r) {
       if (l & 1) {
-        slot[start[l] + fill[l]++] = i;
+        const q = start[l] + fill[l]++;
+        slotLo[q] = lo;
+        slotHi[q] = hi;
         l++;
       }
       if (r & 1) {
         --r;
-        slot[start[r] + fill[r]++] = i;
+        const q = start[r] + fill[r]++;
+        slotLo[q] = lo;
+        slotHi[q] = hi;
       }
       l >>= 1;
       r >>= 1;
     }
     const k = this.rankOf[i];
     this.bits[k >>> 5] |= 1 << (k & 31);
+    this.rankLo[k] = lo;
+    this.rankHi[k] = hi;
   }
 
   /** Writes the placed neighbours' ranges of buffer i (not placed itself) to los/his; returns how many. */
-  ranges(i: number, offsets: Float64Array, los: Float64Array, his: Float64Array): number {
-    const { p, idx, fill, slot, bits } = this;
-    const size = p.size;
+  ranges(i: number, los: Float64Array, his: Float64Array): number {
+    const { p, idx, fill, slotLo, slotHi, bits, rankLo, rankHi } = this;
     const s = p.start[i];
     const e = p.end[i];
     let c = 0;
@@ -244,10 +257,8 @@ export class PlacedRanges {
       const start = idx.nodeStart;
       for (let node = leaf + idx.size; node >= 1; node >>= 1) {
         for (let q = start[node], qe = q + fill[node]; q < qe; q++) {
-          const j = slot[q];
-          const o = offsets[j];
-          los[c] = o;
-          his[c++] = o + size[j];
+          los[c] = slotLo[q];
+          his[c++] = slotHi[q];
         }
       }
     }
@@ -255,7 +266,6 @@ export class PlacedRanges {
     const ss = idx.sortedStarts;
     let a = upperBoundF64(ss, s);
     const b = lowerBoundF64(ss, e, a);
-    const byStart = idx.byStart;
     while (a < b) {
       const w = a >>> 5;
       let word = bits[w] & (-1 << (a & 31));
@@ -265,9 +275,8 @@ export class PlacedRanges {
         const t = word & -word;
         const q = (w << 5) + 31 - Math.clz32(t);
         word ^= t;
-        const j = byStart[q];
-        los[c] = offsets[j];
-        his[c++] = offsets[j] + size[j];
+        los[c] = rankLo[q];
+        his[c++] = rankHi[q];
       }
       a = wEnd;
     }

@@ -29,9 +29,10 @@ export function placeInOrder(p: Packed, order: ArrayLike<number>, fit: Fit, inde
       offsets[i] = 0;
       continue;
     }
-    const c = placed.ranges(i, offsets, los, his);
-    offsets[i] = c === 0 ? 0 : gapBySort(los, his, c, size, p.align[i], fit);
-    placed.add(i);
+    const c = placed.ranges(i, los, his);
+    const o = c === 0 ? 0 : gapBySort(los, his, c, size, p.align[i], fit);
+    offsets[i] = o;
+    placed.add(i, o, o + size);
   }
   return offsets;
 }
