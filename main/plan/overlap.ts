@@ -202,6 +202,8 @@ export class PlacedRanges {
   /** The placed ranges by rank in start order. */
   private readonly rankLo: Float64Array;
   private readonly rankHi: Float64Array;
+  /** startsBefore[t]: buffers starting before time point t (no binary searches per query). */
+  private readonly startsBefore: Int32Array;
 
   constructor(
     private readonly p: Packed,
@@ -215,6 +217,10 @@ export class PlacedRanges {
     for (let q = 0; q < p.n; q++) this.rankOf[idx.byStart[q]] = q;
     this.rankLo = new Float64Array(p.n);
     this.rankHi = new Float64Array(p.n);
+    const T = idx.tl.times.length;
+    this.startsBefore = new Int32Array(T + 1);
+    for (let i = 0; i < p.n; i++) this.startsBefore[idx.tl.secLo[i] + 1]++;
+    for (let t = 0; t < T; t++) this.startsBefore[t + 1] += this.startsBefore[t];
   }
 
   /** Records buffer i as placed at [lo, hi). */
@@ -247,13 +253,12 @@ export class PlacedRanges {
 
   /** Writes the placed neighbours' ranges of buffer i (not placed itself) to los/his; returns how many. */
   ranges(i: number, los: Float64Array, his: Float64Array): number {
-    const { p, idx, fill, slotLo, slotHi, bits, rankLo, rankHi } = this;
-    const s = p.start[i];
-    const e = p.end[i];
+    const { idx, fill, slotLo, slotHi, bits, rankLo, rankHi } = this;
     let c = 0;
-    const { times, sections } = idx.tl;
-    const leaf = upperBoundF64(times, s) - 1;
-    if (leaf >= 0 && leaf < sections) {
+    // The section that starts at i's start, and the time point of its end: no searching.
+    const leaf = idx.tl.secLo[i];
+    const endPoint = idx.tl.secHi[i];
+    if (leaf < idx.tl.sections) {
       const start = idx.nodeStart;
       for (let node = leaf + idx.size; node >= 1; node >>= 1) {
         for (let q = start[node], qe = q + fill[node]; q < qe; q++) {
@@ -262,10 +267,9 @@ export class PlacedRanges {
         }
       }
     }
-    // Placed buffers starting in (s, e): ranks [a, b) in start order.
-    const ss = idx.sortedStarts;
-    let a = upperBoundF64(ss, s);
-    const b = lowerBoundF64(ss, e, a);
+    // Placed buffers starting in (start, end): ranks [a, b) in start order.
+    let a = this.startsBefore[leaf + 1];
+    const b = this.startsBefore[endPoint];
     while (a < b) {
       const w = a >>> 5;
       let word = bits[w] & (-1 << (a & 31));

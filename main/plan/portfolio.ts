@@ -151,7 +151,7 @@ function heuristicsWithin(pr: Prepared, t0: number, limitMs: number, reserve: nu
   const bf = runHeuristic(pr, 'best-fit');
   got.set('best-fit', bf);
   const unit = Math.max(1, bf.seconds * 1000);
-  for (const [h, factor] of [['first-fit', 1.5], ['greedy-size', 6], ['greedy-breadth', 6]] as const) {
+  for (const [h, factor] of [['first-fit', 1.2], ['greedy-size', 4.5], ['greedy-breadth', 4]] as const) {
     const elapsed = performance.now() - t0;
     if (pr.p.n > 5000 && elapsed + factor * unit > limitMs * (1 - reserve)) continue;
     got.set(h, runHeuristic(pr, h));
