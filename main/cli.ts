@@ -9,7 +9,7 @@ import { asUserError, openDatabase, openDatabaseForReading } from './store/db';
 import { checkSessionName, terminalSafe } from './terminal';
 import { listSessions } from './store/sessions';
 import { record, RECORDING_INCOMPLETE_EXIT } from './record/record';
-import { assertTraceDir, resumeIngest, sessionOfTraceDir } from './ingest/resume';
+import { assertTraceDir, resumeIngest, sessionOfTraceDir, traceOfRemovedDatabase } from './ingest/resume';
 import { runPlanCommand } from './plan/cli-plan';
 import { serve } from './serve';
 import { registerAbCommand } from './ab/cli-ab';
@@ -128,17 +128,18 @@ export function buildProgram(): Command {
       assertTraceDir(dir);
       const sessionId = opts.session ?? sessionOfTraceDir(dir);
       if (sessionId === null) throw new UserError(`cannot tell the session from the folder name ${terminalSafe(dir)}: give --session ID`);
-      const db = openDatabase(opts.db, { create: false, check: true });
+      // A recording whose database was removed may go into a new one.
+      const db = openDatabase(opts.db, { create: traceOfRemovedDatabase(dir), check: true });
       try {
-        const r = resumeIngest({ db, dbFile: opts.db, sessionId, traceDir: dir });
+        const r = resumeIngest({ db, dbFile: opts.db, sessionId, traceDir: dir, onNote: note });
         for (const n of r.notes) note(n);
         const t = r.totals;
         note(
-          `session ${sessionId}: ${fmt(r.added)} events stored from the trace; now ${fmt(t.events)} events, ${fmt(t.allocations)} allocations ` +
+          `session ${r.sessionId}: ${fmt(r.added)} records stored from the trace; now ${fmt(t.events)} events, ${fmt(t.allocations)} allocations ` +
             `(${fmt(t.liveAtExit)} live at exit), ${fmt(t.iterations)} iterations, ${fmt(t.ops)} ops; status ${r.status}`,
         );
         if (r.status === 'incomplete') {
-          note(`the recording is incomplete (${r.missing === null ? 'an unknown number of' : fmt(r.missing)} events missing): they were never written to the trace`);
+          note(`the recording is incomplete (${r.missing === null ? 'an unknown number of' : fmt(r.missing)} events missing): they are not in the trace (never written, or stored in a database since removed)`);
           process.exitCode = RECORDING_INCOMPLETE_EXIT;
         }
       } finally {

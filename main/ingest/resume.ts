@@ -50,6 +50,8 @@ export interface ResumeOptions {
 }
 
 export interface ResumeResult {
+  /** The session stored into (a new one when the trace's database was removed while recording). */
+  sessionId: number;
   /** Records of the trace that were not stored yet and now are. */
   added: number;
   totals: LifetimeTotals & { ops: number };
@@ -125,7 +127,17 @@ export function traceUsers(dir: string): { pid: number; name: string }[] {
   return users;
 }
 
-function readRecorderEnd(dir: string): { exitCode: number | null; signal: string | null; sessionId: number; dbFile?: string } | null {
+interface RecorderEnd {
+  exitCode: number | null;
+  signal: string | null;
+  sessionId: number;
+  dbFile?: string;
+  /** The database was removed or replaced while recording: the session row, to be made again in another database. */
+  removed?: boolean;
+  session?: Record<string, unknown>;
+}
+
+function readRecorderEnd(dir: string): RecorderEnd | null {
   try {
     const j = JSON.parse(readInputFile(path.join(dir, RECORDER_END_FILE), 'recorder end file', 65536).toString('utf8'));
     if (typeof j !== 'object' || j === null || typeof j.sessionId !== 'number') return null;
@@ -134,6 +146,8 @@ function readRecorderEnd(dir: string): { exitCode: number | null; signal: string
       signal: typeof j.signal === 'string' ? j.signal : null,
       sessionId: j.sessionId,
       dbFile: typeof j.dbFile === 'string' ? j.dbFile : undefined,
+      removed: j.removed === true,
+      session: typeof j.session === 'object' && j.session !== null ? j.session : undefined,
     };
   } catch {
     return null;
@@ -238,12 +252,40 @@ export function assertTraceDir(traceDir: string): string {
   return dir;
 }
 
+/** Whether the trace's database was removed while recording (its session is made again wherever it is ingested). */
+export function traceOfRemovedDatabase(dir: string): boolean {
+  const end = readRecorderEnd(path.resolve(dir));
+  return end?.removed === true && end.session !== undefined;
+}
+
+/** A session row from a database that was removed while recording, made again (new id, status recording). */
+function recreateSession(db: DB, row: Record<string, unknown>): number {
+  const cols = ['name', 'command', 'cwd', 'started_at', 'python', 'torch_version', 'host', 'clock_base_ns', 'agent_ops', 'exit_code', 'signal'];
+  const have = new Set((db.prepare(`PRAGMA table_info(sessions)`).all() as { name: string }[]).map((c) => c.name));
+  const use = cols.filter((c) => have.has(c) && row[c] !== undefined);
+  const value = (c: string) => (c === 'clock_base_ns' && row[c] !== null ? BigInt(row[c] as string) : row[c]);
+  const info = db
+    .prepare(`INSERT INTO sessions (status, ${use.join(', ')}) VALUES ('recording', ${use.map(() => '?').join(', ')})`)
+    .run(...use.map(value));
+  return Number(info.lastInsertRowid);
+}
+
 export function resumeIngest(o: ResumeOptions): ResumeResult {
-  const { db, sessionId } = o;
+  const { db } = o;
   const dir = assertTraceDir(o.traceDir);
   const names = fs.readdirSync(dir).filter((n) => TRACE_FILE.test(n)).sort();
   if (names.length === 0) throw new UserError(`${o.traceDir} holds no trace files (trace-PID-NS.mpt): not a kept recording`);
 
+  let end = readRecorderEnd(dir);
+  let sessionId = o.sessionId;
+  if (end?.removed && end.session) {
+    // Its database was removed while recording: the session is made again here, and the folder
+    // now names it (an ingest stopped part-way resumes into it).
+    sessionId = recreateSession(db, end.session);
+    end = { ...end, removed: false, session: undefined, sessionId, dbFile: path.resolve(o.dbFile) };
+    fs.writeFileSync(path.join(dir, RECORDER_END_FILE), JSON.stringify(end));
+    o.onNote?.(`session ${end.sessionId} of a database removed while recording is made again here as session ${sessionId}`);
+  }
   const session = db.prepare(`SELECT status, clock_base_ns, signal FROM sessions WHERE id = ?`).safeIntegers(true).get(sessionId) as
     | { status: string; clock_base_ns: bigint | null; signal: string | null }
     | undefined;
@@ -254,7 +296,6 @@ export function resumeIngest(o: ResumeOptions): ResumeResult {
     const who = users.slice(0, 3).map((u) => `${u.pid} (${u.name})`).join(', ');
     throw new UserError(`the trace in ${o.traceDir} is still in use by process ${who}: the target or its ingester is still running; wait for it to end`);
   }
-  const end = readRecorderEnd(dir);
   if (end && end.sessionId !== sessionId) {
     throw new UserError(`${o.traceDir} is the trace of session ${end.sessionId}${end.dbFile ? ` of ${end.dbFile}` : ''}, not of session ${sessionId}`);
   }
@@ -491,7 +532,7 @@ export function resumeIngest(o: ResumeOptions): ResumeResult {
     return { totals: { ...t, ops }, status, missing };
   }).immediate();
   if (o.removeTrace ?? true) fs.rmSync(dir, { recursive: true, force: true });
-  return { added, totals: result.totals, claimed, status: result.status, missing: result.missing, notes, plan };
+  return { sessionId, added, totals: result.totals, claimed, status: result.status, missing: result.missing, notes, plan };
 }
 
 function addCounters(a: PlanCounters, b: PlanCounters): PlanCounters {

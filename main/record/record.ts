@@ -11,6 +11,7 @@ import { planLaunch } from './launch';
 import { chooseTraceRoot, ensureTraceRoot, sweepStaleStartFolders } from './trace-dir';
 import { assertIngestReady, startIngest, type Ingest, type IngestResult } from './native-ingest';
 import { RECORDER_END_FILE, resumeIngest } from '../ingest/resume';
+import { fileIdentity } from '../fs/files';
 import { UserError } from '../../shared/errors';
 
 /**
@@ -63,6 +64,7 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
   const cwd = o.cwd ?? process.cwd();
   // A tmpfs when there is one with room (main/record/trace-dir.ts), shared by every database:
   // folder names are unique (mkdtemp), not just per session id.
+  const dbIdentity = fileIdentity(o.dbFile);
   const traceRoot = ensureTraceRoot(chooseTraceRoot(o.dbFile));
   sweepStaleStartFolders(traceRoot);
   const traceDir = fs.mkdtempSync(path.join(traceRoot, 'rec-'));
@@ -162,6 +164,18 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
     }
   }
   const common = { sessionId, exitCode, signal, targetSeconds, ingestSeconds: ingest.stats.busySeconds, stdout, stderr };
+  // The database removed or replaced while the target ran: what was stored went with the old
+  // file. Keep the trace, with the session's own row, for memoplan ingest to store as a new one.
+  if (!sameIdentity(fileIdentity(o.dbFile), dbIdentity)) {
+    const row = o.db.prepare(`SELECT * FROM sessions WHERE id = ?`).safeIntegers(true).get(sessionId) as Record<string, unknown>;
+    const session = Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'bigint' ? String(v) : v]));
+    writeRecorderEnd(dir, { exitCode, signal, sessionId, dbFile: path.resolve(o.dbFile), removed: true, session });
+    throw new UserError(
+      `the database ${o.dbFile} was removed or replaced while recording (${failure ? oneLine(failure.message) : 'its file is gone'}); what was stored went with it. ` +
+        `The target exited with ${signal ?? `code ${exitCode}`}; the rest of the recording is kept in ${dir}: memoplan ingest ${dir} --db FILE stores it as a new session`,
+      RECORDING_INCOMPLETE_EXIT,
+    );
+  }
   if (finished) {
     const { claimed, totals: summary, notes, plan } = finished;
     for (const n of notes) o.onNote?.(n);
@@ -190,18 +204,26 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
     } catch {
       /* the database cannot be written (disk full): memoplan ingest sets the status */
     }
-    try {
-      // The target's end, for memoplan ingest to store (the database may have had no room for it).
-      fs.writeFileSync(path.join(dir, RECORDER_END_FILE), JSON.stringify({ exitCode, signal, sessionId, dbFile: path.resolve(o.dbFile) }));
-    } catch {
-      /* the trace folder is full too: the exit code is in this message */
-    }
+    // The target's end, for memoplan ingest to store (the database may have had no room for it).
+    writeRecorderEnd(dir, { exitCode, signal, sessionId, dbFile: path.resolve(o.dbFile) });
     throw new UserError(
       `storing the recording failed (${reason}${again !== reason ? `; again: ${again}` : ''}). Session ${sessionId} holds what was stored; ` +
         `the target exited with ${signal ?? `code ${exitCode}`}; the trace is kept in ${dir}: once the cause is fixed, memoplan ingest ${dir} --db ${o.dbFile} stores the rest`,
       RECORDING_INCOMPLETE_EXIT,
     );
   }
+}
+
+function writeRecorderEnd(dir: string, end: object): void {
+  try {
+    fs.writeFileSync(path.join(dir, RECORDER_END_FILE), JSON.stringify(end));
+  } catch {
+    /* the trace folder is full too: the exit code is in the message */
+  }
+}
+
+function sameIdentity(a: { dev: number; ino: number } | null, b: { dev: number; ino: number } | null): boolean {
+  return a !== null && b !== null && a.dev === b.dev && a.ino === b.ino;
 }
 
 /** Exit code of record when the recording is not whole (EX_TEMPFAIL: the trace is kept, or the target wrote none). */

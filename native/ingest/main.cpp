@@ -26,6 +26,7 @@
 #include <ftw.h>
 #include <poll.h>
 #include <string>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "db.h"
 #include "session.h"
@@ -255,6 +256,14 @@ int main(int argc, char** argv) {
       if (!s.step() || s.colInt(0) == 0) throw std::runtime_error("no session " + std::to_string(session) + " in " + dbFile);
       s.reset();
     }
+    // The database file itself: removed or replaced under us (rm, a copy over it), what we store
+    // goes nowhere anyone will look. Checked after every poll; the recorder keeps the trace.
+    struct stat dbStat;
+    if (stat(dbFile.c_str(), &dbStat) != 0) throw std::runtime_error("database not found: " + dbFile);
+    auto dbStillThere = [&]() {
+      struct stat now;
+      return stat(dbFile.c_str(), &now) == 0 && now.st_dev == dbStat.st_dev && now.st_ino == dbStat.st_ino;
+    };
     mp::SessionIngest ingest(db, session, traceDir, clockBase);
     std::string stdinBuf;
     bool orphaned = false;
@@ -262,6 +271,7 @@ int main(int argc, char** argv) {
     for (;;) {
       int64_t started = nowMs();
       ingest.poll(false);
+      if (!dbStillThere()) throw std::runtime_error("the database " + dbFile + " was removed or replaced while recording");
       line(progressJson(ingest.stats()));
       // A poll that left a backlog unread polls again at once.
       int left = ingest.lastPollCut() ? 0 : (int)(pollMs - (nowMs() - started));

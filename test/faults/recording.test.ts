@@ -256,6 +256,33 @@ test('row 4: the trace folder fills up: the session is incomplete, exit 75, with
   assert.deepEqual(fs.readdirSync(small).filter((f) => f.startsWith('session-')), [], 'stored, then removed');
 });
 
+test('the database removed while recording: exit 75, the trace kept; ingest makes the session again elsewhere', async () => {
+  const dbFile = path.join(dir, 'removed.db');
+  const rec = startRecord(dbFile, ['2', '2500', '40']);
+  await untilEvents(dbFile, 100_000); // full chunks stored, and punched out of the trace
+  for (const f of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`]) fs.rmSync(f, { force: true });
+  const r = await rec.done;
+  assert.equal(r.code, 75, r.stderr);
+  assert.doesNotMatch(r.stderr, /internal error/);
+  const m = /was removed or replaced while recording.*the rest of the recording is kept in (\S+): memoplan ingest/.exec(r.stderr);
+  assert.ok(m, r.stderr);
+  const pairs = r.stdout.trim().split('\n').map(Number).reduce((a, b) => a + b, 0);
+  const other = path.join(dir, 'elsewhere.db');
+  const ing = await runCli(['ingest', m[1], '--db', other]);
+  assert.equal(ing.code, 75, ing.stderr); // incomplete: the part stored went with the removed file
+  assert.match(ing.stderr, /made again here as session 1/);
+  const a = audit(other, 1);
+  assert.equal(a.status, 'incomplete');
+  assert.equal(a.exit_code, 0);
+  assert.ok(a.events_claimed !== null && a.events_claimed >= 2 * pairs);
+  assert.ok(a.events > 0 && a.events < a.events_claimed, `${a.events} of ${a.events_claimed}`);
+  assert.equal(a.rows, a.events + a.markers);
+  assert.equal(a.integrity, 'ok');
+  assert.ok(!fs.existsSync(m[1]));
+  const list = await runCli(['sessions', '--db', other]);
+  assert.match(list.stdout, /incomplete \([\d,]+ missing\)/);
+});
+
 test('memoplan ingest: bad input is one line', async () => {
   const dbFile = path.join(dir, 'killed-ingester.db');
   const notTrace = path.join(dir, 'session-1-abcdef');
