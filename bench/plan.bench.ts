@@ -8,7 +8,9 @@
  *   2. Generated perfect packings (a rectangle cut into buffers; the optimum is known: the
  *      capacity) of 20 to 1,000 buffers.
  *   3. The recorded model zoo (resnet18, mobilenet_v2, transformer: recorded here with the
- *      example workload, the first steady-state iteration planned); --no-models skips it.
+ *      example workload on Debian's torch, and GPT-2 and BERT-base from hf_infer.py on the
+ *      tests' torch 2.x venv (.venv-torch2) when it is there; the first steady-state iteration
+ *      planned; each row names its torch version); --no-models skips it.
  *   4. Synthetic 100,000- and 1,000,000-buffer instances: the greedy planners' times (targets
  *      under 2 s each at 10^5; the portfolio under 30 s at 10^6). --no-large skips 10^6.
  * Then per planner over each group: geometric mean and worst ratio, slowest time.
@@ -155,15 +157,26 @@ function models(): void {
   const rows: Row[] = [];
   console.log(`\n== recorded model zoo (batch 1, first steady-state iteration), exact time limit ${timeLimit}s`);
   header();
-  for (const model of ['resnet18', 'mobilenet_v2', 'transformer']) {
-    const r = spawnSync(process.execPath, [join(repoRoot, 'bin', 'memoplan.js'), 'record', '--quiet', '--db', dbFile, '--name', model, '--',
-      'python3', join(repoRoot, 'resources', 'workloads', 'torchvision_infer.py'), '--model', model, '--iterations', '2', '--warmup', '2'], { encoding: 'utf8' });
+  const torch2 = join(repoRoot, '.venv-torch2', 'bin', 'python');
+  const zoo: { model: string; python: string[]; workload: string[] }[] = ['resnet18', 'mobilenet_v2', 'transformer'].map((model) => ({
+    model,
+    python: [],
+    workload: [join(repoRoot, 'resources', 'workloads', 'torchvision_infer.py'), '--model', model],
+  }));
+  if (existsSync(torch2)) {
+    for (const model of ['gpt2', 'bert']) {
+      zoo.push({ model: `hf:${model} seq 32`, python: ['--python', torch2], workload: [join(repoRoot, 'resources', 'workloads', 'hf_infer.py'), '--model', model, '--seq-len', '32'] });
+    }
+  } else console.log(`(no ${torch2}: the Hugging Face zoo on torch 2.x is left out; npm run bench:plan makes it)`);
+  for (const { model, python, workload } of zoo) {
+    const r = spawnSync(process.execPath, [join(repoRoot, 'bin', 'memoplan.js'), 'record', '--quiet', '--db', dbFile, '--name', model, ...python, '--',
+      'python3', ...workload, '--iterations', '2', '--warmup', '2'], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`recording ${model} failed: ${r.stderr}`);
     const db = openDatabase(dbFile);
-    const id = (db.prepare(`SELECT id FROM sessions WHERE name = ?`).get(model) as { id: number }).id;
+    const { id, torch_version: torch } = db.prepare(`SELECT id, torch_version FROM sessions WHERE name = ?`).get(model) as { id: number; torch_version: string | null };
     const input = loadIteration(db, id);
     db.close();
-    rows.push(runAll(model, prepare(input.buffers)));
+    rows.push(runAll(`${model} (torch ${torch ?? '?'})`, prepare(input.buffers)));
   }
   summary('model zoo', rows);
   rmSync(tmp, { recursive: true, force: true });

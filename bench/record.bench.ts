@@ -25,6 +25,12 @@ const PYTHON = process.env.MEMOPLAN_PYTHON ?? '/usr/bin/python3';
 const WORKLOAD = path.join(PACKAGE_ROOT, 'resources', 'workloads', 'torchvision_infer.py');
 const ARGS = [WORKLOAD, '--model', 'resnet18', '--batch', '1', '--iterations', String(ITERATIONS), '--warmup', '0'];
 
+/** The torch version an interpreter imports (each figure names it). */
+function torchVersion(python: string): string {
+  const r = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : '?';
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -72,7 +78,7 @@ async function torchArms(): Promise<void> {
   const p = median(plain);
   const row = (name: string, xs: number[]) =>
     `${name.padEnd(34)} ${median(xs).toFixed(2).padStart(7)} s   ${(median(xs) / p).toFixed(3).padStart(6)}x   (${spread(xs)})`;
-  console.log(`\nresnet18, batch 1, ${ITERATIONS} iterations, whole process; ${REPS} interleaved repetitions; ${events.toLocaleString('en-US')} events per recorded run`);
+  console.log(`\nresnet18 on torch ${torchVersion(PYTHON)} (${PYTHON}), batch 1, ${ITERATIONS} iterations, whole process; ${REPS} interleaved repetitions; ${events.toLocaleString('en-US')} events per recorded run`);
   console.log(`${'arm'.padEnd(34)} ${'median'.padStart(9)}   ${'/plain'.padStart(7)}   (min..max)`);
   console.log(row('plain', plain));
   console.log(row('memoplan record: target', recTarget));
@@ -87,7 +93,7 @@ async function torchArms(): Promise<void> {
 }
 
 function micro(): void {
-  console.log('\nC churn micro-benchmark (native/tests/bench.sh): ns per malloc or free event');
+  console.log('\nC churn micro-benchmark (native/tests/bench.sh, no torch): ns per malloc or free event');
   const r = spawnSync('bash', [path.join(PACKAGE_ROOT, 'native', 'tests', 'bench.sh')], {
     stdio: ['ignore', 'inherit', 'inherit'],
     env: { ...process.env, REPS: String(REPS) },
