@@ -844,6 +844,9 @@ class Preorders {
   }
 }
 
+/** Probes on parts of at least this many buffers add short restarted dives (see probe; on D, 213 buffers, they cost more than they gave). */
+const PROBE_RESTARTS_FROM = 300;
+
 /** Instances larger than this get quantised single-key preorders (see Preorders.rank). */
 const QUICK_RANK = 50_000;
 
@@ -1061,6 +1064,18 @@ export function exactSolve(p: Packed, options: ExactOptions = {}): ExactOutcome 
         for (const rank of ranks()) {
           status = search.solve(part, cap, rank, limit, deadline);
           if (status !== 'aborted') break;
+        }
+        // Large parts: short dives with perturbed orders (Luby limits) for up to the same
+        // budget again; a dive backtracks near where it overflows, which a long DFS never
+        // revisits. (A dive that exhausts its tree is a proof like any complete search.)
+        if (status === 'aborted' && part.members.length >= PROBE_RESTARTS_FROM) {
+          let spent = 0;
+          for (let run = 1; status === 'aborted' && spent < 3 * limit; run++) {
+            const before = search.nodes;
+            const rank = orders.noisyRank(SEARCH_ORDERS[run % SEARCH_ORDERS.length], rnd, 0.5);
+            status = search.solve(part, cap, rank, luby(run) * 2 * part.members.length, deadline);
+            spent += search.nodes - before;
+          }
         }
         nodes = search.nodes;
         if (status === 'infeasible' || status === 'timeout') return status;
