@@ -2,10 +2,11 @@
  * Fault soak (issue 17): RECORDINGS recordings of test/faults/slow_churn.c on one database,
  * PARALLEL at a time, each disturbed at a random instant by one of: nothing, kill -9 of the
  * target, kill -9 of the recorder (memoplan record), kill -9 of the ingester
- * (memoplan-ingest); meanwhile `memoplan plan` runs again and again on the same database.
+ * (memoplan-ingest); meanwhile `memoplan plan` runs again and again on the same database (a
+ * third of them killed at a random instant).
  * Then every session is audited: none stuck in "recording", every stored row counted once,
- * every event the interposers claimed stored (clean exits), no orphan row, no trace folder
- * left, and PRAGMA integrity_check ok.
+ * every event the interposers claimed stored (clean exits), no orphan row, no plan without all
+ * its buffers, no trace folder left, and PRAGMA integrity_check ok.
  *
  *   node dist/bench/soak.bench.js            # SOAK_RECORDINGS=50 SOAK_PARALLEL=2 SOAK_SEED=17
  */
@@ -32,10 +33,9 @@ function prng(seed: number): () => number {
   };
 }
 const SEED = Number(process.env.SOAK_SEED ?? 17);
-// The recordings' faults and shapes from one stream (the same for a seed), the planner's picks from another.
-const rand = prng(SEED);
+// Each recording's fault and shape from a stream of its own (the same for a seed), the planner's picks from another.
 const randPlan = prng(SEED ^ 0x9e3779b9);
-const pick = <T>(xs: readonly T[], r = rand): T => xs[Math.floor(r() * xs.length)];
+const pick = <T>(xs: readonly T[], r: () => number): T => xs[Math.floor(r() * xs.length)];
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'memoplan-soak-'));
 const dbFile = path.join(work, 'soak.db');
@@ -72,7 +72,8 @@ function childrenOf(pid: number): { pid: number; name: string }[] {
 }
 
 async function oneRecording(i: number): Promise<Outcome> {
-  const fault = pick<Fault>(['none', 'target', 'recorder', 'ingester']);
+  const rand = prng((SEED * 1000003 + i) >>> 0); // its own stream: the same faults for a seed, whatever the timing
+  const fault = pick<Fault>(['none', 'target', 'recorder', 'ingester'], rand);
   const threads = 1 + Math.floor(rand() * 3);
   const ms = 300 + Math.floor(rand() * 1200);
   const rate = 10 + Math.floor(rand() * 50);
@@ -120,18 +121,22 @@ async function oneRecording(i: number): Promise<Outcome> {
   return { i, fault, applied, code, signal, pairs, stderr, seconds: (Date.now() - t0) / 1000 };
 }
 
-/** A memoplan command, without blocking the event loop (the recordings are watched meanwhile). */
-function run(args: string[]): Promise<{ status: number | null; stderr: string }> {
+/** A memoplan command, without blocking the event loop (the recordings are watched meanwhile); killed with SIGKILL after killAfterMs. */
+function run(args: string[], killAfterMs: number | null = null): Promise<{ status: number | null; signal: string | null; stderr: string }> {
   return new Promise((resolve) => {
     const c = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     c.stderr.on('data', (d: Buffer) => (stderr += d));
-    c.on('close', (status) => resolve({ status, stderr }));
+    const timer = killAfterMs === null ? null : setTimeout(() => c.kill('SIGKILL'), killAfterMs);
+    c.on('close', (status, signal) => {
+      if (timer) clearTimeout(timer);
+      resolve({ status, signal, stderr });
+    });
   });
 }
 
-async function planLoop(stop: () => boolean): Promise<{ runs: number; ok: number; refused: number; failed: string[] }> {
-  const s = { runs: 0, ok: 0, refused: 0, failed: [] as string[] };
+async function planLoop(stop: () => boolean): Promise<{ runs: number; ok: number; refused: number; killed: number; failed: string[] }> {
+  const s = { runs: 0, ok: 0, refused: 0, killed: 0, failed: [] as string[] };
   while (!stop()) {
     let ids: number[] = [];
     try {
@@ -146,9 +151,12 @@ async function planLoop(stop: () => boolean): Promise<{ runs: number; ok: number
       continue;
     }
     const id = pick(ids, randPlan);
-    const r = await run([BIN, 'plan', '--db', dbFile, '--session', String(id), '--algorithm', pick(['greedy-size', 'best-fit', 'all'], randPlan), '--time-limit', '1']);
+    // A third of the plans are killed (kill -9) at a random instant: a plan is stored whole or not at all.
+    const killAfter = randPlan() < 1 / 3 ? Math.floor(randPlan() * 600) : null;
+    const r = await run([BIN, 'plan', '--db', dbFile, '--session', String(id), '--algorithm', pick(['greedy-size', 'best-fit', 'all'], randPlan), '--time-limit', '1'], killAfter);
     s.runs++;
-    if (r.status === 0) s.ok++;
+    if (r.signal === 'SIGKILL') s.killed++;
+    else if (r.status === 0) s.ok++;
     else if (r.status === 2 && !/internal error/.test(r.stderr)) s.refused++; // e.g. an iteration with nothing to plan
     else s.failed.push(`session ${id}: exit ${r.status}: ${r.stderr.trim()}`);
   }
@@ -208,6 +216,10 @@ async function main(): Promise<void> {
     }
     if (o && /internal error/.test(o.stderr)) problems.push(`session ${s.id}: internal error: ${o.stderr.trim()}`);
   }
+  const halfPlans = (
+    db.prepare(`SELECT count(*) AS n FROM plans p WHERE p.buffers != (SELECT count(*) FROM plan_buffers b WHERE b.plan_id = p.id)`).get() as { n: number }
+  ).n;
+  if (halfPlans) problems.push(`${halfPlans} plans without all their buffers`);
   const orphans = (db.prepare(`SELECT count(*) AS n FROM events WHERE thread_id NOT IN (SELECT id FROM threads)`).get() as { n: number }).n;
   if (orphans) problems.push(`${orphans} orphan event rows`);
   const integrity = db.pragma('integrity_check', { simple: true });
