@@ -54,6 +54,7 @@ interface Case {
   args: string[];
   ops: boolean; // record with aten-op attribution (else the minimal agent, --no-ops)
   modulePrefix?: string; // a module path the recording must attribute to (eager)
+  stackFrame?: RegExp; // a frame some recorded Python stack must have (eager)
   minAten?: number; // distinct aten ops the recording must see (with ops), more than this; default 5
 }
 
@@ -71,8 +72,10 @@ async function recordPlanReplay(c: Case): Promise<void> {
   const iterations = (db.prepare(`SELECT count(*) AS n FROM iterations WHERE session_id = ? AND t_end IS NOT NULL`).get(s.id) as { n: number }).n;
   const aten = (db.prepare(`SELECT count(DISTINCT op) AS n FROM ops WHERE session_id = ? AND op LIKE 'aten::%'`).get(s.id) as { n: number }).n;
   const modules = c.modulePrefix ? (db.prepare(`SELECT count(DISTINCT module) AS n FROM ops WHERE session_id = ? AND module LIKE ?`).get(s.id, `${c.modulePrefix}%`) as { n: number }).n : 0;
+  const stacks = (db.prepare(`SELECT frames FROM stacks WHERE session_id = ?`).all(s.id) as { frames: string }[]).map((r) => r.frames);
   db.close();
   assert.equal(s.status, 'complete');
+  if (c.stackFrame) assert.ok(stacks.some((f) => c.stackFrame!.test(f) && f.includes('hf_infer.py')), `Python stacks: ${stacks.length}, none through ${c.stackFrame}`);
   assert.match(s.torch_version, /^2\.13\./, 'recorded under torch 2.13');
   const warmup = Number(c.args[c.args.indexOf('--warmup') + 1]);
   const measured = Number(c.args[c.args.indexOf('--iterations') + 1]);
@@ -103,8 +106,8 @@ async function recordPlanReplay(c: Case): Promise<void> {
 
 const RUN = ['--iterations', '3', '--warmup', '2'];
 
-test('torch 2.13, GPT-2 (eager, inference_mode, batch 2): record finds iterations, module paths and aten ops; plan within 2%; replay bitwise equal, >= 99% served', { skip }, async () => {
-  await recordPlanReplay({ name: 'gpt2', script: HF_WORKLOAD, args: ['--model', 'gpt2', '--batch', '2', '--seq-len', '16', ...RUN], ops: true, modulePrefix: 'GPT2Model.h.' });
+test('torch 2.13, GPT-2 (eager, inference_mode, batch 2): record finds iterations, module paths, aten ops and Python stacks; plan within 2%; replay bitwise equal, >= 99% served', { skip }, async () => {
+  await recordPlanReplay({ name: 'gpt2', script: HF_WORKLOAD, args: ['--model', 'gpt2', '--batch', '2', '--seq-len', '16', ...RUN], ops: true, modulePrefix: 'GPT2Model.h.', stackFrame: /modeling_gpt2\.py:\d+ GPT2\w*\.forward/ });
 });
 
 test('torch 2.13, BERT-base traced (torch.jit.trace): record, plan, replay bitwise equal', { skip }, async () => {
