@@ -186,8 +186,9 @@ std::string isoNow() {
 }
 
 // The session's end, written by its recorder normally (main/store/sessions.ts endSession):
-// complete, or failed when no traced process ever started.
-void endOrphanedSession(mp::Db& db, long long session, bool traced) {
+// complete; incomplete when a process stopped recording early or claimed more events than are
+// stored (as record says, main/record/record.ts); failed when no traced process ever started.
+void endOrphanedSession(mp::Db& db, long long session, bool traced, bool whole) {
   const std::string now = isoNow();
   mp::Stmt s(db,
              "UPDATE sessions SET status = ?3, ended_at = ?1, "
@@ -195,7 +196,7 @@ void endOrphanedSession(mp::Db& db, long long session, bool traced) {
              "WHERE id = ?2 AND status = 'recording'");
   s.bindText(1, now);
   s.bindInt(2, session);
-  s.bindText(3, traced ? "complete" : "failed");
+  s.bindText(3, !traced ? "failed" : whole ? "complete" : "incomplete");
   s.run();
 }
 
@@ -297,7 +298,10 @@ int main(int argc, char** argv) {
     mp::FinishResult r = ingest.finish();
     line(doneJson(r, ingest.stats().busySeconds));
     if (orphaned) {
-      endOrphanedSession(db, session, ingest.stats().processes > 0);
+      bool whole = !(r.claimed && r.totals.events < *r.claimed);
+      for (const std::string& n : r.notes)
+        if (n.find("stopped recording early") != std::string::npos) whole = false;
+      endOrphanedSession(db, session, ingest.stats().processes > 0, whole);
       // Everything in it is stored; nobody else will remove it (traces may sit in /dev/shm).
       nftw(traceDir.c_str(), removeEntry, 16, FTW_DEPTH | FTW_PHYS);
     }

@@ -254,6 +254,17 @@ test('row 4: the trace folder fills up: the session is incomplete, exit 75, with
   const list = await runCli(['sessions', '--db', dbFile]);
   assert.match(list.stdout, /incomplete/);
   assert.deepEqual(fs.readdirSync(small).filter((f) => f.startsWith('session-')), [], 'stored, then removed');
+  // The same with the recorder killed: its orphaned ingester ends the session incomplete too.
+  const rec = startRecord(dbFile, ['2', '800', '40'], { MEMOPLAN_TRACE_ROOT: small });
+  await childNamed(rec.child.pid!, 'slow_churn');
+  rec.child.kill('SIGKILL');
+  await rec.done;
+  let status = 'recording';
+  for (let i = 0; i < 200 && status === 'recording'; i++) {
+    await new Promise((res) => setTimeout(res, 50));
+    status = q<{ status: string }>(dbFile, `SELECT status FROM sessions WHERE id = 2`).status;
+  }
+  assert.equal(status, 'incomplete');
 });
 
 test('the database removed while recording: exit 75, the trace kept; ingest makes the session again elsewhere', async () => {
