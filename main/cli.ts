@@ -138,6 +138,7 @@ export function buildProgram(): Command {
           `session ${r.sessionId}: ${fmt(r.added)} records stored from the trace; now ${fmt(t.events)} events, ${fmt(t.allocations)} allocations ` +
             `(${fmt(t.liveAtExit)} live at exit), ${fmt(t.iterations)} iterations, ${fmt(t.ops)} ops; status ${r.status}`,
         );
+        if (r.status === 'failed') process.exitCode = RECORDING_INCOMPLETE_EXIT;
         if (r.status === 'incomplete') {
           note(`the recording is incomplete (${r.missing === null ? 'an unknown number of' : fmt(r.missing)} events missing): they are not in the trace (never written, or stored in a database since removed)`);
           process.exitCode = RECORDING_INCOMPLETE_EXIT;

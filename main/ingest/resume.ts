@@ -56,7 +56,7 @@ export interface ResumeResult {
   added: number;
   totals: LifetimeTotals & { ops: number };
   claimed: number | null;
-  status: 'complete' | 'incomplete' | 'killed';
+  status: 'complete' | 'incomplete' | 'killed' | 'failed';
   /** Events the interposers claimed that are not stored (null: unknown, a process did not exit cleanly). */
   missing: number | null;
   notes: string[];
@@ -258,6 +258,23 @@ export function traceOfRemovedDatabase(dir: string): boolean {
   return end?.removed === true && end.session !== undefined;
 }
 
+/**
+ * The folder of a recorder killed before its target ran (or wrote anything): empty, and its
+ * session still "recording" with no process. Nothing was recorded: the session ends failed and
+ * the folder goes (otherwise the session would stay "recording", undeletable).
+ */
+function endEmptyRecording(o: ResumeOptions, dir: string): ResumeResult | null {
+  if (fs.readdirSync(dir).some((n) => n !== RECORDER_END_FILE) || sessionOfTraceDir(dir) !== o.sessionId) return null;
+  const s = o.db.prepare(`SELECT status, (SELECT count(*) FROM processes WHERE session_id = sessions.id) AS processes FROM sessions WHERE id = ?`).get(o.sessionId) as
+    | { status: string; processes: number }
+    | undefined;
+  if (!s || s.status !== 'recording' || s.processes > 0 || traceUsers(dir).length > 0) return null;
+  o.db.prepare(`UPDATE sessions SET status = 'failed', ended_at = ? WHERE id = ? AND status = 'recording'`).run(new Date().toISOString(), o.sessionId);
+  fs.rmSync(dir, { recursive: true, force: true });
+  const totals = { events: 0, markers: 0, allocations: 0, liveAtExit: 0, iterations: 0, unmatchedFrees: 0, peakLiveBytes: 0, tBegin: null, tEnd: null, ops: 0 };
+  return { sessionId: o.sessionId, added: 0, totals, claimed: null, status: 'failed', missing: null, notes: [`session ${o.sessionId} recorded nothing (its recorder died before the target wrote a trace): marked failed`], plan: null };
+}
+
 /** A session row from a database that was removed while recording, made again (new id, status recording). */
 function recreateSession(db: DB, row: Record<string, unknown>): number {
   const cols = ['name', 'command', 'cwd', 'started_at', 'python', 'torch_version', 'host', 'clock_base_ns', 'agent_ops', 'exit_code', 'signal'];
@@ -274,7 +291,11 @@ export function resumeIngest(o: ResumeOptions): ResumeResult {
   const { db } = o;
   const dir = assertTraceDir(o.traceDir);
   const names = fs.readdirSync(dir).filter((n) => TRACE_FILE.test(n)).sort();
-  if (names.length === 0) throw new UserError(`${o.traceDir} holds no trace files (trace-PID-NS.mpt): not a kept recording`);
+  if (names.length === 0) {
+    const empty = endEmptyRecording(o, dir);
+    if (empty) return empty;
+    throw new UserError(`${o.traceDir} holds no trace files (trace-PID-NS.mpt): not a kept recording`);
+  }
 
   let end = readRecorderEnd(dir);
   let sessionId = o.sessionId;

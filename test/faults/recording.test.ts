@@ -8,6 +8,7 @@ import { ApiService } from '../../main/api/service';
 import { BIN, isOneLineError, runCli, type CliResult } from '../helpers/cli';
 import { PACKAGE_ROOT } from '../../main/paths';
 import { tmpDir } from '../helpers/tmp';
+import { sessionDb } from '../helpers/session-db';
 
 /**
  * Issue 17: a recording is never lost to our own failure. When storing fails (the ingester
@@ -292,6 +293,18 @@ test('the database removed while recording: exit 75, the trace kept; ingest make
   assert.ok(!fs.existsSync(m[1]));
   const list = await runCli(['sessions', '--db', other]);
   assert.match(list.stdout, /incomplete \([\d,]+ missing\)/);
+});
+
+test('a session left "recording" by a recorder killed before its target ran is ended by ingest of its empty folder', async () => {
+  const { db, sessionId } = sessionDb(path.join(dir, 'empty-start.db'), 'never-ran', 1n);
+  db.close();
+  const folder = path.join(dir, `session-${sessionId}-zzzzzz`);
+  fs.mkdirSync(folder);
+  const r = await runCli(['ingest', folder, '--db', path.join(dir, 'empty-start.db')]);
+  assert.equal(r.code, 75, r.stderr);
+  assert.match(r.stderr, /recorded nothing.*marked failed/);
+  assert.equal(q<{ status: string }>(path.join(dir, 'empty-start.db'), `SELECT status FROM sessions WHERE id = ?`, sessionId).status, 'failed');
+  assert.ok(!fs.existsSync(folder));
 });
 
 test('memoplan ingest: bad input is one line', async () => {
