@@ -7,6 +7,7 @@ import { EventWriter } from '../store/ingest';
 import { LifetimeBuilder, type LifetimeTotals, type StreamEvent } from '../store/lifetimes';
 import { parseHeader, RECORD_SIZE, type PlanCounters, type RecordBatch, type TraceHeader } from '../record/trace-reader';
 import { readInputFile } from '../fs/files';
+import { splitScope, STACK_NAME_PREFIX } from '../record/recorder';
 
 /**
  * Stores a kept trace (a recording whose storing failed: disk full, the ingester killed, the
@@ -160,11 +161,6 @@ function u64(buf: Buffer, off: number): number | bigint {
   if (hi < 0x200000) return hi * TWO32 + lo;
   const v = buf.readBigUInt64LE(off);
   return v > INT64_MAX ? INT64_MAX : v;
-}
-
-function splitScope(name: string): [string, string] {
-  const tab = name.indexOf('\t');
-  return tab < 0 ? [name, ''] : [name.slice(0, tab), name.slice(tab + 1)];
 }
 
 function readHeader(fd: number): TraceHeader | null {
@@ -353,35 +349,49 @@ export function resumeIngest(o: ResumeOptions): ResumeResult {
     .all(sessionId) as { thread_id: number; n: number }[]) {
     stored.set(r.thread_id, r.n);
   }
-  const scopes = new Map<string, { id: number; module: string; op: string }>();
-  for (const r of db.prepare(`SELECT id, process_id, name_id, module, op FROM ops WHERE session_id = ?`).all(sessionId) as {
+  const scopes = new Map<string, { id: number; module: string; op: string; stackId: number | null }>();
+  for (const r of db.prepare(`SELECT id, process_id, name_id, module, op, stack_id FROM ops WHERE session_id = ?`).all(sessionId) as {
     id: number;
     process_id: number;
     name_id: number;
     module: string;
     op: string;
+    stack_id: number | null;
   }[]) {
-    scopes.set(`${r.process_id}:${r.name_id}`, { id: r.id, module: r.module, op: r.op });
+    scopes.set(`${r.process_id}:${r.name_id}`, { id: r.id, module: r.module, op: r.op, stackId: r.stack_id });
   }
 
   const insertProcess = db.prepare(`INSERT INTO processes (session_id, pid, ppid, is_fork_child, start_ns, trace_file) VALUES (?, ?, ?, ?, ?, ?)`);
   const insertThread = db.prepare(`INSERT INTO threads (session_id, process_id, tid, thread_index) VALUES (?, ?, ?, ?)`);
-  const insertOp = db.prepare(`INSERT INTO ops (session_id, process_id, name_id, module, op) VALUES (?, ?, ?, ?, ?)`);
-  const renameOp = db.prepare(`UPDATE ops SET module = ?, op = ? WHERE id = ?`);
+  // Python stacks the agent interned (schema 6): "@stack<TAB>frames" names, rows of their own,
+  // pointed at by the third field of a scope name (as recorder.ts stores them).
+  const stacks = new Map<string, number>();
+  for (const r of db.prepare(`SELECT id, process_id, name_id FROM stacks WHERE session_id = ?`).all(sessionId) as { id: number; process_id: number; name_id: number }[]) {
+    stacks.set(`${r.process_id}:${r.name_id}`, r.id);
+  }
+  const insertStack = db.prepare(`INSERT INTO stacks (session_id, process_id, name_id, frames) VALUES (?, ?, ?, ?)`);
+  const defineStack = (processId: number, nameId: number, name: string) => {
+    const key = `${processId}:${nameId}`;
+    if (!stacks.has(key)) stacks.set(key, Number(insertStack.run(sessionId, processId, nameId, name.slice(STACK_NAME_PREFIX.length)).lastInsertRowid));
+  };
+  const insertOp = db.prepare(`INSERT INTO ops (session_id, process_id, name_id, module, op, stack_id) VALUES (?, ?, ?, ?, ?, ?)`);
+  const renameOp = db.prepare(`UPDATE ops SET module = ?, op = ?, stack_id = ? WHERE id = ?`);
   const defineScope = (processId: number, nameId: number, name: string | null): number => {
     const key = `${processId}:${nameId}`;
-    const [module, op] = name === null ? ['', `#${nameId}`] : splitScope(name);
+    const [module, op, stack] = name === null ? ['', `#${nameId}`, ''] : splitScope(name);
+    const stackId = stack === '' ? null : stacks.get(`${processId}:${stack}`) ?? null;
     const had = scopes.get(key);
     if (had) {
-      if (name !== null && (had.module !== module || had.op !== op)) {
-        renameOp.run(module, op, had.id);
+      if (name !== null && (had.module !== module || had.op !== op || had.stackId !== stackId)) {
+        renameOp.run(module, op, stackId, had.id);
         had.module = module;
         had.op = op;
+        had.stackId = stackId;
       }
       return had.id;
     }
-    const id = Number(insertOp.run(sessionId, processId, nameId, module, op).lastInsertRowid);
-    scopes.set(key, { id, module, op });
+    const id = Number(insertOp.run(sessionId, processId, nameId, module, op, stackId).lastInsertRowid);
+    scopes.set(key, { id, module, op, stackId });
     return id;
   };
 
@@ -405,7 +415,10 @@ export function resumeIngest(o: ResumeOptions): ResumeResult {
           pid = Number(insertProcess.run(sessionId, header.pid, header.ppid, header.forkChild ? 1 : 0, header.startNs, name).lastInsertRowid);
           processes.set(name, pid);
         }
-        for (const n of readNames(file.replace(/\.mpt$/, '.names'))) defineScope(pid, n.id, n.name);
+        for (const n of readNames(file.replace(/\.mpt$/, '.names'))) {
+          if (n.name.startsWith(STACK_NAME_PREFIX)) defineStack(pid, n.id, n.name);
+          else defineScope(pid, n.id, n.name);
+        }
       }).immediate();
       const processId = processes.get(name)!;
       traces.push({ file, name, header, processId, chunks });
