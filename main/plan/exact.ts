@@ -1005,6 +1005,7 @@ function grain(p: Packed): number {
   return g;
 }
 
+/** MEMOPLAN_EXACT_DEBUG=1: progress on stderr. MEMOPLAN_EXACT_NOCACHE=1: no failure cache (to check it changes no answer). */
 const debug = process.env.MEMOPLAN_EXACT_DEBUG === '1';
 const useCache = process.env.MEMOPLAN_EXACT_NOCACHE !== '1';
 

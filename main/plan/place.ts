@@ -46,10 +46,14 @@ export function placeInOrder(p: Packed, order: ArrayLike<number>, fit: Fit, inde
 function gapBySort(los: Float64Array, his: Float64Array, c: number, size: number, a: number, fit: Fit): number {
   if (bucketCount.length < c + 1) {
     bucketCount = new Int32Array(2 * c + 1);
-    bucketOrder = new Int32Array(2 * c + 1);
+    bucketOf = new Int32Array(2 * c + 1);
+    sortedLo = new Float64Array(2 * c + 1);
+    sortedHi = new Float64Array(2 * c + 1);
   }
   const count = bucketCount;
-  const order = bucketOrder;
+  const bkt = bucketOf;
+  const sLo = sortedLo;
+  const sHi = sortedHi;
   let maxLo = 0;
   for (let r = 0; r < c; r++) if (los[r] > maxLo) maxLo = los[r];
   const B = c;
@@ -58,50 +62,60 @@ function gapBySort(los: Float64Array, his: Float64Array, c: number, size: number
   const last = B - 1;
   for (let r = 0; r < c; r++) {
     const b = Math.min(last, (los[r] * scale) | 0);
+    bkt[r] = b;
     count[b + 1]++;
   }
   for (let b = 0; b < B; b++) count[b + 1] += count[b];
-  for (let r = 0; r < c; r++) order[count[Math.min(last, (los[r] * scale) | 0)]++] = r;
-  // count[b] is now the end of bucket b; insertion-sort each bucket by start.
+  // Scatter the ranges into bucket order (values, not indices: the sweep reads in sequence).
+  for (let r = 0; r < c; r++) {
+    const q = count[bkt[r]]++;
+    sLo[q] = los[r];
+    sHi[q] = his[r];
+  }
+  // count[b] is now the end of bucket b. Each bucket is insertion-sorted by start just before
+  // the sweep reaches it, so a first fit stops without sorting the rest.
+  let top = 0; // highest end among the ranges that start below the current one
+  let chosen = -1;
+  let bestGap = Infinity;
   let begin = 0;
   for (let b = 0; b < B; b++) {
     const end = count[b];
     for (let q = begin + 1; q < end; q++) {
-      const r = order[q];
-      const x = los[r];
+      const x = sLo[q];
+      const h = sHi[q];
       let k = q;
-      while (k > begin && los[order[k - 1]] > x) {
-        order[k] = order[k - 1];
+      while (k > begin && sLo[k - 1] > x) {
+        sLo[k] = sLo[k - 1];
+        sHi[k] = sHi[k - 1];
         k--;
       }
-      order[k] = r;
+      sLo[k] = x;
+      sHi[k] = h;
     }
-    begin = end;
-  }
-  let top = 0; // highest end among the ranges that start below the current one
-  let chosen = -1;
-  let bestGap = Infinity;
-  for (let q = 0; q < c; q++) {
-    const r = order[q];
-    const x = los[r];
-    if (x > top) {
-      const at = roundUp(top, a);
-      if (at + size <= x) {
-        if (fit === 'first') return at;
-        if (x - top < bestGap) {
-          bestGap = x - top;
-          chosen = at;
+    for (let q = begin; q < end; q++) {
+      const x = sLo[q];
+      if (x > top) {
+        const at = roundUp(top, a);
+        if (at + size <= x) {
+          if (fit === 'first') return at;
+          if (x - top < bestGap) {
+            bestGap = x - top;
+            chosen = at;
+          }
         }
       }
+      const h = sHi[q];
+      if (h > top) top = h;
     }
-    const h = his[r];
-    if (h > top) top = h;
+    begin = end;
   }
   return chosen >= 0 ? chosen : roundUp(top, a);
 }
 
 let bucketCount = new Int32Array(1024);
-let bucketOrder = new Int32Array(1024);
+let bucketOf = new Int32Array(1024);
+let sortedLo = new Float64Array(1024);
+let sortedHi = new Float64Array(1024);
 
 /**
  * Placement in order of start (then index), each buffer in a gap among the buffers live at its
