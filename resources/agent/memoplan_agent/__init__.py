@@ -318,6 +318,38 @@ def _install_torch(torch):
     import warnings
 
     warnings.filterwarnings("ignore", message=r"Using `torch\.compile\(module\)` when there are global hooks")
+    _patch_module_compile(mod.Module)
+
+
+def _patch_module_compile(Module):
+    """module.compile() (torch 2.2+) compiles the module's _call_impl, the global hooks with it,
+    so they trace to nothing and its calls would start no iteration: the hooks run around the
+    compiled call instead (the compiled code itself is unchanged)."""
+    orig = getattr(Module, "compile", None)
+    if orig is None or getattr(orig, "_memoplan", False):
+        return
+
+    def compile(self, *args, **kwargs):
+        result = orig(self, *args, **kwargs)
+        inner = getattr(self, "_compiled_call_impl", None)
+        if inner is not None:
+
+            def call(*a, **k):
+                if not _handles or _is_compiling():
+                    return inner(*a, **k)
+                _pre_hook(self, a)
+                try:
+                    return inner(*a, **k)
+                finally:
+                    _post_hook(self, a, None)
+
+            self._compiled_call_impl = call
+        return result
+
+    compile._memoplan = True
+    compile.__doc__ = orig.__doc__
+    compile.__wrapped__ = orig
+    Module.compile = compile
 
 
 def _remove_hooks():
