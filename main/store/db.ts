@@ -71,6 +71,21 @@ export function openDatabase(file: string, options: OpenOptions = {}): DB {
     if (!fs.existsSync(dir)) throw new UserError(`directory does not exist for database: ${dir}`);
   }
   if (options.readonly) return openForReading(file, abs, options.check ?? false);
+  // While several memoplans set up one new file at once, SQLite may answer SQLITE_BUSY without
+  // waiting (a lock upgrade that would deadlock, the switch to WAL): start again a little later.
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return openReadWrite(file, abs, create, st, options.check ?? false);
+    } catch (err) {
+      const busy = err instanceof UserError && (err as UserError & { busy?: boolean }).busy;
+      if (!busy || Date.now() > deadline) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20 + Math.floor(Math.random() * 30 * Math.min(attempt + 1, 8)));
+    }
+  }
+}
+
+function openReadWrite(file: string, abs: string, create: boolean, st: fs.Stats | null, check: boolean): DB {
   let db: DB;
   try {
     db = new Database(abs, { readonly: false, fileMustExist: !create, timeout: BUSY_TIMEOUT_MS });
@@ -79,19 +94,25 @@ export function openDatabase(file: string, options: OpenOptions = {}): DB {
   }
   try {
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    const version = db.pragma('user_version', { simple: true }) as number;
-    checkVersion(file, version);
     // Someone else's database is refused before anything is written to it (journal_mode = WAL
-    // alone rewrites the file header).
-    if (version === 0) refuseForeign(db);
-    if (options.check && st) quickCheck(db, file, st.size);
+    // alone rewrites the file header). The version and the tables are read in one transaction:
+    // another memoplan creating the schema at this moment commits both at once.
+    const version = db.transaction(() => {
+      const v = db.pragma('user_version', { simple: true }) as number;
+      checkVersion(file, v);
+      if (v === 0) refuseForeign(db);
+      return v;
+    })();
+    if (check && st) quickCheck(db, file, st.size);
     if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     migrate(db, file);
   } catch (err) {
     db.close();
-    throw asUserError(err, file);
+    const e = asUserError(err, file);
+    if (errCode(err).startsWith('SQLITE_BUSY')) (e as UserError & { busy?: boolean }).busy = true;
+    throw e;
   }
   return db;
 }
