@@ -183,6 +183,9 @@ interface Frame {
   preH2: Int32Array;
   ptopStart: Int32Array;
   maxTot: Float64Array;
+  candStart: Int32Array;
+  candEnd: Int32Array;
+  cursor: Int32Array;
 }
 
 interface Part {
@@ -256,6 +259,10 @@ class Search {
   private readonly zs1: Int32Array;
   private readonly zs2: Int32Array;
   private readonly frames: Frame[] = [];
+  /** Candidates of every open depth, each depth's sorted run on top of its parent's. */
+  private readonly cand = new I32Stack();
+  /** Position of each buffer in the current frame's unp array. */
+  private readonly pos: Int32Array;
   /** Zobrist keys of the buffers, two independent 32-bit halves. */
   private readonly z1: Int32Array;
   private readonly z2: Int32Array;
@@ -276,6 +283,7 @@ class Search {
     this.affected = new Int32Array(m.S);
     this.ptop = new Float64Array(m.S);
     this.failed = new FailCache(m.n);
+    this.pos = new Int32Array(m.n);
     this.c1 = new Int32Array(m.S);
     this.c2 = new Int32Array(m.S);
     this.zs1 = new Int32Array(m.S);
@@ -362,6 +370,9 @@ class Search {
         preH2: new Int32Array(c),
         ptopStart: new Int32Array(c),
         maxTot: new Float64Array(c),
+        candStart: new Int32Array(c),
+        candEnd: new Int32Array(c),
+        cursor: new Int32Array(c),
       };
       this.frames[nest] = f;
     }
@@ -415,6 +426,11 @@ class Search {
     const unp = fr.unp;
     unp.set(group);
     let cnt = g;
+    const pos = this.pos;
+    for (let q = 0; q < g; q++) pos[unp[q]] = q;
+    const cand = this.cand;
+    const candBase = cand.len;
+    const { candStart, candEnd, cursor } = fr;
     const { chosen, keyOff, keyPre, tried, minH, minLogStart, flLogStart, preH1, preH2, ptopStart, maxTot } = fr;
     const removedAt = fr.removedAt; // slot in unp the buffer chosen at each depth came from
     const c1 = this.c1;
@@ -432,6 +448,9 @@ class Search {
     const ctx = mix32(gLo * 65599 + gHi * 31 + nest);
     const { minLogI, minLogV, flLogS, flLogV } = this;
 
+    // Entering depth d: the dominance bound, then the candidates (unplaced, min offset below
+    // the bound, key above the parent's) sorted by (min offset, rank), tried in that order.
+    // The state is restored before each try, so the run stays valid for the whole depth.
     const enter = (d: number): void => {
       let h = Infinity;
       for (let q = 0; q < cnt; q++) {
@@ -441,6 +460,32 @@ class Search {
       }
       minH[d] = h;
       tried[d] = 0;
+      const lbO = d > 0 ? keyOff[d - 1] : -1;
+      const lbP = d > 0 ? keyPre[d - 1] : -1;
+      cand.len = d > 0 ? candEnd[d - 1] : candBase;
+      const start = cand.len;
+      for (let q = 0; q < cnt; q++) {
+        const i = unp[q];
+        const o = minOff[i];
+        if (o >= h || o < lbO) continue;
+        const r = pre[i];
+        if (o === lbO && r <= lbP) continue;
+        cand.push(i);
+        // Insertion by (min offset, rank).
+        const a = cand.a;
+        let k = cand.len - 1;
+        while (k > start) {
+          const j = a[k - 1];
+          const oj = minOff[j];
+          if (oj < o || (oj === o && pre[j] < r)) break;
+          a[k] = j;
+          k--;
+        }
+        a[k] = i;
+      }
+      candStart[d] = start;
+      candEnd[d] = cand.len;
+      cursor[d] = start;
     };
     const undo = (d: number): void => {
       const u = chosen[d];
@@ -460,7 +505,9 @@ class Search {
       minLogI.len = minLogV.len = minLogStart[d];
       const at = removedAt[d];
       unp[cnt] = unp[at];
+      pos[unp[cnt]] = cnt;
       unp[at] = u;
+      pos[u] = at;
       cnt++;
       off[u] = -1;
     };
@@ -468,6 +515,7 @@ class Search {
       // Record the placed buffers of this group, then restore everything.
       for (let k = 0; k <= d; k++) this.sol[chosen[k]] = off[chosen[k]];
       for (let k = d; k >= 0; k--) undo(k);
+      cand.len = candBase;
       return 'found';
     };
 
@@ -476,33 +524,20 @@ class Search {
     let d = 0;
     enter(0);
     for (;;) {
-      let lbO = -1;
-      let lbP = -1;
-      if (tried[d]) {
-        lbO = keyOff[d];
-        lbP = keyPre[d];
-      } else if (d > 0) {
-        lbO = keyOff[d - 1];
-        lbP = keyPre[d - 1];
-      }
-      const h = minH[d];
       let uq = -1;
-      let uo = Infinity;
+      let uo = 0;
       let up = 0;
-      for (let q = 0; q < cnt; q++) {
-        const i = unp[q];
-        const o = minOff[i];
-        if (o >= h || o < lbO || o > uo) continue;
-        const r = pre[i];
-        if (o === lbO && r <= lbP) continue;
-        if (o < uo || r < up) {
-          uq = q;
-          uo = o;
-          up = r;
-        }
+      if (cursor[d] < candEnd[d]) {
+        const i = cand.a[cursor[d]++];
+        uq = pos[i];
+        uo = minOff[i];
+        up = pre[i];
       }
       if (uq < 0) {
-        if (d === 0) return 'infeasible';
+        if (d === 0) {
+          cand.len = candBase;
+          return 'infeasible';
+        }
         d--;
         // The state after the placement at depth d has no completion.
         failed.record(this.h1 ^ ctx, this.h2, keyOff[d], keyPre[d]);
@@ -518,7 +553,9 @@ class Search {
       removedAt[d] = uq;
       cnt--;
       unp[uq] = unp[cnt];
+      pos[unp[uq]] = uq;
       unp[cnt] = u;
+      pos[u] = cnt;
       const top = uo + size[u];
       minLogStart[d] = minLogI.len;
       const k = neighboursOf(m, u, nb);
@@ -622,6 +659,9 @@ class Search {
       if (cnt === 0) return finish(d);
       if (split && nest < MAX_NESTING) {
         const status = yield* this.decompose(unp.subarray(0, cnt), gLo, gHi, nest);
+        // The nested frames moved positions and the candidate stack: restore ours.
+        for (let q = 0; q < g; q++) pos[unp[q]] = q;
+        cand.len = candEnd[d];
         if (status === 'found') return finish(d);
         if (status !== 'infeasible') return status;
         failed.record(this.h1 ^ ctx, this.h2, uo, up);
