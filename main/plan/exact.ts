@@ -637,8 +637,10 @@ class Search {
       // Every other section passed at the parent and only the current offset moved:
       // max(offset, floor) + unplaced bytes <= cap. Unless uo plus the largest remaining
       // total can pass cap, nothing to look at.
+      // At the parent's offset nothing outside the affected sections moved since the parent's
+      // check (same offset, floors and totals there unchanged): no scan then.
       let bound = maxTot[d];
-      if (fits && uo + bound > cap) {
+      if (fits && uo + bound > cap && (d === 0 || keyOff[d - 1] !== uo)) {
         bound = 0;
         for (let s = gLo; s < gHi; s++) {
           const t = total[s];
