@@ -1055,6 +1055,15 @@ export function exactSolve(p: Packed, options: ExactOptions = {}): ExactOutcome 
   const t0 = performance.now();
   const deadline = options.deadline ?? t0 + 1000 * (options.timeLimitSeconds ?? 10);
   const idx = options.index ?? new OverlapIndex(p);
+  if (options.initialOffsets && performance.now() >= deadline) {
+    // No time left: the given plan as it is (building the search's model alone takes seconds at 10^6 buffers).
+    const offsets = Float64Array.from(options.initialOffsets);
+    for (let i = 0; i < p.n; i++) if (p.size[i] === 0) offsets[i] = 0;
+    let peak = 0;
+    for (let j = 0; j < idx.tl.sections; j++) peak = Math.max(peak, idx.tl.totals[j]);
+    const arena = arenaOf(p, offsets);
+    return { offsets, arenaBytes: arena, optimal: arena <= peak, lowerBound: peak, provenLowerBound: peak, nodes: 0, timedOut: arena > peak };
+  }
   const m = buildModel(p, idx);
   let lowerBound = 0;
   for (let s = 0; s < m.S; s++) lowerBound = Math.max(lowerBound, m.totals[s]);

@@ -148,10 +148,11 @@ function best(results: PlannerResult[]): PlannerResult {
  */
 function heuristicsWithin(pr: Prepared, t0: number, limitMs: number, reserve: number): PlannerResult[] {
   const got = new Map<string, PlannerResult>();
-  const bf = runHeuristic(pr, 'best-fit');
-  got.set('best-fit', bf);
-  const unit = Math.max(1, bf.seconds * 1000);
-  for (const [h, factor] of [['first-fit', 1.2], ['greedy-size', 4.5], ['greedy-breadth', 4]] as const) {
+  const b0 = performance.now();
+  got.set('best-fit', runHeuristic(pr, 'best-fit'));
+  // best-fit's whole cost, checking its plan included, is the unit of the estimates.
+  const unit = Math.max(1, performance.now() - b0);
+  for (const [h, factor] of [['first-fit', 1.2], ['greedy-size', 4], ['greedy-breadth', 3.2]] as const) {
     const elapsed = performance.now() - t0;
     if (pr.p.n > 5000 && elapsed + factor * unit > limitMs * (1 - reserve)) continue;
     got.set(h, runHeuristic(pr, h));
@@ -171,17 +172,27 @@ function validationReserveMs(pr: Prepared): number {
  * index was built, when plan() built it), seeding included. Without a given plan it is seeded
  * with the best of the heuristics that fit in a fifth of the time.
  */
-export function runExact(pr: Prepared, options: PlannerOptions = {}, t0 = performance.now()): PlannerResult {
+export function runExact(pr: Prepared, options: PlannerOptions = {}, t0 = performance.now(), seed?: PlannerResult): PlannerResult {
   const limitMs = 1000 * (options.timeLimitSeconds ?? DEFAULT_TIME_LIMIT);
   const deadline = t0 + limitMs - validationReserveMs(pr);
   let initial = options.initialOffsets;
   if (!initial) {
-    initial = best(heuristicsWithin(pr, t0, limitMs, 0.8)).offsets;
-  } else {
-    const v = validatePacked(pr.p, pr.ids, initial);
+    seed = best(heuristicsWithin(pr, t0, limitMs, 0.8));
+    initial = seed.offsets;
+  } else if (!seed) {
+    const v = quickValid(pr.p, initial) === true ? [] : validatePacked(pr.p, pr.ids, initial);
     if (v.length) throw new Error(`initial plan given to the exact solver is invalid: ${v[0].message}`);
   }
+  // A seed (a checked heuristic plan) the search did not improve on is returned as it is,
+  // without checking it again (a second or so at 10^6 buffers); so is a seed past the deadline.
+  const asSeed = (s: PlannerResult): PlannerResult => ({ ...s, algorithm: 'exact', seconds: (performance.now() - t0) / 1000, provenLowerBound: pr.lowerBound });
+  if (seed && performance.now() >= deadline) return asSeed(seed);
   const out = exactSolve(pr.p, { deadline, initialOffsets: initial, index: pr.index });
+  if (seed && !out.optimal && out.arenaBytes >= seed.arenaBytes) {
+    const r = asSeed(seed);
+    r.provenLowerBound = Math.max(out.provenLowerBound, pr.lowerBound);
+    return r;
+  }
   const r = checked(pr, 'exact', out.offsets, t0, out.optimal);
   r.provenLowerBound = Math.max(out.provenLowerBound, pr.lowerBound);
   return r;
@@ -194,8 +205,11 @@ export function runExact(pr: Prepared, options: PlannerOptions = {}, t0 = perfor
  */
 export function runAll(pr: Prepared, options: PlannerOptions = {}, t0 = performance.now()): PlannerResult {
   const limitMs = 1000 * (options.timeLimitSeconds ?? DEFAULT_TIME_LIMIT);
-  const results = heuristicsWithin(pr, t0, limitMs, 0.2);
-  const ex = runExact(pr, { ...options, initialOffsets: options.initialOffsets ?? best(results).offsets }, t0);
+  // Past 200,000 buffers the search only gets descents, which do not finish there anyway: the
+  // heuristics may use all but 5% of the limit.
+  const results = heuristicsWithin(pr, t0, limitMs, pr.p.n > 200_000 ? 0.05 : 0.2);
+  const seed = options.initialOffsets ? undefined : best(results);
+  const ex = runExact(pr, { ...options, initialOffsets: options.initialOffsets ?? seed!.offsets }, t0, seed);
   results.push(ex);
   const win = best(results);
   return {
