@@ -29,8 +29,16 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 
+def _transformers():
+    try:
+        import transformers
+    except ImportError as err:
+        raise SystemExit("hf_infer.py needs transformers for this Python (%s): %s" % (sys.executable, err))
+    return transformers
+
+
 def build_config(name, args):
-    import transformers
+    transformers = _transformers()
 
     if name == "bert":
         config = transformers.BertConfig()  # bert-base-uncased's shape: 12 layers, 768 wide
@@ -64,7 +72,7 @@ def build_config(name, args):
 
 
 def build_model(torch, args):
-    import transformers
+    transformers = _transformers()
 
     config = build_config(args.model, args)
     torch.manual_seed(args.seed)
