@@ -886,8 +886,12 @@ class Preorders {
   }
 }
 
-/** Probes on parts of at least this many buffers add short restarted dives (see probe; on D, 213 buffers, they cost more than they gave). */
-const PROBE_RESTARTS_FROM = 300;
+/**
+ * Probes on parts of at least this many buffers add short restarted dives (see probe). On D
+ * (213 buffers) they cost more than they gave; on MiniMalloc's H (316) they take budget and
+ * random draws from the lowest capacity's restarts, which is what solves H.
+ */
+const PROBE_RESTARTS_FROM = 400;
 
 /** Instances larger than this get quantised single-key preorders (see Preorders.rank). */
 const QUICK_RANK = 50_000;
