@@ -121,7 +121,7 @@ test('A/B from the A/B view: glibc vs jemalloc, progress, ratio table with inter
   assert.ok(await page.$('#ab-box canvas'));
   assert.ok(await page.$('#ab-cdf canvas'));
   assert.match((await page.textContent('#ab-detail-note')) ?? '', /bootstrap|resamples/);
-  assert.match((await page.textContent('#ab-headline')) ?? '', /^Median latency against glibc: jemalloc \d+\.\d{3}× \((faster|slower|no detectable difference)\)$/);
+  assert.match((await page.textContent('#ab-headline')) ?? '', /^Median latency against glibc: jemalloc \d+\.\d{3}× \((faster|slower|no detectable difference)(; memory \d+\.\d{3}×)?\)$/);
   await page.waitForSelector('#ab-runs-table tbody tr[data-ab="1"]');
   await page.waitForTimeout(300);
   await ui.shot('ab');
