@@ -16,15 +16,22 @@ export interface PythonInfo {
 }
 
 const PROBE = 'import sys, torch; print(sys.version.split()[0]); print(torch.__version__)';
+/** How long `import torch` may take in the probe (MEMOPLAN_PYTHON_PROBE_SECONDS overrides). */
+const PROBE_SECONDS = Number(process.env.MEMOPLAN_PYTHON_PROBE_SECONDS) > 0 ? Number(process.env.MEMOPLAN_PYTHON_PROBE_SECONDS) : 180;
 
 export function probePython(executable: string): PythonInfo | null {
-  const r = spawnSync(executable, ['-c', PROBE], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(executable, ['-c', PROBE], { encoding: 'utf8', timeout: PROBE_SECONDS * 1000 });
   // We could not even start it (too many open files, no memory): not a Python without torch.
   const code = (r.error as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'EMFILE' || code === 'ENFILE') {
     throw new UserError(`cannot start ${executable} to check it imports torch: too many open files (ulimit -n is ${openFilesLimit() ?? '?'}); raise the limit`);
   }
   if (code === 'ENOMEM' || code === 'EAGAIN') throw new UserError(`cannot start ${executable} to check it imports torch: ${code} (out of memory or processes)`);
+  // It started but `import torch` did not finish in time (a loaded machine, a slow disk): say so,
+  // rather than that it cannot import torch.
+  if (code === 'ETIMEDOUT') {
+    throw new UserError(`${executable} took over ${PROBE_SECONDS} s to import torch (a loaded machine?); try again, or set MEMOPLAN_PYTHON_PROBE_SECONDS`);
+  }
   if (r.status !== 0 || !r.stdout) return null;
   const [version, torchVersion] = r.stdout.trim().split('\n');
   return { executable, version, torchVersion };
