@@ -1112,19 +1112,28 @@ EXPORT uint32_t memoplan_intern(const char* name) {
   return id;
 }
 
-EXPORT void memoplan_scope_push(uint32_t id) {
-  if (!__atomic_load_n(&g.on, __ATOMIC_ACQUIRE)) return;
+namespace {
+// The calling thread's state for the agent's C API calls, created (or renewed after an attach)
+// if needed; null while recording is off or inside our own slow path.
+ThreadState* api_state() {
+  if (!__atomic_load_n(&g.on, __ATOMIC_ACQUIRE)) return nullptr;
   ThreadState* ts = t_state;
   if (!ts || ts->epoch != __atomic_load_n(&g_epoch, __ATOMIC_ACQUIRE)) {
-    if (t_guard) return;
+    if (t_guard) return nullptr;
     int saved = errno;
     t_guard = 1;
     if (ts) renew_thread(ts);
     else ts = new_thread_state();
     t_guard = 0;
     errno = saved;
-    if (!ts) return;
   }
+  return ts;
+}
+}  // namespace
+
+EXPORT void memoplan_scope_push(uint32_t id) {
+  ThreadState* ts = api_state();
+  if (!ts) return;
   if (ts->scope_overflow || ts->depth >= kScopeDepth) {
     ts->scope_overflow++;
     ts->scope_overflow_total++;
@@ -1151,18 +1160,8 @@ EXPORT void memoplan_scope_pop(void) {
 // any recording serves a run with the minimal agent, and vice versa.
 EXPORT void memoplan_agent_enter(void) {
   if (g.plan) mp::plan_agent_enter();
-  if (!__atomic_load_n(&g.on, __ATOMIC_ACQUIRE)) return;
-  ThreadState* ts = t_state;
-  if (!ts || ts->epoch != __atomic_load_n(&g_epoch, __ATOMIC_ACQUIRE)) {
-    if (t_guard) return;
-    int saved = errno;
-    t_guard = 1;
-    if (ts) renew_thread(ts);
-    else ts = new_thread_state();
-    t_guard = 0;
-    errno = saved;
-    if (!ts) return;
-  }
+  ThreadState* ts = api_state();
+  if (!ts) return;
   if (ts->agent_depth++ == 0) ts->rec_flags = F_AGENT;
 }
 
