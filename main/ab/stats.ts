@@ -15,19 +15,8 @@ export const DEFAULT_SEED = 0x5eed_ab01;
 /** The ratio bootstrap uses its own stream, so adding a quantile does not move ratio CIs. */
 const RATIO_SEED_SALT = 0x9e3779b9;
 
-export type Rng = () => number;
-
-/** mulberry32: a small, fast, seedable PRNG returning floats in [0, 1). */
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32, type Rng } from '../../shared/random';
+export { mulberry32, type Rng };
 
 /**
  * Quantile of sorted values, linear interpolation between closest ranks (Hyndman & Fan type 7,

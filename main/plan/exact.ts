@@ -43,6 +43,7 @@
  * round up to it. `optimal` is true only when the best arena equals a proven lower bound.
  * Parts over DFS_MAX_MEMBERS buffers only get descents.
  */
+import { mulberry32 } from '../../shared/random';
 import { arenaOf, roundUp, type Packed } from './packed';
 import { OverlapIndex } from './overlap';
 
@@ -713,18 +714,6 @@ function luby(i: number): number {
   }
 }
 
-/** A seeded PRNG (mulberry32), so runs are reproducible. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A 32-bit integer mixer (murmur3's finaliser). */
 function mix32(x: number): number {
   x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
@@ -1162,7 +1151,7 @@ export function exactSolve(p: Packed, options: ExactOptions = {}): ExactOutcome 
     // limits: hard instances are heavy-tailed (one order finds in thousands of nodes what
     // another misses in millions), and restarts with fresh orders are what evens that out.
     const lowest = [...SEARCH_ORDERS, 'restarts'].map(() => new Search(m));
-    const rnd = seeded(0x5eed);
+    const rnd = mulberry32(0x5eed); // seeded: runs reproduce
     let gens: Generator<void, Status, void>[] = [];
     let gensCap = -1;
     const lowestGen = function* (k: number, cap: number): Generator<void, Status, void> {
