@@ -75,40 +75,207 @@ def cstr(s):
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def call(expr):
-    return int(gdb.parse_and_eval(expr))
+# Calling a function in the target. gdb's own inferior call saves every register, runs the
+# call and writes every changed register back. On x86-64 the vector registers go back through
+# PTRACE_SETREGSET(NT_X86_XSTATE), and gdb 13 writes a fixed 2,696-byte XSAVE area while the
+# kernel takes only its own full size (11,008 bytes on a CPU with AMX): every call fails with
+# "Couldn't write extended state status: Bad address" after the function has run. So on x86-64
+# the call is made here: the thread's registers are saved with ptrace directly (gdb's Python
+# runs on the thread that is the tracer), the XSAVE area at the size the kernel reports; the
+# arguments (strings on the thread's stack, below the red zone) and a return address (the
+# program's entry point, with a breakpoint for this thread only) are set up; "continue" runs
+# every thread until the call returns there; and the saved registers are put back exactly.
+# orig_rax = -1 for the call keeps the kernel from restarting an interrupted system call at the
+# function's address; the saved orig_rax, put back at the end, restarts it as it should.
+MANUAL = os.uname().machine == "x86_64"
+if MANUAL:
+    import ctypes, struct
+
+    _libc = ctypes.CDLL(None, use_errno=True)
+    _libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+    _libc.ptrace.restype = ctypes.c_long
+    GETREGS, SETREGS, GETREGSET, SETREGSET = 12, 13, 0x4204, 0x4205
+    NT_PRFPREG, NT_X86_XSTATE = 2, 0x202
+    # struct user_regs_struct (sys/user.h): 27 64-bit words
+    RAX, RCX, RDX, RSI, RDI, ORIG_RAX, RIP, EFLAGS, RSP = 10, 11, 12, 13, 14, 15, 16, 18, 19
+    Gregs = ctypes.c_ulonglong * 27
+
+    class Iovec(ctypes.Structure):
+        _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+
+def ptrace(req, tid, addr, data):
+    if _libc.ptrace(req, tid, addr, data) == -1:
+        e = ctypes.get_errno()
+        raise gdb.error("ptrace request %d on thread %d: %s" % (req, tid, os.strerror(e)))
+
+
+def flush():
+    gdb.execute("maintenance flush register-cache", to_string=True)
+
+
+class Saved:
+    """One stopped thread's whole register state, put back by restore()."""
+
+    def __init__(self, th):
+        self.th = th
+        self.tid = th.ptid[1]
+        self.g = Gregs()
+        ptrace(GETREGS, self.tid, None, ctypes.byref(self.g))
+        self.buf = ctypes.create_string_buffer(1 << 17)
+        self.iov = Iovec(ctypes.cast(self.buf, ctypes.c_void_p), len(self.buf))
+        self.note = NT_X86_XSTATE
+        try:
+            ptrace(GETREGSET, self.tid, NT_X86_XSTATE, ctypes.byref(self.iov))  # sets iov.len to the kernel's size
+        except gdb.error:
+            self.note = NT_PRFPREG  # no XSAVE: the FXSAVE area is all there is
+            self.iov.len = len(self.buf)
+            ptrace(GETREGSET, self.tid, NT_PRFPREG, ctypes.byref(self.iov))
+        self.entry = entry_point()
+        self.dirty = False
+
+    def restore(self):
+        if not self.dirty:
+            return
+        ptrace(SETREGSET, self.tid, self.note, ctypes.byref(self.iov))
+        ptrace(SETREGS, self.tid, None, ctypes.byref(self.g))
+        flush()
+        self.dirty = False
+
+
+def entry_point():
+    data = open("/proc/%d/auxv" % gdb.selected_inferior().pid, "rb").read()
+    for i in range(0, len(data) - 15, 16):
+        key, val = struct.unpack_from("<QQ", data, i)
+        if key == 9:  # AT_ENTRY
+            return val
+    raise gdb.error("no entry point in the target's auxiliary vector")
+
+
+STOPS = []
+gdb.events.stop.connect(lambda ev: STOPS.append(ev))
+
+
+def manual_call(saved, fn, args):
+    inf = gdb.selected_inferior()
+    g = Gregs(*saved.g)
+    sp = (saved.g[RSP] - 256) & ~15  # below the red zone of whatever the thread was running
+    vals = []
+    for a in args:
+        if isinstance(a, str):
+            data = a.encode("utf-8", "surrogateescape") + b"\0"
+            sp = (sp - len(data)) & ~15
+            inf.write_memory(sp, data)
+            vals.append(sp)
+        else:
+            vals.append(a & 0xFFFFFFFFFFFFFFFF)
+    sp -= 8  # the return address: at the function's entry rsp + 8 is 16-byte aligned
+    inf.write_memory(sp, struct.pack("<Q", saved.entry))
+    for reg, v in zip((RDI, RSI, RDX, RCX), vals):
+        g[reg] = v
+    g[RAX] = 0
+    g[ORIG_RAX] = 0xFFFFFFFFFFFFFFFF
+    g[RIP] = fn
+    g[RSP] = sp
+    g[EFLAGS] &= ~0x500  # TF and DF clear, as the ABI wants at a call
+    saved.dirty = True
+    ptrace(SETREGS, saved.tid, None, ctypes.byref(g))
+    flush()
+    bp = gdb.Breakpoint("*0x%x" % saved.entry, internal=True)
+    bp.thread = saved.th.num
+    try:
+        while True:
+            del STOPS[:]
+            gdb.execute("continue", to_string=True)
+            if not inf.is_valid() or inf.pid == 0:
+                raise gdb.error("The program exited")
+            now = Gregs()
+            ptrace(GETREGS, saved.tid, None, ctypes.byref(now))
+            if now[RIP] in (saved.entry, saved.entry + 1) and now[RSP] == sp + 8:
+                return now[RAX]
+            if any(isinstance(ev, gdb.SignalEvent) and ev.stop_signal == "SIGINT" for ev in STOPS):
+                raise gdb.error("interrupted: the call did not return in time")
+    finally:
+        if bp.is_valid():
+            bp.delete()
+
+
+SAVED = None
+
+
+def sym(name):
+    try:
+        return int(gdb.parse_and_eval("(long)&%s" % name))
+    except gdb.error as err:
+        if "No symbol" in str(err):
+            return None
+        raise
+
+
+def call_fn(ret, fn, args):
+    """Calls fn (an address) with args (ints and strings); the result as ret ('int' or 'ptr')."""
+    if MANUAL:
+        v = manual_call(SAVED, fn, args)
+        if ret == "int":
+            v &= 0xFFFFFFFF
+            return v - (1 << 32) if v >= 1 << 31 else v
+        return v
+    types = ", ".join("const char*" if isinstance(a, str) else "long" for a in args)
+    vals = ", ".join(cstr(a) if isinstance(a, str) else str(a) for a in args)
+    rtype = "int" if ret == "int" else "long"
+    return int(gdb.parse_and_eval("((%s(*)(%s))%d)(%s)" % (rtype, types, fn, vals)))
 
 
 def dlopen(lib, mode):
     for fn in ("dlopen", "__libc_dlopen_mode"):
-        try:
-            return call("((void*(*)(const char*, int))%s)(%s, %d)" % (fn, cstr(lib), mode))
-        except gdb.error as err:
-            if "No symbol" not in str(err):
-                raise
+        a = sym(fn)
+        if a is not None:
+            return call_fn("ptr", a, [lib, mode])
     raise gdb.error("neither dlopen nor __libc_dlopen_mode found in the target")
+
+
+def dlsym(h, name):
+    a = sym("dlsym")
+    if a is None:
+        raise gdb.error("dlsym not found in the target")
+    return call_fn("ptr", a, [h, name])
 
 
 def dlerror():
     try:
-        v = gdb.parse_and_eval("((char*(*)(void))dlerror)()")
-        return v.string() if int(v) else ""
+        a = sym("dlerror")
+        v = call_fn("ptr", a, []) if a is not None else 0
+        return gdb.selected_inferior().read_memory(v, 1024).tobytes().split(b"\0")[0].decode("utf-8", "replace") if v else ""
     except gdb.error:
         return ""
 
 
 def main():
+    global SAVED
     inf = gdb.selected_inferior()
     if inf.pid == 0:
         out(error="attach", message="gdb could not attach")
         return
     gdb.execute("set unwindonsignal on")
     gdb.execute("set scheduler-locking off")
+    # The target's own signals go on to it without stopping gdb; SIGINT (our time limit) stops.
+    gdb.execute("handle all nostop noprint pass", to_string=True)
+    gdb.execute("handle SIGINT stop print nopass", to_string=True)
     th, seen = pick()
     if th is None:
         out(retry=True, threads=seen)
         return
     th.switch()
+    if MANUAL:
+        SAVED = Saved(th)
+    try:
+        act(th)
+    finally:
+        if SAVED is not None and inf.is_valid() and inf.pid != 0:
+            SAVED.restore()
+
+
+def act(th):
     action = P["action"]
     lib = P["lib"]
     if action == "attach":
@@ -116,19 +283,19 @@ def main():
         if h == 0:
             out(error="dlopen", message=dlerror())
             return
-        fn = call('((void*(*)(void*, const char*))dlsym)(%d, "memoplan_attach")' % h)
+        fn = dlsym(h, "memoplan_attach")
         if fn == 0:
             out(error="dlsym", message="memoplan_attach not found in %s" % lib)
             return
-        rc = call("((int(*)(const char*, const char*, int))%d)(%s, %s, %d)" % (fn, cstr(P["dir"]), cstr(P["agent"]), P["flags"]))
+        rc = call_fn("int", fn, [P["dir"], P["agent"], P["flags"]])
         out(ok=True, rc=rc, tid=th.ptid[1])
     elif action == "detach":
         h = dlopen(lib, 6)  # RTLD_NOW | RTLD_NOLOAD: only if loaded
         if h == 0:
             out(ok=True, rc=-6, loaded=False)
             return
-        fn = call('((void*(*)(void*, const char*))dlsym)(%d, "memoplan_detach")' % h)
-        rc = call("((int(*)(void))%d)()" % fn) if fn else -6
+        fn = dlsym(h, "memoplan_detach")
+        rc = call_fn("int", fn, []) if fn else -6
         out(ok=True, rc=rc, tid=th.ptid[1])
     else:
         out(error="usage", message="unknown action %s" % action)
