@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { UserError } from '../../shared/errors';
 import { openDatabase } from '../../main/store/db';
 import { preflightAttach, type ProcView } from '../../main/session/attach';
@@ -23,8 +23,14 @@ interface Proc {
   out: () => string;
   exit: Promise<number | null>;
 }
+const started = new Set<ChildProcess>();
+// A test that fails half-way leaves its targets running; they must not outlive the file.
+after(() => {
+  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
 function start(cmd: string, args: string[]): Proc {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  started.add(child);
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
