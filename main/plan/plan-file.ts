@@ -75,7 +75,8 @@ export function decodePlanFile(buf: Buffer, source = 'plan file'): PlanFile {
   if (version === PLAN_VERSION_AGENT_MODE) {
     throw new PlanFileError(`${source} was made by an older memoplan (plan format version 1, which depended on how the session was recorded); plan the session again with memoplan plan`);
   }
-  if (version !== PLAN_VERSION) throw new PlanFileError(`${source} has plan format version ${version}; this memoplan reads version ${PLAN_VERSION}`);
+  if (version === PLAN_SET_VERSION) throw new PlanFileError(`${source} is a plan set (format version ${PLAN_SET_VERSION}), not a single plan`);
+  if (version !== PLAN_VERSION) throw new PlanFileError(`${source} has plan format version ${version}; this memoplan reads versions ${PLAN_VERSION} and ${PLAN_SET_VERSION}`);
   const n = Number(buf.readBigUInt64LE(16));
   const want = PLAN_HEADER_BYTES + n * PLAN_ENTRY_BYTES;
   if (buf.length !== want) throw new PlanFileError(`${source} is truncated or padded: ${buf.length} bytes, expected ${want} for ${n} entries`);
@@ -105,4 +106,150 @@ export function writePlanFile(file: string, p: PlanFile): void {
 /** A regular file of at most 1 GiB (44 million entries): /dev/zero or a FIFO is refused, not read without end. */
 export function readPlanFile(file: string): PlanFile {
   return decodePlanFile(readInputFile(file, 'plan file'), file);
+}
+
+/*
+ * Plan sets (version 3, docs/PLAN_FORMAT.md "Plan sets"): one file for every signature a model
+ * serves. A 128-byte header, a directory of k 32-byte records {offset, length, key, seen}, then
+ * the k plans, each a complete version-2 image, contiguous and in directory order.
+ */
+
+export const PLAN_SET_VERSION = 3;
+export const PLAN_SET_DIR_BYTES = 32;
+export const PLAN_SET_MAX_PLANS = 256;
+
+export interface PlanSetMember {
+  plan: PlanFile;
+  /** The input-shape key the agent reported for the iteration; 0 none (none is written yet). */
+  key: bigint | number;
+  /** Iterations with this signature in the recording. */
+  seen: number;
+}
+
+export interface PlanSetFile {
+  /** plan_sets.id in the database that made it; 0 none. */
+  setId: number;
+  /** Every plan's size floor equals it. */
+  sizeFloor: number;
+  plans: PlanSetMember[];
+}
+
+/** A decoded plan file of either version; a version-2 file is a set of one (setId 0, key 0, seen 0). */
+export interface AnyPlanFile extends PlanSetFile {
+  version: 2 | 3;
+}
+
+function checkSetMembers(plans: readonly { plan: PlanFile }[], sizeFloor: number, source: string): void {
+  if (plans.length === 0 || plans.length > PLAN_SET_MAX_PLANS) {
+    throw new PlanFileError(`${source} has ${plans.length} plans; a plan set holds 1..${PLAN_SET_MAX_PLANS}`);
+  }
+  const seen = new Map<string, number>();
+  plans.forEach(({ plan }, i) => {
+    if (plan.sizeFloor !== sizeFloor) {
+      throw new PlanFileError(`${source}: plan ${i} has size floor ${plan.sizeFloor}, the set's is ${sizeFloor} (every plan of a set has the set's floor)`);
+    }
+    const prev = seen.get(plan.signature);
+    if (prev !== undefined) throw new PlanFileError(`${source}: plans ${prev} and ${i} have the same signature ${plan.signature} (a set's signatures are distinct)`);
+    seen.set(plan.signature, i);
+  });
+}
+
+export function encodePlanSet(s: PlanSetFile): Buffer {
+  checkSetMembers(s.plans, s.sizeFloor, 'plan set');
+  const images = s.plans.map((m) => encodePlanFile(m.plan));
+  const k = images.length;
+  const dirEnd = PLAN_HEADER_BYTES + k * PLAN_SET_DIR_BYTES;
+  const out = Buffer.alloc(dirEnd + images.reduce((n, b) => n + b.length, 0));
+  let at = dirEnd;
+  images.forEach((img, i) => {
+    const d = PLAN_HEADER_BYTES + i * PLAN_SET_DIR_BYTES;
+    const key = BigInt(s.plans[i].key);
+    if (key < 0n || key >= 1n << 64n) throw new PlanFileError(`plan set: plan ${i}'s key ${key} is not a u64`);
+    const seen = s.plans[i].seen;
+    if (!Number.isSafeInteger(seen) || seen < 0) throw new PlanFileError(`plan set: plan ${i}'s seen ${seen} is not a count`);
+    out.writeBigUInt64LE(BigInt(at), d);
+    out.writeBigUInt64LE(BigInt(img.length), d + 8);
+    out.writeBigUInt64LE(key, d + 16);
+    out.writeBigUInt64LE(BigInt(seen), d + 24);
+    img.copy(out, at);
+    at += img.length;
+  });
+  out.write(PLAN_MAGIC, 0, 'latin1');
+  out.writeUInt32LE(PLAN_SET_VERSION, 8);
+  out.writeUInt32LE(PLAN_HEADER_BYTES, 12);
+  out.writeBigUInt64LE(BigInt(k), 16);
+  out.writeBigUInt64LE(BigInt(s.setId), 24);
+  out.writeBigUInt64LE(BigInt(s.sizeFloor), 32);
+  out.writeUInt32LE(fnv1a32(out.subarray(PLAN_HEADER_BYTES)), 40);
+  out.writeUInt32LE(0, 44); // flags: none defined; 48..127 reserved, zero
+  return out;
+}
+
+/** u64 as an exact Number, or a PlanFileError naming the field. */
+function safeU64(buf: Buffer, off: number, source: string, what: string): number {
+  const v = buf.readBigUInt64LE(off);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new PlanFileError(`${source} is corrupt: ${what} ${v} is out of range`);
+  return Number(v);
+}
+
+/** Decodes a version-3 set file; every plan in it is decoded (and checked) as a version-2 file. */
+export function decodePlanSet(buf: Buffer, source = 'plan set file'): PlanSetFile {
+  if (buf.length < PLAN_HEADER_BYTES || buf.toString('latin1', 0, 8) !== PLAN_MAGIC) {
+    throw new PlanFileError(`${source} is not a memoplan plan file`);
+  }
+  const version = buf.readUInt32LE(8);
+  if (version !== PLAN_SET_VERSION) throw new PlanFileError(`${source} has plan format version ${version}, not a plan set (version ${PLAN_SET_VERSION})`);
+  const headerSize = buf.readUInt32LE(12);
+  if (headerSize !== PLAN_HEADER_BYTES) throw new PlanFileError(`${source} is corrupt: header size ${headerSize}, expected ${PLAN_HEADER_BYTES}`);
+  const kBig = buf.readBigUInt64LE(16);
+  if (kBig === 0n || kBig > BigInt(PLAN_SET_MAX_PLANS)) {
+    throw new PlanFileError(`${source} is corrupt: plan count ${kBig}, a plan set holds 1..${PLAN_SET_MAX_PLANS}`);
+  }
+  const k = Number(kBig);
+  const dirEnd = PLAN_HEADER_BYTES + k * PLAN_SET_DIR_BYTES;
+  if (buf.length < dirEnd) throw new PlanFileError(`${source} is truncated: ${buf.length} bytes, its directory of ${k} plans ends at ${dirEnd}`);
+  if (fnv1a32(buf.subarray(PLAN_HEADER_BYTES)) !== buf.readUInt32LE(40)) throw new PlanFileError(`${source} is corrupt: checksum mismatch`);
+  const flags = buf.readUInt32LE(44);
+  if (flags !== 0) throw new PlanFileError(`${source} has flags 0x${flags.toString(16)}; none are defined`);
+  if (buf.subarray(48, PLAN_HEADER_BYTES).some((b) => b !== 0)) throw new PlanFileError(`${source} is corrupt: reserved header bytes 48..127 are not zero`);
+  const setId = safeU64(buf, 24, source, 'set_id');
+  const sizeFloor = safeU64(buf, 32, source, 'size_floor');
+  const plans: PlanSetMember[] = [];
+  let expect = dirEnd;
+  for (let i = 0; i < k; i++) {
+    const d = PLAN_HEADER_BYTES + i * PLAN_SET_DIR_BYTES;
+    const offset = buf.readBigUInt64LE(d);
+    const length = buf.readBigUInt64LE(d + 8);
+    if (offset !== BigInt(expect)) {
+      throw new PlanFileError(`${source} is corrupt: plan ${i} is at offset ${offset}, expected ${expect} (plans are contiguous, in directory order, after the directory)`);
+    }
+    if (length < BigInt(PLAN_HEADER_BYTES) || offset + length > BigInt(buf.length)) {
+      throw new PlanFileError(`${source} is corrupt: plan ${i} has length ${length} at offset ${offset}, outside the file's ${buf.length} bytes or shorter than a plan header`);
+    }
+    const end = expect + Number(length);
+    const plan = decodePlanFile(buf.subarray(expect, end), `${source} (plan ${i})`);
+    plans.push({ plan, key: buf.readBigUInt64LE(d + 16), seen: safeU64(buf, d + 24, source, `plan ${i}'s seen`) });
+    expect = end;
+  }
+  if (expect !== buf.length) throw new PlanFileError(`${source} is padded: ${buf.length} bytes, its last plan ends at ${expect}`);
+  checkSetMembers(plans, sizeFloor, source);
+  return { setId, sizeFloor, plans };
+}
+
+/** A plan file of version 2 (as a set of one) or 3. */
+export function decodePlanAny(buf: Buffer, source = 'plan file'): AnyPlanFile {
+  if (buf.length >= PLAN_HEADER_BYTES && buf.toString('latin1', 0, 8) === PLAN_MAGIC && buf.readUInt32LE(8) === PLAN_SET_VERSION) {
+    return { version: 3, ...decodePlanSet(buf, source) };
+  }
+  const plan = decodePlanFile(buf, source);
+  return { version: 2, setId: 0, sizeFloor: plan.sizeFloor, plans: [{ plan, key: 0n, seen: 0 }] };
+}
+
+export function writePlanSet(file: string, s: PlanSetFile): void {
+  writeFileAtomic(file, encodePlanSet(s), 'plan set file');
+}
+
+/** A plan file of either version: a regular file of at most 1 GiB. */
+export function readPlanAny(file: string): AnyPlanFile {
+  return decodePlanAny(readInputFile(file, 'plan file'), file);
 }
