@@ -2,19 +2,25 @@ import type { DB } from './db';
 import type { IterationInput } from '../plan/iteration';
 import type { PlannerResult } from '../plan/types';
 
+/** A plan's membership of a plan set: the set and the iterations seen with its signature. */
+export interface PlanSetMembership {
+  setId: number;
+  seen: number;
+}
+
 /** Stores one validated plan and its buffers; returns the plan id. */
-export function storePlan(db: DB, input: IterationInput, r: PlannerResult, isBest: boolean): number {
+export function storePlan(db: DB, input: IterationInput, r: PlannerResult, isBest: boolean, set?: PlanSetMembership): number {
   return db.transaction(() => {
     const info = db
       .prepare(
         `INSERT INTO plans (session_id, iteration_id, algorithm, arena_bytes, lower_bound_bytes, baseline_span_bytes, seconds,
-           optimal, is_best, buffers, unplannable_allocs, unplannable_bytes, signature, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           optimal, is_best, buffers, unplannable_allocs, unplannable_bytes, signature, created_at, set_id, set_seen)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         input.sessionId, input.iterationId, r.algorithm, r.arenaBytes, r.lowerBound, input.baselineSpanBytes, r.seconds,
         r.optimal ? 1 : 0, isBest ? 1 : 0, input.buffers.length, input.unplannable.count, input.unplannable.bytes,
-        input.signature, new Date().toISOString(),
+        input.signature, new Date().toISOString(), set?.setId ?? null, set?.seen ?? null,
       );
     const planId = Number(info.lastInsertRowid);
     const ins = db.prepare(
@@ -38,4 +44,49 @@ export function loadPlan(db: DB, planId: number): StoredPlan | null {
   if (!p) return null;
   const entries = db.prepare(`SELECT offset, size, align FROM plan_buffers WHERE plan_id = ? ORDER BY ordinal`).all(planId) as StoredPlan['entries'];
   return { ...p, entries };
+}
+
+/** A new, empty plan set of a session; returns its id. */
+export function createPlanSet(db: DB, sessionId: number, algorithm: string): number {
+  const info = db.prepare(`INSERT INTO plan_sets (session_id, algorithm, created_at) VALUES (?, ?, ?)`).run(sessionId, algorithm, new Date().toISOString());
+  return Number(info.lastInsertRowid);
+}
+
+export interface PlanSetRow {
+  id: number;
+  session_id: number;
+  algorithm: string;
+  created_at: string;
+  /** Its plans in set order (plans.id), each with the iteration it was made for. */
+  plans: { plan_id: number; iteration_number: number; seen: number; arena_bytes: number; signature: string }[];
+}
+
+/** A plan set and its members, in set order; null when there is no such set. */
+export function loadPlanSet(db: DB, setId: number): PlanSetRow | null {
+  const s = db.prepare(`SELECT id, session_id, algorithm, created_at FROM plan_sets WHERE id = ?`).get(setId) as Omit<PlanSetRow, 'plans'> | undefined;
+  if (!s) return null;
+  const plans = db
+    .prepare(
+      `SELECT p.id AS plan_id, i.number AS iteration_number, coalesce(p.set_seen, 0) AS seen, p.arena_bytes, p.signature
+       FROM plans p JOIN iterations i ON i.id = p.iteration_id WHERE p.set_id = ? ORDER BY p.id`,
+    )
+    .all(setId) as PlanSetRow['plans'];
+  return { ...s, plans };
+}
+
+export interface IterationListRow {
+  id: number;
+  number: number;
+  thread_id: number;
+  begin_seq: number;
+  end_seq: number | null;
+  signature: string | null;
+}
+
+/** Every iteration of a session in the order they began (null: no such session). */
+export function listIterations(db: DB, sessionId: number): IterationListRow[] | null {
+  if (!db.prepare(`SELECT 1 FROM sessions WHERE id = ?`).get(sessionId)) return null;
+  return db
+    .prepare(`SELECT id, number, thread_id, begin_seq, end_seq, signature FROM iterations WHERE session_id = ? ORDER BY begin_seq, id`)
+    .all(sessionId) as IterationListRow[];
 }

@@ -313,6 +313,28 @@ export const MIGRATIONS: readonly string[] = [
   -- The Python stack of the scope (stacks.id); NULL outside Python or for names without one.
   ALTER TABLE ops ADD COLUMN stack_id INTEGER;
   `,
+  // 7: plan sets (memoplan plan --signatures all, docs/PLAN_FORMAT.md "Plan sets"): one plan per
+  // iteration signature of a session, grouped. A set's plans are its members in plans.id order
+  // (the order of the set file's directory).
+  `
+  CREATE TABLE plan_sets (
+    id            INTEGER PRIMARY KEY,
+    session_id    INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    algorithm     TEXT NOT NULL,          -- the --algorithm asked for
+    created_at    TEXT NOT NULL
+  );
+  CREATE INDEX plan_sets_session ON plan_sets(session_id);
+  ALTER TABLE plans ADD COLUMN set_id INTEGER REFERENCES plan_sets(id) ON DELETE SET NULL;
+  -- Iterations of the recording with the plan's signature (after the size floor): the set
+  -- file's directory field seen. NULL for plans outside a set.
+  ALTER TABLE plans ADD COLUMN set_seen INTEGER;
+  CREATE INDEX plans_set ON plans(set_id) WHERE set_id IS NOT NULL;
+  -- A replay of a plan set: plans of the set that served an iteration (all threads), and
+  -- iterations in which no plan of the set was left (trace header offsets 160 and 168).
+  ALTER TABLE replays ADD COLUMN signatures_served INTEGER;
+  ALTER TABLE replays ADD COLUMN iterations_unplanned INTEGER;
+  ALTER TABLE replays ADD COLUMN set_id INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
