@@ -16,10 +16,25 @@ export interface PlanStats {
   iterationsServed: number | null;
   retirements: number | null;
   refusal: string | null;
+  /** A plan set: plans that served at least one iteration (null: not reported, an older interposer). */
+  signaturesServed: number | null;
+  /** A plan set: iterations in which no plan was left (0 with a single plan). */
+  iterationsUnplanned: number | null;
+  /** One per plan of the set, in directory order; null when not reported. */
+  signatures: PlanSignatureStats[] | null;
+}
+
+/** What one plan of a set served (MEMOPLAN_PLAN_STATS "signatures"). */
+export interface PlanSignatureStats {
+  signature: string;
+  iterationsServed: number | null;
+  hits: number | null;
+  misses: number | null;
 }
 
 export const NO_PLAN_STATS: PlanStats = {
   status: null, hits: null, misses: null, hitBytes: null, missBytes: null, arenaBytes: null, iterationsServed: null, retirements: null, refusal: null,
+  signaturesServed: null, iterationsUnplanned: null, signatures: null,
 };
 
 /** The interposer's status codes (native/interposer/plan.h). */
@@ -34,7 +49,8 @@ export function readPlanStats(file: string): PlanStats {
     return NO_PLAN_STATS;
   }
   if (typeof j !== 'object' || j === null) return NO_PLAN_STATS;
-  const num = (k: string) => (typeof j[k] === 'number' && Number.isFinite(j[k]) ? (j[k] as number) : null);
+  const numOf = (o: Record<string, unknown>, k: string) => (typeof o[k] === 'number' && Number.isFinite(o[k]) ? (o[k] as number) : null);
+  const num = (k: string) => numOf(j, k);
   const str = (k: string) => (j[k] === undefined || j[k] === null || j[k] === '' ? null : String(j[k]));
   return {
     status: typeof j.status === 'number' ? STATUS_NAMES[j.status] ?? `status ${j.status}` : str('status'),
@@ -46,5 +62,12 @@ export function readPlanStats(file: string): PlanStats {
     iterationsServed: num('iterations_served'),
     retirements: num('retirements'),
     refusal: str('refusal'),
+    signaturesServed: num('signatures_served'),
+    iterationsUnplanned: num('iterations_unplanned'),
+    signatures: Array.isArray(j.signatures)
+      ? (j.signatures as unknown[])
+          .filter((x): x is Record<string, unknown> => typeof x === 'object' && x !== null)
+          .map((x) => ({ signature: String(x.signature ?? ''), iterationsServed: numOf(x, 'iterations_served'), hits: numOf(x, 'hits'), misses: numOf(x, 'misses') }))
+      : null,
   };
 }

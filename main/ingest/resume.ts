@@ -33,7 +33,7 @@ const TRACE_FILE = /^trace-(\d+)-(\d+)\.mpt$/;
 /** Written into a kept trace folder by memoplan record: how the target ended ({exitCode, signal, sessionId, dbFile}). */
 export const RECORDER_END_FILE = 'recorder-end.json';
 const CHUNK_MAGIC = 0x4b43504d; // 'MPCK'
-const HEADER_READ = 160;
+const HEADER_READ = 176;
 /** Records appended per transaction (and events fed to the lifetime builder per transaction). */
 const BATCH_RECORDS = 250_000;
 const TWO32 = 4294967296;
@@ -580,5 +580,8 @@ function addCounters(a: PlanCounters, b: PlanCounters): PlanCounters {
     retirements: a.retirements + b.retirements,
     status: Math.max(a.status, b.status),
     refusal: a.refusal || b.refusal,
+    // A process's own count: plans served in several processes count once in each.
+    signaturesServed: Math.max(a.signaturesServed, b.signaturesServed),
+    iterationsUnplanned: a.iterationsUnplanned + b.iterationsUnplanned,
   };
 }

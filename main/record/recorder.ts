@@ -250,5 +250,8 @@ function addCounters(a: PlanCounters, b: PlanCounters): PlanCounters {
     retirements: a.retirements + b.retirements,
     status: Math.max(a.status, b.status),
     refusal: a.refusal || b.refusal,
+    // A process's own count: plans served in several processes count once in each.
+    signaturesServed: Math.max(a.signaturesServed, b.signaturesServed),
+    iterationsUnplanned: a.iterationsUnplanned + b.iterationsUnplanned,
   };
 }

@@ -10,7 +10,7 @@ export const TRACE_MAGIC = 'MPTRACE\0';
 export const TRACE_VERSION = 1;
 export const RECORD_SIZE = 32;
 export const HEADER_BYTES = 4096;
-const HEADER_READ = 152;
+const HEADER_READ = 176;
 const CHUNK_MAGIC = 0x4b43504d; // 'MPCK'
 const FLAG_CLEAN_EXIT = 1;
 const FLAG_FORK_CHILD = 2;
@@ -47,6 +47,10 @@ export interface PlanCounters {
   /** 0 no plan, 1 loaded and observing, 2 serving, 3 refused */
   status: number;
   refusal: number;
+  /** Plans of a plan set that served at least one iteration, all threads (offset 160). */
+  signaturesServed: number;
+  /** Iterations in which no plan of a set was left, all threads; 0 with a single plan (offset 168). */
+  iterationsUnplanned: number;
 }
 
 /** A batch of decoded records of one thread, columnar. */
@@ -127,6 +131,8 @@ export function parseHeader(buf: Buffer): TraceHeader {
       retirements: u64num(buf, 136),
       status: buf.readUInt32LE(144),
       refusal: buf.readUInt32LE(148),
+      signaturesServed: u64num(buf, 160),
+      iterationsUnplanned: u64num(buf, 168),
     },
   };
 }
