@@ -42,6 +42,13 @@ export function isMarkerKind(kind: number): boolean {
   return kind >= 32;
 }
 
+/**
+ * The interposer's marker at the end of a served iteration (plan mode): addr = hits, size =
+ * misses, and its scope field is the index of the serving plan in the plan set, plus 1, not a
+ * name id (docs/TRACE_FORMAT.md); the ingest stores no scope for it.
+ */
+export const KIND_PLAN_ITER = 36;
+
 export const RECORD_FLAG_FAILED = 1;
 /** Record flags bit1: made inside the agent's own code (memoplan_agent_enter/leave): the
  *  profiler's allocation, left out of iteration signatures and plans. */

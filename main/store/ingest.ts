@@ -2,7 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import type { DB } from './db';
 import type { RecordBatch } from '../record/trace-reader';
 import type { StreamEvent } from './lifetimes';
-import { isMarkerKind } from '../../shared/trace-kinds';
+import { isMarkerKind, KIND_PLAN_ITER } from '../../shared/trace-kinds';
 
 const COLS = 8;
 const ROWS_PER_STATEMENT = 64;
@@ -63,7 +63,8 @@ export class EventWriter {
         addr: batch.addr[r],
         size: batch.size[r],
         align: a === 0 ? 0 : 2 ** a,
-        scope: batch.scope[r] === 0 ? null : scopeOf(batch.scope[r]),
+        // plan_iter's scope is a plan index + 1, not a name id
+        scope: batch.scope[r] === 0 || kind === KIND_PLAN_ITER ? null : scopeOf(batch.scope[r]),
         flags: batch.flags[r],
       };
       out.push(e);
