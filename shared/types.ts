@@ -108,7 +108,12 @@ export interface ArmReport {
 /** `memoplan replay -- CMD --json`: what a run in plan mode was served. */
 export interface ReplaySummary {
   session: number;
+  /** The single plan run; null for a plan set or a file that could not be decoded. */
   plan_id: number | null;
+  /** The plan set run (set:ID, or a set file's set_id); null for a single plan. */
+  set_id: number | null;
+  /** Plans in the file: 1 for a single plan, k for a set; null when it could not be decoded. */
+  plans: number | null;
   plan_file: string;
   threads: number;
   status: string;
@@ -120,6 +125,10 @@ export interface ReplaySummary {
   arena_bytes: number;
   iterations_served: number;
   retirements: number;
+  /** Plans of the set that served at least one iteration (trace header 160); 0 for a single plan the native side does not count. */
+  signatures_served: number;
+  /** Iterations in which no plan of the set was left (trace header 168); always 0 with a single plan. */
+  iterations_unplanned: number;
   exit_code: number;
   latencies_ms: number[];
   median_latency_ms: number | null;

@@ -1,10 +1,8 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../../shared/errors';
 import type { DB } from '../store/db';
-import { planFileFromDb } from '../plan/plan-export';
-import { PlanFileError, readPlanFile, writePlanFile } from '../plan/plan-file';
+import { resolvePlanArg, type PlanSource } from '../plan/plan-source';
 import { resolveExecutable } from '../record/launch';
 import { looksLikePython, resolvePython, type PythonInfo } from '../record/python';
 import { DEFAULT_ALLOCATORS, discoverAllocators, isPlanArmName, KNOWN_ALLOCATORS, type Allocator } from './allocators';
@@ -40,14 +38,7 @@ export interface Arm {
   threads: number;
 }
 
-export interface PlanSource {
-  file: string;
-  planId: number | null;
-  /** Set when the file was written from the database into a temporary folder. */
-  tmpDir: string | null;
-  /** The plan file could not be decoded: passed on, the interposer refuses it. */
-  invalid: string | null;
-}
+export type { PlanSource };
 
 export interface RunSpec {
   argv: string[];
@@ -107,24 +98,9 @@ export function resolveTarget(command: string[], cwd: string, env: NodeJS.Proces
   return { argv, python, notes };
 }
 
-/** --plan ID|FILE: a plan id of this database (written to a temporary plan file) or a plan file. */
+/** --plan ID|set:ID|FILE: a plan or plan set of this database (written to a temporary plan file), or a plan file. */
 export function resolvePlan(db: DB, dbFile: string, plan: string): PlanSource {
-  if (/^\d+$/.test(plan) && !fs.existsSync(plan)) {
-    const pf = planFileFromDb(db, Number(plan));
-    const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'memoplan-ab-plan-'));
-    const file = path.join(tmpDir, `plan-${pf.planId}.plan`);
-    writePlanFile(file, pf);
-    return { file, planId: pf.planId, tmpDir, invalid: null };
-  }
-  const file = path.resolve(plan);
-  if (!fs.existsSync(file)) throw new UserError(`plan not found: ${plan} (neither a plan id in ${dbFile} nor a file)`);
-  try {
-    const pf = readPlanFile(file);
-    return { file, planId: pf.planId, tmpDir: null, invalid: null };
-  } catch (err) {
-    if (!(err instanceof PlanFileError)) throw err;
-    return { file, planId: null, tmpDir: null, invalid: err.message };
-  }
+  return resolvePlanArg(db, dbFile, plan, 'memoplan-ab-plan-');
 }
 
 export function buildSpec(o: AbOptions, db: DB, dbFile: string): RunSpec {

@@ -19,7 +19,7 @@ export function createAbRun(db: DB, spec: RunSpec, host: HostInfo, seed: number,
       warmup: spec.warmup,
       iterations: spec.iterations,
       baseline: spec.baseline,
-      plan: spec.plan ? { file: spec.plan.tmpDir ? null : spec.plan.file, plan_id: spec.plan.planId } : null,
+      plan: spec.plan ? { file: spec.plan.tmpDir ? null : spec.plan.file, plan_id: spec.plan.planId, set_id: spec.plan.setId } : null,
       run_timeout_ms: spec.runTimeoutMs,
       ...(spec.cell ? { sweep_cell: spec.cell } : {}),
     };

@@ -1,7 +1,8 @@
 import type { DB } from '../store/db';
 import { UserError } from '../../shared/errors';
+import { loadPlanSet } from '../store/plans';
 import { loadIteration, type IterationInput } from './iteration';
-import type { PlanEntry, PlanFile } from './plan-file';
+import type { PlanEntry, PlanFile, PlanSetFile } from './plan-file';
 
 /**
  * The plan file of a stored plan: every allocation of its iteration in order, the planned ones
@@ -32,7 +33,29 @@ export function planFileFromDb(db: DB, planId: number): PlanFile & { sessionId: 
     sessionId: p.session_id,
     arenaBytes: p.arena_bytes,
     signature: input.planSignature,
-      sizeFloor: input.sizeFloor,
+    sizeFloor: input.sizeFloor,
     entries: planEntries(input, new Map(rows.map((r) => [r.ordinal, r.offset]))),
   };
+}
+
+/** `--plan set:ID` names a plan set of the database (memoplan plan --signatures all). */
+export const PLAN_SET_PREFIX = 'set:';
+
+/** The set id of a `set:ID` argument; null for anything else. */
+export function parsePlanSetArg(arg: string): number | null {
+  const m = /^set:(\d{1,15})$/.exec(arg);
+  return m ? Number(m[1]) : null;
+}
+
+/** The version-3 set file of a stored plan set: its plans in set order (plans.id), key 0. */
+export function planSetFileFromDb(db: DB, setId: number): PlanSetFile & { sessionId: number } {
+  const set = loadPlanSet(db, setId);
+  if (!set) throw new UserError(`no plan set ${setId} in this database`);
+  if (set.plans.length === 0) throw new UserError(`plan set ${setId} has no plans left (they were deleted)`);
+  const plans = set.plans.map((m) => {
+    const p = planFileFromDb(db, m.plan_id);
+    const plan: PlanFile = { planId: p.planId, arenaBytes: p.arenaBytes, signature: p.signature, sizeFloor: p.sizeFloor, entries: p.entries };
+    return { plan, key: 0n, seen: m.seen };
+  });
+  return { setId, sessionId: set.session_id, sizeFloor: plans[0].plan.sizeFloor, plans };
 }

@@ -1,11 +1,9 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { DB } from '../store/db';
 import { UserError } from '../../shared/errors';
 import type { ReplaySummary } from '../../shared/types';
-import { planFileFromDb } from '../plan/plan-export';
-import { PlanFileError, readPlanFile, writePlanFile } from '../plan/plan-file';
+import { resolvePlanArg } from '../plan/plan-source';
 import { record, type RecordOptions, type RecordResult } from '../record/record';
 
 /**
@@ -20,7 +18,7 @@ export const PLAN_STATUS = ['no plan', 'observing (no iteration matched the plan
 export interface ReplayOptions {
   db: DB;
   dbFile: string;
-  /** A plan id in the database, or a plan file. */
+  /** A plan id in the database, set:ID (a plan set in the database), or a plan file (a single plan or a set). */
   plan: string;
   threads: number;
   command: string[];
@@ -38,28 +36,13 @@ export interface ReplayOptions {
 export type { ReplaySummary };
 
 export async function replayLive(o: ReplayOptions): Promise<{ summary: ReplaySummary; result: RecordResult }> {
-  let planFile: string;
-  let planId: number | null = null;
-  let tmpDir: string | null = null;
-  if (/^\d+$/.test(o.plan) && !fs.existsSync(o.plan)) {
-    const pf = planFileFromDb(o.db, Number(o.plan));
-    tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'memoplan-replay-'));
-    planFile = path.join(tmpDir, `plan-${pf.planId}.plan`);
-    writePlanFile(planFile, pf);
-    planId = pf.planId;
-  } else {
-    planFile = path.resolve(o.plan);
-    if (!fs.existsSync(planFile)) throw new UserError(`plan not found: ${o.plan} (neither a plan id in ${o.dbFile} nor a file)`);
-    try {
-      const pf = readPlanFile(planFile);
-      planId = pf.planId;
-    } catch (err) {
-      if (!(err instanceof PlanFileError)) throw err;
-      // Passed on anyway: the interposer refuses it too, and the target runs unplanned.
-      o.onNote?.(`${err.message}: the interposer will refuse it and the target runs unplanned`);
-    }
-  }
   if (!Number.isInteger(o.threads) || o.threads < 1) throw new UserError('--threads must be at least 1');
+  const src = resolvePlanArg(o.db, o.dbFile, o.plan, 'memoplan-replay-');
+  const planFile = src.file;
+  const planId = src.planId;
+  const tmpDir = src.tmpDir;
+  // Passed on anyway: the interposer refuses it too, and the target runs unplanned.
+  if (src.invalid) o.onNote?.(`${src.invalid}: the interposer will refuse it and the target runs unplanned`);
   try {
     const result = await record({
       db: o.db,
@@ -75,7 +58,7 @@ export async function replayLive(o: ReplayOptions): Promise<{ summary: ReplaySum
       onProgress: o.onProgress,
       onStart: o.onStart,
       onIngest: o.onIngest,
-      name: `replay of plan ${planId ?? path.basename(planFile)}`,
+      name: `replay of ${planId !== null ? `plan ${planId}` : src.setId !== null ? `plan set ${src.setId}` : `plan ${path.basename(planFile)}`}`,
       env: { ...process.env, MEMOPLAN_PLAN: planFile, MEMOPLAN_SERVING_THREADS: String(o.threads) },
     });
     const c = result.plan;
@@ -92,6 +75,8 @@ export async function replayLive(o: ReplayOptions): Promise<{ summary: ReplaySum
     const summary: ReplaySummary = {
       session: result.sessionId,
       plan_id: planId,
+      set_id: src.setId,
+      plans: src.plans,
       plan_file: planFile,
       threads: o.threads,
       status: PLAN_STATUS[c?.status ?? 0] ?? `status ${c?.status}`,
@@ -103,6 +88,8 @@ export async function replayLive(o: ReplayOptions): Promise<{ summary: ReplaySum
       arena_bytes: c?.arenaBytes ?? 0,
       iterations_served: c?.iterationsServed ?? 0,
       retirements: c?.retirements ?? 0,
+      signatures_served: c?.signaturesServed ?? 0,
+      iterations_unplanned: c?.iterationsUnplanned ?? 0,
       exit_code: result.exitCode,
       latencies_ms: latencies,
       median_latency_ms: sorted.length ? sorted[sorted.length >> 1] : null,
@@ -110,11 +97,13 @@ export async function replayLive(o: ReplayOptions): Promise<{ summary: ReplaySum
     o.db
       .prepare(
         `INSERT INTO replays (session_id, plan_id, plan_file, threads, status, refusal, hits, misses, hit_bytes, miss_bytes,
-           arena_bytes, iterations_served, retirements) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           arena_bytes, iterations_served, retirements, signatures_served, iterations_unplanned, set_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         result.sessionId, planId, planFile, o.threads, c?.status ?? 0, c && c.refusal ? String(c.refusal) : null, hits, misses,
         hitBytes, missBytes, summary.arena_bytes, summary.iterations_served, summary.retirements,
+        summary.signatures_served, summary.iterations_unplanned, src.setId,
       );
     return { summary, result };
   } finally {

@@ -186,6 +186,8 @@ runTask(async (): Promise<RecordDone | ReplayDone> => {
     const s: ReplayLiveSummary = {
       session: summary.session,
       plan_id: summary.plan_id,
+      set_id: summary.set_id,
+      plans: summary.plans,
       threads: summary.threads,
       status: summary.status,
       unplanned: summary.status !== 'serving',
@@ -197,6 +199,8 @@ runTask(async (): Promise<RecordDone | ReplayDone> => {
       arena_bytes: summary.arena_bytes,
       iterations_served: summary.iterations_served,
       retirements: summary.retirements,
+      signatures_served: summary.signatures_served,
+      iterations_unplanned: summary.iterations_unplanned,
       exit_code: summary.exit_code,
       latencies_ms: summary.latencies_ms,
       median_latency_ms: summary.median_latency_ms,
