@@ -186,7 +186,8 @@ export function buildProgram(): Command {
     .option('--time-limit <seconds>', 'time limit of the exact solver', '10')
     .option('--out <plan>', 'write the plan file for the interposer (sessions only)')
     .option('--offsets <file.csv>', 'write the best plan as id,lower,upper,size,offset')
-    .option('--json', 'print a JSON array, one object per planner')
+    .option('--signatures <which>', 'all: plan every iteration signature of the session (batch sizes, lengths) as one plan set; --out writes a set file')
+    .option('--json', 'print a JSON array, one object per planner (with --signatures: one JSON object for the set)')
     .action(async (opts) => {
       await runPlanCommand(opts);
     });
@@ -198,7 +199,7 @@ export function buildProgram(): Command {
         'with --at K: the planned arena and the recorded addresses after event K of the plan\'s iteration',
     )
     .option('--db <file>', 'database file', DEFAULT_DB)
-    .requiredOption('--plan <id|file>', 'a plan id in the database, or a plan file written by memoplan plan --out')
+    .requiredOption('--plan <id|set:id|file>', 'a plan id in the database, set:ID for a plan set in it, or a plan file written by memoplan plan --out (a single plan or a set)')
     .addOption(new Option('--threads <n>', 'serving threads (passed to the workload as MEMOPLAN_SERVING_THREADS)').default(1).argParser(parsePositiveInt('--threads')))
     .addOption(new Option('--at <k>', 'offline: the state after event k of the iteration').argParser(parsePositiveInt('--at')))
     .option('--python <path>', 'Python interpreter for a Python target (or MEMOPLAN_PYTHON)')
@@ -236,9 +237,13 @@ export function buildProgram(): Command {
         else {
           const pct = (x: number | null) => (x === null ? '-' : (100 * x).toFixed(3) + '%');
           note(
-            `plan ${summary.plan_id ?? summary.plan_file}: ${summary.status}; hits ${fmt(summary.hits)}, misses ${fmt(summary.misses)} ` +
+            `${summary.plan_id !== null ? `plan ${summary.plan_id}` : summary.set_id !== null ? `plan set ${summary.set_id}` : `plan ${summary.plan_file}`}: ${summary.status}; hits ${fmt(summary.hits)}, misses ${fmt(summary.misses)} ` +
               `(hit rate ${pct(summary.hit_rate)}, bytes ${pct(summary.byte_hit_rate)}), fallback ${fmt(summary.fallback_bytes)} B, ` +
-              `arena ${fmt(summary.arena_bytes)} B, ${summary.iterations_served} iterations served; session ${summary.session}`,
+              `arena ${fmt(summary.arena_bytes)} B, ${summary.iterations_served} iterations served` +
+              (summary.set_id !== null || (summary.plans ?? 1) > 1
+                ? ` (${summary.signatures_served} of ${summary.plans ?? '?'} signatures served, ${summary.iterations_unplanned} iterations unplanned)`
+                : '') +
+              `; session ${summary.session}`,
           );
           note(`per-iteration latency (ms): ${summary.latencies_ms.map((x) => x.toFixed(2)).join(' ')}`);
           if (summary.status !== 'serving') note(`the target ran unplanned: ${unplannedReason(db, summary.session, summary.latencies_ms.length)}`);

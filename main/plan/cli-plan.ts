@@ -5,6 +5,7 @@ import { checkDistinctOutputs, checkOutputFile, databaseFiles, readInputFile, wr
 import { isPlannerName, PLANNER_NAMES, offsetsCsvBytes, parseInstanceColumns, plan, type InstanceColumns, type PlannerName } from './index';
 import { AMBIGUOUS_SMALL_BYTES, type IterationInput } from './iteration';
 import { planSession, toRows } from './plan-session';
+import { planSessionSet } from './plan-set';
 
 export { toRows } from './plan-session';
 
@@ -19,6 +20,8 @@ export interface PlanCommandOptions {
   timeLimit: string;
   out?: string;
   offsets?: string;
+  /** `all`: one plan per iteration signature of the session, as a plan set (plan-set.ts). */
+  signatures?: string;
   json?: boolean;
 }
 
@@ -28,6 +31,13 @@ export async function runPlanCommand(o: PlanCommandOptions): Promise<void> {
   }
   const timeLimit = Number(o.timeLimit);
   if (!Number.isFinite(timeLimit) || timeLimit <= 0) throw new UserError(`--time-limit must be a positive number of seconds, got '${o.timeLimit}'`);
+  if (o.signatures !== undefined) {
+    if (o.signatures !== 'all') throw new UserError(`--signatures takes only 'all' (every iteration signature of the session), got '${o.signatures}'`);
+    if (o.session === undefined) throw new UserError('--signatures goes with --session: it plans every iteration signature of a recorded session');
+    if (o.instance !== undefined) throw new UserError('--signatures goes with --session, not --instance');
+    if (o.iteration !== undefined) throw new UserError('give either --signatures all (every signature) or --iteration N (one iteration), not both');
+    if (o.offsets !== undefined) throw new UserError('--offsets writes one plan\'s offsets; with --signatures use --out for the set file');
+  }
   if ((o.instance === undefined) === (o.session === undefined)) {
     throw new UserError('give exactly one of --instance FILE.csv or --session ID');
   }
@@ -37,6 +47,7 @@ export async function runPlanCommand(o: PlanCommandOptions): Promise<void> {
   if (o.out !== undefined && o.instance === undefined) checkOutputFile(o.out, { what: 'plan file', option: '--out', inputs, inputWhat });
   if (o.offsets !== undefined) checkOutputFile(o.offsets, { what: 'offsets CSV', option: '--offsets', inputs, inputWhat });
   if (o.out !== undefined && o.offsets !== undefined) checkDistinctOutputs({ path: o.out, option: '--out' }, { path: o.offsets, option: '--offsets' });
+  if (o.signatures !== undefined) return planSetCommand(o, o.session!, timeLimit);
   if (o.session !== undefined) return planSessionCommand(o, o.session, timeLimit);
   if (o.iteration !== undefined) throw new UserError('--iteration goes with --session');
   const file = o.instance!;
@@ -82,6 +93,41 @@ async function planSessionCommand(o: PlanCommandOptions, sessionId: number, time
     printRows(rows, input.buffers.length);
     process.stdout.write(`system allocator address span for the same buffers: ${fmtBytes(input.baselineSpanBytes)}\n`);
     process.stdout.write(`stored as plan ${best.plan_id} (best)${o.out ? `, plan file ${o.out}` : ''}\n`);
+  } finally {
+    db.close();
+  }
+}
+
+async function planSetCommand(o: PlanCommandOptions, sessionId: number, timeLimit: number): Promise<void> {
+  const db = openDatabase(o.db, { create: false, check: true });
+  try {
+    const r = planSessionSet(db, sessionId, { algorithm: o.algorithm as PlannerName, timeLimitSeconds: timeLimit, out: o.out });
+    if (o.json) {
+      process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+      return;
+    }
+    process.stdout.write(
+      `session ${sessionId}: ${r.plans.length} signature${r.plans.length === 1 ? '' : 's'} planned as plan set ${r.set_id} ` +
+        `(${o.algorithm}, up to ${r.seconds_per_plan.toFixed(2)} s each${r.size_floor > 0 ? `, size floor ${r.size_floor} bytes` : ''})\n`,
+    );
+    const head = ['signature', 'iterations seen', 'buffers', 'arena bytes', 'lower bound', 'ratio', 'plan id'];
+    const cells = r.plans.map((p) => [
+      p.signature,
+      p.iterations_seen.toLocaleString('en-US'),
+      p.buffers.toLocaleString('en-US'),
+      p.arena_bytes.toLocaleString('en-US'),
+      p.lower_bound_bytes.toLocaleString('en-US'),
+      p.ratio.toFixed(4),
+      String(p.plan_id),
+    ]);
+    const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+    const line = (c: string[]) => c.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ');
+    process.stdout.write([line(head), ...cells.map(line)].join('\n') + '\n');
+    for (const p of r.plans) {
+      if (p.iteration_signatures.length > 1) process.stdout.write(`${p.signature}: iteration signatures ${p.iteration_signatures.join(', ')} are equal above the size floor: one plan\n`);
+    }
+    for (const l of r.left_out) process.stdout.write(`left out ${l.signature} (${l.iterations} iteration${l.iterations === 1 ? '' : 's'}): ${l.reason}\n`);
+    if (r.out) process.stdout.write(`plan set file ${r.out}\n`);
   } finally {
     db.close();
   }

@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { before, test } from 'node:test';
+import { PACKAGE_ROOT } from '../../main/paths';
+import { assertValid } from '../../main/plan/index';
+import { planSetFileFromDb } from '../../main/plan/plan-export';
+import { decodePlanSet, encodePlanSet, readPlanAny } from '../../main/plan/plan-file';
+import { resolvePlanArg } from '../../main/plan/plan-source';
+import { openDatabase } from '../../main/store/db';
+import type { ReplaySummary } from '../../shared/types';
+import { isOneLineError, runCli } from '../helpers/cli';
+import { tmpDir } from '../helpers/tmp';
+
+/**
+ * `memoplan plan --signatures all` on a recording whose iterations have three shapes (batch
+ * sizes 1, 2, 4): one plan per signature, grouped as a plan set, written as a version-3 file.
+ */
+
+const SHAPES = path.join(PACKAGE_ROOT, 'test', 'fixtures', 'plan', 'shapes.py');
+const ARGS = ['--shapes', '1,2,4', '--rounds', '3'];
+const dir = tmpDir();
+const dbFile = path.join(dir, 'sets.db');
+let sessionId = 0;
+
+async function recordSession(name: string, args: string[]): Promise<number> {
+  const r = await runCli(['record', '--quiet', '--db', dbFile, '--name', name, '--', 'python3', SHAPES, ...args]);
+  assert.equal(r.code, 0, r.stderr);
+  const db = openDatabase(dbFile);
+  const id = (db.prepare(`SELECT id FROM sessions WHERE name = ?`).get(name) as { id: number }).id;
+  db.close();
+  return id;
+}
+
+before(async () => {
+  sessionId = await recordSession('shapes', ARGS);
+});
+
+interface SetJson {
+  session: number;
+  set_id: number;
+  size_floor: number;
+  plans: { plan_id: number; signature: string; iterations_seen: number; buffers: number; arena_bytes: number; lower_bound_bytes: number; ratio: number }[];
+  left_out: { signature: string; iterations: number; reason: string }[];
+  out: string | null;
+}
+
+test('plan --signatures all: one valid plan per shape, stored as one set, written as a version-3 file', async () => {
+  const out = path.join(dir, 'shapes.plan');
+  const r = await runCli(['plan', '--db', dbFile, '--session', String(sessionId), '--signatures', 'all', '--algorithm', 'all', '--time-limit', '3', '--json', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as SetJson;
+  assert.equal(j.session, sessionId);
+  assert.ok(j.plans.length >= 3, `a plan for each of the 3 batch sizes: ${j.plans.length}`);
+  assert.equal(new Set(j.plans.map((p) => p.signature)).size, j.plans.length, 'signatures distinct');
+  assert.equal(j.size_floor, 4096, 'recorded with aten ops: the floor');
+  for (const p of j.plans) assert.ok(p.arena_bytes >= p.lower_bound_bytes && p.buffers > 0 && p.ratio >= 1);
+  // the three shapes are each seen 3 times; a shape's first time may add a signature of its own
+  assert.equal(j.plans.reduce((n, p) => n + p.iterations_seen, 0) + j.left_out.reduce((n, l) => n + l.iterations, 0), 9, 'every iteration accounted for');
+  assert.ok(j.plans.filter((p) => p.iterations_seen >= 2).length >= 3);
+
+  const set = readPlanAny(out);
+  assert.equal(set.version, 3);
+  assert.equal(set.setId, j.set_id);
+  assert.equal(set.sizeFloor, 4096);
+  assert.ok(set.plans.length >= 3);
+  assert.deepEqual(set.plans.map((m) => m.plan.planId), j.plans.map((p) => p.plan_id), 'directory order = the printed order');
+  assert.deepEqual(set.plans.map((m) => m.seen), j.plans.map((p) => p.iterations_seen));
+  assert.deepEqual(set.plans.map((m) => m.plan.signature), j.plans.map((p) => p.signature));
+  for (const m of set.plans) {
+    assert.equal(m.key, 0n);
+    assert.equal(m.plan.entries.length, parseInt(m.plan.signature.split('-')[0], 16), 'one entry per allocation the signature counts');
+    assert.ok(m.plan.entries.every((e) => e.size > 4096));
+  }
+
+  // The store: one plan_sets row, its plans valid (the validator's check, from the stored rows).
+  const db = openDatabase(dbFile);
+  try {
+    const setRow = db.prepare(`SELECT session_id, algorithm FROM plan_sets WHERE id = ?`).get(j.set_id);
+    assert.deepEqual(setRow, { session_id: sessionId, algorithm: 'all' });
+    const members = db.prepare(`SELECT id, set_seen, is_best FROM plans WHERE set_id = ? ORDER BY id`).all(j.set_id) as { id: number; set_seen: number; is_best: number }[];
+    assert.deepEqual(members.map((m) => m.id), j.plans.map((p) => p.plan_id));
+    assert.ok(members.every((m) => m.is_best === 1));
+    for (const p of j.plans) {
+      const bufs = db.prepare(`SELECT ordinal, offset, size, align, start, end FROM plan_buffers WHERE plan_id = ? ORDER BY ordinal`).all(p.plan_id) as {
+        ordinal: number; offset: number; size: number; align: number; start: number; end: number;
+      }[];
+      assert.equal(bufs.length, p.buffers);
+      assertValid(bufs.map((b) => ({ id: b.ordinal, start: b.start, end: b.end, size: b.size, align: b.align })), bufs.map((b) => b.offset));
+    }
+    // The same set from the database (replay --plan set:ID) is the same file, byte for byte.
+    const bytes = fs.readFileSync(out);
+    const fromDb = planSetFileFromDb(db, j.set_id);
+    assert.equal(fromDb.sessionId, sessionId);
+    assert.ok(encodePlanSet(fromDb).equals(bytes), 'set:ID exports the file --out wrote');
+    const src = resolvePlanArg(db, dbFile, `set:${j.set_id}`);
+    try {
+      assert.equal(src.setId, j.set_id);
+      assert.equal(src.planId, null);
+      assert.equal(src.plans, set.plans.length);
+      assert.ok(fs.readFileSync(src.file).equals(bytes));
+    } finally {
+      fs.rmSync(src.tmpDir!, { recursive: true, force: true });
+    }
+    const fileSrc = resolvePlanArg(db, dbFile, out);
+    assert.deepEqual({ ...fileSrc, file: path.basename(fileSrc.file) }, { file: 'shapes.plan', planId: null, setId: j.set_id, plans: set.plans.length, tmpDir: null, invalid: null });
+    assert.throws(() => resolvePlanArg(db, dbFile, 'set:999999'), /no plan set 999999/);
+  } finally {
+    db.close();
+  }
+  assert.deepEqual(decodePlanSet(fs.readFileSync(out)), { setId: set.setId, sizeFloor: set.sizeFloor, plans: set.plans });
+});
+
+test('the human table, and a replay of the set from the database: outputs bitwise equal, set counters reported', async () => {
+  const r = await runCli(['plan', '--db', dbFile, '--session', String(sessionId), '--signatures', 'all', '--algorithm', 'greedy-size']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /signatures? planned as plan set (\d+) \(greedy-size/);
+  assert.match(r.stdout, /signature\s+iterations seen\s+buffers\s+arena bytes\s+lower bound\s+ratio\s+plan id/);
+  const setId = Number(/plan set (\d+)/.exec(r.stdout)![1]);
+
+  // Whether or not this interposer serves sets yet, the outputs are the plain run's and the
+  // summary carries the set's fields (counters 0 where nothing was counted).
+  const plain = spawnSync('/usr/bin/python3', [SHAPES, ...ARGS], { encoding: 'utf8' });
+  assert.equal(plain.status, 0, plain.stderr);
+  const rep = await runCli(['replay', '--db', dbFile, '--plan', `set:${setId}`, '--json', '--', 'python3', SHAPES, ...ARGS]);
+  assert.equal(rep.code, 0, rep.stderr);
+  const outLines = (s: string) => s.split('\n').filter((l) => l.startsWith('out '));
+  assert.deepEqual(outLines(rep.stdout), outLines(plain.stdout), 'outputs bitwise equal');
+  const s = JSON.parse(rep.stdout.slice(rep.stdout.indexOf('\n{\n') + 1)) as ReplaySummary;
+  assert.equal(s.set_id, setId);
+  assert.equal(s.plan_id, null);
+  assert.ok(s.plans! >= 3);
+  assert.ok(Number.isInteger(s.signatures_served) && s.signatures_served >= 0 && s.signatures_served <= s.plans!);
+  assert.ok(Number.isInteger(s.iterations_unplanned) && s.iterations_unplanned >= 0);
+  const db = openDatabase(dbFile);
+  const row = db.prepare(`SELECT set_id, plan_id, signatures_served, iterations_unplanned FROM replays WHERE session_id = ?`).get(s.session);
+  db.close();
+  assert.deepEqual(row, { set_id: setId, plan_id: null, signatures_served: s.signatures_served, iterations_unplanned: s.iterations_unplanned });
+});
+
+test('bad --signatures use: a clear one-line error each, and nothing to plan', async () => {
+  const cases: [string[], RegExp][] = [
+    [['--session', String(sessionId), '--signatures', 'some'], /--signatures takes only 'all'/],
+    [['--session', String(sessionId), '--signatures', 'all', '--iteration', '2'], /either --signatures all .* or --iteration N/],
+    [['--signatures', 'all'], /--signatures goes with --session/],
+    [['--session', String(sessionId), '--signatures', 'all', '--offsets', path.join(dir, 'o.csv')], /with --signatures use --out/],
+    [['--session', '9999', '--signatures', 'all'], /no session 9999/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await runCli(['plan', '--db', dbFile, ...args]);
+    assert.notEqual(r.code, 0, args.join(' '));
+    assert.ok(isOneLineError(r.stderr), r.stderr);
+    assert.match(r.stderr, re);
+  }
+  // One forward only: its thread's first iteration, with one-off caches, is not planned.
+  const once = await recordSession('once', ['--shapes', '2', '--rounds', '1']);
+  const r = await runCli(['plan', '--db', dbFile, '--session', String(once), '--signatures', 'all']);
+  assert.notEqual(r.code, 0);
+  assert.ok(isOneLineError(r.stderr), r.stderr);
+  assert.match(r.stderr, /nothing to plan in session \d+: [0-9a-f]+-[0-9a-f]{16} \(1 iteration\): seen once, as its thread's first iteration/);
+});
