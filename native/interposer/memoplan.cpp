@@ -157,8 +157,9 @@ struct PlanHeader {
   uint64_t hits, misses, hit_bytes, miss_bytes, arena_bytes, iterations_served, retirements;
   uint32_t status, refusal;
   uint64_t passthrough;
+  uint64_t signatures_served, iterations_unplanned;  // plan sets (docs/PLAN_FORMAT.md)
 };
-static_assert(sizeof(PlanHeader) == 72, "plan header layout");
+static_assert(sizeof(PlanHeader) == 88, "plan header layout");
 constexpr size_t kPlanHeaderOff = 88;
 
 struct ChunkHeader {
@@ -586,14 +587,28 @@ inline __attribute__((always_inline)) void record(uint8_t kind, const void* addr
 }
 
 // Markers: rare, always through the slow machinery.
-COLD void record_marker(uint8_t kind, uint64_t addr, uint64_t size) {
+// scope != 0: written in the record's scope field instead of the thread's scope (plan_iter:
+// the plan's index in the set + 1).
+COLD void record_marker(uint8_t kind, uint64_t addr, uint64_t size, uint32_t scope = 0) {
   if (!__atomic_load_n(&g.on, __ATOMIC_ACQUIRE) || t_guard) return;
   int saved = errno;
   t_guard = 1;
   ThreadState* ts = get_state();
   if (ts && room(ts)) {
     __atomic_store_n(&ts->markers, ts->markers + 1, __ATOMIC_RELAXED);
-    write_record(ts, ts->cur, kind, addr, size, 0, 0);
+    Record* r = ts->cur;
+    if (!scope) {
+      write_record(ts, r, kind, addr, size, 0, 0);
+    } else {  // as write_record, with the given scope
+      uint64_t now = now_ns();
+      ts->cur = r + 1;
+      __atomic_signal_fence(__ATOMIC_SEQ_CST);
+      r->ts_ns = now;
+      r->addr = addr;
+      r->size = size;
+      uint64_t tail = (uint64_t)scope | (uint64_t)kind << 32 | (uint64_t)(ts->rec_flags & 0xffff) << 48;
+      __atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);
+    }
   }
   t_guard = 0;
   errno = saved;
@@ -1177,7 +1192,7 @@ namespace {
 void plan_iteration_done() {
   mp::IterResult r;
   if (!mp::plan_end(&r)) return;
-  if (r.served) record_marker(K_PLAN_ITER, r.hits, r.misses);
+  if (r.served) record_marker(K_PLAN_ITER, r.hits, r.misses, r.plan_index + 1);
   if (PlanHeader* ph = plan_header()) {
     uint64_t* f = &ph->hits;  // hits .. retirements: 7 consecutive u64
     uint64_t v[7] = {r.hits, r.misses, r.hit_bytes, r.miss_bytes, r.arena_bytes, r.served,
@@ -1185,6 +1200,8 @@ void plan_iteration_done() {
     for (int i = 0; i < 7; i++)
       if (v[i]) __atomic_fetch_add(&f[i], v[i], __ATOMIC_RELAXED);
     if (r.passthrough) __atomic_fetch_add(&ph->passthrough, r.passthrough, __ATOMIC_RELAXED);
+    if (r.new_signature) __atomic_fetch_add(&ph->signatures_served, 1, __ATOMIC_RELAXED);
+    if (r.unplanned) __atomic_fetch_add(&ph->iterations_unplanned, 1, __ATOMIC_RELAXED);
   }
   plan_header_status();
 }

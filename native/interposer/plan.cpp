@@ -112,6 +112,7 @@ constexpr uint64_t kMaxArena = 1ull << 40;
 constexpr uint64_t kMaxSlots = 1024;
 constexpr uint64_t kMaxWork = 1ull << 28;  // painting steps at load
 constexpr uint64_t kMaxVList = 1ull << 26; // visible-predecessor entries
+constexpr uint32_t kMaxPlans = 256;        // plans in a set (format version 3)
 
 enum : uint32_t {
   R_NONE = 0, R_OPEN = 1, R_MAGIC = 2, R_VERSION = 3, R_SIZE = 4, R_CHECKSUM = 5,
@@ -132,10 +133,32 @@ struct HSlot { uint64_t key1; uint32_t b, pad; };  // key1 = offset + 1, 0 = emp
 // A visible predecessor (see top): entry index and its boundary index.
 struct VPred { uint32_t j, b; };
 
+// One plan of the file (a version-2 file is a set of one); read-only after load but for its
+// counters.
+struct Plan {
+  const PEntry* e;         // [n + 1], e[n] a sentinel that matches nothing
+  uint64_t n;
+  const VPred* vlist;
+  const uint64_t* psize;   // [n + 1]: sum of sizes of entries below
+  const uint64_t* ppass;   // [n + 1]: number of unplanned entries below
+  uint64_t arena_entries, arena_entry_bytes;  // entries served from the arena, their bytes
+  const uint64_t* bounds;
+  uint32_t nb, index;
+  const HSlot* hash;
+  uint64_t hmask;
+  uint64_t arena_bytes;
+  char sig[65];
+  uint64_t served_iters, hits, misses;  // relaxed atomics, all threads
+};
+
 struct Arena {
   char* base;
+  // The plan whose blocks the arena holds: set by the owner thread when it starts serving an
+  // iteration with no block of the arena live (an arena is reused only after an iteration that
+  // ended with none), so a free() from any thread reads the plan its block was served from.
+  const Plan* plan;
   uint32_t slot, pad;
-  uint32_t owner[2];  // [g_nb rounded up to even]: the end scan reads 8 bytes at a time
+  uint32_t owner[2];  // [g_max_nb rounded up to even]: the end scan reads 8 bytes at a time
 };
 
 // The serving path's state: its first 64 bytes are all the hot path touches
@@ -150,9 +173,18 @@ struct PlanThread {
   uint64_t cursor;
   uint32_t* own;      // arena->owner, arena->base (null without an arena)
   char* base;
-  uint32_t* served;   // [g_n]: epoch in which the entry was served
+  uint32_t* served;   // [g_max_n]: epoch in which the entry was served
+  const PEntry* e;    // p->e, p->vlist: the iteration's plan (null while selecting)
+  const VPred* vl;
+  // colder
+  const Plan* p;
   uint32_t prev_valid, prev_align;
   uint64_t prev_size;
+  // Selecting the iteration's plan in a set (p == nullptr): each plan's cursor, kNone once it
+  // differed; how many are left.
+  uint64_t* scur;     // [g_np]
+  uint8_t* accepted;  // [g_np]: an observed iteration fitted the plan; the thread serves it
+  uint32_t alive, unplanned;
   // per iteration. hits, hit_bytes and passthrough are derived at the end
   // from the cursor and the prefix sums, less what `sub_*` took out (entries
   // skipped by resynchronisation, matched entries not served).
@@ -165,34 +197,32 @@ struct PlanThread {
   uint64_t obs_arena, obs_arena_bytes;  // arena entries among them, their bytes
   // colder
   uint32_t state;     // TS_*
-  uint32_t observed, retirements, tid;
+  uint32_t observed, retirements, tid, any_accepted;
   uint32_t agent_depth;  // memoplan_agent_enter() nesting; > 0: h.phase parked in parked_phase
   uint32_t parked_phase;
   uint64_t new_arena_bytes;
 };
 enum : uint32_t { TS_OBSERVING = 0, TS_SERVING = 1, TS_OFF = 2 };
 
+// The phase the thread is in, parked or not.
+inline uint32_t& phase_slot(PlanThread* pt) {
+  return pt->agent_depth ? pt->parked_phase : pt->h.phase;
+}
+
 // Read-only after load.
 Reals R;
 int g_on;                    // plan loaded and usable
-uint64_t g_n;
-const PEntry* g_e;
-const VPred* g_vlist;
-const uint64_t* g_psize;     // [g_n + 1]: sum of sizes of entries below
-const uint64_t* g_ppass;     // [g_n + 1]: number of unplanned entries below
-uint64_t g_arena_entries, g_arena_entry_bytes;  // entries served from the arena, their bytes
+Plan g_plans[kMaxPlans];
+uint32_t g_np;               // plans loaded (1 for a version-2 file)
+uint64_t g_max_n;            // largest entry count, boundary count and arena of the set
+uint32_t g_max_nb;
 uint64_t g_floor;            // allocations of at most this size are not in the plan
 uint64_t g_below;            // g_floor + 1, or 0 without a floor: n < g_below is below it
-const uint64_t* g_bounds;
-uint32_t g_nb;
-const HSlot* g_hash;
-uint64_t g_hmask;
-uint64_t g_arena_bytes, g_map_bytes;
+uint64_t g_arena_bytes, g_map_bytes;  // the largest plan's arena; every thread's arena
 uint32_t g_stride_log2;
 uint64_t g_smask;            // (1 << g_stride_log2) - 1
 uint64_t g_nslots;
 uint32_t g_page = 4096;
-char g_sig[65];
 char g_path[1024];
 
 Arena* g_arena_of[kMaxSlots];
@@ -207,6 +237,7 @@ int g_iter_seen;             // some thread began an iteration (stats are writte
 int g_stats_off;             // fork child
 char g_refusal[768];
 uint64_t g_tot[8];           // hits misses hit_bytes miss_bytes arena_bytes served retirements pass
+uint64_t g_sigs_served, g_unplanned;
 
 // ------------------------------------------------------------- helpers ---
 using mpfmt::put_str;
@@ -296,9 +327,9 @@ uint32_t lower_bound(const uint64_t* a, uint32_t n, uint64_t v) {
 
 inline uint64_t hash_of(uint64_t off) { return (off * 0x9E3779B97F4A7C15ull) >> 17; }
 
-inline uint32_t boundary_of(uint64_t off) {
-  for (uint64_t i = hash_of(off) & g_hmask;; i = (i + 1) & g_hmask) {
-    const HSlot& s = g_hash[i];
+inline uint32_t boundary_of(const Plan* pl, uint64_t off) {
+  for (uint64_t i = hash_of(off) & pl->hmask;; i = (i + 1) & pl->hmask) {
+    const HSlot& s = pl->hash[i];
     if (s.key1 == off + 1) return s.b;
     if (s.key1 == 0) return kNone;
   }
@@ -306,7 +337,7 @@ inline uint32_t boundary_of(uint64_t off) {
 
 // ---------------------------------------------------------------- load ---
 // Builds boundaries, the offset hash and the visible-predecessor lists.
-bool precompute(PEntry* e, uint64_t n) {
+bool precompute(Plan* pl, PEntry* e, uint64_t n) {
   uint64_t planned = 0;
   for (uint64_t i = 0; i < n; i++) planned += e[i].b != kNone;
   uint64_t cap = 2 * planned + 1;
@@ -320,8 +351,8 @@ bool precompute(PEntry* e, uint64_t n) {
   for (uint64_t i = 0; i < m; i++)
     if (nb == 0 || bounds[nb - 1] != bounds[i]) bounds[nb++] = bounds[i];
   if (nb >= kNone) return refuse_line(R_COMPLEX, "too many entries");
-  g_bounds = bounds;
-  g_nb = (uint32_t)nb;
+  pl->bounds = bounds;
+  pl->nb = (uint32_t)nb;
   // hash: offset -> boundary index
   uint64_t hs = 16;
   while (hs < 2 * nb) hs <<= 1;
@@ -333,8 +364,8 @@ bool precompute(PEntry* e, uint64_t n) {
     h[i].key1 = bounds[b] + 1;
     h[i].b = (uint32_t)b;
   }
-  g_hash = h;
-  g_hmask = hs - 1;
+  pl->hash = h;
+  pl->hmask = hs - 1;
   // painting: top[s] = most recent entry covering elementary segment s
   uint32_t* top = (uint32_t*)map_anon((nb + 1) * 4);
   uint32_t* mark = (uint32_t*)map_anon((n + 1) * 4);
@@ -372,7 +403,7 @@ bool precompute(PEntry* e, uint64_t n) {
   if (!vp || !pre) return refuse_line(R_COMPLEX, "out of memory while preparing the plan");
   for (uint64_t x = 0; x < used; x++) vp[x] = VPred{vl[x], e[vl[x]].b};
   munmap(vl, kMaxVList * 4);
-  g_vlist = vp;
+  pl->vlist = vp;
   uint64_t* ps = pre;
   uint64_t* pp = pre + n + 1;
   ps[0] = pp[0] = 0;
@@ -380,12 +411,12 @@ bool precompute(PEntry* e, uint64_t n) {
     ps[i + 1] = ps[i] + e[i].size;  // wraps harmlessly: only differences are used
     pp[i + 1] = pp[i] + (e[i].b == kNone);
     if (e[i].b != kNone) {
-      g_arena_entries++;
-      g_arena_entry_bytes += e[i].size;
+      pl->arena_entries++;
+      pl->arena_entry_bytes += e[i].size;
     }
   }
-  g_psize = ps;
-  g_ppass = pp;
+  pl->psize = ps;
+  pl->ppass = pp;
   return true;
 }
 
@@ -422,6 +453,204 @@ struct Unmap {  // releases the file mapping on every return
   void* p; size_t n;
   ~Unmap() { if (p) munmap(p, n); }
 };
+
+// One version-2 plan image f[0, size): validated, entries decoded, precomputed into *pl.
+// `what` prefixes the reasons ("" for a plan file, "plan 3 of the set: " in a set). The
+// caller checks the floor against the set's.
+bool load_one(const unsigned char* f, uint64_t size, Plan* pl, uint64_t* floor_out,
+              const char* what) {
+  char why[512];
+  char* wend = why + sizeof why - 1;
+  char* w0 = put_str(why, wend, what);
+  if (size < 128) {
+    *put_str(put_u64(put_str(w0, wend, "not a memoplan plan file ("), wend, size), wend,
+             " bytes)") = 0;
+    return refuse_line(R_MAGIC, why);
+  }
+  if (memcmp(f, "MPPLAN1\0", 8) != 0) {
+    *put_str(w0, wend, "not a memoplan plan file (bad magic)") = 0;
+    return refuse_line(R_MAGIC, why);
+  }
+  uint32_t version, hsize, checksum;
+  uint64_t n, arena, total;
+  memcpy(&version, f + 8, 4);
+  memcpy(&hsize, f + 12, 4);
+  memcpy(&n, f + 16, 8);
+  memcpy(&arena, f + 24, 8);
+  memcpy(&total, f + 32, 8);
+  memcpy(&checksum, f + 40, 4);
+  uint64_t floor;
+  memcpy(&floor, f + 120, 8);
+  if (version == 1) {  // plans that depended on the recording's agent mode
+    *put_str(w0, wend, "plan format version 1 was made by an older memoplan; "
+                       "plan the session again with memoplan plan") = 0;
+    return refuse_line(R_VERSION, why);
+  }
+  if (version != 2) {
+    *put_str(put_u64(put_str(w0, wend, "plan format version "), wend, version), wend,
+             "; this memoplan reads versions 2 and 3") = 0;
+    return refuse_line(R_VERSION, why);
+  }
+  if (hsize != 128) {
+    *put_str(w0, wend, "header_size is not 128") = 0;
+    return refuse_line(R_VERSION, why);
+  }
+  if (n > (size - 128) / 24 || size != 128 + 24 * n) {
+    char* p = put_u64(put_str(w0, wend, "truncated or padded: "), wend, size);
+    p = put_str(p, wend, " bytes, expected ");
+    p = put_u64(p, wend, n <= (~0ull - 128) / 24 ? 128 + 24 * n : ~0ull);
+    p = put_str(p, wend, " for ");
+    p = put_u64(p, wend, n);
+    *put_str(p, wend, " entries") = 0;
+    return refuse_line(R_SIZE, why);
+  }
+  uint32_t fnv = 0x811c9dc5u;
+  for (uint64_t i = 128; i < size; i++) fnv = (fnv ^ f[i]) * 0x01000193u;
+  if (fnv != checksum) {
+    *put_str(w0, wend, "corrupt: checksum mismatch") = 0;
+    return refuse_line(R_CHECKSUM, why);
+  }
+  // signature: NUL-terminated within 64 bytes, "<count hex>-<16 hex>", count == n
+  uint32_t sl = 0;
+  while (sl < 64 && f[48 + sl]) sl++;
+  if (sl == 0 || sl == 64) {
+    *put_str(w0, wend, "signature missing or not terminated") = 0;
+    return refuse_line(R_HEADER, why);
+  }
+  memcpy(pl->sig, f + 48, sl);
+  pl->sig[sl] = 0;
+  {
+    uint64_t cnt = 0;
+    uint32_t i = 0;
+    bool bad = false;
+    for (; i < sl && pl->sig[i] != '-'; i++) {
+      char c = pl->sig[i];
+      int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      if (d < 0 || i >= 16) { bad = true; break; }
+      cnt = cnt << 4 | (uint64_t)d;
+    }
+    if (bad || i == 0 || i == sl || sl - i - 1 != 16) {
+      *put_str(w0, wend, "malformed signature") = 0;
+      return refuse_line(R_HEADER, why);
+    }
+    if (cnt != n) {
+      *put_str(w0, wend, "signature count differs from entry_count") = 0;
+      return refuse_line(R_HEADER, why);
+    }
+  }
+  if (arena > kMaxArena) {
+    *put_str(w0, wend, "arena larger than 1 TiB") = 0;
+    return refuse_line(R_HEADER, why);
+  }
+  if (n >= kNone) {
+    *put_str(w0, wend, "too many entries") = 0;
+    return refuse_line(R_HEADER, why);
+  }
+  PEntry* e = (PEntry*)map_anon((n + 1) * sizeof(PEntry));
+  if (!e) return refuse_line(R_COMPLEX, "out of memory while preparing the plan");
+  for (uint64_t i = 0; i < n; i++) {
+    const unsigned char* r = f + 128 + 24 * i;
+    uint64_t off, sz;
+    uint32_t al, fl;
+    memcpy(&off, r, 8);
+    memcpy(&sz, r + 8, 8);
+    memcpy(&al, r + 16, 4);
+    memcpy(&fl, r + 20, 4);
+    char* p = put_u64(put_str(w0, wend, "corrupt: entry "), wend, i);
+    if (fl > 1) { *put_str(p, wend, " has unknown flags") = 0; return refuse_line(R_ENTRY, why); }
+    if (floor && sz <= floor) {
+      *put_str(p, wend, " is at or below the plan's size floor") = 0;
+      return refuse_line(R_ENTRY, why);
+    }
+    e[i].size = sz;
+    e[i].off = off;
+    e[i].align = al;
+    e[i].b = kNone;
+    if (!(fl & 1)) continue;
+    if (!pow2(al) || al < 16) {
+      *put_str(p, wend, ": alignment is not a power of two >= 16") = 0;
+      return refuse_line(R_ENTRY, why);
+    }
+    if (al > kHuge) {
+      *put_str(p, wend, ": alignment beyond 2 MiB") = 0;
+      return refuse_line(R_ENTRY, why);
+    }
+    if (off % al) {
+      *put_str(p, wend, ": offset is not a multiple of its alignment") = 0;
+      return refuse_line(R_ENTRY, why);
+    }
+    if (off > arena || sz > arena - off) {
+      *put_str(p, wend, " does not fit the arena") = 0;
+      return refuse_line(R_ENTRY, why);
+    }
+    // A zero-size block would alias the start of another: not served.
+    if (sz) e[i].b = 0;
+  }
+  // sentinel: no allocation has align 0 for matching (it is >= 16)
+  e[n].size = ~0ull;
+  e[n].align = 0;
+  e[n].b = kNone;
+  pl->e = e;
+  pl->n = n;
+  pl->arena_bytes = arena;
+  *floor_out = floor;
+  return precompute(pl, e, n);
+}
+
+// A version-3 file: header, directory, k version-2 images (docs/PLAN_FORMAT.md).
+bool load_set(const unsigned char* f, uint64_t size) {
+  char why[512];
+  char* wend = why + sizeof why - 1;
+  uint32_t hsize, checksum, flags;
+  uint64_t k, floor;
+  memcpy(&hsize, f + 12, 4);
+  memcpy(&k, f + 16, 8);
+  memcpy(&floor, f + 32, 8);
+  memcpy(&checksum, f + 40, 4);
+  memcpy(&flags, f + 44, 4);
+  if (hsize != 128) return refuse_line(R_VERSION, "header_size is not 128");
+  if (k == 0 || k > kMaxPlans) {
+    *put_str(put_u64(put_str(why, wend, "a plan set of "), wend, k), wend,
+             " plans (1 to 256 are read)") = 0;
+    return refuse_line(R_HEADER, why);
+  }
+  if (size < 128 + 32 * k) return refuse_line(R_SIZE, "truncated: the directory is cut short");
+  uint32_t fnv = 0x811c9dc5u;
+  for (uint64_t i = 128; i < size; i++) fnv = (fnv ^ f[i]) * 0x01000193u;
+  if (fnv != checksum) return refuse_line(R_CHECKSUM, "corrupt: checksum mismatch");
+  if (flags) return refuse_line(R_HEADER, "unknown flags in the set header");
+  uint64_t expect = 128 + 32 * k;
+  for (uint64_t i = 0; i < k; i++) {
+    uint64_t off, len;
+    memcpy(&off, f + 128 + 32 * i, 8);
+    memcpy(&len, f + 128 + 32 * i + 8, 8);
+    char what[64];
+    char* we = what + sizeof what - 1;
+    *put_str(put_u64(put_str(what, we, "plan "), we, i), we, " of the set: ") = 0;
+    if (off != expect || len > size - off) {
+      *put_str(put_str(why, wend, what), wend, "not where the directory says it is") = 0;
+      return refuse_line(R_SIZE, why);
+    }
+    Plan* pl = &g_plans[i];
+    pl->index = (uint32_t)i;
+    uint64_t fl = 0;
+    if (!load_one(f + off, len, pl, &fl, what)) return false;
+    if (fl != floor) {
+      *put_str(put_str(why, wend, what), wend, "its size floor differs from the set's") = 0;
+      return refuse_line(R_HEADER, why);
+    }
+    for (uint64_t j = 0; j < i; j++)
+      if (strcmp(g_plans[j].sig, pl->sig) == 0) {
+        *put_str(put_str(why, wend, what), wend, "same signature as an earlier plan") = 0;
+        return refuse_line(R_HEADER, why);
+      }
+    expect = off + len;
+  }
+  if (expect != size) return refuse_line(R_SIZE, "padded: bytes after the last plan");
+  g_np = (uint32_t)k;
+  g_floor = floor;
+  return true;
+}
 
 }  // namespace
 
@@ -461,108 +690,22 @@ bool plan_load(const Reals* reals, uint32_t page_size) {
   if (f == (const unsigned char*)MAP_FAILED) return refuse_line(R_OPEN, "cannot map it");
   Unmap um{(void*)f, size};
   if (memcmp(f, "MPPLAN1\0", 8) != 0) return refuse_line(R_MAGIC, "not a memoplan plan file (bad magic)");
-  uint32_t version, hsize, checksum;
-  uint64_t n, arena, total;
+  uint32_t version;
   memcpy(&version, f + 8, 4);
-  memcpy(&hsize, f + 12, 4);
-  memcpy(&n, f + 16, 8);
-  memcpy(&arena, f + 24, 8);
-  memcpy(&total, f + 32, 8);
-  memcpy(&checksum, f + 40, 4);
-  uint64_t floor;
-  memcpy(&floor, f + 120, 8);
-  if (version == 1) {  // plans that depended on the recording's agent mode
-    return refuse_line(R_VERSION, "plan format version 1 was made by an older memoplan; "
-                                  "plan the session again with memoplan plan");
+  if (version == 3) {
+    if (!load_set(f, size)) return false;
+  } else {
+    g_plans[0].index = 0;
+    if (!load_one(f, size, &g_plans[0], &g_floor, "")) return false;
+    g_np = 1;
   }
-  if (version != 2) {
-    *put_str(put_u64(put_str(why, wend, "plan format version "), wend, version), wend,
-             "; this memoplan reads version 2") = 0;
-    return refuse_line(R_VERSION, why);
+  g_below = g_floor ? g_floor + 1 : 0;
+  for (uint32_t i = 0; i < g_np; i++) {
+    const Plan& pl = g_plans[i];
+    if (pl.n > g_max_n) g_max_n = pl.n;
+    if (pl.nb > g_max_nb) g_max_nb = pl.nb;
+    if (pl.arena_bytes > g_arena_bytes) g_arena_bytes = pl.arena_bytes;
   }
-  if (hsize != 128) return refuse_line(R_VERSION, "header_size is not 128");
-  if (n > (size - 128) / 24 || size != 128 + 24 * n) {
-    char* p = put_u64(put_str(why, wend, "truncated or padded: "), wend, size);
-    p = put_str(p, wend, " bytes, expected ");
-    p = put_u64(p, wend, n <= (~0ull - 128) / 24 ? 128 + 24 * n : ~0ull);
-    p = put_str(p, wend, " for ");
-    p = put_u64(p, wend, n);
-    *put_str(p, wend, " entries") = 0;
-    return refuse_line(R_SIZE, why);
-  }
-  uint32_t fnv = 0x811c9dc5u;
-  for (uint64_t i = 128; i < size; i++) fnv = (fnv ^ f[i]) * 0x01000193u;
-  if (fnv != checksum) return refuse_line(R_CHECKSUM, "corrupt: checksum mismatch");
-  // signature: NUL-terminated within 64 bytes, "<count hex>-<16 hex>", count == n
-  uint32_t sl = 0;
-  while (sl < 64 && f[48 + sl]) sl++;
-  if (sl == 0 || sl == 64) return refuse_line(R_HEADER, "signature missing or not terminated");
-  memcpy(g_sig, f + 48, sl);
-  g_sig[sl] = 0;
-  {
-    uint64_t cnt = 0;
-    uint32_t i = 0;
-    for (; i < sl && g_sig[i] != '-'; i++) {
-      char c = g_sig[i];
-      int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-      if (d < 0 || i >= 16) return refuse_line(R_HEADER, "malformed signature");
-      cnt = cnt << 4 | (uint64_t)d;
-    }
-    if (i == 0 || i == sl || sl - i - 1 != 16) return refuse_line(R_HEADER, "malformed signature");
-    if (cnt != n) return refuse_line(R_HEADER, "signature count differs from entry_count");
-  }
-  if (arena > kMaxArena) return refuse_line(R_HEADER, "arena larger than 1 TiB");
-  if (n >= kNone) return refuse_line(R_HEADER, "too many entries");
-  PEntry* e = (PEntry*)map_anon((n + 1) * sizeof(PEntry));
-  if (!e) return refuse_line(R_COMPLEX, "out of memory while preparing the plan");
-  for (uint64_t i = 0; i < n; i++) {
-    const unsigned char* r = f + 128 + 24 * i;
-    uint64_t off, sz;
-    uint32_t al, fl;
-    memcpy(&off, r, 8);
-    memcpy(&sz, r + 8, 8);
-    memcpy(&al, r + 16, 4);
-    memcpy(&fl, r + 20, 4);
-    char* p = put_u64(put_str(why, wend, "corrupt: entry "), wend, i);
-    if (fl > 1) { *put_str(p, wend, " has unknown flags") = 0; return refuse_line(R_ENTRY, why); }
-    if (floor && sz <= floor) {
-      *put_str(p, wend, " is at or below the plan's size floor") = 0;
-      return refuse_line(R_ENTRY, why);
-    }
-    e[i].size = sz;
-    e[i].off = off;
-    e[i].align = al;
-    e[i].b = kNone;
-    if (!(fl & 1)) continue;
-    if (!pow2(al) || al < 16) {
-      *put_str(p, wend, ": alignment is not a power of two >= 16") = 0;
-      return refuse_line(R_ENTRY, why);
-    }
-    if (al > kHuge) {
-      *put_str(p, wend, ": alignment beyond 2 MiB") = 0;
-      return refuse_line(R_ENTRY, why);
-    }
-    if (off % al) {
-      *put_str(p, wend, ": offset is not a multiple of its alignment") = 0;
-      return refuse_line(R_ENTRY, why);
-    }
-    if (off > arena || sz > arena - off) {
-      *put_str(p, wend, " does not fit the arena") = 0;
-      return refuse_line(R_ENTRY, why);
-    }
-    // A zero-size block would alias the start of another: not served.
-    if (sz) e[i].b = 0;
-  }
-  // sentinel: no allocation has align 0 for matching (it is >= 16)
-  e[n].size = ~0ull;
-  e[n].align = 0;
-  e[n].b = kNone;
-  g_n = n;
-  g_floor = floor;
-  g_below = floor ? floor + 1 : 0;
-  g_e = e;
-  g_arena_bytes = arena;
-  if (!precompute(e, n)) return false;
   if (!reserve_region()) return false;
   g_exit_key_ok = pthread_key_create(&g_exit_key, plan_thread_gone) == 0;
   __atomic_store_n(&g_on, 1, __ATOMIC_RELEASE);
@@ -610,7 +753,7 @@ COLD Arena* new_arena(PlanThread* pt) {
   }
   Arena* a = nullptr;
   if (!err) {
-    a = (Arena*)map_anon(sizeof(Arena) + (uint64_t)g_nb * 4);  // owner[] has g_nb + 2
+    a = (Arena*)map_anon(sizeof(Arena) + (uint64_t)g_max_nb * 4);  // owner[] has g_max_nb + 2
     if (!a) err = ENOMEM;
   }
   if (err) {
@@ -644,12 +787,13 @@ inline bool overlaps(const PEntry& x, const PEntry& y) {
 // Exact; the serving path tries check_fast first and comes here when that
 // one cannot decide.
 bool bytes_free(PlanThread* pt, uint32_t i) {
-  const PEntry* E = g_e;
+  const PEntry* E = pt->e;
+  const VPred* vlist = pt->vl;
   const uint32_t* own = pt->own;
   const uint32_t* served = pt->served;
   uint32_t ep = pt->epoch, lim = pt->lim;
   if (__atomic_load_n(&own[E[i].b], __ATOMIC_ACQUIRE) != 0) return false;
-  const VPred* v = g_vlist + E[i].vbeg;
+  const VPred* v = vlist + E[i].vbeg;
   uint32_t cnt = E[i].vcnt;
   uint32_t stack[64];
   uint32_t sp = 0;
@@ -665,7 +809,7 @@ bool bytes_free(PlanThread* pt, uint32_t i) {
   uint32_t budget = kCheckBudget;
   while (sp) {  // entries not served this iteration: look below them
     uint32_t m = stack[--sp];
-    const VPred* w = g_vlist + E[m].vbeg;
+    const VPred* w = vlist + E[m].vbeg;
     for (uint32_t x = 0; x < E[m].vcnt; x++) {
       uint32_t j = w[x].j;
       if (!overlaps(E[j], E[i])) continue;
@@ -688,7 +832,7 @@ bool bytes_free(PlanThread* pt, uint32_t i) {
 inline bool check_fast(const PlanThread* pt, const PEntry* e) {
   const uint32_t* own = pt->own;
   if (__atomic_load_n(&own[e->b], __ATOMIC_ACQUIRE) != 0) return false;
-  const VPred* v = g_vlist + e->vbeg;
+  const VPred* v = pt->vl + e->vbeg;
   const VPred* vend = v + e->vcnt;
   uint32_t lim = pt->lim;
   for (; v != vend; v++) {
@@ -719,8 +863,8 @@ inline void lower_lim(PlanThread* pt, uint64_t at) {
 // iteration's 165 extra allocations cost 165 misses and no entry; the greedier rules tried
 // derailed there, jumping on coincidental small sizes.)
 inline uint64_t find_entry(const PlanThread* pt, uint64_t size, uint32_t malign) {
-  const PEntry* E = g_e;
-  uint64_t c = pt->cursor, n = g_n;
+  const PEntry* E = pt->e;
+  uint64_t c = pt->cursor, n = pt->p->n;
   if (E[c].size == size && E[c].align == malign) return c;  // E[n] matches nothing
   if (size > kSmallSkip) {
     uint64_t slim = c + 1 + kSkipWindow < n ? c + 1 + kSkipWindow : n;
@@ -748,7 +892,7 @@ inline uint64_t find_entry(const PlanThread* pt, uint64_t size, uint32_t malign)
 // Everything: resynchronisation, unplanned entries, misses, the full
 // overlap check (try_fast below is its common case, inline).
 COLD void* serve_slow(PlanThread* pt, uint64_t size, uint32_t malign, bool arena_ok) {
-  const PEntry* E = g_e;
+  const PEntry* E = pt->e;
   uint64_t c = pt->cursor, j = find_entry(pt, size, malign);
   if (j == kNone) {
     pt->prev_valid = 1;
@@ -761,8 +905,8 @@ COLD void* serve_slow(PlanThread* pt, uint64_t size, uint32_t malign, bool arena
   if (j > c) {  // c .. j-1 skipped: neither hits nor served
     lower_lim(pt, c);
     pt->sub_n += j - c;
-    pt->sub_bytes += g_psize[j] - g_psize[c];
-    pt->sub_pass += g_ppass[j] - g_ppass[c];
+    pt->sub_bytes += pt->p->psize[j] - pt->p->psize[c];
+    pt->sub_pass += pt->p->ppass[j] - pt->p->ppass[c];
   }
   pt->prev_valid = 0;
   pt->cursor = j + 1;
@@ -793,7 +937,7 @@ __attribute__((always_inline)) inline void* try_fast(PlanThread* pt, uint64_t si
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
   void* q = nullptr;
   uint64_t c = pt->cursor;
-  const PEntry* e = g_e + c;
+  const PEntry* e = pt->e + c;
   if (LIKELY(e->size == size) && LIKELY(e->align == malign) && LIKELY(e->b != kNone) &&
       LIKELY(check_fast(pt, e))) {
     pt->prev_valid = 0;
@@ -807,6 +951,68 @@ __attribute__((always_inline)) inline void* try_fast(PlanThread* pt, uint64_t si
   return q;
 }
 
+inline void use_plan(PlanThread* pt, const Plan* pl) {
+  pt->p = pl;
+  pt->e = pl ? pl->e : nullptr;
+  pt->vl = pl ? pl->vlist : nullptr;
+}
+
+// The thread serves the rest of its iteration from its plan, from entry k on. Entries below k
+// were matched while the plan was being selected and went to the allocator beneath: counted as
+// misses, not served (lim stops below the first planned one: the overlap check looks them up).
+// The arena holds no live block here (it is reused only after an iteration that ended with
+// none), so it takes this plan's boundaries from now on.
+void start_serving(PlanThread* pt, uint64_t k) {
+  const Plan* pl = pt->p;
+  pt->epoch++;
+  pt->lim = ~0u;
+  for (uint64_t j = 0; j < k; j++)
+    if (pl->e[j].b != kNone) { pt->lim = (uint32_t)j; break; }
+  pt->cursor = k;
+  Arena* a = pt->arena;
+  if (a) __atomic_store_n(&a->plan, pl, __ATOMIC_RELEASE);
+  pt->own = a ? a->owner : nullptr;
+  pt->base = a ? a->base : nullptr;
+  pt->prev_valid = 0;
+  pt->misses = pt->sub_n = k;
+  pt->miss_bytes = pt->sub_bytes = pl->psize[k];
+  pt->sub_pass = pl->ppass[k];
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  phase_slot(pt) = PH_SERVE;
+}
+
+// One allocation of an iteration whose plan in the set is not known yet: every plan whose next
+// entry differs (size, alignment) drops out; the plan left alone is the iteration's. None left:
+// the iteration runs unplanned to its end. Served from here on if the thread accepted the plan.
+COLD void select_step(PlanThread* pt, uint64_t size, uint32_t malign) {
+  uint32_t left = 0, last = 0;
+  for (uint32_t i = 0; i < g_np; i++) {
+    uint64_t c = pt->scur[i];
+    if (c == ~0ull) continue;
+    const PEntry& e = g_plans[i].e[c];  // e[n]: the sentinel, matches nothing
+    if (e.size == size && e.align == malign) {
+      pt->scur[i] = c + 1;
+      left++;
+      last = i;
+    } else {
+      pt->scur[i] = ~0ull;
+    }
+  }
+  if (left == 0) pt->unplanned = 1;
+  if (left != 1) return;
+  const Plan* pl = &g_plans[last];
+  uint64_t k = pt->scur[last];
+  use_plan(pt, pl);
+  pt->cursor = k;
+  pt->obs_hits = k;
+  for (uint64_t j = 0; j < k; j++)
+    if (pl->e[j].b != kNone) {
+      pt->obs_arena++;
+      pt->obs_arena_bytes += pl->e[j].size;
+    }
+  if (pt->accepted[last] && (pt->arena || !g_map_bytes)) start_serving(pt, k);
+}
+
 // An allocation of an observed iteration: hashed for the signature, and matched against the
 // plan as serving would match it (a dry run: nothing is served).
 inline void observe(PlanThread* pt, uint64_t size, uint32_t salign) {
@@ -814,6 +1020,10 @@ inline void observe(PlanThread* pt, uint64_t size, uint32_t salign) {
   pt->hashA = mix(mix(pt->hashA, (uint32_t)size), salign);
   pt->hashB = mix(mix(pt->hashB, (uint32_t)(size >> 32)), (uint32_t)(size & 0xffff));
   uint32_t malign = salign < 16 ? 16 : salign;
+  if (UNLIKELY(!pt->p)) {  // a set: the iteration's plan is not known yet
+    if (!pt->unplanned) select_step(pt, size, malign);
+    return;
+  }
   uint64_t j = find_entry(pt, size, malign);
   if (j == kNone) {
     pt->prev_valid = 1;
@@ -824,7 +1034,7 @@ inline void observe(PlanThread* pt, uint64_t size, uint32_t salign) {
   pt->prev_valid = 0;
   pt->cursor = j + 1;
   pt->obs_hits++;
-  if (g_e[j].b != kNone) {
+  if (pt->e[j].b != kNone) {
     pt->obs_arena++;
     pt->obs_arena_bytes += size;
   }
@@ -973,7 +1183,7 @@ void* plan_valloc(PlanThreadHead* h, valloc_fn real, size_t n, bool pvalloc) {
 }
 
 namespace {
-uint32_t* owner_slot(void* p, uint32_t* entry1);
+uint32_t* owner_slot(void* p, uint32_t* entry1, const Plan** plan);
 }
 
 void* plan_realloc(PlanThreadHead* h, void* p, size_t n) {
@@ -990,14 +1200,15 @@ void* plan_realloc(PlanThreadHead* h, void* p, size_t n) {
     uint32_t e1 = 0;
     Arena* a = pt->arena;
     if (from_arena && a && (char*)p >= a->base && (char*)p < a->base + g_map_bytes) {
-      own = owner_slot(p, &e1);
+      const Plan* pl;
+      own = owner_slot(p, &e1, &pl);
       if (own && e1) __atomic_store_n(own, 0u, __ATOMIC_RELAXED);
       else own = nullptr;
     }
     // The old size of a real block comes from malloc_usable_size.
     void* q = serve_slow(pt, n, 16, !p || from_arena || R.usable_);
     if (q && own) {
-      size_t old = g_e[e1 - 1].size;
+      size_t old = pt->e[e1 - 1].size;  // the arena's plan is the thread's while it serves
       memmove(q, p, old < n ? old : n);
       return q;
     }
@@ -1019,13 +1230,17 @@ void* plan_realloc(PlanThreadHead* h, void* p, size_t n) {
 
 // ------------------------------------------------------- arena blocks ---
 namespace {
-uint32_t* owner_slot(void* p, uint32_t* entry1) {
+// The owner word of the block at p (and the arena's plan), or nullptr: p is no block start.
+uint32_t* owner_slot(void* p, uint32_t* entry1, const Plan** plan) {
   uintptr_t rel = (uintptr_t)p - g_rbase;
   Arena* a = __atomic_load_n(&g_arena_of[rel >> g_stride_log2], __ATOMIC_ACQUIRE);
   if (!a) return nullptr;
+  const Plan* pl = __atomic_load_n(&a->plan, __ATOMIC_ACQUIRE);
+  if (!pl) return nullptr;
+  *plan = pl;
   uint64_t off = rel & ((1ull << g_stride_log2) - 1);
-  if (off >= g_arena_bytes) return nullptr;
-  uint32_t b = boundary_of(off);
+  if (off >= pl->arena_bytes) return nullptr;
+  uint32_t b = boundary_of(pl, off);
   if (b == kNone) return nullptr;
   uint32_t* s = &a->owner[b];
   *entry1 = __atomic_load_n(s, __ATOMIC_RELAXED);
@@ -1037,22 +1252,25 @@ uint32_t* owner_slot(void* p, uint32_t* entry1) {
 // offset that is no boundary (past the arena, not a block start) finds none;
 // a boundary where no block is live already holds 0.
 void arena_free(void* p) {
-  uint32_t sl = g_stride_log2;
   uintptr_t rel = (uintptr_t)p - g_rbase;
+  Arena* a = __atomic_load_n(&g_arena_of[rel >> g_stride_log2], __ATOMIC_ACQUIRE);
+  if (UNLIKELY(!a)) return;
+  const Plan* pl = __atomic_load_n(&a->plan, __ATOMIC_ACQUIRE);
+  if (UNLIKELY(!pl)) return;  // the arena never served: p is no block of it
   uint64_t key1 = (rel & g_smask) + 1;
-  const HSlot* h = g_hash;
-  uint64_t m = g_hmask;
+  const HSlot* h = pl->hash;
+  uint64_t m = pl->hmask;
   uint64_t i = hash_of(key1 - 1) & m;
   for (; h[i].key1 != key1; i = (i + 1) & m)
     if (h[i].key1 == 0) return;  // not a block start
-  Arena* a = __atomic_load_n(&g_arena_of[rel >> sl], __ATOMIC_ACQUIRE);
-  if (LIKELY(a)) __atomic_store_n(&a->owner[h[i].b], 0u, __ATOMIC_RELEASE);
+  __atomic_store_n(&a->owner[h[i].b], 0u, __ATOMIC_RELEASE);
 }
 
 size_t arena_usable(void* p) {
   uint32_t e1;
-  uint32_t* s = owner_slot(p, &e1);
-  return s && e1 ? g_e[e1 - 1].size : 0;
+  const Plan* pl;
+  uint32_t* s = owner_slot(p, &e1, &pl);
+  return s && e1 ? pl->e[e1 - 1].size : 0;
 }
 
 void* arena_realloc(void* p, size_t n) {
@@ -1101,15 +1319,17 @@ COLD void release_beneath() {
 // an arena, so nothing new can become live in it; a block freed meanwhile keeps its pages.
 void release_idle_pages(Arena* a) {
   uint64_t page = g_page, from = 0;
+  const Plan* pl = __atomic_load_n(&a->plan, __ATOMIC_ACQUIRE);
+  uint32_t nb = pl ? pl->nb : 0;  // an arena that never served holds nothing
   auto drop = [&](uint64_t lo, uint64_t hi) {
     lo = (lo + page - 1) & ~(page - 1);
     hi &= ~(page - 1);
     if (hi > lo) madvise(a->base + lo, hi - lo, MADV_DONTNEED);
   };
-  for (uint32_t b = 0; b < g_nb; b++) {  // boundaries in offset order; live blocks never overlap
+  for (uint32_t b = 0; b < nb; b++) {  // boundaries in offset order; live blocks never overlap
     uint32_t e1 = __atomic_load_n(&a->owner[b], __ATOMIC_ACQUIRE);
     if (!e1) continue;
-    const PEntry& e = g_e[e1 - 1];
+    const PEntry& e = pl->e[e1 - 1];
     if (e.off > from) drop(from, e.off);
     if (e.off + e.size > from) from = e.off + e.size;
   }
@@ -1128,11 +1348,14 @@ void plan_thread_gone(void* p) {
 }
 
 COLD PlanThread* new_plan_thread() {
-  size_t bytes = sizeof(PlanThread) + g_n * 4;
+  size_t served_bytes = (g_max_n * 4 + 7) & ~(size_t)7;
+  size_t bytes = sizeof(PlanThread) + served_bytes + g_np * 9;
   char* m = (char*)map_anon(bytes);
   if (!m) return nullptr;
   PlanThread* pt = (PlanThread*)m;
   pt->served = (uint32_t*)(m + sizeof(PlanThread));
+  pt->scur = (uint64_t*)(m + sizeof(PlanThread) + served_bytes);
+  pt->accepted = (uint8_t*)(pt->scur + g_np);
   pt->tid = (uint32_t)syscall(SYS_gettid);
   pt->state = TS_OBSERVING;
   t_plan = &pt->h;
@@ -1142,10 +1365,6 @@ COLD PlanThread* new_plan_thread() {
 
 }  // namespace
 
-// The phase the thread is in, parked or not.
-inline uint32_t& phase_slot(PlanThread* pt) {
-  return pt->agent_depth ? pt->parked_phase : pt->h.phase;
-}
 
 void plan_agent_enter() {
   PlanThread* pt = (PlanThread*)t_plan;
@@ -1175,34 +1394,78 @@ void plan_begin() {
   int saved = errno;
   PlanThread* pt = (PlanThread*)t_plan;
   if (!pt) pt = new_plan_thread();
-  if (pt && pt->state == TS_OBSERVING) {
-    pt->hashA = 0x811c9dc5u;
-    pt->hashB = 0x12345678u;
-    pt->count = 0;
-    pt->cursor = 0;
-    pt->prev_valid = 0;
-    pt->obs_hits = pt->obs_arena = pt->obs_arena_bytes = 0;
-    phase_slot(pt) = PH_OBSERVE;
-  } else if (pt && pt->state == TS_SERVING) {
-    // The first served iteration: what the allocator beneath cached of the unplanned ones goes
-    // back first (by now the program freed the last one's buffers), then the arena is mapped.
-    if (!pt->arena && !pt->retirements) release_beneath();
-    if (!pt->arena && g_map_bytes && !(pt->arena = new_arena(pt))) {
+  if (!pt || pt->state == TS_OFF) {
+    errno = saved;
+    return;
+  }
+  if (pt->any_accepted && !pt->arena && g_map_bytes) {
+    // The first iteration that may serve: what the allocator beneath cached of the unplanned
+    // ones goes back first (by now the program freed the last one's buffers), then the arena
+    // (sized for the largest plan of the set) is mapped.
+    if (!pt->retirements) release_beneath();
+    if (!(pt->arena = new_arena(pt))) {
       pt->state = TS_OFF;
-    } else {
-      pt->epoch++;
-      pt->lim = ~0u;
-      pt->cursor = 0;
-      pt->own = pt->arena ? pt->arena->owner : nullptr;
-      pt->base = pt->arena ? pt->arena->base : nullptr;
-      pt->prev_valid = 0;
-      pt->misses = pt->miss_bytes = pt->sub_n = pt->sub_bytes = pt->sub_pass = 0;
-      __atomic_signal_fence(__ATOMIC_SEQ_CST);
-      phase_slot(pt) = PH_SERVE;
+      errno = saved;
+      return;
     }
   }
+  pt->hashA = 0x811c9dc5u;
+  pt->hashB = 0x12345678u;
+  pt->count = 0;
+  pt->cursor = 0;
+  pt->prev_valid = 0;
+  pt->obs_hits = pt->obs_arena = pt->obs_arena_bytes = 0;
+  pt->unplanned = 0;
+  if (g_np == 1) {
+    use_plan(pt, &g_plans[0]);
+    if (pt->accepted[0]) {
+      start_serving(pt, 0);
+      errno = saved;
+      return;
+    }
+  } else {  // a set: the first allocations select the plan (select_step)
+    use_plan(pt, nullptr);
+    for (uint32_t i = 0; i < g_np; i++) pt->scur[i] = 0;
+  }
+  phase_slot(pt) = PH_OBSERVE;
   errno = saved;
 }
+
+namespace {
+COLD void refuse_thread(PlanThread* pt, const char* sig) {
+  pt->state = TS_OFF;
+  char why[512];
+  char* end = why + sizeof why - 1;
+  char* p = put_str(why, end, "signature mismatch on thread ");
+  p = put_u64(p, end, pt->tid);
+  if (g_np == 1) {
+    p = put_str(p, end, ": the plan was made for ");
+    p = put_str(p, end, g_plans[0].sig);
+  } else {
+    p = put_u64(put_str(p, end, ": none of the set's "), end, g_np);
+    p = put_str(p, end, " plans fitted");
+  }
+  p = put_str(p, end, ", the last of ");
+  p = put_u64(p, end, pt->observed);
+  p = put_str(p, end, " iterations observed is ");
+  p = put_str(p, end, sig);
+  p = put_u64(put_str(p, end, " (it matched "), end, pt->obs_hits);
+  p = put_u64(put_str(p, end, " of its "), end, pt->count);
+  *put_str(p, end, " allocations)") = 0;
+  char line[1536];
+  char* le = line + sizeof line - 1;
+  char* q = put_str(line, le, "memoplan: plan ");
+  q = put_str(q, le, g_path);
+  q = put_str(q, le, " refused: ");
+  q = put_str(q, le, why);
+  *put_str(q, le, "; running unplanned") = 0;
+  say(line, "", "");
+  set_refusal(R_SIGNATURE, why);
+  uint32_t st = ST_LOADED;
+  __atomic_compare_exchange_n(&g_status, &st, ST_REFUSED, false, __ATOMIC_RELAXED,
+                              __ATOMIC_RELAXED);
+}
+}  // namespace
 
 bool plan_end(IterResult* r) {
   PlanThread* pt = (PlanThread*)t_plan;
@@ -1213,63 +1476,55 @@ bool plan_end(IterResult* r) {
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
   memset(r, 0, sizeof *r);
   if (phase == PH_OBSERVE) {
-    pt->observed++;
+    const Plan* pl = pt->p;
     char sig[65];
     format_sig(sig, pt->count, pt->hashA, pt->hashB);
     // The pattern is the plan's when the signatures are equal, or when the dry run found
     // nearly every arena entry of the plan, by count and by bytes, and nearly every allocation
     // of the iteration was one of the plan's (a run with a few allocations more or fewer than
-    // its recording): serve from the next iteration.
-    bool close = g_arena_entries > 0 && pt->obs_arena * 20 >= g_arena_entries * kAcceptTwentieths &&
-                 pt->obs_arena_bytes * 20 >= g_arena_entry_bytes * kAcceptTwentieths &&
-                 pt->obs_hits * 20 >= pt->count * kAcceptRunTwentieths;
-    if (strcmp(sig, g_sig) == 0 || close) {
+    // its recording): serve it from the next iteration that selects it.
+    bool fits = pl && (strcmp(sig, pl->sig) == 0 ||
+                       (pl->arena_entries > 0 &&
+                        pt->obs_arena * 20 >= pl->arena_entries * kAcceptTwentieths &&
+                        pt->obs_arena_bytes * 20 >= pl->arena_entry_bytes * kAcceptTwentieths &&
+                        pt->obs_hits * 20 >= pt->count * kAcceptRunTwentieths));
+    if (!pl && g_np > 1) {
+      r->unplanned = 1;
+      __atomic_fetch_add(&g_unplanned, 1, __ATOMIC_RELAXED);
+    }
+    if (fits) {
+      pt->accepted[pl->index] = 1;
+      pt->any_accepted = 1;
       pt->state = TS_SERVING;
       __atomic_store_n(&g_status, ST_SERVING, __ATOMIC_RELAXED);
-    } else if (pt->observed >= kObserveMax) {
-      pt->state = TS_OFF;
-      char why[512];
-      char* end = why + sizeof why - 1;
-      char* p = put_str(why, end, "signature mismatch on thread ");
-      p = put_u64(p, end, pt->tid);
-      p = put_str(p, end, ": the plan was made for ");
-      p = put_str(p, end, g_sig);
-      p = put_str(p, end, ", the last of ");
-      p = put_u64(p, end, pt->observed);
-      p = put_str(p, end, " iterations observed is ");
-      p = put_str(p, end, sig);
-      p = put_u64(put_str(p, end, " (it matched "), end, pt->obs_hits);
-      p = put_u64(put_str(p, end, " of its "), end, pt->count);
-      *put_str(p, end, " allocations)") = 0;
-      char line[1536];
-      char* le = line + sizeof line - 1;
-      char* q = put_str(line, le, "memoplan: plan ");
-      q = put_str(q, le, g_path);
-      q = put_str(q, le, " refused: ");
-      q = put_str(q, le, why);
-      *put_str(q, le, "; running unplanned") = 0;
-      say(line, "", "");
-      set_refusal(R_SIGNATURE, why);
-      uint32_t st = ST_LOADED;
-      __atomic_compare_exchange_n(&g_status, &st, ST_REFUSED, false, __ATOMIC_RELAXED,
-                                  __ATOMIC_RELAXED);
+    } else if (!pt->any_accepted && ++pt->observed >= kObserveMax) {
+      refuse_thread(pt, sig);
     }
     errno = saved;
     return true;
   }
   // served iteration
+  const Plan* pl = pt->p;
   uint64_t c = pt->cursor;
   r->hits = c - pt->sub_n;
   r->misses = pt->misses;
-  r->hit_bytes = g_psize[c] - pt->sub_bytes;
+  r->hit_bytes = pl->psize[c] - pt->sub_bytes;
   r->miss_bytes = pt->miss_bytes;
-  r->passthrough = g_ppass[c] - pt->sub_pass;
+  r->passthrough = pl->ppass[c] - pt->sub_pass;
   r->served = 1;
+  r->plan_index = pl->index;
+  Plan* counted = &g_plans[pl->index];
+  if (__atomic_fetch_add(&counted->served_iters, 1, __ATOMIC_RELAXED) == 0) {
+    r->new_signature = 1;
+    __atomic_fetch_add(&g_sigs_served, 1, __ATOMIC_RELAXED);
+  }
+  if (r->hits) __atomic_fetch_add(&counted->hits, r->hits, __ATOMIC_RELAXED);
+  if (r->misses) __atomic_fetch_add(&counted->misses, r->misses, __ATOMIC_RELAXED);
   if (Arena* a = pt->arena) {
     // any live block? owner[] OR-reduced 8 bytes at a time (its length is even)
     typedef uint64_t __attribute__((may_alias)) u64a;
     const u64a* w = (const u64a*)a->owner;
-    uint64_t nw = ((uint64_t)g_nb + 1) / 2, acc0 = 0, acc1 = 0, x = 0;
+    uint64_t nw = ((uint64_t)pl->nb + 1) / 2, acc0 = 0, acc1 = 0, x = 0;
     for (; x + 2 <= nw; x += 2) {
       acc0 |= __atomic_load_n(&w[x], __ATOMIC_RELAXED);
       acc1 |= __atomic_load_n(&w[x + 1], __ATOMIC_RELAXED);
@@ -1317,7 +1572,7 @@ void plan_write_stats() {
   const char* path = getenv("MEMOPLAN_PLAN_STATS");
   if (!path || !*path) return;
   int saved = errno;
-  char buf[2048];
+  static char buf[256 * 160 + 2048];  // at exit, one thread: static is fine
   char* end = buf + sizeof buf - 16;
   static const char* const keys[8] = {"hits", "misses", "hit_bytes", "miss_bytes",
                                       "arena_bytes", "iterations_served", "retirements",
@@ -1331,6 +1586,22 @@ void plan_write_stats() {
     p = put_str(p, end, "\":");
     p = put_u64(p, end, t[i]);
   }
+  p = put_u64(put_str(p, end, ",\"signatures_served\":"), end,
+              __atomic_load_n(&g_sigs_served, __ATOMIC_RELAXED));
+  p = put_u64(put_str(p, end, ",\"iterations_unplanned\":"), end,
+              __atomic_load_n(&g_unplanned, __ATOMIC_RELAXED));
+  p = put_str(p, end, ",\"signatures\":[");
+  for (uint32_t i = 0; i < g_np && p < end - 200; i++) {
+    const Plan& pl = g_plans[i];
+    p = put_str(p, end, i ? ",{\"signature\":\"" : "{\"signature\":\"");
+    p = put_str(p, end, pl.sig);  // hex digits and '-'
+    p = put_u64(put_str(p, end, "\",\"iterations_served\":"), end,
+                __atomic_load_n(&pl.served_iters, __ATOMIC_RELAXED));
+    p = put_u64(put_str(p, end, ",\"hits\":"), end, __atomic_load_n(&pl.hits, __ATOMIC_RELAXED));
+    p = put_u64(put_str(p, end, ",\"misses\":"), end, __atomic_load_n(&pl.misses, __ATOMIC_RELAXED));
+    p = put_str(p, end, "}");
+  }
+  p = put_str(p, end, "]");
   p = put_str(p, end, ",\"refusal\":\"");
   for (const char* s = g_refusal; *s && p < end - 8; s++) {
     unsigned char c = (unsigned char)*s;

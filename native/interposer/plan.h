@@ -79,6 +79,9 @@ void* arena_realloc(void* p, size_t n) MP_HIDDEN;  // out to a real block
 // Iteration boundaries (memoplan_iteration_begin/end), on the calling thread.
 struct IterResult {
   uint64_t hits, misses, hit_bytes, miss_bytes, arena_bytes, served, retirements, passthrough;
+  uint64_t unplanned;       // a set, and no plan of it was left for the iteration
+  uint64_t new_signature;   // the first iteration any thread served with this plan
+  uint32_t plan_index;      // the served plan's index in the set
 };
 void plan_begin() MP_HIDDEN;
 // Ends the thread's iteration; fills r with what to add to the totals.

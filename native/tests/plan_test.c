@@ -1,10 +1,13 @@
 /* plan_test: plan mode of libmemoplan.so.
- *   plan_test mkplan FILE            write the plan of the test workload
+ *   plan_test mkplan FILE [scale]    write the plan of the test workload
+ *   plan_test mkset FILE s1,s2,...   write a plan set (version 3): one plan per scale
  *   plan_test run [key=value...]     run iterations of it, checking data
  * run options: iters=N (6) scale=S (1: sizes x S) extra=IT (one extra malloc
  * in iteration IT) missing=IT (one allocation left out in IT) outlive=IT (a
  * planned block freed only after IT ends, then realloc'ed) foreign=1 (one
- * block per iteration freed by another thread) threads=T (T serving threads).
+ * block per iteration freed by another thread) threads=T (T serving threads)
+ * cycle=s1,s2,... (one thread: iteration i runs the workload at scale
+ * s[i % count], a different allocation pattern each).
  * stdout: deterministic summary (same with or without the library);
  * stderr: "iter I hits H misses M arena_ptrs A base B" per iteration (single
  * thread) and "total ..." counters; checks print "ERROR ..." on stderr.
@@ -15,6 +18,8 @@
 #include <stdatomic.h>
 
 static Work W;
+static Work WC[8];  /* cycle=: the workload at each scale */
+static int ncycle;
 static int opt_iters = 6, opt_scale = 1, opt_extra = -1, opt_missing = -1, opt_outlive = -1;
 static int opt_foreign = 0, opt_threads = 1;
 static uint64_t (*ib)(void);
@@ -71,6 +76,7 @@ static void *run_thread(void *arg) {
   size_t held_size = 0;
   int held_it = -1;
   for (int it = 0; it < opt_iters; it++) {
+    if (ncycle) W = WC[it % ncycle];  /* one thread only */
     if (pc && opt_threads == 1) pc(before);
     uint64_t n = ib ? ib() : 0;
     int ord = 0;
@@ -128,7 +134,8 @@ static void *run_thread(void *arg) {
     /* which planned ordinals came from one arena base */
     uintptr_t base = 0;
     int arena_ptrs = 0;
-    for (int k = 0; k < W.nalloc; k++) {
+    /* the base of the last planned ordinal (the first ones may go to malloc while a set selects) */
+    for (int k = W.nalloc - 1; k >= 0; k--) {
       if (!W.ord_planned[k] || !ord_ptr[k]) continue;
       uintptr_t b = (uintptr_t)ord_ptr[k] - W.ord_off[k];
       if (!base) base = b;
@@ -190,8 +197,24 @@ int main(int argc, char **argv) {
            (unsigned long long)W.arena, sig);
     return 0;
   }
+  if (argc >= 4 && strcmp(argv[1], "mkset") == 0) {
+    static Work ws[8];
+    const Work *wp[8];
+    int k = 0;
+    for (char *t = strtok(argv[3], ","); t && k < 8; t = strtok(NULL, ","), k++) {
+      work_make(&ws[k], 120, 256 * 1024, 2, atoi(t), 1, 12345);
+      plan_build(&ws[k]);
+      wp[k] = &ws[k];
+      char sig[65];
+      signature_of(&ws[k], sig);
+      printf("plan %d scale %s entries=%d arena=%llu signature=%s\n", k, t, ws[k].nalloc,
+             (unsigned long long)ws[k].arena, sig);
+    }
+    if (plan_set_write(wp, k, argv[2]) != 0) { perror("write plan set"); return 1; }
+    return 0;
+  }
   if (argc < 2 || strcmp(argv[1], "run") != 0) {
-    fprintf(stderr, "usage: plan_test mkplan FILE [scale] | run [key=value...]\n");
+    fprintf(stderr, "usage: plan_test mkplan FILE [scale] | mkset FILE s1,s2,... | run [key=value...]\n");
     return 2;
   }
   for (int i = 2; i < argc; i++) {
@@ -203,6 +226,12 @@ int main(int argc, char **argv) {
     else if (!strncmp(argv[i], "outlive=", 8)) opt_outlive = v;
     else if (!strncmp(argv[i], "foreign=", 8)) opt_foreign = v;
     else if (!strncmp(argv[i], "threads=", 8)) opt_threads = v;
+    else if (!strncmp(argv[i], "cycle=", 6)) {
+      for (char *t = strtok(argv[i] + 6, ","); t && ncycle < 8; t = strtok(NULL, ",")) {
+        work_make(&WC[ncycle], 120, 256 * 1024, 2, atoi(t), 1, 12345);
+        plan_build(&WC[ncycle++]);
+      }
+    }
   }
   work_make(&W, 120, 256 * 1024, 2, opt_scale, 1, 12345);
   plan_build(&W);

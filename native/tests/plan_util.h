@@ -156,7 +156,8 @@ static void signature_of(const Work *w, char out[65]) {
 static void put64(unsigned char *p, uint64_t v) { memcpy(p, &v, 8); }
 static void put32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
 
-static int plan_write(const Work *w, const char *path) {
+/* The version-2 plan image of w (malloc'ed, *len bytes). */
+static unsigned char *plan_image(const Work *w, size_t *len_out) {
   size_t n = (size_t)w->nalloc, len = 128 + 24 * n;
   unsigned char *buf = calloc(1, len);
   uint64_t total = 0;
@@ -181,12 +182,52 @@ static int plan_write(const Work *w, const char *path) {
   signature_of(w, sig);
   memcpy(buf + 48, sig, strlen(sig));
   put64(buf + 112, 42);
+  *len_out = len;
+  return buf;
+}
+
+static int write_all(const char *path, const unsigned char *buf, size_t len) {
   FILE *f = fopen(path, "wb");
-  if (!f) { free(buf); return -1; }
+  if (!f) return -1;
   size_t wr = fwrite(buf, 1, len, f);
-  fclose(f);
+  return fclose(f) == 0 && wr == len ? 0 : -1;
+}
+
+static int plan_write(const Work *w, const char *path) {
+  size_t len;
+  unsigned char *buf = plan_image(w, &len);
+  int rc = write_all(path, buf, len);
   free(buf);
-  return wr == len ? 0 : -1;
+  return rc;
+}
+
+/* A plan set (version 3, docs/PLAN_FORMAT.md) of the k works. */
+__attribute__((unused)) static int plan_set_write(const Work *const *w, int k, const char *path) {
+  unsigned char *img[64];
+  size_t len[64], total = 128 + 32 * (size_t)k;
+  for (int i = 0; i < k; i++) { img[i] = plan_image(w[i], &len[i]); total += len[i]; }
+  unsigned char *buf = calloc(1, total);
+  size_t off = 128 + 32 * (size_t)k;
+  for (int i = 0; i < k; i++) {
+    unsigned char *d = buf + 128 + 32 * i;
+    put64(d, off);
+    put64(d + 8, len[i]);
+    put64(d + 24, 1);
+    memcpy(buf + off, img[i], len[i]);
+    off += len[i];
+    free(img[i]);
+  }
+  uint32_t h = 0x811c9dc5u;
+  for (size_t i = 128; i < total; i++) h = (h ^ buf[i]) * 0x01000193u;
+  memcpy(buf, "MPPLAN1\0", 8);
+  put32(buf + 8, 3);
+  put32(buf + 12, 128);
+  put64(buf + 16, (uint64_t)k);
+  put64(buf + 24, 7);
+  put32(buf + 40, h);
+  int rc = write_all(path, buf, total);
+  free(buf);
+  return rc;
 }
 
 /* Performs one allocation op; returns the block. */

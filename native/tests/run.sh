@@ -234,6 +234,25 @@ check "plan for another workload: output unchanged" diff "$d/plain4.out" "$d/mis
 check "plan stats file: one JSON line with status 3 and the refusal" \
   grep -q '^{"status":3,"hits":0,.*"refusal":"signature mismatch' "$d/mm.json"
 
+# --- plan sets (format version 3): one plan per workload scale, cycled; scale 5 has no plan ---
+"$PT" mkset "$d/set.plan" 1,2,3 > /dev/null
+"$PT" run cycle=1,2,3,5 iters=16 > "$d/plaincyc.out" 2>/dev/null
+prun set MEMOPLAN_PLAN="$d/set.plan" MEMOPLAN_PLAN_STATS="$d/set.json" -- cycle=1,2,3,5 iters=16
+check "plan set: runs, data intact, output identical to the unplanned run" [ $? -eq 0 ] && diff "$d/plaincyc.out" "$d/set.out"
+# iterations 0-2 observed (one per plan), every 4th (scale 5) unplanned, the rest served after a
+# one-allocation selection (its miss)
+check "plan set: each scale served with its plan after one selecting miss, scale 5 unplanned" \
+  [ "$(iter set 4)/$(iter set 5)/$(iter set 6)/$(iter set 7)/$(tot set served)" = "$((N - 1)) 1/$((N - 1)) 1/$((N - 1)) 1/0 0/9" ]
+check "plan set: stats count 3 signatures served and 4 unplanned iterations" \
+  grep -q '"signatures_served":3,"iterations_unplanned":4,"signatures":\[{"signature":"[0-9a-f]*-[0-9a-f]*","iterations_served":3,' "$d/set.json"
+d4=$(tmp)
+prun setrec MEMOPLAN_PLAN="$d/set.plan" MEMOPLAN_TRACE_DIR="$d4" -- cycle=1,2,3,5 iters=16
+check "plan set + recording: header counts signatures served and unplanned iterations" \
+  dump "$d4/dump.txt" "$(one_trace "$d4")"
+check "plan set + recording: 3 signatures, 4 unplanned" \
+  [ "$(field plan_signatures_served "$d4/dump.txt")/$(field plan_iterations_unplanned "$d4/dump.txt")" = "3/4" ]
+"$PT" mkset "$d/dup.plan" 1,2,1 > /dev/null
+
 bad() {  # bad NAME REASON-REGEX: a damaged plan is refused, the program runs as without it
   prun "$1" MEMOPLAN_PLAN="$d/$1.plan" -- iters=3
   local rc=$?
@@ -245,9 +264,12 @@ cp "$d/w.plan" "$d/tampered.plan"; printf '\x99' | dd of="$d/tampered.plan" bs=1
 bad tampered "corrupt: checksum"
 cp "$d/w.plan" "$d/magic.plan"; printf 'XX' | dd of="$d/magic.plan" bs=1 seek=0 conv=notrunc 2>/dev/null
 bad magic "not a memoplan plan file"
-cp "$d/w.plan" "$d/version.plan"; printf '\x03' | dd of="$d/version.plan" bs=1 seek=8 conv=notrunc 2>/dev/null
-bad version "plan format version 3"
+cp "$d/w.plan" "$d/version.plan"; printf '\x04' | dd of="$d/version.plan" bs=1 seek=8 conv=notrunc 2>/dev/null
+bad version "plan format version 4"
 printf 'short' > "$d/short.plan"; bad short "not a memoplan plan file"
+bad dup "plan 2 of the set: same signature as an earlier plan"
+cp "$d/set.plan" "$d/set0.plan"; printf '\x00' | dd of="$d/set0.plan" bs=1 seek=16 conv=notrunc 2>/dev/null
+bad set0 "a plan set of 0 plans"
 bad missingfile "cannot open"
 
 d2=$(tmp)

@@ -147,8 +147,8 @@ int main(int argc, char **argv) {
   memcpy(&thr, m + 80, 8);
   if (memcmp(m, "MPTRACE\0", 8)) ERR("bad magic");
   if (ver != 1 || rs != 32 || cs != CHUNK) ERR("bad version/record_size/chunk_size");
-  /* plan-mode counters at 88..159 (docs/TRACE_FORMAT.md), the rest reserved */
-  if (!all_zero(m + 160, 4096 - 160)) ERR("reserved header bytes not zero");
+  /* plan-mode counters at 88..175 (docs/TRACE_FORMAT.md), the rest reserved */
+  if (!all_zero(m + 176, 4096 - 176)) ERR("reserved header bytes not zero");
   {
     static const char *pk[7] = {"hits", "misses", "hit_bytes", "miss_bytes", "arena_bytes",
                                 "iterations_served", "retirements"};
@@ -157,6 +157,10 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 7; i++) { memcpy(&v, m + 88 + 8 * i, 8); printf("plan_%s=%" PRIu64 "\n", pk[i], v); }
     memcpy(&st, m + 144, 4); memcpy(&why, m + 148, 4); memcpy(&v, m + 152, 8);
     printf("plan_status=%u\nplan_refusal=%u\nplan_passthrough=%" PRIu64 "\n", st, why, v);
+    memcpy(&v, m + 160, 8);
+    printf("plan_signatures_served=%" PRIu64 "\n", v);
+    memcpy(&v, m + 168, 8);
+    printf("plan_iterations_unplanned=%" PRIu64 "\n", v);
   }
   printf("file=%s\nversion=%u\npid=%u\nppid=%u\nflags=%u\nstart_ns=%" PRIu64
          "\nstart_realtime_ns=%" PRIu64 "\nchunks_used=%" PRIu64 "\nevents_written=%" PRIu64
@@ -213,7 +217,7 @@ int main(int argc, char **argv) {
         if (!kind_name(r.kind)) ERR("unknown kind %u", r.kind);
         if (r.ts < last_ts) ERR("thread %u: timestamp goes back (%" PRIu64 " < %" PRIu64 ")", ch[j].index, r.ts, last_ts);
         last_ts = r.ts;
-        if (r.scope) scoped++;
+        if (r.scope && r.kind != 36) scoped++;  /* plan_iter: scope = plan index + 1 */
         if (r.kind == 34 && r.size != thread_ev)
           ERR("thread %u: thread_exit says %" PRIu64 " events, counted %" PRIu64, ch[j].index, r.size, thread_ev);
         if (r.kind < 32) {
