@@ -981,9 +981,11 @@ void start_serving(PlanThread* pt, uint64_t k) {
   phase_slot(pt) = PH_SERVE;
 }
 
-// One allocation of an iteration whose plan in the set is not known yet: every plan whose next
-// entry differs (size, alignment) drops out; the plan left alone is the iteration's. None left:
-// the iteration runs unplanned to its end. Served from here on if the thread accepted the plan.
+// One allocation of an iteration whose plan in the set is not known yet, before it is made:
+// every plan whose next entry differs (size, alignment) drops out; the plan left alone is the
+// iteration's, with its cursor on the entry of this allocation. None left: the iteration runs
+// unplanned to its end. If the thread accepted the plan it serves from this allocation on
+// (the caller takes the serving path), else observe() goes on with it.
 COLD void select_step(PlanThread* pt, uint64_t size, uint32_t malign) {
   uint32_t left = 0, last = 0;
   for (uint32_t i = 0; i < g_np; i++) {
@@ -1001,7 +1003,7 @@ COLD void select_step(PlanThread* pt, uint64_t size, uint32_t malign) {
   if (left == 0) pt->unplanned = 1;
   if (left != 1) return;
   const Plan* pl = &g_plans[last];
-  uint64_t k = pt->scur[last];
+  uint64_t k = pt->scur[last] - 1;  // this allocation's entry: observed or served by the caller
   use_plan(pt, pl);
   pt->cursor = k;
   pt->obs_hits = k;
@@ -1020,10 +1022,7 @@ inline void observe(PlanThread* pt, uint64_t size, uint32_t salign) {
   pt->hashA = mix(mix(pt->hashA, (uint32_t)size), salign);
   pt->hashB = mix(mix(pt->hashB, (uint32_t)(size >> 32)), (uint32_t)(size & 0xffff));
   uint32_t malign = salign < 16 ? 16 : salign;
-  if (UNLIKELY(!pt->p)) {  // a set: the iteration's plan is not known yet
-    if (!pt->unplanned) select_step(pt, size, malign);
-    return;
-  }
+  if (UNLIKELY(!pt->p)) return;  // a set, the plan not known yet (select_step ran before)
   uint64_t j = find_entry(pt, size, malign);
   if (j == kNone) {
     pt->prev_valid = 1;
@@ -1038,6 +1037,12 @@ inline void observe(PlanThread* pt, uint64_t size, uint32_t salign) {
     pt->obs_arena++;
     pt->obs_arena_bytes += size;
   }
+}
+
+// Before an allocation of an observed iteration: a set's selection (select_step).
+inline void preselect(PlanThreadHead* h, uint64_t size, uint32_t malign) {
+  PlanThread* pt = (PlanThread*)h;
+  if (h->phase == PH_OBSERVE && UNLIKELY(!pt->p) && !pt->unplanned) select_step(pt, size, malign);
 }
 
 struct Busy {  // the serving path is not re-entered by a signal handler
@@ -1069,6 +1074,7 @@ namespace {
 // scratch (try_fast changed nothing).
 COLD void* malloc_slow(PlanThreadHead* h, size_t n) {
   PlanThread* pt = (PlanThread*)h;
+  preselect(h, n, 16);
   if (serving(h)) {
     Busy b(pt);
     void* q = serve_slow(pt, n, 16, true);
@@ -1083,6 +1089,7 @@ COLD void* calloc_slow(PlanThreadHead* h, size_t nm, size_t sz) {
   PlanThread* pt = (PlanThread*)h;
   size_t n;
   if (__builtin_mul_overflow(nm, sz, &n)) return R.calloc_(nm, sz);  // fails, uncounted
+  preselect(h, n, 16);
   if (serving(h)) {
     Busy b(pt);
     void* q = serve_slow(pt, n, 16, true);
@@ -1096,6 +1103,7 @@ COLD void* calloc_slow(PlanThreadHead* h, size_t nm, size_t sz) {
 
 COLD void* aligned_slow(PlanThreadHead* h, aligned_fn real, size_t align, size_t n) {
   PlanThread* pt = (PlanThread*)h;
+  if (align <= 16 || pow2(align)) preselect(h, n, align < 16 ? 16 : sig_align(align));
   if (serving(h)) {
     Busy b(pt);
     if (align <= 16 || pow2(align)) {
@@ -1116,6 +1124,7 @@ COLD int posix_memalign_slow(PlanThreadHead* h, int (*real)(void**, size_t, size
                              void** out, size_t align, size_t n) {
   PlanThread* pt = (PlanThread*)h;
   bool valid = pow2(align) && align % sizeof(void*) == 0;
+  if (valid) preselect(h, n, align < 16 ? 16 : sig_align(align));
   if (valid && serving(h)) {
     Busy b(pt);
     void* q = serve_slow(pt, n, align < 16 ? 16 : (uint32_t)sig_align(align), align <= kHuge);
@@ -1171,6 +1180,7 @@ int plan_posix_memalign(PlanThreadHead* h, int (*real)(void**, size_t, size_t), 
 void* plan_valloc(PlanThreadHead* h, valloc_fn real, size_t n, bool pvalloc) {
   if (n < g_below) return real(n);
   PlanThread* pt = (PlanThread*)h;
+  preselect(h, n, g_page);
   if (serving(h)) {
     Busy b(pt);
     // pvalloc's block is usable up to the next page: the plan did not size it.
@@ -1190,6 +1200,7 @@ void* plan_realloc(PlanThreadHead* h, void* p, size_t n) {
   PlanThread* pt = (PlanThread*)h;
   bool from_arena = p && in_arena(p);
   if (n < g_below) return from_arena ? arena_realloc(p, n) : R.realloc_(p, n);
+  preselect(h, n, 16);
   if (serving(h)) {
     Busy b(pt);
     // A block of this thread's arena is released before matching: the plan
