@@ -113,6 +113,7 @@ constexpr uint64_t kMaxSlots = 1024;
 constexpr uint64_t kMaxWork = 1ull << 28;  // painting steps at load
 constexpr uint64_t kMaxVList = 1ull << 26; // visible-predecessor entries
 constexpr uint32_t kMaxPlans = 256;        // plans in a set (format version 3)
+constexpr uint32_t kSelectSkips = 8;       // allocations no plan of a set expects, while selecting
 
 enum : uint32_t {
   R_NONE = 0, R_OPEN = 1, R_MAGIC = 2, R_VERSION = 3, R_SIZE = 4, R_CHECKSUM = 5,
@@ -184,7 +185,8 @@ struct PlanThread {
   // differed; how many are left.
   uint64_t* scur;     // [g_np]
   uint8_t* accepted;  // [g_np]: an observed iteration fitted the plan; the thread serves it
-  uint32_t alive, unplanned;
+  uint32_t sel_skips, unplanned;
+  uint64_t sel_skip_bytes;
   // per iteration. hits, hit_bytes and passthrough are derived at the end
   // from the cursor and the prefix sums, less what `sub_*` took out (entries
   // skipped by resynchronisation, matched entries not served).
@@ -974,9 +976,11 @@ void start_serving(PlanThread* pt, uint64_t k) {
   pt->own = a ? a->owner : nullptr;
   pt->base = a ? a->base : nullptr;
   pt->prev_valid = 0;
-  pt->misses = pt->sub_n = k;
-  pt->miss_bytes = pt->sub_bytes = pl->psize[k];
+  pt->sub_n = k;
+  pt->sub_bytes = pl->psize[k];
   pt->sub_pass = pl->ppass[k];
+  pt->misses = k + pt->sel_skips;  // made while selecting (0 outside a set)
+  pt->miss_bytes = pl->psize[k] + pt->sel_skip_bytes;
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
   phase_slot(pt) = PH_SERVE;
 }
@@ -988,6 +992,18 @@ void start_serving(PlanThread* pt, uint64_t k) {
 // (the caller takes the serving path), else observe() goes on with it.
 COLD void select_step(PlanThread* pt, uint64_t size, uint32_t malign) {
   uint32_t left = 0, last = 0;
+  // An allocation no candidate expects (an extra one: a cache, a workspace) is passed over, up
+  // to kSelectSkips of them; the candidates stay.
+  bool any = false;
+  for (uint32_t i = 0; i < g_np && !any; i++) {
+    uint64_t c = pt->scur[i];
+    any = c != ~0ull && g_plans[i].e[c].size == size && g_plans[i].e[c].align == malign;
+  }
+  if (!any) {
+    pt->sel_skip_bytes += size;
+    if (++pt->sel_skips > kSelectSkips) pt->unplanned = 1;
+    return;
+  }
   for (uint32_t i = 0; i < g_np; i++) {
     uint64_t c = pt->scur[i];
     if (c == ~0ull) continue;
@@ -1426,7 +1442,8 @@ void plan_begin() {
   pt->cursor = 0;
   pt->prev_valid = 0;
   pt->obs_hits = pt->obs_arena = pt->obs_arena_bytes = 0;
-  pt->unplanned = 0;
+  pt->unplanned = pt->sel_skips = 0;
+  pt->sel_skip_bytes = 0;
   if (g_np == 1) {
     use_plan(pt, &g_plans[0]);
     if (pt->accepted[0]) {

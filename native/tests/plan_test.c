@@ -3,7 +3,7 @@
  *   plan_test mkset FILE s1,s2,...   write a plan set (version 3): one plan per scale
  *   plan_test run [key=value...]     run iterations of it, checking data
  * run options: iters=N (6) scale=S (1: sizes x S) extra=IT (one extra malloc
- * in iteration IT) missing=IT (one allocation left out in IT) outlive=IT (a
+ * in the middle of iteration IT; extrafirst=IT: at its start) missing=IT (one allocation left out in IT) outlive=IT (a
  * planned block freed only after IT ends, then realloc'ed) foreign=1 (one
  * block per iteration freed by another thread) threads=T (T serving threads)
  * cycle=s1,s2,... (one thread: iteration i runs the workload at scale
@@ -21,6 +21,7 @@ static Work W;
 static Work WC[8];  /* cycle=: the workload at each scale */
 static int ncycle;
 static int opt_iters = 6, opt_scale = 1, opt_extra = -1, opt_missing = -1, opt_outlive = -1;
+static int opt_extra_first = -1;
 static int opt_foreign = 0, opt_threads = 1;
 static uint64_t (*ib)(void);
 static void (*ie)(uint64_t, uint64_t);
@@ -82,7 +83,7 @@ static void *run_thread(void *arg) {
     int ord = 0;
     for (int i = 0; i < W.nops; i++) {
       const Op *o = &W.op[i];
-      if (it == opt_extra && i == W.nops / 2) {
+      if ((it == opt_extra && i == W.nops / 2) || (it == opt_extra_first && i == 0)) {
         void *x = malloc(777);
         memset(x, 0x5a, 777);
         free(x);
@@ -222,6 +223,7 @@ int main(int argc, char **argv) {
     if (!strncmp(argv[i], "iters=", 6)) opt_iters = v;
     else if (!strncmp(argv[i], "scale=", 6)) opt_scale = v;
     else if (!strncmp(argv[i], "extra=", 6)) opt_extra = v;
+    else if (!strncmp(argv[i], "extrafirst=", 11)) opt_extra_first = v;
     else if (!strncmp(argv[i], "missing=", 8)) opt_missing = v;
     else if (!strncmp(argv[i], "outlive=", 8)) opt_outlive = v;
     else if (!strncmp(argv[i], "foreign=", 8)) opt_foreign = v;

@@ -237,12 +237,13 @@ check "plan stats file: one JSON line with status 3 and the refusal" \
 # --- plan sets (format version 3): one plan per workload scale, cycled; scale 5 has no plan ---
 "$PT" mkset "$d/set.plan" 1,2,3 > /dev/null
 "$PT" run cycle=1,2,3,5 iters=16 > "$d/plaincyc.out" 2>/dev/null
-prun set MEMOPLAN_PLAN="$d/set.plan" MEMOPLAN_PLAN_STATS="$d/set.json" -- cycle=1,2,3,5 iters=16
+prun set MEMOPLAN_PLAN="$d/set.plan" MEMOPLAN_PLAN_STATS="$d/set.json" -- cycle=1,2,3,5 iters=16 extrafirst=8
 check "plan set: runs, data intact, output identical to the unplanned run" [ $? -eq 0 ] && diff "$d/plaincyc.out" "$d/set.out"
 # iterations 0-2 observed (one per plan), every 4th (scale 5) unplanned, the rest served after a
 # selection made on their first allocation (plans differ there: nothing lost)
 check "plan set: each scale served with its plan from its first allocation, scale 5 unplanned" \
   [ "$(iter set 4)/$(iter set 5)/$(iter set 6)/$(iter set 7)/$(tot set served)" = "$N 0/$N 0/$N 0/0 0/9" ]
+check "plan set: an extra allocation before the choice is passed over (one miss)" [ "$(iter set 8)" = "$N 1" ]
 check "plan set: stats count 3 signatures served and 4 unplanned iterations" \
   grep -q '"signatures_served":3,"iterations_unplanned":4,"signatures":\[{"signature":"[0-9a-f]*-[0-9a-f]*","iterations_served":3,' "$d/set.json"
 d4=$(tmp)
