@@ -837,6 +837,11 @@ inline bool check_fast(const PlanThread* pt, const PEntry* e) {
   const VPred* v = pt->vl + e->vbeg;
   const VPred* vend = v + e->vcnt;
   uint32_t lim = pt->lim;
+  if (LIKELY(lim == ~0u)) {  // no irregularity yet: every predecessor was served
+    for (; v != vend; v++)
+      if (__atomic_load_n(&own[v->b], __ATOMIC_ACQUIRE) == v->j + 1) return false;
+    return true;
+  }
   for (; v != vend; v++) {
     uint32_t j = v->j;
     if (UNLIKELY(j >= lim) && pt->served[j] != pt->epoch) return false;
