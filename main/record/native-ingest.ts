@@ -187,8 +187,6 @@ export class NativeIngest implements Ingest {
       this.latest = { events, markers, processes, busySeconds, liveBytes };
     } else if (m.type === 'done') {
       this.done = m as unknown as DoneLine;
-      // The set counters (trace header 160, 168) are 0 when an older memoplan-ingest leaves them out.
-      if (this.done.plan) this.done.plan = { ...this.done.plan, signaturesServed: this.done.plan.signaturesServed ?? 0, iterationsUnplanned: this.done.plan.iterationsUnplanned ?? 0 };
       this.latest = { ...this.latest, events: this.done.totals.events, markers: this.done.totals.markers, busySeconds: this.done.busySeconds };
     } else if (m.type === 'error') {
       this.errorLine = String(m.message);

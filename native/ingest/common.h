@@ -44,7 +44,7 @@ struct StreamEvent {
 
 enum Kind : uint8_t {
   K_MALLOC = 1, K_CALLOC = 2, K_REALLOC = 3, K_FREE = 4, K_REALLOC_FREE = 5, K_REALLOCARRAY = 11,
-  K_REALLOC_FAILED = 12, K_ITER_BEGIN = 32, K_ITER_END = 33,
+  K_REALLOC_FAILED = 12, K_ITER_BEGIN = 32, K_ITER_END = 33, K_PLAN_ITER = 36,
 };
 constexpr uint16_t FLAG_FAILED = 1;
 constexpr uint16_t FLAG_AGENT = 2;  // shared/trace-kinds.ts RECORD_FLAG_AGENT

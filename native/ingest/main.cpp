@@ -88,7 +88,8 @@ std::string planJson(const mp::PlanCounters& p) {
   return "{\"hits\":" + num(p.hits) + ",\"misses\":" + num(p.misses) + ",\"hitBytes\":" + num(p.hitBytes) +
          ",\"missBytes\":" + num(p.missBytes) + ",\"arenaBytes\":" + num(p.arenaBytes) + ",\"iterationsServed\":" +
          num(p.iterationsServed) + ",\"retirements\":" + num(p.retirements) + ",\"status\":" + num((int64_t)p.status) +
-         ",\"refusal\":" + num((int64_t)p.refusal) + "}";
+         ",\"refusal\":" + num((int64_t)p.refusal) + ",\"signaturesServed\":" + num(p.signaturesServed) +
+         ",\"iterationsUnplanned\":" + num(p.iterationsUnplanned) + "}";
 }
 
 std::string progressJson(const mp::PollStats& s) {

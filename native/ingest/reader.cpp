@@ -13,7 +13,7 @@
 namespace mp {
 
 namespace {
-constexpr size_t HEADER_READ = 152;
+constexpr size_t HEADER_READ = 176;  // through the plan counters (docs/TRACE_FORMAT.md)
 constexpr uint32_t RECORD_SIZE = 32;
 constexpr uint32_t CHUNK_MAGIC = 0x4b43504d;  // 'MPCK'
 
@@ -74,6 +74,8 @@ TraceHeader parseHeader(const uint8_t* b) {
   h.plan.retirements = num(136);
   h.plan.status = rd32(b + 144);
   h.plan.refusal = rd32(b + 148);
+  h.plan.signaturesServed = num(160);
+  h.plan.iterationsUnplanned = num(168);
   return h;
 }
 }  // namespace

@@ -14,6 +14,7 @@ struct PlanCounters {
   // u64 header fields read as JS numbers (u64num: a double, rounded beyond 2^53)
   double hits = 0, misses = 0, hitBytes = 0, missBytes = 0, arenaBytes = 0, iterationsServed = 0, retirements = 0;
   uint32_t status = 0, refusal = 0;
+  double signaturesServed = 0, iterationsUnplanned = 0;  // plan sets (header 160, 168)
 };
 
 struct TraceHeader {

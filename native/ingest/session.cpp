@@ -253,6 +253,10 @@ FinishResult SessionIngest::finish() {
         a.arenaBytes += b.arenaBytes;
         a.iterationsServed += b.iterationsServed;
         a.retirements += b.retirements;
+        // As the JS ingest merges processes (main/record/trace-reader.ts): the most signatures
+        // any one process served, the unplanned iterations of all.
+        a.signaturesServed = std::max(a.signaturesServed, b.signaturesServed);
+        a.iterationsUnplanned += b.iterationsUnplanned;
         a.status = std::max(a.status, b.status);
         a.refusal = a.refusal ? a.refusal : b.refusal;
       }
@@ -398,7 +402,8 @@ void SessionIngest::writeBatch(ProcessTrace& t, const RecordBatch& batch) {
   for (size_t i = 0; i < batch.count; i++, rec += 32) {
     Record r = reader.decode(rec);
     int32_t scope = 0;
-    if (r.scope != 0) {
+    // plan_iter's scope field is the serving plan's index in its set + 1, not a name id.
+    if (r.scope != 0 && r.kind != K_PLAN_ITER) {
       if (r.scope == lastName) scope = lastScope;
       else {
         auto s = t.scopes.find(r.scope);

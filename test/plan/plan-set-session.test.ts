@@ -119,20 +119,26 @@ test('the human table, and a replay of the set from the database: outputs bitwis
   assert.match(r.stdout, /signature\s+iterations seen\s+buffers\s+arena bytes\s+lower bound\s+ratio\s+plan id/);
   const setId = Number(/plan set (\d+)/.exec(r.stdout)![1]);
 
-  // Whether or not this interposer serves sets yet, the outputs are the plain run's and the
-  // summary carries the set's fields (counters 0 where nothing was counted).
-  const plain = spawnSync('/usr/bin/python3', [SHAPES, ...ARGS], { encoding: 'utf8' });
+  // Replayed with a fourth batch size the recording never saw, after each recorded one: it runs
+  // unplanned, and the recorded shapes after it are served again.
+  const replayArgs = ['--shapes', '1,2,4,3', '--rounds', '4'];
+  const plain = spawnSync('/usr/bin/python3', [SHAPES, ...replayArgs], { encoding: 'utf8' });
   assert.equal(plain.status, 0, plain.stderr);
-  const rep = await runCli(['replay', '--db', dbFile, '--plan', `set:${setId}`, '--json', '--', 'python3', SHAPES, ...ARGS]);
+  const rep = await runCli(['replay', '--db', dbFile, '--plan', `set:${setId}`, '--json', '--', 'python3', SHAPES, ...replayArgs]);
   assert.equal(rep.code, 0, rep.stderr);
   const outLines = (s: string) => s.split('\n').filter((l) => l.startsWith('out '));
+  assert.equal(outLines(plain.stdout).length, 16);
   assert.deepEqual(outLines(rep.stdout), outLines(plain.stdout), 'outputs bitwise equal');
   const s = JSON.parse(rep.stdout.slice(rep.stdout.indexOf('\n{\n') + 1)) as ReplaySummary;
   assert.equal(s.set_id, setId);
   assert.equal(s.plan_id, null);
   assert.ok(s.plans! >= 3);
-  assert.ok(Number.isInteger(s.signatures_served) && s.signatures_served >= 0 && s.signatures_served <= s.plans!);
-  assert.ok(Number.isInteger(s.iterations_unplanned) && s.iterations_unplanned >= 0);
+  assert.equal(s.status, 'serving');
+  assert.ok(s.signatures_served >= 3, `every recorded shape served: ${s.signatures_served} signatures`);
+  assert.ok(s.iterations_unplanned >= 4, `batch 3, never recorded, runs unplanned each round: ${s.iterations_unplanned}`);
+  // 16 iterations: the unplanned ones, and one observed iteration per plan before it serves
+  assert.ok(s.iterations_served >= 16 - s.iterations_unplanned - s.plans!, `served ${s.iterations_served}, unplanned ${s.iterations_unplanned}`);
+  assert.ok(s.hit_rate! >= 0.99, `hit rate ${s.hit_rate}`);
   const db = openDatabase(dbFile);
   const row = db.prepare(`SELECT set_id, plan_id, signatures_served, iterations_unplanned FROM replays WHERE session_id = ?`).get(s.session);
   db.close();
