@@ -11,9 +11,11 @@ import { planEntries } from './plan-export';
  * (batch sizes, sequence lengths), grouped as one plan set (plan_sets row) and optionally written
  * as a version-3 set file (docs/PLAN_FORMAT.md "Plan sets").
  *
- * A signature is planned when it occurs at least twice, or once but not as its thread's first
- * iteration: a thread's first iteration carries one-off caches and workspaces that later
- * iterations with the same input do not allocate. Signatures that are equal after the size floor
+ * A signature is planned when it repeats (steady state): the first iteration of a thread, and
+ * the first run of each new shape, carry one-off caches and workspaces that later iterations
+ * with the same input do not allocate, and their signatures are seen once. Planning those gave
+ * plans no later iteration ran, whose batch-independent one-off allocations a never-recorded
+ * shape could be mistaken for at run time. Signatures that are equal after the size floor
  * (IterationInput.planSignature) share one plan, their iterations counted together.
  */
 
@@ -108,8 +110,14 @@ export function planSessionSet(db: DB, sessionId: number, o: PlanSetOptions): Pl
   for (const [signature, its] of groups) {
     const first = position++;
     const later = its.filter((r) => !firstOfThread.has(r.id));
-    if (its.length < 2 && later.length === 0) {
-      leftOut.push({ signature, iterations: its.length, reason: "seen once, as its thread's first iteration (one-off caches and workspaces)" });
+    if (its.length < 2) {
+      leftOut.push({
+        signature,
+        iterations: its.length,
+        reason: later.length === 0
+          ? "seen once, as its thread's first iteration (one-off caches and workspaces)"
+          : "seen once (a shape's first run carries one-off caches; record it at least twice to plan it)",
+      });
       continue;
     }
     // Plan an iteration that is not its thread's first where there is one.

@@ -997,16 +997,20 @@ void start_serving(PlanThread* pt, uint64_t k) {
 // (the caller takes the serving path), else observe() goes on with it.
 COLD void select_step(PlanThread* pt, uint64_t size, uint32_t malign) {
   uint32_t left = 0, last = 0;
-  // An allocation no candidate expects (an extra one: a cache, a workspace) is passed over, up
-  // to kSelectSkips of them; the candidates stay.
-  bool any = false;
+  // Once some plan matched the iteration's first allocations, an allocation no candidate
+  // expects (an extra one: a cache, a workspace) is passed over, up to kSelectSkips of them;
+  // the candidates stay. Before that it ends the selection: an iteration whose first allocation
+  // starts no plan is another shape (passing over its allocations until one happened to equal
+  // some plan's first entry served a never-recorded shape with the wrong plan).
+  bool any = false, started = false;
   for (uint32_t i = 0; i < g_np && !any; i++) {
     uint64_t c = pt->scur[i];
+    started |= c != ~0ull && c > 0;
     any = c != ~0ull && g_plans[i].e[c].size == size && g_plans[i].e[c].align == malign;
   }
   if (!any) {
     pt->sel_skip_bytes += size;
-    if (++pt->sel_skips > kSelectSkips) pt->unplanned = 1;
+    if (!started || ++pt->sel_skips > kSelectSkips) pt->unplanned = 1;
     return;
   }
   for (uint32_t i = 0; i < g_np; i++) {
