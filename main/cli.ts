@@ -187,6 +187,7 @@ export function buildProgram(): Command {
     .option('--out <plan>', 'write the plan file for the interposer (sessions only)')
     .option('--offsets <file.csv>', 'write the best plan as id,lower,upper,size,offset')
     .option('--signatures <which>', 'all: plan every iteration signature of the session (batch sizes, lengths) as one plan set; --out writes a set file')
+    .option('--add-to <set>', 'with --signatures all: add the plans of the signatures set:ID lacks (a replay session\'s unplanned shapes) to that set; --out writes the grown set')
     .option('--json', 'print a JSON array, one object per planner (with --signatures: one JSON object for the set)')
     .action(async (opts) => {
       await runPlanCommand(opts);

@@ -22,6 +22,8 @@ export interface PlanCommandOptions {
   offsets?: string;
   /** `all`: one plan per iteration signature of the session, as a plan set (plan-set.ts). */
   signatures?: string;
+  /** set:ID or ID: grow that plan set (with --signatures all). */
+  addTo?: string;
   json?: boolean;
 }
 
@@ -38,6 +40,8 @@ export async function runPlanCommand(o: PlanCommandOptions): Promise<void> {
     if (o.iteration !== undefined) throw new UserError('give either --signatures all (every signature) or --iteration N (one iteration), not both');
     if (o.offsets !== undefined) throw new UserError('--offsets writes one plan\'s offsets; with --signatures use --out for the set file');
   }
+  if (o.addTo !== undefined && o.signatures === undefined) throw new UserError('--add-to goes with --signatures all: it adds the plans of a session\'s new signatures to a plan set');
+  const growSet = o.addTo === undefined ? undefined : parseSetRef(o.addTo);
   if ((o.instance === undefined) === (o.session === undefined)) {
     throw new UserError('give exactly one of --instance FILE.csv or --session ID');
   }
@@ -47,7 +51,7 @@ export async function runPlanCommand(o: PlanCommandOptions): Promise<void> {
   if (o.out !== undefined && o.instance === undefined) checkOutputFile(o.out, { what: 'plan file', option: '--out', inputs, inputWhat });
   if (o.offsets !== undefined) checkOutputFile(o.offsets, { what: 'offsets CSV', option: '--offsets', inputs, inputWhat });
   if (o.out !== undefined && o.offsets !== undefined) checkDistinctOutputs({ path: o.out, option: '--out' }, { path: o.offsets, option: '--offsets' });
-  if (o.signatures !== undefined) return planSetCommand(o, o.session!, timeLimit);
+  if (o.signatures !== undefined) return planSetCommand(o, o.session!, timeLimit, growSet);
   if (o.session !== undefined) return planSessionCommand(o, o.session, timeLimit);
   if (o.iteration !== undefined) throw new UserError('--iteration goes with --session');
   const file = o.instance!;
@@ -98,17 +102,27 @@ async function planSessionCommand(o: PlanCommandOptions, sessionId: number, time
   }
 }
 
-async function planSetCommand(o: PlanCommandOptions, sessionId: number, timeLimit: number): Promise<void> {
+/** `set:ID` or `ID`. */
+function parseSetRef(s: string): number {
+  const m = /^(?:set:)?(\d{1,15})$/.exec(s);
+  if (!m || Number(m[1]) <= 0) throw new UserError(`--add-to takes a plan set id (set:ID or ID), got '${s}'`);
+  return Number(m[1]);
+}
+
+async function planSetCommand(o: PlanCommandOptions, sessionId: number, timeLimit: number, growSet?: number): Promise<void> {
   const db = openDatabase(o.db, { create: false, check: true });
   try {
-    const r = planSessionSet(db, sessionId, { algorithm: o.algorithm as PlannerName, timeLimitSeconds: timeLimit, out: o.out });
+    const r = planSessionSet(db, sessionId, { algorithm: o.algorithm as PlannerName, timeLimitSeconds: timeLimit, out: o.out, growSet });
     if (o.json) {
       process.stdout.write(JSON.stringify(r, null, 2) + '\n');
       return;
     }
+    const n = r.plans.length;
+    const how = `(${o.algorithm}, up to ${r.seconds_per_plan.toFixed(2)} s each${r.size_floor > 0 ? `, size floor ${r.size_floor} bytes` : ''})`;
     process.stdout.write(
-      `session ${sessionId}: ${r.plans.length} signature${r.plans.length === 1 ? '' : 's'} planned as plan set ${r.set_id} ` +
-        `(${o.algorithm}, up to ${r.seconds_per_plan.toFixed(2)} s each${r.size_floor > 0 ? `, size floor ${r.size_floor} bytes` : ''})\n`,
+      r.grown_from !== null
+        ? `session ${sessionId}: ${n} new signature${n === 1 ? '' : 's'} added to plan set ${r.set_id}, now ${r.grown_from + n} plans ${how}\n`
+        : `session ${sessionId}: ${n} signature${n === 1 ? '' : 's'} planned as plan set ${r.set_id} ${how}\n`,
     );
     const head = ['signature', 'iterations seen', 'buffers', 'arena bytes', 'lower bound', 'ratio', 'plan id'];
     const cells = r.plans.map((p) => [

@@ -105,7 +105,11 @@ export function chooseIteration(db: DB, sessionId: number, number?: number): { r
   return { row: last, because: 'no iteration signature repeats: the last complete iteration' };
 }
 
-export function loadIteration(db: DB, sessionId: number, number?: number): IterationInput {
+/**
+ * `sizeFloor`: the floor to plan with (a plan's stored one, a set's); absent: the one the
+ * session's recording mode gives (below).
+ */
+export function loadIteration(db: DB, sessionId: number, number?: number, opts: { sizeFloor?: number | null } = {}): IterationInput {
   const { row, because } = chooseIteration(db, sessionId, number);
   const ops = (db.prepare(`SELECT agent_ops FROM sessions WHERE id = ?`).get(sessionId) as { agent_ops: number }).agent_ops === 1;
   const allocs = db
@@ -118,7 +122,12 @@ export function loadIteration(db: DB, sessionId: number, number?: number): Itera
   const end = row.end_seq!;
   const freedWithin = (a: (typeof allocs)[number]) => a.free_seq !== null && a.free_seq <= end;
   // No floor when it would leave nothing to plan (an iteration of small allocations only).
-  const sizeFloor = ops && allocs.some((a) => a.size > AMBIGUOUS_SMALL_BYTES && freedWithin(a)) ? AMBIGUOUS_SMALL_BYTES : 0;
+  const sizeFloor =
+    opts.sizeFloor !== undefined && opts.sizeFloor !== null
+      ? opts.sizeFloor
+      : ops && allocs.some((a) => a.size > AMBIGUOUS_SMALL_BYTES && freedWithin(a))
+        ? AMBIGUOUS_SMALL_BYTES
+        : 0;
   const small = allocs.filter((a) => a.size <= sizeFloor);
   const kept = sizeFloor > 0 ? allocs.filter((a) => a.size > sizeFloor) : allocs;
   const ordinalOf = new Map(kept.map((a, i) => [a.id, i]));

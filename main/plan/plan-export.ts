@@ -21,12 +21,12 @@ export function planEntries(input: IterationInput, offsetOf: ReadonlyMap<number,
 export function planFileFromDb(db: DB, planId: number): PlanFile & { sessionId: number } {
   const p = db
     .prepare(
-      `SELECT p.id, p.session_id, p.arena_bytes, i.number FROM plans p
+      `SELECT p.id, p.session_id, p.arena_bytes, p.size_floor, i.number FROM plans p
        JOIN iterations i ON i.id = p.iteration_id WHERE p.id = ?`,
     )
-    .get(planId) as { id: number; session_id: number; arena_bytes: number; number: number } | undefined;
+    .get(planId) as { id: number; session_id: number; arena_bytes: number; size_floor: number | null; number: number } | undefined;
   if (!p) throw new UserError(`no plan ${planId} in this database`);
-  const input = loadIteration(db, p.session_id, p.number);
+  const input = loadIteration(db, p.session_id, p.number, { sizeFloor: p.size_floor });
   const rows = db.prepare(`SELECT ordinal, offset FROM plan_buffers WHERE plan_id = ?`).all(planId) as { ordinal: number; offset: number }[];
   return {
     planId,

@@ -1,10 +1,10 @@
 import { UserError } from '../../shared/errors';
 import type { DB } from '../store/db';
-import { createPlanSet, listIterations, storePlan, type IterationListRow } from '../store/plans';
+import { createPlanSet, listIterations, loadPlanSet, storePlan, type IterationListRow } from '../store/plans';
 import { plan, type PlannerName, type PlannerResult } from './index';
 import { loadIteration, type IterationInput } from './iteration';
 import { PLAN_SET_MAX_PLANS, writePlanSet, type PlanSetFile } from './plan-file';
-import { planEntries } from './plan-export';
+import { planEntries, planFileFromDb, planSetFileFromDb } from './plan-export';
 
 /**
  * `memoplan plan --signatures all`: one plan for every iteration signature of a recorded session
@@ -26,8 +26,14 @@ export interface PlanSetOptions {
   algorithm: PlannerName;
   /** For the whole set: each plan gets timeLimitSeconds / plans, at least MIN_SECONDS_PER_PLAN. */
   timeLimitSeconds: number;
-  /** Version-3 set file for the interposer. */
+  /** Version-3 set file for the interposer (with growSet: the whole grown set). */
   out?: string;
+  /**
+   * Grow this stored set instead of making a new one: plan the session's repeating signatures
+   * that no plan of the set has (a replay's unplanned shapes), with the set's size floor, and
+   * add them to it.
+   */
+  growSet?: number;
 }
 
 export interface PlanSetPlanRow {
@@ -62,6 +68,8 @@ export interface PlanSetOutcome {
   algorithm: string;
   size_floor: number;
   seconds_per_plan: number;
+  /** Set in growSet mode: the plans the set had before (plans lists the ones added). */
+  grown_from: number | null;
   /** In set order (the set file's directory order). */
   plans: PlanSetPlanRow[];
   left_out: PlanSetLeftOut[];
@@ -79,6 +87,15 @@ interface Candidate {
 export function planSessionSet(db: DB, sessionId: number, o: PlanSetOptions): PlanSetOutcome {
   const rows = listIterations(db, sessionId);
   if (rows === null) throw new UserError(`no session ${sessionId} in this database`);
+  // Growing: the set's floor, and the plan signatures it has already.
+  let grow: { setId: number; floor: number; has: Set<string>; count: number } | null = null;
+  if (o.growSet !== undefined) {
+    const set = loadPlanSet(db, o.growSet);
+    if (!set) throw new UserError(`no plan set ${o.growSet} in this database`);
+    if (set.plans.length === 0) throw new UserError(`plan set ${o.growSet} has no plans left (they were deleted): plan the session afresh`);
+    const members = set.plans.map((m) => planFileFromDb(db, m.plan_id));
+    grow = { setId: o.growSet, floor: members[0].sizeFloor, has: new Set(members.map((m) => m.signature)), count: members.length };
+  }
   // A thread's first iteration (complete or not) is the one that fills its one-off caches.
   const firstOfThread = new Set<number>();
   const threadsSeen = new Set<number>();
@@ -126,7 +143,11 @@ export function planSessionSet(db: DB, sessionId: number, o: PlanSetOptions): Pl
       leftOut.push({ signature, iterations: its.length, reason: 'its iterations share their numbers with earlier ones (several processes?) and cannot be loaded' });
       continue;
     }
-    const input = loadIteration(db, sessionId, pick.number);
+    const input = loadIteration(db, sessionId, pick.number, grow ? { sizeFloor: grow.floor } : {});
+    if (grow?.has.has(input.planSignature)) {
+      leftOut.push({ signature, iterations: its.length, reason: `plan set ${grow.setId} has a plan for it already` });
+      continue;
+    }
     if (input.buffers.length === 0) {
       leftOut.push({ signature, iterations: its.length, reason: 'no allocation is freed within the iteration: nothing to plan' });
       continue;
@@ -152,15 +173,16 @@ export function planSessionSet(db: DB, sessionId: number, o: PlanSetOptions): Pl
     }
   }
   let candidates = [...byPlanSignature.values()].sort((a, b) => b.seen - a.seen || a.first - b.first);
-  if (candidates.length > PLAN_SET_MAX_PLANS) {
-    for (const c of candidates.slice(PLAN_SET_MAX_PLANS)) {
+  const room = PLAN_SET_MAX_PLANS - (grow?.count ?? 0);
+  if (candidates.length > room) {
+    for (const c of candidates.slice(room)) {
       for (const s of c.iterationSignatures) leftOut.push({ signature: s, iterations: c.seen, reason: `a plan set holds at most ${PLAN_SET_MAX_PLANS} plans: the least seen are left out` });
     }
-    candidates = candidates.slice(0, PLAN_SET_MAX_PLANS);
+    candidates = candidates.slice(0, Math.max(0, room));
   }
   if (candidates.length === 0) {
     const why = leftOut.map((l) => `${l.signature} (${l.iterations} iteration${l.iterations === 1 ? '' : 's'}): ${l.reason}`).join('; ');
-    throw new UserError(`nothing to plan in session ${sessionId}: ${why}`);
+    throw new UserError(`nothing ${grow ? `to add to plan set ${grow.setId} from` : 'to plan in'} session ${sessionId}: ${why}`);
   }
 
   const secondsPerPlan = Math.max(MIN_SECONDS_PER_PLAN, o.timeLimitSeconds / candidates.length);
@@ -171,7 +193,7 @@ export function planSessionSet(db: DB, sessionId: number, o: PlanSetOptions): Pl
     return (r.perPlanner ?? [r]).find((p) => p.algorithm === winner) ?? r;
   });
   const { setId, planIds } = db.transaction(() => {
-    const setId = createPlanSet(db, sessionId, o.algorithm);
+    const setId = grow ? grow.setId : createPlanSet(db, sessionId, o.algorithm);
     const planIds = candidates.map((c, i) => storePlan(db, c.input, results[i], true, { setId, seen: c.seen }));
     return { setId, planIds };
   })();
@@ -194,7 +216,10 @@ export function planSessionSet(db: DB, sessionId: number, o: PlanSetOptions): Pl
       optimal: r.optimal,
     };
   });
-  if (o.out) {
+  if (o.out && grow) {
+    const { sessionId: _, ...file } = planSetFileFromDb(db, setId);
+    writePlanSet(o.out, file);
+  } else if (o.out) {
     writePlanSet(o.out, {
       setId,
       sizeFloor,
@@ -217,6 +242,7 @@ export function planSessionSet(db: DB, sessionId: number, o: PlanSetOptions): Pl
     algorithm: o.algorithm,
     size_floor: sizeFloor,
     seconds_per_plan: secondsPerPlan,
+    grown_from: grow ? grow.count : null,
     plans,
     left_out: leftOut,
     out: o.out ?? null,

@@ -14,13 +14,13 @@ export function storePlan(db: DB, input: IterationInput, r: PlannerResult, isBes
     const info = db
       .prepare(
         `INSERT INTO plans (session_id, iteration_id, algorithm, arena_bytes, lower_bound_bytes, baseline_span_bytes, seconds,
-           optimal, is_best, buffers, unplannable_allocs, unplannable_bytes, signature, created_at, set_id, set_seen)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           optimal, is_best, buffers, unplannable_allocs, unplannable_bytes, signature, created_at, set_id, set_seen, size_floor)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         input.sessionId, input.iterationId, r.algorithm, r.arenaBytes, r.lowerBound, input.baselineSpanBytes, r.seconds,
         r.optimal ? 1 : 0, isBest ? 1 : 0, input.buffers.length, input.unplannable.count, input.unplannable.bytes,
-        input.signature, new Date().toISOString(), set?.setId ?? null, set?.seen ?? null,
+        input.signature, new Date().toISOString(), set?.setId ?? null, set?.seen ?? null, input.sizeFloor,
       );
     const planId = Number(info.lastInsertRowid);
     const ins = db.prepare(

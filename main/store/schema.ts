@@ -328,6 +328,10 @@ export const MIGRATIONS: readonly string[] = [
   -- Iterations of the recording with the plan's signature (after the size floor): the set
   -- file's directory field seen. NULL for plans outside a set.
   ALTER TABLE plans ADD COLUMN set_seen INTEGER;
+  -- The size floor the plan was made with (docs/PLAN_FORMAT.md). NULL: the one its session's
+  -- recording mode gives (plans made before sets). A set grown from a replay session keeps the
+  -- set's floor for the plans it adds, whatever that session's mode.
+  ALTER TABLE plans ADD COLUMN size_floor INTEGER;
   CREATE INDEX plans_set ON plans(set_id) WHERE set_id IS NOT NULL;
   -- A replay of a plan set: plans of the set that served an iteration (all threads), and
   -- iterations in which no plan of the set was left (trace header offsets 160 and 168).

@@ -152,6 +152,9 @@ test('bad --signatures use: a clear one-line error each, and nothing to plan', a
     [['--signatures', 'all'], /--signatures goes with --session/],
     [['--session', String(sessionId), '--signatures', 'all', '--offsets', path.join(dir, 'o.csv')], /with --signatures use --out/],
     [['--session', '9999', '--signatures', 'all'], /no session 9999/],
+    [['--session', String(sessionId), '--add-to', 'set:1'], /--add-to goes with --signatures all/],
+    [['--session', String(sessionId), '--signatures', 'all', '--add-to', 'set:x'], /--add-to takes a plan set id/],
+    [['--session', String(sessionId), '--signatures', 'all', '--add-to', '999999'], /no plan set 999999/],
   ];
   for (const [args, re] of cases) {
     const r = await runCli(['plan', '--db', dbFile, ...args]);
@@ -165,4 +168,37 @@ test('bad --signatures use: a clear one-line error each, and nothing to plan', a
   assert.notEqual(r.code, 0);
   assert.ok(isOneLineError(r.stderr), r.stderr);
   assert.match(r.stderr, /nothing to plan in session \d+: [0-9a-f]+-[0-9a-f]{16} \(1 iteration\): seen once, as its thread's first iteration/);
+});
+
+test('growing the memo: a replay\'s unplanned shape is planned into the set, and the grown set serves it', async () => {
+  // A set made of batch sizes 1 and 2; a replay that also runs batch 4 runs those unplanned.
+  const small = await recordSession('small', ['--shapes', '1,2', '--rounds', '3']);
+  const made = await runCli(['plan', '--db', dbFile, '--session', String(small), '--signatures', 'all', '--json']);
+  assert.equal(made.code, 0, made.stderr);
+  const setId = (JSON.parse(made.stdout) as SetJson).set_id;
+  const runArgs = ['--shapes', '1,2,4', '--rounds', '3'];
+  const replayed = async () => {
+    const rep = await runCli(['replay', '--db', dbFile, '--plan', `set:${setId}`, '--json', '--', 'python3', SHAPES, ...runArgs]);
+    assert.equal(rep.code, 0, rep.stderr);
+    return JSON.parse(rep.stdout.slice(rep.stdout.indexOf('\n{\n') + 1)) as ReplaySummary;
+  };
+  const before = await replayed();
+  assert.equal(before.plans, 2);
+  assert.ok(before.iterations_unplanned >= 3, `batch 4 unplanned: ${before.iterations_unplanned}`);
+  const grown = await runCli(['plan', '--db', dbFile, '--session', String(before.session), '--signatures', 'all', '--add-to', `set:${setId}`, '--json']);
+  assert.equal(grown.code, 0, grown.stderr);
+  const g = JSON.parse(grown.stdout) as SetJson & { grown_from: number };
+  assert.equal(g.set_id, setId);
+  assert.equal(g.grown_from, 2);
+  assert.equal(g.plans.length, 1, 'batch 4 added, batches 1 and 2 already planned');
+  assert.ok(g.left_out.some((l) => /plan set \d+ has a plan for it already/.test(l.reason)));
+  const after = await replayed();
+  assert.equal(after.plans, 3);
+  assert.equal(after.signatures_served, 3, 'the grown set serves batch 4 too');
+  assert.ok(after.iterations_unplanned < before.iterations_unplanned);
+  // Nothing new in a session whose shapes the set has: a clear error.
+  const again = await runCli(['plan', '--db', dbFile, '--session', String(after.session), '--signatures', 'all', '--add-to', String(setId)]);
+  assert.notEqual(again.code, 0);
+  assert.ok(isOneLineError(again.stderr), again.stderr);
+  assert.match(again.stderr, new RegExp(`nothing to add to plan set ${setId} from session \\d+: .*has a plan for it already`));
 });
