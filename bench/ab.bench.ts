@@ -84,7 +84,7 @@ async function main(): Promise<void> {
       const s = await runSweep(
         command,
         { db: dbFile, vary: [`batch=${batches}`], plan: process.env.BENCH_NO_PLAN ? undefined : 'auto', python },
-        (cmd, cell, plan) => runAbCommand(cmd, { ...opts, allocators: 'glibc,jemalloc,tcmalloc,mimalloc', plan, cell }),
+        (cmd, cell, plan, sweep) => runAbCommand(cmd, { ...opts, allocators: 'glibc,jemalloc,tcmalloc,mimalloc', plan, cell, sweep }),
         (m) => log(`${model}: ${m}`),
       );
       const db = openDatabase(dbFile);

@@ -119,9 +119,9 @@ export function registerAbCommand(program: Command): void {
     .action(async (cmd: string[], opts: CliOptions) => {
       if (cmd.length === 0) throw new UserError('no command given: memoplan ab [options] -- CMD ARGS...');
       if ((opts.vary?.length ?? 0) > 0 || opts.plan === 'auto') {
-        const s = await runSweep(cmd, { db: opts.db, vary: opts.vary ?? [], plan: opts.plan, python: opts.python }, (command, cell, plan) => runAbCommand(command, { ...opts, plan, cell }), note);
+        const s = await runSweep(cmd, { db: opts.db, vary: opts.vary ?? [], plan: opts.plan, python: opts.python }, (command, cell, plan, sweep) => runAbCommand(command, { ...opts, plan, cell, sweep }), note);
         if (opts.json) {
-          process.stdout.write(JSON.stringify({ cells: s.cells.map((c) => ({ ...c.report, cell: c.cell, command: c.command, auto_plan: c.plan })), grid: s.points }, null, 2) + '\n');
+          process.stdout.write(JSON.stringify({ sweep: s.sweepId, cells: s.cells.map((c) => ({ ...c.report, cell: c.cell, command: c.command, auto_plan: c.plan })), grid: s.points }, null, 2) + '\n');
         } else {
           for (const c of s.cells) process.stdout.write(`\n== ${cellLabel(c.cell)}: ${c.command.join(' ')}${c.plan ? ` (plan ${c.plan.plan_id} from session ${c.plan.session})` : ''}\n` + formatReport(c.report));
           process.stdout.write(formatSweep(s.points));

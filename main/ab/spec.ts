@@ -7,6 +7,7 @@ import { resolveExecutable } from '../record/launch';
 import { looksLikePython, resolvePython, type PythonInfo } from '../record/python';
 import { DEFAULT_ALLOCATORS, discoverAllocators, isPlanArmName, KNOWN_ALLOCATORS, type Allocator } from './allocators';
 import { launcherPath } from './os-stats';
+import type { SweepTag } from './sweep';
 
 /**
  * The run spec of one `memoplan ab`: what the user typed, checked and resolved into the target
@@ -29,6 +30,8 @@ export interface AbOptions {
   env?: NodeJS.ProcessEnv;
   /** The cell of a --vary sweep this A/B is (stored with its settings). */
   cell?: Record<string, string>;
+  /** The sweep it belongs to (stored with its settings). */
+  sweep?: SweepTag;
 }
 
 export interface Arm {
@@ -58,6 +61,7 @@ export interface RunSpec {
   skipped: { name: string; reason: string }[];
   notes: string[];
   cell: Record<string, string> | null;
+  sweep: SweepTag | null;
 }
 
 function nonNegativeInt(flag: string, v: string | undefined, dflt: number): number {
@@ -161,5 +165,6 @@ export function buildSpec(o: AbOptions, db: DB, dbFile: string): RunSpec {
     skipped: found.skipped,
     notes,
     cell: o.cell ?? null,
+    sweep: o.sweep ?? null,
   };
 }

@@ -22,6 +22,7 @@ export function createAbRun(db: DB, spec: RunSpec, host: HostInfo, seed: number,
       plan: spec.plan ? { file: spec.plan.tmpDir ? null : spec.plan.file, plan_id: spec.plan.planId, set_id: spec.plan.setId } : null,
       run_timeout_ms: spec.runTimeoutMs,
       ...(spec.cell ? { sweep_cell: spec.cell } : {}),
+      ...(spec.sweep ? { sweep: spec.sweep } : {}),
     };
     const info = db
       .prepare(

@@ -1,9 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { UserError } from '../../shared/errors';
 import { openDatabase } from '../store/db';
 import { record } from '../record/record';
 import { planSession } from '../plan/plan-session';
 import type { AbReport } from './analysis';
-import { cellLabel, cellsOf, commandFor, parseVary, sweepPoints, type Cell, type SweepPoint } from './sweep';
+import { cellLabel, cellsOf, commandFor, parseVary, sweepPoints, type Cell, type SweepPoint, type SweepTag } from './sweep';
 
 /**
  * The sweep of `memoplan ab --vary ...`: one A/B per cell, in order; with `--plan auto`, each
@@ -22,6 +23,8 @@ export interface SweepCellResult {
 }
 
 export interface SweepOutcome {
+  /** The id stored with every cell (ab_runs.config.sweep.id). */
+  sweepId: string;
   cells: SweepCellResult[];
   points: SweepPoint[];
   exitCode: number;
@@ -30,13 +33,15 @@ export interface SweepOutcome {
 export async function runSweep(
   command: string[],
   o: { db: string; vary: string[]; plan?: string; python?: string | null },
-  runCell: (command: string[], cell: Cell, plan: string | undefined) => Promise<{ report: AbReport; exitCode: number }>,
+  runCell: (command: string[], cell: Cell, plan: string | undefined, sweep: SweepTag) => Promise<{ report: AbReport; exitCode: number }>,
   log: (msg: string) => void,
 ): Promise<SweepOutcome> {
   const vary = parseVary(o.vary);
   const cells = cellsOf(vary);
   const commands = cells.map((c) => commandFor(command, vary, c)); // every {NAME} checked before anything runs
   const out: SweepCellResult[] = [];
+  // Every cell's stored settings carry this id: the A/B view and the report group them by it.
+  const sweepId = `${new Date().toISOString()}-${randomBytes(4).toString('hex')}`;
   for (let i = 0; i < cells.length; i++) {
     const cell = cells[i];
     log(`sweep cell ${i + 1}/${cells.length}: ${cellLabel(cell)}`);
@@ -46,12 +51,12 @@ export async function runSweep(
       planned = await autoPlan(o.db, commands[i], cell, o.python ?? null, log);
       plan = String(planned.plan_id);
     }
-    const { report, exitCode } = await runCell(commands[i], cell, plan);
+    const { report, exitCode } = await runCell(commands[i], cell, plan, { id: sweepId, index: i, cells: cells.length, vary });
     out.push({ cell, command: commands[i], plan: planned, report, exitCode });
   }
   const points = out.flatMap((c) => sweepPoints(c.cell, c.report));
   const exitCode = out.some((c) => c.exitCode === 130) ? 130 : out.some((c) => c.exitCode !== 0) ? 1 : 0;
-  return { cells: out, points, exitCode };
+  return { sweepId, cells: out, points, exitCode };
 }
 
 /** A lean recording of the cell's command, planned; the best plan's id. */

@@ -17,6 +17,20 @@ export interface Vary {
 
 export type Cell = Record<string, string>;
 
+/**
+ * What links the cells of one sweep: stored in each cell's ab_runs.config as `sweep` (beside
+ * `sweep_cell`), the same id for every cell of one `memoplan ab --vary` invocation.
+ */
+export interface SweepTag {
+  /** Unique per invocation: its start time and a random suffix. */
+  id: string;
+  /** This cell's position in the grid (cellsOf order), from 0. */
+  index: number;
+  /** Cells in the whole grid. */
+  cells: number;
+  vary: Vary[];
+}
+
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 export function parseVary(specs: readonly string[]): Vary[] {
