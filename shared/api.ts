@@ -450,6 +450,86 @@ export interface AbRunSummary {
   baseline: string;
   processes: number;
   failed: number;
+  /** The sweep (`memoplan ab --vary`) this run is a cell of, or null. */
+  sweep: AbRunSweepRef | null;
+}
+
+export interface AbRunSweepRef {
+  /** Shared by every cell of one sweep ('untagged-N' for cells stored before sweeps had ids). */
+  id: string;
+  /** This cell's values of the varied names. */
+  cell: Record<string, string>;
+}
+
+/** One setting of a sweep's grid: a varied name, or the serving thread counts when there are several. */
+export interface AbSweepDim {
+  /** The key in AbSweepPoint.coords: the varied NAME, or AB_SWEEP_THREADS. */
+  key: string;
+  label: string;
+  values: string[];
+}
+
+/** The coords key of the serving-thread dimension (a space: no --vary NAME has one). */
+export const AB_SWEEP_THREADS = 'serving threads';
+
+/**
+ * One cell of a sweep at one serving-thread count: the fastest plan arm that served its plan
+ * against the fastest general-purpose allocator, as the terminal's grid summary
+ * (main/ab/sweep.ts sweepPoints).
+ */
+export interface AbSweepPoint {
+  abRunId: number;
+  /** The A/B run's status (running, complete, interrupted). */
+  status: string;
+  /** Its value of every dimension (AbSweepDim.key). */
+  coords: Record<string, string>;
+  cell: Record<string, string>;
+  threads: number;
+  bestAllocator: string | null;
+  bestPlan: string | null;
+  /** Median latency plan / allocator; null: no verdict (see note). */
+  latencyRatio: number | null;
+  p99Ratio: number | null;
+  /** Median peak RSS plan / allocator. */
+  rssRatio: number | null;
+  allocatorMedianMs: number | null;
+  planMedianMs: number | null;
+  allocatorRssBytes: number | null;
+  planRssBytes: number | null;
+  /** The plan arms that did not run their plan (refused, under 99% served), with why. */
+  unplanned: string[];
+  /** Why there is no ratio (null when there is one). */
+  note: string | null;
+}
+
+/** One heatmap: the points with these values of the facet dimensions. */
+export interface AbSweepPanel {
+  /** 'NAME=value ...' of the facet dimensions; '' when there is one panel. */
+  label: string;
+  facet: Record<string, string>;
+  /** Indices into AbSweep.points. */
+  points: number[];
+}
+
+export interface AbSweep {
+  id: string;
+  /** The cells' A/B run ids, in order. */
+  runs: number[];
+  startedAt: string;
+  /** The command of the first cell (each cell's has its own values). */
+  command: string[];
+  dims: AbSweepDim[];
+  /** Keys (AbSweepDim.key) of the heatmap's axes; y null for a one-dimensional sweep. */
+  x: string;
+  y: string | null;
+  /** Dimensions not on an axis: one panel per combination of their values. */
+  facets: string[];
+  panels: AbSweepPanel[];
+  points: AbSweepPoint[];
+  /** Cells × thread counts the sweep was to run, when known; more than points.length when it was cut short. */
+  expected: number | null;
+  /** What the layout leaves out or how it chose its axes, or null. */
+  note: string | null;
 }
 
 export interface AbRunDetail {
@@ -542,6 +622,8 @@ export interface ApiMethods {
   'ab.stop': { req: { jobId: number }; res: { stopping: boolean } };
   'ab.list': { req: Record<string, never>; res: AbRunSummary[] };
   'ab.get': { req: { id: number }; res: AbRunDetail };
+  /** The sweep that A/B run `id` is a cell of, as a grid; null when it is none's (or the sweep varies nothing). */
+  'ab.sweep': { req: { id: number }; res: AbSweep | null };
   /** Desktop: one save dialog per file. Over HTTP: written to the server's exports folder, offered as downloads. */
   'export.run': { req: ExportRequest; res: ExportReply };
   /** The local processes with torch loaded (main scans /proc every 2 s while the list is watched). */
@@ -561,7 +643,7 @@ export type ApiResponse<M extends ApiMethod> = ApiMethods[M]['res'];
 export const API_METHODS: readonly ApiMethod[] = [
   'sessions.list', 'sessions.rename', 'sessions.delete', 'db.open', 'record.defaults', 'record.start', 'record.stop',
   'overview.timeline', 'overview.top', 'overview.live', 'plan.iterations', 'plan.list', 'plan.run', 'plan.map', 'replay.info', 'replay.at',
-  'replay.live.defaults', 'replay.live.start', 'replay.live.stop', 'ab.allocators', 'ab.start', 'ab.stop', 'ab.list', 'ab.get',
+  'replay.live.defaults', 'replay.live.start', 'replay.live.stop', 'ab.allocators', 'ab.start', 'ab.stop', 'ab.list', 'ab.get', 'ab.sweep',
   'export.run', 'processes.list', 'attach.start', 'attach.stop', 'jobs.list',
 ];
 

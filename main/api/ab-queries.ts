@@ -1,8 +1,10 @@
 import type { DB } from '../store/db';
 import { UserError } from '../../shared/errors';
-import { LIMITS, type AbDistribution, type AbRunDetail, type AbRunSummary } from '../../shared/api';
+import { LIMITS, type AbDistribution, type AbRunDetail, type AbRunSummary, type AbSweep } from '../../shared/api';
 import { analyze } from '../ab/analysis';
 import { loadAbRun, type StoredAbRun } from '../ab/store';
+import { loadSweepGrid } from '../ab/sweep-grid';
+import { sweepMembers, type SweepMember } from '../store/ab-sweeps';
 import { quantileSorted, sortedCopy, median } from '../ab/stats';
 
 /**
@@ -28,7 +30,7 @@ interface RunRow {
   allocators: string | null;
 }
 
-function summaryOf(r: RunRow): AbRunSummary {
+function summaryOf(r: RunRow, sweeps: Map<number, SweepMember>): AbRunSummary {
   let config: { threads?: number[]; runs?: number; baseline?: string } = {};
   try {
     config = JSON.parse(r.config);
@@ -53,6 +55,7 @@ function summaryOf(r: RunRow): AbRunSummary {
     baseline: config.baseline ?? '',
     processes: r.processes,
     failed: r.failed,
+    sweep: sweeps.has(r.id) ? { id: sweeps.get(r.id)!.sweepId, cell: sweeps.get(r.id)!.cell } : null,
   };
 }
 
@@ -64,7 +67,8 @@ const RUN_SQL = `SELECT r.id, r.status, r.command, r.config, r.started_at, r.end
 
 export function listAbRuns(db: DB): AbRunSummary[] {
   if (!hasAbTables(db)) return [];
-  return (db.prepare(`${RUN_SQL} ORDER BY r.id DESC LIMIT 500`).all() as RunRow[]).map(summaryOf);
+  const sweeps = new Map(sweepMembers(db).map((m) => [m.abRunId, m]));
+  return (db.prepare(`${RUN_SQL} ORDER BY r.id DESC LIMIT 500`).all() as RunRow[]).map((r) => summaryOf(r, sweeps));
 }
 
 function distribution(a: StoredAbRun['arms'][number]): AbDistribution {
@@ -100,7 +104,7 @@ export function getAbRun(db: DB, id: number): AbRunDetail {
   if (!row || !stored) throw new UserError(`no A/B run ${id} in this database`);
   const report = analyze(stored);
   return {
-    run: summaryOf(row),
+    run: summaryOf(row, new Map(sweepMembers(db).map((m) => [m.abRunId, m]))),
     warmup: report.warmup,
     iterations: report.iterations,
     confidence: report.confidence,
@@ -110,4 +114,11 @@ export function getAbRun(db: DB, id: number): AbRunDetail {
     arms: report.arms,
     distributions: stored.arms.map(distribution),
   };
+}
+
+/** The sweep that A/B run `id` is a cell of, as the heatmap's grid (null: not a sweep's cell). */
+export function getAbSweep(db: DB, id: number): AbSweep | null {
+  if (!hasAbTables(db)) throw new UserError(`no A/B run ${id}: this database has no A/B runs`);
+  if (!db.prepare(`SELECT 1 FROM ab_runs WHERE id = ?`).get(id)) throw new UserError(`no A/B run ${id} in this database`);
+  return loadSweepGrid(db, id);
 }

@@ -23,7 +23,7 @@ import { loadStepper, type PlanStepper } from '../replay/step';
 import { workloadsDir } from '../paths';
 import { ApiInputError, isApiMethod, validateRequest } from './validate';
 import * as q from './queries';
-import { listAbRuns, getAbRun } from './ab-queries';
+import { listAbRuns, getAbRun, getAbSweep } from './ab-queries';
 import { discoverAllocators } from '../ab/allocators';
 import { Exports, type Download, type SaveDialog } from './exports';
 import { Jobs } from './jobs';
@@ -387,6 +387,7 @@ export class ApiService {
     'ab.stop': async ({ jobId }) => ({ stopping: await this.jobs.stopAb(jobId) }),
     'ab.list': () => listAbRuns(this.db()),
     'ab.get': ({ id }) => getAbRun(this.db(), id),
+    'ab.sweep': ({ id }) => getAbSweep(this.db(), id),
 
     'export.run': (req) => this.exports.run(req),
     'processes.list': () => this.processes.list(),

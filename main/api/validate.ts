@@ -101,6 +101,7 @@ const SCHEMAS: { [M in ApiMethod]: Schema } = {
   'ab.stop': { jobId: id },
   'ab.list': {},
   'ab.get': { id },
+  'ab.sweep': { id },
   'export.run': { session: id, report: { t: 'bool' }, plan: { ...id, optional: true }, ab: { ...id, optional: true }, database: { t: 'bool' } },
   'processes.list': {},
   'attach.start': { pid: { t: 'int', min: 1, max: 2 ** 31 - 1 }, duration: { t: 'num', min: 0.5, max: 3600, optional: true } },
