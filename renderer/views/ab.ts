@@ -1,9 +1,10 @@
-import { AB_ALLOCATORS, isPlanArmName, type AbAllocator, type AbAllocatorInfo, type AbArmReport, type AbRunDetail, type AbRunSummary } from '../../shared/api';
+import { AB_ALLOCATORS, isPlanArmName, type AbAllocator, type AbAllocatorInfo, type AbArmReport, type AbRunDetail, type AbRunSummary, type AbSweep } from '../../shared/api';
 import { api, onEvent } from '../client';
 import { ec, type EChart } from '../globals';
 import { launchForm } from '../launch-form';
 import { state } from '../state';
 import { clear, esc, fmtBytes, fmtInt, h, PALETTE, showError, showStatus } from '../ui';
+import { sweepPanel } from './ab-sweep';
 import type { View } from './view';
 
 const num = (x: number | null, d = 2) => (x === null ? '-' : x.toFixed(d));
@@ -11,13 +12,15 @@ const ms = (x: number | null) => (x === null ? '-' : `${x.toFixed(2)} ms`);
 const interval = (lo: number | null, hi: number | null, d = 3) => (lo === null || hi === null ? '' : `[${lo.toFixed(d)}, ${hi.toFixed(d)}]`);
 const clock = (s: number) => `${Math.floor(s / 60)}:${String(Math.round(s) % 60).padStart(2, '0')}`;
 const armLabel = (a: { allocator: string; threads: number }, multiThread: boolean) => (multiThread ? `${a.allocator} ×${a.threads}` : a.allocator);
+const cellText = (cell: Record<string, string>) => Object.entries(cell).map(([k, v]) => `${k}=${v}`).join(' ');
 
 /**
  * A/B: the same workload under several allocators (and a plan), interleaved, at one or more
  * serving thread counts (main/ab, as `memoplan ab`). The form, progress pushed per process, and
  * the results: latency distributions (box + per-run medians + samples) and CDFs per arm, the
  * ratio table with bootstrap intervals and verdicts, peak RSS and page faults. Past A/B runs of
- * the database are listed and open the same way.
+ * the database are listed and open the same way. A run that is a cell of a sweep
+ * (`memoplan ab --vary`) opens under its sweep's heatmap (ab-sweep.ts), whose cells open theirs.
  */
 export function abView(): View {
   const armsBox = h('div', { class: 'row', id: 'ab-arms' });
@@ -48,7 +51,7 @@ export function abView(): View {
   const progressText = h('span', { id: 'ab-progress', class: 'muted' });
   const log = h('div', { id: 'ab-log' });
   const runsBody = h('tbody');
-  const runsTable = h('table', { id: 'ab-runs-table' }, h('thead', {}, h('tr', {}, ...['id', 'status', 'arms', 'threads', 'runs', 'processes', 'failed', 'started', 'command', ''].map((c) => h('th', { text: c })))), runsBody);
+  const runsTable = h('table', { id: 'ab-runs-table' }, h('thead', {}, h('tr', {}, ...['id', 'status', 'sweep cell', 'arms', 'threads', 'runs', 'processes', 'failed', 'started', 'command', ''].map((c) => h('th', { text: c })))), runsBody);
   const detailTitle = h('h3', { id: 'ab-detail-title' });
   const detailNote = h('p', { class: 'note', id: 'ab-detail-note' });
   const headline = h('p', { id: 'ab-headline' });
@@ -73,9 +76,11 @@ export function abView(): View {
   const failures = h('div', { id: 'ab-failures' });
   const boxBox = h('div', { class: 'chart tall', id: 'ab-box' });
   const cdfBox = h('div', { class: 'chart tall', id: 'ab-cdf' });
+  const sweep = sweepPanel((id) => void openRun(id));
   const detail = h(
     'div',
     { id: 'ab-detail', style: 'display:none' },
+    sweep.el,
     detailTitle,
     headline,
     detailNote,
@@ -108,6 +113,8 @@ export function abView(): View {
   let allocators: AbAllocatorInfo[] = [];
   let loaded = false;
   let shownRun: number | null = null;
+  /** The sweep drawn above the run, kept while its cells are opened one after another. */
+  let shownSweep: AbSweep | null = null;
 
   const note = (text: string, error = false) => log.append(h('p', { class: error ? 'note error' : 'note', text }));
   const setRunning = (on: boolean) => {
@@ -247,6 +254,7 @@ export function abView(): View {
           { 'data-ab': r.id, class: r.id === shownRun ? 'selected' : '' },
           h('td', { class: 'num', text: String(r.id) }),
           h('td', { text: r.status }),
+          h('td', { text: r.sweep ? cellText(r.sweep.cell) || '(no values)' : '', title: r.sweep ? `sweep ${r.sweep.id}` : '' }),
           h('td', { text: r.allocators.join(', ') }),
           h('td', { text: r.threads.join(',') }),
           h('td', { class: 'num', text: String(r.runs) }),
@@ -266,6 +274,9 @@ export function abView(): View {
       shownRun = id;
       runsBody.querySelectorAll('tr').forEach((tr) => tr.classList.toggle('selected', Number(tr.dataset.ab) === id));
       drawDetail(d);
+      if (!d.run.sweep) shownSweep = null;
+      else if (shownSweep?.id !== d.run.sweep.id || !shownSweep.runs.includes(id)) shownSweep = await api('ab.sweep', { id });
+      sweep.show(shownSweep, id);
     } catch (err) {
       showError(err);
     }
@@ -491,6 +502,7 @@ export function abView(): View {
     resize: () => {
       boxChart?.resize();
       cdfChart?.resize();
+      sweep.resize();
     },
   };
 }
