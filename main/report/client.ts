@@ -10,6 +10,8 @@
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 declare const echarts: any;
+/** shared/sweep-heatmap.ts sweepHeatmapOption, inlined before this function by render.ts. */
+declare const memoplanSweepOption: (sweep: any, panel: number, current: number | null) => any;
 
 export function reportClient(): void {
   const dataEl = document.getElementById('report-data');
@@ -37,17 +39,19 @@ export function reportClient(): void {
 
   const charts: any[] = [];
   let failed = 0;
-  function draw(id: string, build: () => any): void {
+  function draw(id: string, build: () => any): any {
     const el = document.getElementById(id);
-    if (!el) return;
+    if (!el) return null;
     try {
       const chart = echarts.init(el, null, { renderer: 'canvas' });
       chart.setOption(build());
       charts.push(chart);
+      return chart;
     } catch (err) {
       failed++;
       el.textContent = 'This chart could not be drawn: ' + String((err as Error)?.message ?? err);
       console.error('memoplan report: chart ' + id + ' failed', err);
+      return null;
     }
   }
   const baseTooltip = { confine: true, appendToBody: false };
@@ -396,6 +400,18 @@ export function reportClient(): void {
       ],
     }));
   }
+
+  // Sweeps: one heatmap per panel; a click on a cell shows its row of the table below.
+  (D.sweeps || []).forEach((s: any, si: number) => {
+    s.panels.forEach((_p: any, pi: number) => {
+      const chart = draw(`chart-sweep-${si}-${pi}`, () => memoplanSweepOption(s, pi, D.ab ? D.ab.report.ab_run_id : null));
+      chart?.on('click', (e: any) => {
+        const run = e?.data?.run;
+        const tr = document.querySelector(`#sweep-${si}-table tr[data-run="${Number(run)}"]`);
+        if (tr) tr.scrollIntoView({ block: 'center' });
+      });
+    });
+  });
 
   window.addEventListener('resize', () => charts.forEach((c) => c.resize()));
   document.body.setAttribute('data-charts', failed ? 'failed' : 'ready');

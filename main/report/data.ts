@@ -2,11 +2,15 @@ import { groupLive, liveAt, scopeInfo, type LiveBy } from '../store/live';
 import type { DB } from '../store/db';
 import { UserError } from '../../shared/errors';
 import { loadAbData, type AbData } from './ab-data';
+import type { AbSweep } from '../../shared/api';
+import { loadSweepGrid } from '../ab/sweep-grid';
+import { sweepOfRun, sweepsUsingSessionPlans } from '../store/ab-sweeps';
 
 /**
  * What the offline report shows, read from the database as aggregates only: the session row,
  * op_stats, the timeline (<= 2048 buckets), iterations, plans with their buffers (capped),
- * replays and A/B summaries. Nothing here scans the raw events table, so a report of a
+ * replays, A/B summaries and sweep grids (the sweep of --ab, and every sweep that ran a plan of
+ * the session: main/ab/sweep-grid.ts). Nothing here scans the raw events table, so a report of a
  * multi-million-event session costs about the same as a small one. The one exception is the peak
  * breakdown (main/store/live.ts): the allocations rows that the timeline's id ranges leave
  * possible are read and the live ones joined to their events (about 0.3 s at 5M events).
@@ -186,6 +190,8 @@ export interface ReportData {
   memoryMap: MemoryMapData | null;
   replays: ReplayInfo[];
   ab: AbData | null;
+  /** Sweeps (memoplan ab --vary) to draw: the one --ab is a cell of, then those whose plan arms ran a plan of this session. */
+  sweeps: AbSweep[];
   /** Null when the session has no allocation events. */
   peak: PeakData | null;
 }
@@ -232,6 +238,11 @@ export function loadReportData(db: DB, o: ReportOptions): ReportData {
     if (!tableExists(db, 'ab_runs')) throw new UserError(`no A/B run ${o.abId}: this database has no A/B runs`);
     ab = loadAbData(db, o.abId);
   }
+  const sweeps: AbSweep[] = [];
+  for (const first of [...(o.abId !== undefined && sweepOfRun(db, o.abId) ? [o.abId] : []), ...sweepsUsingSessionPlans(db, o.sessionId)]) {
+    const g = loadSweepGrid(db, first);
+    if (g && !sweeps.some((x) => x.id === g.id)) sweeps.push(g);
+  }
   const topN = o.topN ?? 15;
   const target = loadTarget(s);
   const summary = loadSummary(db, s, topN);
@@ -259,6 +270,7 @@ export function loadReportData(db: DB, o: ReportOptions): ReportData {
     memoryMap,
     replays,
     ab,
+    sweeps,
     peak,
   };
 }

@@ -1,6 +1,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { reportClient } from './client';
+import type { AbSweep } from '../../shared/api';
+import { sweepHeatmapOption } from '../../shared/sweep-heatmap';
 import type { ReportData, OpTotal } from './data';
 import type { AbData } from './ab-data';
 import { escapeHtml as h, formatBytes, formatInt, formatMs, formatPct, jsonForScript, shellJoin } from './escape';
@@ -425,9 +427,64 @@ ${how(`Each arm (allocator × serving threads) ran the same command ${h(r.runs)}
 </section>`;
 }
 
+function renderSweep(s: AbSweep, si: number): string {
+  const fix = (v: number | null, d: number) => (v === null ? '–' : v.toFixed(d));
+  const ms = (v: number | null) => (v === null ? '–' : v.toFixed(2));
+  const yDim = s.y === null ? null : s.dims.find((d) => d.key === s.y);
+  const height = (label: string) => (label ? 30 : 14) + 86 + (yDim ? yDim.values.length : 1) * 56;
+  const charts = s.panels
+    .map((p, pi) => `<div class="chart" id="chart-sweep-${si}-${pi}" data-chart="sweep" data-cells="${p.points.length}" style="height:${height(p.label)}px"></div>`)
+    .join('\n');
+  const rows = s.points.map((p) => [
+    ...s.dims.map((d) => h(p.coords[d.key])),
+    h(p.abRunId),
+    h(p.bestAllocator ?? '–'),
+    h(p.bestPlan ?? '–'),
+    `${h(ms(p.allocatorMedianMs))} / ${h(ms(p.planMedianMs))}`,
+    p.latencyRatio === null ? '–' : `<span class="${p.latencyRatio < 1 ? 'verdict-faster' : p.latencyRatio > 1 ? 'verdict-slower' : ''}">${h(fix(p.latencyRatio, 3))}</span>`,
+    h(fix(p.p99Ratio, 3)),
+    h(fix(p.rssRatio, 3)),
+    `${h(formatBytes(p.allocatorRssBytes))} / ${h(formatBytes(p.planRssBytes))}`,
+    [p.note ? `no verdict: ${h(p.note)}` : '', p.note === null && p.unplanned.length ? `not planned: ${h(p.unplanned.join('; '))}` : '', p.status !== 'complete' ? h(p.status) : '']
+      .filter(Boolean)
+      .map((x) => `<span class="note">${x}</span>`)
+      .join('<br>'),
+  ]);
+  const dims = s.dims.map((d) => `${h(d.label)} (${h(d.values.join(', '))})`).join(' × ');
+  return `<h3 id="sweep-${si}">Sweep: ${dims}</h3>
+<p>${h(s.runs.length)} A/B run(s) (${h(s.runs.join(', '))}), started ${h(s.startedAt)}; first cell: <code>${h(shellJoin(s.command))}</code>.${s.note ? ` <span class="note">${h(s.note)}</span>` : ''}</p>
+${charts}
+${sweepTable(
+  si,
+  [
+    ...s.dims.map((d) => ({ label: d.label })),
+    { label: 'A/B run', num: true }, { label: 'best allocator' }, { label: 'best plan arm' }, { label: 'median ms alloc / plan', num: true },
+    { label: 'latency plan ÷ alloc', num: true }, { label: 'p99 plan ÷ alloc', num: true }, { label: 'peak RSS plan ÷ alloc', num: true },
+    { label: 'peak RSS alloc / plan', num: true }, { label: 'note' },
+  ],
+  rows,
+  s.points.map((p) => p.abRunId),
+)}`;
+}
+
+/** The sweep's cells as a table; each row names its A/B run (a click on the heatmap scrolls to it). */
+function sweepTable(si: number, head: { label: string; num?: boolean }[], rows: string[][], runs: number[]): string {
+  const th = head.map((c) => `<th${c.num ? ' class="n"' : ''}>${h(c.label)}</th>`).join('');
+  const body = rows.map((r, i) => `<tr data-run="${h(runs[i])}">${r.map((cell, j) => `<td${head[j]?.num ? ' class="n"' : ''}>${cell}</td>`).join('')}</tr>`).join('');
+  return `<table id="sweep-${si}-table"><thead><tr>${th}</tr></thead><tbody>${body}</tbody></table>`;
+}
+
+function renderSweeps(sweeps: AbSweep[]): string {
+  return `<section id="sweep"><h2>A/B sweep${sweeps.length > 1 ? 's' : ''}</h2>
+${sweeps.map(renderSweep).join('\n')}
+${how(`<code>memoplan ab --vary NAME=v1,v2</code> ran one A/B per cell of the grid (each row above is one A/B run at one serving-thread count). Per cell, the fastest plan arm that served its plan (every run serving, at least 99% of allocations from the arena) is compared with the fastest general-purpose allocator arm: the ratio of their median latencies (below 1 the plan is faster; the colour scale is centred at 1 on a log scale, green faster, red slower) and of their median peak RSS. A grey cell has no verdict: no plan arm served its plan, or there was no arm to compare. The numbers are recomputed from the stored rows as <code>memoplan ab</code> prints its grid.`)}
+</section>`;
+}
+
 export function renderReport(d: ReportData, opts: { echarts?: string } = {}): string {
   const echartsJs = opts.echarts ?? echartsSource();
-  const clientJs = assertInlinable(`(${reportClient.toString()})();`.replace(/\r\n?/g, '\n'), 'the report client');
+  // The sweep heatmap's option builder is shared with the A/B view: inlined as its own source text.
+  const clientJs = assertInlinable(`var memoplanSweepOption = ${sweepHeatmapOption.toString()};\n(${reportClient.toString()})();`.replace(/\r\n?/g, '\n'), 'the report client');
   const csp = contentSecurityPolicy([echartsJs, clientJs]);
   const sections = [
     renderTarget(d),
@@ -438,6 +495,7 @@ export function renderReport(d: ReportData, opts: { echarts?: string } = {}): st
     renderPlans(d),
     renderReplays(d),
     d.ab ? renderAb(d.ab) : '',
+    d.sweeps.length ? renderSweeps(d.sweeps) : '',
   ].filter(Boolean);
   const nav = [
     ['target', 'Target'],
@@ -448,6 +506,7 @@ export function renderReport(d: ReportData, opts: { echarts?: string } = {}): st
     ['plans', 'Plans'],
     ...(d.replays.length ? [['replay', 'Plan mode']] : []),
     ...(d.ab ? [['ab', 'A/B']] : []),
+    ...(d.sweeps.length ? [['sweep', 'Sweep']] : []),
   ]
     .map(([id, label]) => `<a href="#${id}">${h(label)}</a>`)
     .join('');
