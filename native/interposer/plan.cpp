@@ -1065,9 +1065,17 @@ inline void observe(PlanThread* pt, uint64_t size, uint32_t salign) {
 }
 
 // Before an allocation of an observed iteration: a set's selection (select_step).
+// busy is set meanwhile: an allocating signal handler that interrupts it (and may find the
+// thread half switched to serving) forwards, neither selecting nor observing.
 inline void preselect(PlanThreadHead* h, uint64_t size, uint32_t malign) {
   PlanThread* pt = (PlanThread*)h;
-  if (h->phase == PH_OBSERVE && UNLIKELY(!pt->p) && !pt->unplanned) select_step(pt, size, malign);
+  if (h->phase == PH_OBSERVE && !h->busy && UNLIKELY(!pt->p) && !pt->unplanned) {
+    h->busy = 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    select_step(pt, size, malign);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    h->busy = 0;
+  }
 }
 
 struct Busy {  // the serving path is not re-entered by a signal handler
@@ -1089,7 +1097,7 @@ inline bool serving(PlanThreadHead* h) {
   static_assert(sizeof(PlanThreadHead) == 8, "phase and busy: one word");
   return w == PH_SERVE;  // little-endian: phase is the low half
 }
-inline bool observing(PlanThreadHead* h) { return h->phase == PH_OBSERVE; }
+inline bool observing(PlanThreadHead* h) { return h->phase == PH_OBSERVE && !h->busy; }
 
 }  // namespace
 
