@@ -258,11 +258,69 @@ export interface StoredPlanInfo {
 
 export interface PlanRunRequest {
   session: number;
-  /** Absent = the default steady-state iteration. */
+  /** Absent = the default steady-state iteration. Not with `signatures`. */
   iteration?: number;
   algorithm: UiPlanner;
-  /** Exact solver's limit in seconds (default 2). */
+  /** Exact solver's limit in seconds (default 2); with `signatures: 'all'`, for the whole set. */
   timeLimit?: number;
+  /**
+   * 'all': plan every repeating iteration signature of the session as one plan set
+   * (`memoplan plan --signatures all`, main/plan/plan-set.ts); the reply is a PlanSetRunReply.
+   */
+  signatures?: 'all';
+}
+
+/** One plan of a plan set (plan_sets; docs/PLAN_FORMAT.md "Plan sets"), in set order. */
+export interface PlanSetMemberInfo {
+  planId: number;
+  /** The signature of the iteration planned, as the recording stores it (plans.signature). */
+  signature: string;
+  /** The signature in the set file (after the size floor): a plan.run reply; null in a listing (not stored). */
+  planSignature: string | null;
+  /** The iteration signatures (as stored) this plan serves; a listing knows only its own. */
+  iterationSignatures: string[];
+  /** Iterations of the recording with this signature. */
+  iterationsSeen: number;
+  /** The iteration planned. */
+  iteration: number;
+  /** The set file's input-shape key; null: none (no key is written yet). */
+  shapeKey: string | null;
+  algorithm: string;
+  buffers: number;
+  arenaBytes: number;
+  lowerBoundBytes: number;
+  /** arena / lower bound (1 when the bound is 0). */
+  ratio: number;
+}
+
+/** A signature of the recording that has no plan in the set, and why. */
+export interface PlanSetLeftOutInfo {
+  signature: string;
+  iterations: number;
+  reason: string;
+}
+
+export interface PlanSetInfo {
+  setId: number;
+  session: number;
+  /** The planner asked for. */
+  algorithm: string;
+  createdAt: string;
+  /** Allocations at or below it are not planned (one floor for the whole set); null when not known (a listing). */
+  sizeFloor: number | null;
+  plans: PlanSetMemberInfo[];
+  leftOut: PlanSetLeftOutInfo[];
+  /**
+   * 'planning': the reasons the planning run gave (a plan.run reply). 'recording': derived from
+   * the recording's iterations afterwards (a listing: the reasons are not stored).
+   */
+  leftOutFrom: 'planning' | 'recording';
+}
+
+/** plan.run with `signatures: 'all'`. */
+export interface PlanSetRunReply {
+  session: number;
+  set: PlanSetInfo;
 }
 
 export interface PlanRunReply {
@@ -271,6 +329,8 @@ export interface PlanRunReply {
   because: string;
   buffers: number;
   rows: (PlanRow & { baseline_span_bytes: number })[];
+  /** Only a PlanSetRunReply has a set. */
+  set?: undefined;
 }
 
 export interface MapRequest {
@@ -609,7 +669,10 @@ export interface ApiMethods {
   'overview.live': { req: LiveRequest; res: LiveReply };
   'plan.iterations': { req: { session: number }; res: IterationsReply };
   'plan.list': { req: { session: number }; res: StoredPlanInfo[] };
-  'plan.run': { req: PlanRunRequest; res: PlanRunReply };
+  /** A single plan (PlanRunReply), or with `signatures: 'all'` a plan set (PlanSetRunReply). */
+  'plan.run': { req: PlanRunRequest; res: PlanRunReply | PlanSetRunReply };
+  /** The session's plan sets, newest first, each with its plans in set order. */
+  'plan.sets': { req: { session: number }; res: PlanSetInfo[] };
   'plan.map': { req: MapRequest; res: MapReply };
   'replay.info': { req: { plan: number }; res: ReplayInfo };
   'replay.at': { req: ReplayRequest; res: ReplayState };
@@ -642,7 +705,7 @@ export type ApiResponse<M extends ApiMethod> = ApiMethods[M]['res'];
 
 export const API_METHODS: readonly ApiMethod[] = [
   'sessions.list', 'sessions.rename', 'sessions.delete', 'db.open', 'record.defaults', 'record.start', 'record.stop',
-  'overview.timeline', 'overview.top', 'overview.live', 'plan.iterations', 'plan.list', 'plan.run', 'plan.map', 'replay.info', 'replay.at',
+  'overview.timeline', 'overview.top', 'overview.live', 'plan.iterations', 'plan.list', 'plan.run', 'plan.sets', 'plan.map', 'replay.info', 'replay.at',
   'replay.live.defaults', 'replay.live.start', 'replay.live.stop', 'ab.allocators', 'ab.start', 'ab.stop', 'ab.list', 'ab.get', 'ab.sweep',
   'export.run', 'processes.list', 'attach.start', 'attach.stop', 'jobs.list',
 ];

@@ -29,7 +29,8 @@ import { Exports, type Download, type SaveDialog } from './exports';
 import { Jobs } from './jobs';
 import { checkWorkload, formFromCommand } from './launch-check';
 import { ProcessWatcher } from './processes';
-import { AB_ALLOCATORS, type PlanRunReply } from '../../shared/api';
+import { AB_ALLOCATORS, type PlanRunReply, type PlanSetRunReply } from '../../shared/api';
+import { listPlanSetInfo } from '../plan/plan-set-info';
 import { WorkerRun } from '../workers/host';
 import { QueryThread } from '../workers/query-thread';
 import type { PlanWorkerData } from '../workers/plan-worker';
@@ -317,9 +318,13 @@ export class ApiService {
     'plan.list': (r) => q.storedPlans(this.db(), r.session),
 
     'plan.run': (r) => {
+      if (r.signatures === 'all' && r.iteration !== undefined) {
+        throw new ApiInputError("plan.run: signatures 'all' plans every repeating signature of the session; give no iteration with it");
+      }
       this.db(); // a database that cannot be used says so before a worker starts
-      return this.task('plan', new WorkerRun<PlanRunReply>('plan-worker', { dbFile: this.dbFileAbs, req: r } satisfies PlanWorkerData));
+      return this.task('plan', new WorkerRun<PlanRunReply | PlanSetRunReply>('plan-worker', { dbFile: this.dbFileAbs, req: r } satisfies PlanWorkerData));
     },
+    'plan.sets': (r) => listPlanSetInfo(this.db(), r.session),
 
     'plan.map': (r) => q.memoryMap(this.db(), r.plan, r.maxRects ?? 4000),
 

@@ -90,3 +90,43 @@ export function listIterations(db: DB, sessionId: number): IterationListRow[] | 
     .prepare(`SELECT id, number, thread_id, begin_seq, end_seq, signature FROM iterations WHERE session_id = ? ORDER BY begin_seq, id`)
     .all(sessionId) as IterationListRow[];
 }
+
+export interface PlanSetListRow {
+  id: number;
+  session_id: number;
+  algorithm: string;
+  created_at: string;
+  /** Its plans in set order (plans.id). */
+  plans: {
+    plan_id: number;
+    iteration_number: number;
+    seen: number;
+    signature: string;
+    algorithm: string;
+    buffers: number;
+    arena_bytes: number;
+    lower_bound_bytes: number;
+  }[];
+}
+
+/** The plan sets of a session, newest first, with their plans (null: no such session). */
+export function listPlanSets(db: DB, sessionId: number): PlanSetListRow[] | null {
+  if (!db.prepare(`SELECT 1 FROM sessions WHERE id = ?`).get(sessionId)) return null;
+  const sets = db
+    .prepare(`SELECT id, session_id, algorithm, created_at FROM plan_sets WHERE session_id = ? ORDER BY id DESC`)
+    .all(sessionId) as Omit<PlanSetListRow, 'plans'>[];
+  const members = db.prepare(
+    `SELECT p.id AS plan_id, i.number AS iteration_number, coalesce(p.set_seen, 0) AS seen, p.signature, p.algorithm, p.buffers,
+            p.arena_bytes, p.lower_bound_bytes
+     FROM plans p JOIN iterations i ON i.id = p.iteration_id WHERE p.set_id = ? ORDER BY p.id`,
+  );
+  return sets.map((s) => ({ ...s, plans: members.all(s.id) as PlanSetListRow['plans'] }));
+}
+
+/** The plans in each of the given sets (a replay of a set: its k). */
+export function planSetSizes(db: DB, setIds: number[]): Map<number, number> {
+  const out = new Map<number, number>();
+  const q = db.prepare(`SELECT count(*) FROM plans WHERE set_id = ?`).pluck();
+  for (const id of new Set(setIds)) out.set(id, q.get(id) as number);
+  return out;
+}

@@ -1,10 +1,15 @@
 import { workerData } from 'node:worker_threads';
-import type { PlanRunReply, PlanRunRequest } from '../../shared/api';
+import type { PlanRunReply, PlanRunRequest, PlanSetRunReply } from '../../shared/api';
 import { planSession } from '../plan/plan-session';
+import { planSessionSet } from '../plan/plan-set';
+import { planSetInfoFromOutcome } from '../plan/plan-set-info';
 import { openDatabase } from '../store/db';
 import { runTask } from './worker-side';
 
-/** plan.run in a worker thread: planSession on its own connection; answers the PlanRunReply. */
+/**
+ * plan.run in a worker thread on its own connection: planSession (one iteration) answering a
+ * PlanRunReply, or with signatures 'all' planSessionSet (a plan set) answering a PlanSetRunReply.
+ */
 
 export interface PlanWorkerData {
   dbFile: string;
@@ -13,9 +18,13 @@ export interface PlanWorkerData {
 
 const { dbFile, req: r } = workerData as PlanWorkerData;
 
-runTask((): PlanRunReply => {
+runTask((): PlanRunReply | PlanSetRunReply => {
   const db = openDatabase(dbFile);
   try {
+    if (r.signatures === 'all') {
+      const out = planSessionSet(db, r.session, { algorithm: r.algorithm, timeLimitSeconds: r.timeLimit ?? 2 });
+      return { session: r.session, set: planSetInfoFromOutcome(db, out) };
+    }
     const out = planSession(db, r.session, { algorithm: r.algorithm, iteration: r.iteration, timeLimitSeconds: r.timeLimit ?? 2 });
     return {
       session: r.session,
