@@ -1,4 +1,4 @@
-import { UI_PLANNERS, type MapReply, type StoredPlanInfo, type UiPlanner } from '../../shared/api';
+import { UI_PLANNERS, type MapReply, type PlanSetInfo, type StoredPlanInfo, type UiPlanner } from '../../shared/api';
 import { api } from '../client';
 import { ec, type EChart } from '../globals';
 import { noSessionText, sessionSelect, shownSessionText, state } from '../state';
@@ -18,6 +18,24 @@ export function planView(go: (view: string) => void): View {
   for (const a of UI_PLANNERS) algSel.append(h('option', { value: a, text: a === 'all' ? 'all planners (keep the best)' : a }));
   const timeLimit = h('input', { type: 'number', id: 'plan-time-limit', value: '2', min: '0.1', max: '60', step: '0.5', style: 'width:70px' });
   const runBtn = h('button', { class: 'btn primary', id: 'plan-run', text: 'Run planners' });
+  const setBtn = h('button', {
+    class: 'btn',
+    id: 'plan-run-set',
+    text: 'Plan every shape',
+    title: 'One plan per repeating iteration signature (batch size, sequence length), stored as one plan set (memoplan plan --signatures all)',
+  });
+  const setsBox = h('div', { id: 'plan-sets' });
+  const setsSection = h(
+    'div',
+    { id: 'plan-sets-section' },
+    h('h3', { text: 'Plan sets' }),
+    h('p', { class: 'note', text: 'One plan per iteration signature of the recording that repeats; replay a set with memoplan replay --plan set:ID. Click a row to draw that plan\'s memory map.' }),
+    setsBox,
+  );
+  setsSection.style.display = 'none';
+  let sets: PlanSetInfo[] = [];
+  /** Sets planned in this page: the planning run's own left-out reasons (a listing derives them). */
+  const planned = new Map<number, PlanSetInfo>();
   const because = h('p', { class: 'note', id: 'plan-because' });
   const shownNote = h('p', { class: 'note', id: 'plan-shown' });
   const body = h('tbody');
@@ -59,6 +77,7 @@ export function planView(go: (view: string) => void): View {
       h('label', { text: 'Planner' }), algSel,
       h('label', { text: 'Exact solver limit (s)' }), timeLimit,
       runBtn,
+      setBtn,
     ),
     shownNote,
     because,
@@ -66,11 +85,78 @@ export function planView(go: (view: string) => void): View {
     h('p', { class: 'note', id: 'plans-hint', text: 'Click a row to draw its memory map.' }),
     compareBox,
     noPlans,
+    setsSection,
     mapSection,
   );
 
+  /** The session's plan sets, newest first: one table each, then its left-out signatures. */
+  function renderSets(): void {
+    clear(setsBox);
+    setsSection.style.display = sets.length ? '' : 'none';
+    const shown = sets.slice(0, 10);
+    for (const listed of shown) {
+      const set = planned.get(listed.setId) ?? listed;
+      const rows = set.plans.map((p) =>
+        h(
+          'tr',
+          {
+            'data-plan': p.planId,
+            class: p.planId === state.plan ? 'selected' : '',
+            style: 'cursor:pointer',
+            title: 'click to draw its memory map',
+            onclick: (e: Event) => {
+              if ((e.target as HTMLElement).closest('button')) return;
+              void showMap(p.planId);
+            },
+          },
+          h('td', {
+            class: 'mono',
+            text: p.signature,
+            title: [
+              p.planSignature ? `in the set file (above the size floor): ${p.planSignature}` : '',
+              p.iterationSignatures.length > 1 ? `serves ${p.iterationSignatures.join(', ')}` : '',
+            ].filter(Boolean).join('; '),
+          }),
+          h('td', { class: 'num', text: fmtInt(p.iterationsSeen) }),
+          h('td', { class: 'num', text: p.shapeKey ?? '—', title: p.shapeKey === null ? 'no input-shape key (none is written yet)' : '' }),
+          h('td', { class: 'num', text: fmtInt(p.buffers) }),
+          h('td', { class: 'num', text: fmtBytes(p.arenaBytes), title: `${fmtInt(p.arenaBytes)} B` }),
+          h('td', { class: 'num', text: fmtBytes(p.lowerBoundBytes), title: `${fmtInt(p.lowerBoundBytes)} B` }),
+          h('td', { class: 'num', text: p.ratio.toFixed(4) }),
+          h('td', { class: 'num', text: String(p.planId) }),
+          h('td', {}, h('button', { class: 'btn', text: 'Map', onclick: () => void showMap(p.planId) })),
+        ),
+      );
+      const floor = set.sizeFloor === null ? '' : `, size floor ${fmtInt(set.sizeFloor)} B`;
+      const block = h(
+        'div',
+        { class: 'plan-set', 'data-set': set.setId },
+        h('p', { text: `Set ${set.setId}: ${set.plans.length} plan${set.plans.length === 1 ? '' : 's'} (${set.algorithm}${floor}), ${set.createdAt}` }),
+        h(
+          'table',
+          { class: 'plan-set-table' },
+          h('thead', {}, h('tr', {}, ...['signature', 'iterations seen', 'shape key', 'buffers', 'arena', 'lower bound', 'arena / bound', 'plan', ''].map((c, i) =>
+            h('th', { class: i >= 1 && i <= 7 ? 'num' : '', text: c }),
+          ))),
+          h('tbody', {}, ...rows),
+        ),
+      );
+      if (set.leftOut.length) {
+        block.append(
+          h('p', { class: 'note', text: `Signatures left out${set.leftOutFrom === 'recording' ? ' (reasons derived from the recording)' : ''}:` }),
+          h('ul', { class: 'plan-set-left-out' }, ...set.leftOut.map((l) =>
+            h('li', {}, h('span', { class: 'mono', text: l.signature }), ` (${fmtInt(l.iterations)} iteration${l.iterations === 1 ? '' : 's'}): ${l.reason}`),
+          )),
+        );
+      }
+      setsBox.append(block);
+    }
+    if (sets.length > shown.length) setsBox.append(h('p', { class: 'note', text: `${sets.length - shown.length} older set(s) not shown.` }));
+  }
+
   function renderTable(): void {
     renderCompare();
+    renderSets();
     clear(body);
     noPlans.style.display = plans.length || !plannable ? 'none' : '';
     table.style.display = plans.length ? '' : 'none';
@@ -125,7 +211,6 @@ export function planView(go: (view: string) => void): View {
     if (!compare) compare = ec().init(compareBox);
     compare.resize();
     const shownPlans = plans.slice(0, 12);
-    const bound = shownPlans[0].lowerBoundBytes;
     const sys = shownPlans.find((p) => p.baselineSpanBytes !== null)?.baselineSpanBytes ?? null;
     compare.setOption(
       {
@@ -141,7 +226,7 @@ export function planView(go: (view: string) => void): View {
             name: 'plan arena',
             type: 'bar',
             data: shownPlans.map((p) => p.arenaBytes),
-            label: { show: true, position: 'top', fontSize: 10, formatter: (q: { value: number }) => `${fmtBytes(q.value)} (+${fmtBytes(q.value - bound)})` },
+            label: { show: true, position: 'top', fontSize: 10, formatter: (q: { value: number; dataIndex: number }) => `${fmtBytes(q.value)} (+${fmtBytes(q.value - shownPlans[q.dataIndex].lowerBoundBytes)})` },
           },
           { name: 'lower bound (peak live bytes)', type: 'line', symbol: 'none', lineStyle: { type: 'dashed' }, data: shownPlans.map((p) => p.lowerBoundBytes) },
           ...(sys === null ? [] : [{ name: 'system allocator (glibc) span', type: 'line', symbol: 'none', data: shownPlans.map((p) => p.baselineSpanBytes) }]),
@@ -159,6 +244,9 @@ export function planView(go: (view: string) => void): View {
       because.classList.remove('error');
       plannable = false;
       runBtn.disabled = true;
+      setBtn.disabled = true;
+      sets = [];
+      renderSets();
       noPlans.style.display = 'none';
       table.style.display = 'none';
       mapSection.style.display = 'none';
@@ -166,7 +254,8 @@ export function planView(go: (view: string) => void): View {
     }
     select.value = String(id);
     try {
-      const [its, list] = await Promise.all([api('plan.iterations', { session: id }), api('plan.list', { session: id })]);
+      const [its, list, setList] = await Promise.all([api('plan.iterations', { session: id }), api('plan.list', { session: id }), api('plan.sets', { session: id })]);
+      sets = setList;
       shownSession = id;
       clear(iterSel);
       iterSel.append(h('option', { value: '', text: its.defaultIteration === null ? 'default' : `default (${its.defaultIteration})` }));
@@ -175,6 +264,7 @@ export function planView(go: (view: string) => void): View {
       }
       plannable = its.iterations.some((x) => x.complete);
       runBtn.disabled = !plannable;
+      setBtn.disabled = !plannable;
       because.textContent = its.defaultIteration === null
         ? `Nothing to plan: ${its.because ?? 'no complete iteration'}.` + (plannable ? '' : ' Its allocations are in the Memory view.')
         : `Default iteration ${its.defaultIteration}: ${its.because}`;
@@ -200,6 +290,7 @@ export function planView(go: (view: string) => void): View {
         algorithm: algSel.value as UiPlanner,
         timeLimit: Number(timeLimit.value) || 2,
       });
+      if (r.set) throw new Error('plan.run answered a plan set'); // only with signatures 'all'
       const best = r.rows.find((x) => x.best) ?? r.rows[0];
       state.plan = best.plan_id;
       showStatus(`planned iteration ${r.iteration} (${fmtInt(r.buffers)} buffers): best ${best.algorithm}, ${fmtBytes(best.arena_bytes)} (${best.ratio.toFixed(4)} × lower bound)`);
@@ -211,6 +302,31 @@ export function planView(go: (view: string) => void): View {
     } finally {
       runBtn.disabled = !plannable;
       runBtn.textContent = 'Run planners';
+    }
+  });
+
+  setBtn.addEventListener('click', async () => {
+    if (state.session === null) return;
+    const session = state.session;
+    setBtn.disabled = runBtn.disabled = true;
+    setBtn.textContent = 'Planning every shape…';
+    try {
+      const r = await api('plan.run', { session, algorithm: algSel.value as UiPlanner, timeLimit: Number(timeLimit.value) || 2, signatures: 'all' });
+      if (!r.set) throw new Error('plan.run answered a single plan');
+      const set = r.set;
+      planned.set(set.setId, set);
+      const left = set.leftOut.length ? `; ${set.leftOut.length} signature(s) left out` : '';
+      showStatus(`plan set ${set.setId}: ${set.plans.length} plan(s), one per repeating signature${left}`);
+      [plans, sets] = await Promise.all([api('plan.list', { session }), api('plan.sets', { session })]);
+      state.plan = set.plans[0].planId;
+      renderTable();
+      await showMap(set.plans[0].planId);
+      setsSection.scrollIntoView({ block: 'nearest' });
+    } catch (err) {
+      showError(err);
+    } finally {
+      setBtn.disabled = runBtn.disabled = !plannable;
+      setBtn.textContent = 'Plan every shape';
     }
   });
 

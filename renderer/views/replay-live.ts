@@ -24,6 +24,9 @@ export function replayLivePanel(): { el: HTMLElement; setPlan(plan: number | nul
     status: card('plan status', 'live-status'),
     hits: card('hits', 'live-hits'),
     misses: card('misses', 'live-misses'),
+    // A plan set (set:ID): its plans that served an iteration, and iterations no plan of it served.
+    sigServed: card('signatures served', 'live-signatures-served'),
+    unplannedIters: card('iterations unplanned', 'live-iterations-unplanned'),
     rate: card('hit rate', 'live-hit-rate'),
     byteRate: card('byte hit rate', 'live-byte-hit-rate'),
     fallback: card('fallback bytes (misses)', 'live-fallback'),
@@ -120,6 +123,10 @@ export function replayLivePanel(): { el: HTMLElement; setPlan(plan: number | nul
     result.status.set(s.status);
     result.hits.set(fmtInt(s.hits));
     result.misses.set(fmtInt(s.misses));
+    const isSet = s.set_id !== null;
+    result.sigServed.el.style.display = result.unplannedIters.el.style.display = isSet ? '' : 'none';
+    result.sigServed.set(isSet ? `${fmtInt(s.signatures_served)} of ${s.plans === null ? '?' : fmtInt(s.plans)}` : '-');
+    result.unplannedIters.set(isSet ? fmtInt(s.iterations_unplanned) : '-');
     result.rate.set(pct(s.hit_rate, 3));
     result.byteRate.set(pct(s.byte_hit_rate, 3));
     result.fallback.set(fmtBytes(s.fallback_bytes));
