@@ -248,7 +248,7 @@ export function reportClient(): void {
   if (replays.length) {
     const own = it && it.shown ? it.latencyNs.filter((v: number | null) => v !== null) : [];
     const lines = [{ name: `session ${D.target.id} (recorded)`, data: own }].concat(
-      replays.map((r: any) => ({ name: `replay session ${r.sessionId} (plan ${r.planId ?? 'file'}, ${r.status})`, data: r.latenciesNs })),
+      replays.map((r: any) => ({ name: `replay session ${r.sessionId} (${r.setId != null ? `set ${r.setId}` : `plan ${r.planId ?? 'file'}`}, ${r.status})`, data: r.latenciesNs })),
     );
     draw('chart-replay', () => ({
       animation: false,

@@ -2,9 +2,11 @@ import { groupLive, liveAt, scopeInfo, type LiveBy } from '../store/live';
 import type { DB } from '../store/db';
 import { UserError } from '../../shared/errors';
 import { loadAbData, type AbData } from './ab-data';
-import type { AbSweep } from '../../shared/api';
+import type { AbSweep, PlanSetInfo } from '../../shared/api';
 import { loadSweepGrid } from '../ab/sweep-grid';
 import { sweepOfRun, sweepsUsingSessionPlans } from '../store/ab-sweeps';
+import { listPlanSetInfo } from '../plan/plan-set-info';
+import { planSetSizes } from '../store/plans';
 
 /**
  * What the offline report shows, read from the database as aggregates only: the session row,
@@ -144,6 +146,13 @@ export interface ReplayInfo {
   sessionId: number;
   sessionName: string | null;
   planId: number | null;
+  /** The plan set run (set:ID); null for a single plan. */
+  setId: number | null;
+  /** Plans in that set (k), when it is still in the database. */
+  setPlans: number | null;
+  /** Plans of the set that served an iteration, and iterations no plan of it served (null for a single plan). */
+  signaturesServed: number | null;
+  iterationsUnplanned: number | null;
   planFile: string;
   threads: number;
   status: string;
@@ -185,6 +194,8 @@ export interface ReportData {
   timeline: TimelineData;
   iterations: IterationsData;
   plans: PlanInfo[];
+  /** The session's plan sets, newest first (memoplan plan --signatures all). */
+  planSets: PlanSetInfo[];
   /** The plan whose memory map is drawn (--plan, else the best plan of the session). */
   shownPlanId: number | null;
   memoryMap: MemoryMapData | null;
@@ -256,7 +267,8 @@ export function loadReportData(db: DB, o: ReportOptions): ReportData {
     shownPlanId = pool.reduce((a, b) => (b.arenaBytes < a.arenaBytes || (b.arenaBytes === a.arenaBytes && b.id > a.id) ? b : a)).id;
   }
   const memoryMap = shownPlanId === null ? null : loadMemoryMap(db, plans.find((p) => p.id === shownPlanId)!, o.mapCap ?? DEFAULT_MAP_CAP);
-  const replays = loadReplays(db, o.sessionId, plans.map((p) => p.id));
+  const planSets = listPlanSetInfo(db, o.sessionId);
+  const replays = loadReplays(db, o.sessionId, plans.map((p) => p.id), planSets.map((s) => s.setId));
   const peak = loadPeak(db, o.sessionId, topN);
   return {
     generatedAt: new Date().toISOString(),
@@ -266,6 +278,7 @@ export function loadReportData(db: DB, o: ReportOptions): ReportData {
     timeline,
     iterations,
     plans,
+    planSets,
     shownPlanId,
     memoryMap,
     replays,
@@ -512,15 +525,17 @@ export function loadMemoryMap(db: DB, plan: PlanInfo, cap: number): MemoryMapDat
   };
 }
 
-function loadReplays(db: DB, sessionId: number, planIds: number[]): ReplayInfo[] {
-  // Replay sessions of this session's plans, and this session's own replay row if it is one.
+function loadReplays(db: DB, sessionId: number, planIds: number[], setIds: number[]): ReplayInfo[] {
+  // Replay sessions of this session's plans and plan sets, and this session's own replay row if it is one.
   const ids = planIds.length ? planIds : [-1];
+  const sets = setIds.length ? setIds : [-1];
   const rows = db
     .prepare(
       `SELECT r.*, s.name AS session_name FROM replays r LEFT JOIN sessions s ON s.id = r.session_id
-       WHERE r.session_id = ? OR r.plan_id IN (${ids.map(() => '?').join(',')}) ORDER BY r.session_id`,
+       WHERE r.session_id = ? OR r.plan_id IN (${ids.map(() => '?').join(',')}) OR r.set_id IN (${sets.map(() => '?').join(',')}) ORDER BY r.session_id`,
     )
-    .all(sessionId, ...ids) as Record<string, unknown>[];
+    .all(sessionId, ...ids, ...sets) as Record<string, unknown>[];
+  const sizes = planSetSizes(db, rows.map((r) => r.set_id as number | null).filter((x): x is number => x !== null));
   const latencies = db.prepare(`SELECT latency_ns FROM iterations WHERE session_id = ? AND latency_ns IS NOT NULL ORDER BY t_begin, id LIMIT 2000`);
   return rows.map((r) => {
     const hits = (r.hits as number | null) ?? null;
@@ -534,6 +549,10 @@ function loadReplays(db: DB, sessionId: number, planIds: number[]): ReplayInfo[]
       sessionId: r.session_id as number,
       sessionName: (r.session_name as string | null) ?? null,
       planId: (r.plan_id as number | null) ?? null,
+      setId: (r.set_id as number | null) ?? null,
+      setPlans: r.set_id === null ? null : sizes.get(r.set_id as number) || null,
+      signaturesServed: r.set_id === null ? null : ((r.signatures_served as number | null) ?? null),
+      iterationsUnplanned: r.set_id === null ? null : ((r.iterations_unplanned as number | null) ?? null),
       planFile: String(r.plan_file),
       threads: r.threads as number,
       status: status === null ? 'unknown' : (REPLAY_STATUS[status] ?? `status ${status}`),

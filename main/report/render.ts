@@ -321,15 +321,56 @@ ${map}
 </section>`;
 }
 
+function renderPlanSets(d: ReportData): string {
+  if (!d.planSets.length) return '';
+  const blocks = d.planSets.map((s) => {
+    const rows = s.plans.map((p) => [
+      `<span class="mono">${h(p.signature)}</span>`,
+      h(formatInt(p.iterationsSeen)),
+      h(p.shapeKey ?? '—'),
+      h(formatInt(p.buffers)),
+      h(formatBytes(p.arenaBytes)),
+      h(formatBytes(p.lowerBoundBytes)),
+      h(p.ratio.toFixed(4)),
+      h(p.planId),
+    ]);
+    const left = s.leftOut.length
+      ? `<p>Signatures left out (reasons derived from the recording):</p><ul class="left-out">${s.leftOut
+          .map((l) => `<li><span class="mono">${h(l.signature)}</span> (${h(formatInt(l.iterations))} iteration${l.iterations === 1 ? '' : 's'}): ${h(l.reason)}</li>`)
+          .join('')}</ul>`
+      : '';
+    return `<h3 id="plan-set-${h(s.setId)}">Set ${h(s.setId)}: ${h(s.plans.length)} plan${s.plans.length === 1 ? '' : 's'} (${h(s.algorithm)}), ${h(s.createdAt)}</h3>
+${table(
+  [
+    { label: 'signature' }, { label: 'iterations seen', num: true }, { label: 'shape key', num: true }, { label: 'buffers', num: true },
+    { label: 'arena', num: true }, { label: 'lower bound', num: true }, { label: 'arena / lower bound', num: true }, { label: 'plan', num: true },
+  ],
+  rows,
+)}
+${left}`;
+  });
+  return `<section id="plan-sets"><h2>Plan sets</h2>
+${blocks.join('\n')}
+${how(`<code>memoplan plan --signatures all</code> plans every iteration signature of the recording that repeats (one per batch size or sequence length) and stores the plans as one set; <code>memoplan replay --plan set:ID</code> serves it, each thread choosing at each iteration the plan whose first allocations match. <b>iterations seen</b> counts the recording's iterations with the plan's signature. A signature seen once (a shape's first run carries one-off caches) is left out. The shape key is the input-shape key of the set file's directory (none is written yet: —).`)}
+</section>`;
+}
+
 function renderReplays(d: ReportData): string {
   if (!d.replays.length) return '';
+  const anySet = d.replays.some((r) => r.setId !== null);
   const rows = d.replays.map((r) => [
     `${h(r.sessionId)}${r.sessionName ? ' — ' + h(r.sessionName) : ''}`,
-    r.planId === null ? `<code>${h(r.planFile)}</code>` : h(r.planId),
+    r.setId !== null ? `set ${h(r.setId)}` : r.planId === null ? `<code>${h(r.planFile)}</code>` : h(r.planId),
     h(r.threads),
     h(r.status) + (r.refusal ? `<br><span class="note">${h(r.refusal)}</span>` : ''),
     h(formatInt(r.hits)),
     h(formatInt(r.misses)),
+    ...(anySet
+      ? [
+          r.setId === null ? '–' : `${h(formatInt(r.signaturesServed))} of ${r.setPlans === null ? '?' : h(formatInt(r.setPlans))}`,
+          r.setId === null ? '–' : h(formatInt(r.iterationsUnplanned)),
+        ]
+      : []),
     h(formatPct(r.hitRate, 3)),
     h(formatPct(r.byteHitRate, 3)),
     h(formatBytes(r.missBytes)),
@@ -340,11 +381,14 @@ function renderReplays(d: ReportData): string {
 ${table(
   [
     { label: 'replay session' }, { label: 'plan' }, { label: 'threads', num: true }, { label: 'status' }, { label: 'hits', num: true },
-    { label: 'misses', num: true }, { label: 'hit rate', num: true }, { label: 'byte hit rate', num: true }, { label: 'fallback bytes', num: true },
+    { label: 'misses', num: true },
+    ...(anySet ? [{ label: 'signatures served', num: true }, { label: 'iterations unplanned', num: true }] : []),
+    { label: 'hit rate', num: true }, { label: 'byte hit rate', num: true }, { label: 'fallback bytes', num: true },
     { label: 'iterations served', num: true }, { label: 'median latency', num: true },
   ],
   rows,
 )}
+${anySet ? how(`A replay of a plan set: <b>signatures served</b> counts the set's plans that served at least one iteration (of the k plans in the set), <b>iterations unplanned</b> the iterations in which no plan of the set was left to serve (every candidate diverged), which ran on the system allocator.`) : ''}
 ${d.replays.some((r) => r.latenciesNs.length) ? `<div class="chart" id="chart-replay" data-chart="replay"></div>` : ''}
 ${how(`A replay session ran the workload with the interposer in plan mode (<code>memoplan replay</code>): inside each iteration whose allocations match the plan's (size, alignment) sequence, the k-th allocation is served at its planned offset in the arena. A hit is an allocation served from the arena; a miss fell back to the system allocator (a different size, an allocation outside the plan, or an iteration that diverged). The interposer counted both and reported them at exit. Latency is per iteration, as in the Iterations section, recorded in the replay session; the chart sets it beside the iterations of this session. Both were recorded (with the interposer's recording cost); compare allocators without recording in an A/B run.`)}
 </section>`;
@@ -493,6 +537,7 @@ export function renderReport(d: ReportData, opts: { echarts?: string } = {}): st
     renderPeak(d),
     renderIterations(d),
     renderPlans(d),
+    renderPlanSets(d),
     renderReplays(d),
     d.ab ? renderAb(d.ab) : '',
     d.sweeps.length ? renderSweeps(d.sweeps) : '',
@@ -504,6 +549,7 @@ export function renderReport(d: ReportData, opts: { echarts?: string } = {}): st
     ...(d.peak ? [['peak', 'Peak']] : []),
     ['iterations', 'Iterations'],
     ['plans', 'Plans'],
+    ...(d.planSets.length ? [['plan-sets', 'Plan sets']] : []),
     ...(d.replays.length ? [['replay', 'Plan mode']] : []),
     ...(d.ab ? [['ab', 'A/B']] : []),
     ...(d.sweeps.length ? [['sweep', 'Sweep']] : []),
