@@ -426,7 +426,10 @@ export interface ReplayLiveDefaults extends WorkloadForm {
 }
 
 export interface ReplayLiveRequest extends WorkloadForm {
-  plan: number;
+  /** The plan to serve; give either plan or set. */
+  plan?: number;
+  /** A plan set to serve (`memoplan replay --plan set:ID`). */
+  set?: number;
   /** Serving threads (MEMOPLAN_SERVING_THREADS), default 1. */
   threads?: number;
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { UserError } from '../../shared/errors';
 import type { AbStartRequest, AbStarted, ApiEventName, ApiEvents, JobInfo, ReplayLiveRequest, ReplayLiveStarted } from '../../shared/api';
 import { openDatabase } from '../store/db';
+import { loadPlanSet } from '../store/plans';
 import { hostInfo } from '../record/host';
 import { buildSpec } from '../ab/spec';
 import { DEFAULT_RESAMPLES, DEFAULT_SEED } from '../ab/stats';
@@ -83,17 +84,20 @@ export class Jobs {
   }
 
   startReplay(req: ReplayLiveRequest): Promise<ReplayLiveStarted> {
+    if ((req.plan === undefined) === (req.set === undefined)) throw new ApiInputError('replay.live.start: give either plan or set');
     const w = checkWorkload('replay.live.start', req);
     this.checkFree();
     const dbFile = this.ctx.dbFile();
     const db = openDatabase(dbFile);
     let exists: unknown;
     try {
-      exists = db.prepare(`SELECT 1 FROM plans WHERE id = ?`).get(req.plan);
+      exists = req.set !== undefined ? loadPlanSet(db, req.set) : db.prepare(`SELECT 1 FROM plans WHERE id = ?`).get(req.plan);
     } finally {
       db.close();
     }
-    if (!exists) throw new UserError(`no plan ${req.plan} in this database`);
+    if (!exists) throw new UserError(req.set !== undefined ? `no plan set ${req.set} in this database` : `no plan ${req.plan} in this database`);
+    // What `memoplan replay --plan` takes (main/plan/plan-source.ts).
+    const planArg = req.set !== undefined ? `set:${req.set}` : String(req.plan);
     const jobId = this.nextId++;
     this.starting = jobId;
     const threads = req.threads ?? 1;
@@ -108,7 +112,7 @@ export class Jobs {
       const run = new WorkerRun<ReplayDone>(
         'record-worker',
         {
-          kind: 'replay', dbFile, jobId, plan: req.plan, threads, command: [w.script, ...w.args], python: w.python, cwd: w.cwd, formCommand,
+          kind: 'replay', dbFile, jobId, plan: planArg, threads, command: [w.script, ...w.args], python: w.python, cwd: w.cwd, formCommand,
         } satisfies RecordWorkerData,
         {
           emit: (e, d) => this.ctx.emit(e, d),

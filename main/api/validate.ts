@@ -86,7 +86,7 @@ const SCHEMAS: { [M in ApiMethod]: Schema } = {
   'replay.info': { plan: id },
   'replay.at': { plan: id, k: { t: 'int', min: 0, max: NS_MAX } },
   'replay.live.defaults': { plan: id },
-  'replay.live.start': { ...workload, plan: id, threads: { t: 'int', min: 1, max: LIMITS.abMaxThreads, optional: true } },
+  'replay.live.start': { ...workload, plan: { ...id, optional: true }, set: { ...id, optional: true }, threads: { t: 'int', min: 1, max: LIMITS.abMaxThreads, optional: true } },
   'replay.live.stop': { jobId: id, signal: { t: 'enum', values: ['SIGINT', 'SIGTERM'] } },
   'ab.allocators': {},
   'ab.start': {

@@ -32,7 +32,8 @@ interface Common {
 
 export type RecordWorkerData =
   | (Common & { kind: 'record'; runId: number; name?: string; ops: boolean })
-  | (Common & { kind: 'replay'; jobId: number; plan: number; threads: number });
+  /** plan: what `memoplan replay --plan` takes (a plan id, set:ID). */
+  | (Common & { kind: 'replay'; jobId: number; plan: string; threads: number });
 
 /** Posted once the target runs. */
 export interface WorkerStarted {
@@ -172,7 +173,7 @@ runTask(async (): Promise<RecordDone | ReplayDone> => {
     const { summary, result } = await replayLive({
       db: ticking(db),
       dbFile: d.dbFile,
-      plan: String(d.plan),
+      plan: d.plan,
       threads: d.threads,
       command: d.command,
       python: d.python,

@@ -12,7 +12,7 @@ const pct = (x: number | null, digits = 2) => (x === null ? '-' : `${(100 * x).t
  * (main/replay/live.ts), recorded like any session; then what the plan served. The form is
  * prefilled from the command the plan's session was recorded with.
  */
-export function replayLivePanel(): { el: HTMLElement; setPlan(plan: number | null): void; resize(): void; show(): void } {
+export function replayLivePanel(): { el: HTMLElement; setPlan(plan: number | null, set?: number | null): void; resize(): void; show(): void } {
   const threads = h('input', { type: 'number', id: 'live-threads', min: '1', max: '256', value: '1', style: 'width:80px' });
   const form = launchForm('live', [h('label', { for: 'live-threads', text: 'Serving threads' }), h('div', {}, threads)]);
   const runBtn = h('button', { class: 'btn primary', id: 'live-run', text: 'Replay live' });
@@ -39,6 +39,8 @@ export function replayLivePanel(): { el: HTMLElement; setPlan(plan: number | nul
   const resultBox = h('div', { id: 'live-result', style: 'display:none' }, h('div', { class: 'cards' }, ...Object.values(result).map((c) => c.el)), chartBox);
   let chart: EChart | null = null;
   let plan: number | null = null;
+  /** A plan set to serve instead (plan is then one of its plans: the form is filled from its session). */
+  let planSet: number | null = null;
   let filledFor: number | null = null;
   let job: { jobId: number; sessionId: number } | null = null;
   /** Jobs whose replay.done has arrived. */
@@ -73,7 +75,7 @@ export function replayLivePanel(): { el: HTMLElement; setPlan(plan: number | nul
       const d = await api('replay.live.defaults', { plan });
       form.fill(d);
       filledFor = plan;
-      planLine.textContent = `Plan ${d.plan} of session ${d.session}; recorded as: ${d.command.join(' ')}`;
+      planLine.textContent = `${planSet === null ? `Plan ${d.plan}` : `Plan set ${planSet}`} of session ${d.session}; recorded as: ${d.command.join(' ')}`;
     } catch (err) {
       showError(err);
     }
@@ -97,11 +99,11 @@ export function replayLivePanel(): { el: HTMLElement; setPlan(plan: number | nul
     setRunning(true);
     note('starting the workload in plan mode…');
     try {
-      const r = await api('replay.live.start', { ...w, plan, threads: Number.isInteger(n) && n > 0 ? n : 1 });
+      const r = await api('replay.live.start', { ...w, ...(planSet === null ? { plan } : { set: planSet }), threads: Number.isInteger(n) && n > 0 ? n : 1 });
       // A target that exits at once can end (replay.done) before replay.live.start answers.
       job = ended.has(r.jobId) ? null : { jobId: r.jobId, sessionId: r.sessionId };
       for (const m of r.notes) note(m);
-      note(`replaying plan ${plan} as session ${r.sessionId} (pid ${r.pid ?? '?'}): ${r.command.join(' ')}`);
+      note(`replaying ${planSet === null ? `plan ${plan}` : `plan set ${planSet}`} as session ${r.sessionId} (pid ${r.pid ?? '?'}): ${r.command.join(' ')}`);
     } catch (err) {
       setRunning(false);
       clear(log);
@@ -144,7 +146,7 @@ export function replayLivePanel(): { el: HTMLElement; setPlan(plan: number | nul
         ),
       );
     } else {
-      banner.append(h('div', { class: 'msg', id: 'live-served-msg', text: `Plan ${s.plan_id ?? ''} served ${fmtInt(s.iterations_served)} iteration(s); ${pct(s.hit_rate, 3)} of allocations (${pct(s.byte_hit_rate, 3)} of bytes) came from the arena.` }));
+      banner.append(h('div', { class: 'msg', id: 'live-served-msg', text: `${s.set_id !== null ? `Plan set ${s.set_id}` : `Plan ${s.plan_id ?? ''}`} served ${fmtInt(s.iterations_served)} iteration(s); ${pct(s.hit_rate, 3)} of allocations (${pct(s.byte_hit_rate, 3)} of bytes) came from the arena.` }));
     }
     initChart();
     chart!.resize();
@@ -203,17 +205,19 @@ export function replayLivePanel(): { el: HTMLElement; setPlan(plan: number | nul
     const how = d.signal ? `killed by ${d.signal}` : `exit code ${d.summary.exit_code}`;
     note(`session ${d.sessionId} stored (${how})`, d.summary.exit_code !== 0);
     if (d.stderrTail) log.append(h('pre', { class: 'note', text: d.stderrTail }));
-    showStatus(`live replay of plan ${d.summary.plan_id ?? ''}: ${d.summary.status}`, d.summary.unplanned || d.summary.exit_code !== 0 ? 'error' : 'info');
+    showStatus(`live replay of ${d.summary.set_id !== null ? `plan set ${d.summary.set_id}` : `plan ${d.summary.plan_id ?? ''}`}: ${d.summary.status}`, d.summary.unplanned || d.summary.exit_code !== 0 ? 'error' : 'info');
     void refreshSessions();
   }
 
   return {
     el,
-    setPlan(p) {
+    setPlan(p, set = null) {
+      const changed = set !== planSet;
       plan = p;
+      planSet = p === null ? null : set;
       setRunning(job !== null);
       if (p === null) planLine.textContent = 'No plan chosen: make one in the Plan view.';
-      else void fill(false);
+      else void fill(changed);
     },
     resize: () => chart?.resize(),
     show() {

@@ -1,4 +1,4 @@
-import type { ReplayBuffer, ReplayState } from '../../shared/api';
+import type { PlanSetInfo, ReplayBuffer, ReplayState } from '../../shared/api';
 import { api } from '../client';
 import { ec, type EChart } from '../globals';
 import { noSessionText, sessionSelect, shownSessionText, state } from '../state';
@@ -36,6 +36,8 @@ export function replayView(): View {
   let inFlight = false;
   let wanted: number | null = null;
   let shownSession: number | null = null;
+  let sets: PlanSetInfo[] = [];
+  const setNote = h('p', { class: 'note', id: 'replay-set-note' });
 
   const playBtn = h('button', { class: 'btn', id: 'replay-play', text: '▶ Play', onclick: () => (timer ? pause() : play()) });
   const stepBtn = (id: string, text: string, delta: number | 'start' | 'end') =>
@@ -56,6 +58,7 @@ export function replayView(): View {
     h('h2', { text: 'Replay (offline step-through)' }),
     h('div', { class: 'row' }, h('label', { text: 'Session' }), select, h('label', { text: 'Plan' }), planSel),
     shownNote,
+    setNote,
     h('div', { class: 'row' }, slider, kLabel),
     h('div', { class: 'row' }, stepBtn('replay-first', '« first', 'start'), stepBtn('replay-back', '◀ step', -1), playBtn, stepBtn('replay-step', 'step ▶', 1), stepBtn('replay-last', 'last »', 'end'), speed),
     eventLine,
@@ -71,7 +74,19 @@ export function replayView(): View {
     pause();
     go(Number(slider.value));
   });
-  planSel.addEventListener('change', () => void openPlan(Number(planSel.value)));
+  planSel.addEventListener('change', () => void choose(planSel.value));
+
+  /** The plan select's value: a plan id, or `set:ID` (step through its first plan, replay the whole set live). */
+  async function choose(value: string): Promise<void> {
+    const m = /^set:(\d+)$/.exec(value);
+    const set = m ? sets.find((s) => s.setId === Number(m[1])) : undefined;
+    if (set) {
+      await openPlan(set.plans[0].planId, set.setId);
+      setNote.textContent = `Plan set ${set.setId} (${set.plans.length} plans): the step-through shows its first plan, ${set.plans[0].planId}; Replay live serves the whole set.`;
+    } else {
+      await openPlan(Number(value));
+    }
+  }
 
   function play(): void {
     if (plan === null || events === 0) return;
@@ -225,10 +240,12 @@ export function replayView(): View {
     }
     select.value = String(id);
     try {
-      const list = await api('plan.list', { session: id });
+      const [list, setList] = await Promise.all([api('plan.list', { session: id }), api('plan.sets', { session: id })]);
       shownSession = id;
+      sets = setList.filter((s) => s.plans.length > 0);
       clear(planSel);
       for (const p of list) planSel.append(h('option', { value: String(p.planId), text: `plan ${p.planId}: ${p.algorithm}, iteration ${p.iteration}, ${fmtBytes(p.arenaBytes)}${p.best ? ' ★' : ''}` }));
+      for (const s of sets) planSel.append(h('option', { value: `set:${s.setId}`, text: `plan set ${s.setId}: ${s.plans.length} plans (every shape), ${s.algorithm}` }));
       if (!list.length) {
         plan = null;
         live.setPlan(null);
@@ -243,13 +260,14 @@ export function replayView(): View {
     }
   }
 
-  async function openPlan(id: number): Promise<void> {
+  async function openPlan(id: number, set: number | null = null): Promise<void> {
     pause();
+    setNote.textContent = '';
     try {
       const info = await api('replay.info', { plan: id });
       plan = id;
       state.plan = id;
-      live.setPlan(id);
+      live.setPlan(id, set);
       events = info.events;
       slider.max = String(Math.max(0, events - 1));
       wanted = null;

@@ -61,7 +61,7 @@ test("plan.run signatures 'all': one plan per repeating shape, stored as a set t
   assert.deepEqual(s.leftOut.map((l) => [l.signature, l.iterations, l.reason]).sort(), set.leftOut.map((l) => [l.signature, l.iterations, l.reason]).sort(), 'the seen-once reasons, derived again');
 });
 
-test('plan.run and plan.sets refuse bad input with a clear message', async () => {
+test('plan.run, plan.sets and a set replay refuse bad input with a clear message', async () => {
   const bad = async (method: string, body: unknown, kind: string, re: RegExp) => {
     const r = await service.call(method, body);
     assert.equal(r.ok, false, JSON.stringify(r));
@@ -75,4 +75,8 @@ test('plan.run and plan.sets refuse bad input with a clear message', async () =>
   await bad('plan.run', { session: 99, algorithm: 'all', signatures: 'all' }, 'user', /no session 99/);
   await bad('plan.sets', { session: 99 }, 'user', /no session 99/);
   await bad('plan.sets', { session: 0 }, 'bad-request', /session must be a positive integer id/);
+  const form = { interpreter: '', script: SHAPES, args: [], cwd: dir };
+  await bad('replay.live.start', { ...form, plan: 1, set: 1 }, 'bad-request', /give either plan or set/);
+  await bad('replay.live.start', form, 'bad-request', /give either plan or set/);
+  await bad('replay.live.start', { ...form, set: 99 }, 'user', /no plan set 99/);
 });

@@ -11,6 +11,7 @@ import { startUi, type UiSession } from './serve-helpers';
  * recording of test/fixtures/plan/shapes.py (batch sizes 1, 2, 4); "Plan every shape" plans the
  * set and shows one row per repeating signature, the left-out ones with their reasons; a row's
  * Map button draws that plan in the memory map. The single-plan action still works beside it.
+ * Then the set is replayed live from the Replay view: its counters beside hits and misses.
  */
 
 const SHAPES = path.join(PACKAGE_ROOT, 'test', 'fixtures', 'plan', 'shapes.py');
@@ -71,5 +72,27 @@ test('Plan every shape: the set is planned and shown as a table, a member opens 
   const before = await page.locator('#plans-table tbody tr').count();
   await page.click('#plan-run');
   await page.waitForFunction((k) => document.querySelectorAll('#plans-table tbody tr').length > k, before, { timeout: 60_000 });
+  assert.deepEqual(ui.consoleErrors, []);
+});
+
+test('Replay view: a plan set replayed live shows signatures served (of k) and iterations unplanned beside hits and misses', async () => {
+  const { page } = ui;
+  const k = await page.locator('#plan-sets .plan-set[data-set="1"] .plan-set-table tbody tr').count();
+  await ui.view('replay');
+  await page.waitForSelector('#replay-plan option[value="set:1"]', { state: 'attached' });
+  await page.selectOption('#replay-plan', 'set:1');
+  await page.waitForFunction(() => /^Plan set 1 of session 1/.test(document.querySelector('#live-plan')?.textContent ?? ''));
+  assert.match((await page.textContent('#replay-set-note')) ?? '', /Plan set 1 \(\d+ plans\)/);
+  await page.click('#live-run');
+  await page.waitForSelector('#live-result:not([style*="display: none"])', { timeout: 120_000 });
+  assert.equal((await page.textContent('#live-status'))?.trim(), 'serving');
+  assert.ok(Number(((await page.textContent('#live-hits')) ?? '').replace(/,/g, '')) > 0);
+  assert.ok(await page.isVisible('#live-signatures-served'));
+  const served = ((await page.textContent('#live-signatures-served')) ?? '').trim();
+  const m = /^(\d+) of (\d+)$/.exec(served);
+  assert.ok(m && Number(m[1]) >= 1 && Number(m[2]) === k, `signatures served: ${served} (k ${k})`);
+  assert.match(((await page.textContent('#live-iterations-unplanned')) ?? '').trim(), /^\d+$/);
+  assert.match((await page.textContent('#live-served-msg')) ?? '', /^Plan set 1 served/);
+  await ui.shot('replay-live-set');
   assert.deepEqual(ui.consoleErrors, []);
 });
