@@ -125,10 +125,15 @@ export interface ReplaySummary {
   arena_bytes: number;
   iterations_served: number;
   retirements: number;
-  /** Plans of the set that served at least one iteration (trace header 160); 0 for a single plan the native side does not count. */
+  /** Plans (of the set, or the single plan) that served at least one iteration (trace header 160). */
   signatures_served: number;
   /** Iterations in which no plan of the set was left (trace header 168); always 0 with a single plan. */
   iterations_unplanned: number;
+  /**
+   * Per plan, in set order: what it served (MEMOPLAN_PLAN_STATS, written by the target's main
+   * process at exit); null when the target wrote none (it died first, or never marked an iteration).
+   */
+  signatures: { signature: string; iterations_served: number; hits: number; misses: number }[] | null;
   exit_code: number;
   latencies_ms: number[];
   median_latency_ms: number | null;

@@ -1,8 +1,10 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { DB } from '../store/db';
 import { UserError } from '../../shared/errors';
 import type { ReplaySummary } from '../../shared/types';
+import { readPlanStats, type PlanStats } from '../ab/plan-stats';
 import { resolvePlanArg } from '../plan/plan-source';
 import { record, type RecordOptions, type RecordResult } from '../record/record';
 
@@ -43,6 +45,8 @@ export async function replayLive(o: ReplayOptions): Promise<{ summary: ReplaySum
   const tmpDir = src.tmpDir;
   // Passed on anyway: the interposer refuses it too, and the target runs unplanned.
   if (src.invalid) o.onNote?.(`${src.invalid}: the interposer will refuse it and the target runs unplanned`);
+  const statsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'memoplan-replay-stats-'));
+  const statsFile = path.join(statsDir, 'plan-stats.json');
   try {
     const result = await record({
       db: o.db,
@@ -59,7 +63,7 @@ export async function replayLive(o: ReplayOptions): Promise<{ summary: ReplaySum
       onStart: o.onStart,
       onIngest: o.onIngest,
       name: `replay of ${planId !== null ? `plan ${planId}` : src.setId !== null ? `plan set ${src.setId}` : `plan ${path.basename(planFile)}`}`,
-      env: { ...process.env, MEMOPLAN_PLAN: planFile, MEMOPLAN_SERVING_THREADS: String(o.threads) },
+      env: { ...process.env, MEMOPLAN_PLAN: planFile, MEMOPLAN_PLAN_STATS: statsFile, MEMOPLAN_SERVING_THREADS: String(o.threads) },
     });
     const c = result.plan;
     const hits = c?.hits ?? 0;
@@ -90,6 +94,7 @@ export async function replayLive(o: ReplayOptions): Promise<{ summary: ReplaySum
       retirements: c?.retirements ?? 0,
       signatures_served: c?.signaturesServed ?? 0,
       iterations_unplanned: c?.iterationsUnplanned ?? 0,
+      signatures: perSignature(readPlanStats(statsFile)),
       exit_code: result.exitCode,
       latencies_ms: latencies,
       median_latency_ms: sorted.length ? sorted[sorted.length >> 1] : null,
@@ -108,5 +113,11 @@ export async function replayLive(o: ReplayOptions): Promise<{ summary: ReplaySum
     return { summary, result };
   } finally {
     if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
+    fs.rmSync(statsDir, { recursive: true, force: true });
   }
+}
+
+function perSignature(st: PlanStats): ReplaySummary['signatures'] {
+  if (!st.signatures) return null;
+  return st.signatures.map((x) => ({ signature: x.signature, iterations_served: x.iterationsServed ?? 0, hits: x.hits ?? 0, misses: x.misses ?? 0 }));
 }

@@ -202,6 +202,7 @@ runTask(async (): Promise<RecordDone | ReplayDone> => {
       retirements: summary.retirements,
       signatures_served: summary.signatures_served,
       iterations_unplanned: summary.iterations_unplanned,
+      signatures: summary.signatures,
       exit_code: summary.exit_code,
       latencies_ms: summary.latencies_ms,
       median_latency_ms: summary.median_latency_ms,

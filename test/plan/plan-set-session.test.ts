@@ -139,6 +139,11 @@ test('the human table, and a replay of the set from the database: outputs bitwis
   // 16 iterations: the unplanned ones, and one observed iteration per plan before it serves
   assert.ok(s.iterations_served >= 16 - s.iterations_unplanned - s.plans!, `served ${s.iterations_served}, unplanned ${s.iterations_unplanned}`);
   assert.ok(s.hit_rate! >= 0.99, `hit rate ${s.hit_rate}`);
+  // hits per signature, in set order: every plan served, and they add up to the totals
+  assert.equal(s.signatures!.length, s.plans);
+  assert.ok(s.signatures!.every((x) => x.iterations_served > 0 && x.hits > 0), JSON.stringify(s.signatures));
+  assert.equal(s.signatures!.reduce((n, x) => n + x.hits, 0), s.hits);
+  assert.equal(s.signatures!.reduce((n, x) => n + x.iterations_served, 0), s.iterations_served);
   const db = openDatabase(dbFile);
   const row = db.prepare(`SELECT set_id, plan_id, signatures_served, iterations_unplanned FROM replays WHERE session_id = ?`).get(s.session);
   db.close();
