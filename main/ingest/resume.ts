@@ -5,7 +5,8 @@ import { UserError } from '../../shared/errors';
 import type { DB } from '../store/db';
 import { EventWriter } from '../store/ingest';
 import { LifetimeBuilder, type LifetimeTotals, type StreamEvent } from '../store/lifetimes';
-import { parseHeader, RECORD_SIZE, type PlanCounters, type RecordBatch, type TraceHeader } from '../record/trace-reader';
+import { parseHeader, RECORD_SIZE, type PlanCounters, type TraceHeader } from '../record/trace-reader';
+import type { RecordBatch } from '../../shared/trace-batch';
 import { readInputFile } from '../fs/files';
 import { splitScope, STACK_NAME_PREFIX } from '../record/recorder';
 

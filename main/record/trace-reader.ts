@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import type { RecordBatch } from '../../shared/trace-batch';
 
 /**
  * Tails one trace file written by the interposer (docs/TRACE_FORMAT.md) while the target runs,
@@ -54,19 +55,6 @@ export interface PlanCounters {
 }
 
 /** A batch of decoded records of one thread, columnar. */
-export interface RecordBatch {
-  tid: number;
-  threadIndex: number;
-  count: number;
-  ts: Float64Array;
-  addr: (number | bigint)[];
-  size: (number | bigint)[];
-  scope: Uint32Array;
-  kind: Uint8Array;
-  alignLog2: Uint8Array;
-  flags: Uint16Array;
-}
-
 export interface NameRecord {
   id: number;
   name: string;

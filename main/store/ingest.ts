@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import type { DB } from './db';
-import type { RecordBatch } from '../record/trace-reader';
+import type { RecordBatch } from '../../shared/trace-batch';
 import type { StreamEvent } from './lifetimes';
 import { isMarkerKind, KIND_PLAN_ITER } from '../../shared/trace-kinds';
 
