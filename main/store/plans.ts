@@ -1,6 +1,29 @@
 import type { DB } from './db';
-import type { IterationInput } from '../plan/iteration';
-import type { PlannerResult } from '../plan/types';
+
+/**
+ * What storePlan needs of an iteration (main/plan/iteration.ts IterationInput is one): the
+ * store declares it so that it imports nothing from main/plan (docs/ARCHITECTURE.md, layers).
+ */
+export interface IterationToStore {
+  sessionId: number;
+  iterationId: number;
+  signature: string;
+  sizeFloor: number;
+  baselineSpanBytes: number;
+  unplannable: { count: number; bytes: number };
+  /** The planned buffers, parallel to the plan's offsets. */
+  buffers: readonly { ordinal: number; allocationId: number; size: number; align?: number; start: number; end: number }[];
+}
+
+/** What storePlan needs of a plan (main/plan/types.ts PlannerResult is one). */
+export interface PlanToStore {
+  algorithm: string;
+  arenaBytes: number;
+  lowerBound: number;
+  seconds: number;
+  optimal: boolean;
+  offsets: readonly number[];
+}
 
 /** A plan's membership of a plan set: the set and the iterations seen with its signature. */
 export interface PlanSetMembership {
@@ -9,7 +32,7 @@ export interface PlanSetMembership {
 }
 
 /** Stores one validated plan and its buffers; returns the plan id. */
-export function storePlan(db: DB, input: IterationInput, r: PlannerResult, isBest: boolean, set?: PlanSetMembership): number {
+export function storePlan(db: DB, input: IterationToStore, r: PlanToStore, isBest: boolean, set?: PlanSetMembership): number {
   return db.transaction(() => {
     const info = db
       .prepare(
