@@ -21,7 +21,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
-import { prepare, prepareColumns, readInstanceColumns, capacityFromName, plan, type Buffer, type PlannerResult, type Prepared } from '../main/plan';
+import { prepare, prepareColumns, capacityFromName, plan, type Buffer, type PlannerResult, type Prepared } from '../main/plan';
+import { readInstanceColumns } from '../main/plan/instance-file';
 import { openDatabase } from '../main/store/db';
 import { loadIteration } from '../main/plan/iteration';
 

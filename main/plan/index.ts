@@ -2,9 +2,10 @@
  * memoplan memory planner: assigns every buffer (a lifetime [start, end) and a size) a fixed
  * offset in one arena so that no two buffers live at the same time share a byte.
  *
- * API (all pure functions; nothing here does I/O except readInstanceCsv):
+ * API (all pure functions, no I/O; files are read by instance-file.ts):
  *
- *   import { plan, PLANNERS, readInstanceCsv, writeOffsetsCsv, lowerBound, assertValid } from './plan';
+ *   import { plan, PLANNERS, writeOffsetsCsv, lowerBound, assertValid } from './plan';
+ *   import { readInstanceCsv, readInstanceColumns } from './plan/instance-file';
  *
  *   const { buffers } = readInstanceCsv('model.csv');        // id,lower,upper,size[,alignment]
  *   const r = plan('all', buffers, { timeLimitSeconds: 10 }); // or any name in PLANNERS
@@ -37,12 +38,10 @@ export { lowerBound } from './lower-bound';
 export { validate, assertValid, type Violation, type ValidateOptions } from './validate';
 export {
   parseInstanceCsv,
-  readInstanceCsv,
   writeInstanceCsv,
   writeOffsetsCsv,
   capacityFromName,
   parseInstanceColumns,
-  readInstanceColumns,
   offsetsCsvBytes,
   InstanceParser,
   type Instance,

@@ -9,11 +9,12 @@
  * arrays (InstanceColumns), so a million rows cost a few tens of bytes each, with no string per
  * line or field. Ids that are plain decimal integers are kept as numbers (a typed array, and an
  * open-addressing hash table to find duplicates); any other id switches the ids to strings.
- * parseInstanceCsv / readInstanceCsv return Buffer objects on top of it for small inputs.
+ * parseInstanceCsv returns Buffer objects on top of it for small inputs. Pure: reading files is
+ * instance-file.ts's (readInstanceColumns, readInstanceCsv).
  */
-import fs from 'node:fs';
-import { Buffer as Bytes } from 'node:buffer';
 import type { Buffer } from './types';
+
+const utf8 = new TextEncoder();
 
 export interface Instance {
   buffers: Buffer[];
@@ -322,23 +323,6 @@ export function parseInstanceColumns(bytes: Uint8Array, source = 'instance'): In
   return parser.end();
 }
 
-/** Reads an instance file a megabyte at a time, as columns. */
-export function readInstanceColumns(path: string): InstanceColumns {
-  const parser = new InstanceParser(path);
-  const fd = fs.openSync(path, 'r');
-  try {
-    const chunk = new Uint8Array(1 << 20);
-    for (;;) {
-      const got = fs.readSync(fd, chunk, 0, chunk.length, null);
-      if (got === 0) break;
-      parser.push(chunk.subarray(0, got));
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return parser.end();
-}
-
 /** Buffer objects (ids as strings, as in the file) from columns. */
 export function columnsToInstance(cols: InstanceColumns): Instance {
   const buffers: Buffer[] = [];
@@ -351,11 +335,7 @@ export function columnsToInstance(cols: InstanceColumns): Instance {
 }
 
 export function parseInstanceCsv(text: string, source = 'instance'): Instance {
-  return columnsToInstance(parseInstanceColumns(Bytes.from(text, 'utf8'), source));
-}
-
-export function readInstanceCsv(path: string): Instance {
-  return columnsToInstance(readInstanceColumns(path));
+  return columnsToInstance(parseInstanceColumns(utf8.encode(text), source));
 }
 
 /** The capacity MiniMalloc's file names carry (`A.1048576.csv`), or undefined. */
@@ -388,15 +368,27 @@ export function offsetsCsvBytes(cols: InstanceColumns, offsets: ArrayLike<number
   if (offsets.length !== cols.n) throw new Error(`${offsets.length} offsets for ${cols.n} buffers`);
   let a = false;
   for (let i = 0; i < cols.n && !a; i++) if (cols.align[i] !== 1) a = true;
-  const parts: Uint8Array[] = [Bytes.from(a ? 'id,lower,upper,size,alignment,offset\n' : 'id,lower,upper,size,offset\n')];
+  const parts: Uint8Array[] = [utf8.encode(a ? 'id,lower,upper,size,alignment,offset\n' : 'id,lower,upper,size,offset\n')];
   let block = '';
   for (let i = 0; i < cols.n; i++) {
     block += `${cols.ids[i]},${cols.start[i]},${cols.end[i]},${cols.size[i]}` + (a ? `,${cols.align[i]}` : '') + `,${offsets[i]}\n`;
     if ((i & 4095) === 4095) {
-      parts.push(Bytes.from(block));
+      parts.push(utf8.encode(block));
       block = '';
     }
   }
-  if (block) parts.push(Bytes.from(block));
-  return Bytes.concat(parts);
+  if (block) parts.push(utf8.encode(block));
+  return concat(parts);
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }

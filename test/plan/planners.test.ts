@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { Buffer } from '../../main/plan/types';
-import { plan, PLANNER_NAMES, prepare, lowerBound, validate, readInstanceCsv } from '../../main/plan';
+import { plan, PLANNER_NAMES, prepare, lowerBound, validate } from '../../main/plan';
+import { readInstanceCsv } from '../../main/plan/instance-file';
 import { prng, randomInstance, tightInstance } from './helpers';
 
 const HEURISTICS = ['greedy-size', 'greedy-breadth', 'first-fit', 'best-fit'];
