@@ -18,10 +18,11 @@ import path from 'node:path';
 import { openDatabase } from '../main/store/db';
 import { record } from '../main/record/record';
 import { PACKAGE_ROOT } from '../main/paths';
+import { ENV } from '../shared/env-vars';
 
 const REPS = Number(process.env.BENCH_REPS ?? 5);
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 30);
-const PYTHON = process.env.MEMOPLAN_PYTHON ?? '/usr/bin/python3';
+const PYTHON = process.env[ENV.PYTHON] ?? '/usr/bin/python3';
 const WORKLOAD = path.join(PACKAGE_ROOT, 'resources', 'workloads', 'torchvision_infer.py');
 const ARGS = [WORKLOAD, '--model', 'resnet18', '--batch', '1', '--iterations', String(ITERATIONS), '--warmup', '0'];
 

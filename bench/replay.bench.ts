@@ -16,6 +16,7 @@ import { openDatabase } from '../main/store/db';
 import { loadStepper } from '../main/replay/step';
 import { iterationSequence } from '../main/replay/sequence';
 import { interposerPath, PACKAGE_ROOT } from '../main/paths';
+import { ENV } from '../shared/env-vars';
 
 const REPS = Number(process.env.BENCH_REPS ?? 5);
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 300);
@@ -72,7 +73,7 @@ function main(): void {
     if (fs.existsSync(path.join(LIBDIR, lib))) arms.push({ name, env: { LD_PRELOAD: path.join(LIBDIR, lib) } });
   }
   const stats = path.join(dir, 'plan-stats.json');
-  arms.push({ name: 'plan', env: { LD_PRELOAD: interposerPath(), MEMOPLAN_PLAN: planFile, MEMOPLAN_PLAN_STATS: stats } });
+  arms.push({ name: 'plan', env: { LD_PRELOAD: interposerPath(), [ENV.PLAN]: planFile, [ENV.PLAN_STATS]: stats } });
   const results = new Map<string, number[]>(arms.map((a) => [a.name, []]));
   for (let rep = 0; rep < REPS; rep++) {
     for (const arm of arms) {

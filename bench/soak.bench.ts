@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PACKAGE_ROOT } from '../main/paths';
+import { ENV } from '../shared/env-vars';
 
 const BIN = path.join(PACKAGE_ROOT, 'bin', 'memoplan.js');
 const RECORDINGS = Number(process.env.SOAK_RECORDINGS ?? 50);
@@ -41,7 +42,7 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'memoplan-soak-'));
 const dbFile = path.join(work, 'soak.db');
 const traceRoot = path.join(work, 'traces');
 const churn = path.join(work, 'slow_churn');
-const env = { ...process.env, MEMOPLAN_TRACE_ROOT: traceRoot, CHURN_ITERATIONS: '1' };
+const env = { ...process.env, [ENV.TRACE_ROOT]: traceRoot, CHURN_ITERATIONS: '1' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Fault = 'none' | 'target' | 'recorder' | 'ingester';

@@ -27,10 +27,11 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { PACKAGE_ROOT } from '../main/paths';
 import { openDatabase } from '../main/store/db';
+import { ENV } from '../shared/env-vars';
 
 const BIN = path.join(PACKAGE_ROOT, 'bin', 'memoplan.js');
 const CHURN = path.join(PACKAGE_ROOT, 'build', 'native', 'bench_churn');
-const CHROMIUM = process.env.MEMOPLAN_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM = process.env[ENV.CHROMIUM] ?? '/usr/bin/chromium';
 const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 5));
 const SIZES = (process.env.BENCH_SIZES ?? '100000,1000000,5000000').split(',').map((s) => Number(s.trim())).filter((n) => n >= 4000);
 const DIR = process.env.BENCH_DIR ?? path.join(os.tmpdir(), 'memoplan-bench-ui');

@@ -12,6 +12,7 @@ import { IPC_CALL, IPC_EVENT, type ApiReply } from '../shared/api';
 import { appScript, echartsFile, pageHtml, STYLE } from './api/assets';
 import { secureWebPreferences, WINDOW_CSP } from './window-config';
 import { ApiService } from './api/service';
+import { ENV } from '../shared/env-vars';
 
 const ORIGIN = 'app://memoplan';
 
@@ -34,7 +35,7 @@ function asset(pathname: string): { type: string; body: string | Buffer } | null
 }
 
 async function open(): Promise<void> {
-  const dbFile = process.env.MEMOPLAN_DB ?? path.join(app.getPath('userData'), 'memoplan.db');
+  const dbFile = process.env[ENV.DB] ?? path.join(app.getPath('userData'), 'memoplan.db');
   let win: BrowserWindow | null = null;
   const service = new ApiService({
     dbFile,

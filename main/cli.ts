@@ -18,8 +18,9 @@ import { replayLive } from './replay/live';
 import { registerReportCommands } from './report/cli-report';
 import { registerAttachCommands } from './session/cli-attach';
 import { registerTopCommand } from './top/cli-top';
+import { ENV } from '../shared/env-vars';
 
-const DEFAULT_DB = process.env.MEMOPLAN_DB ?? 'memoplan.db';
+const DEFAULT_DB = process.env[ENV.DB] ?? 'memoplan.db';
 
 function fmt(n: number): string {
   return n.toLocaleString('en-US');
@@ -338,7 +339,7 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     note(`internal error: ${(err as Error).message}`);
-    if (process.env.MEMOPLAN_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    if (process.env[ENV.DEBUG]) process.stderr.write(`${(err as Error).stack}\n`);
     process.exitCode = 70;
   }
 }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { ENV } from '../shared/env-vars';
 
 /**
  * Where memoplan's own files are: the repository root when run from a checkout (dist/main/..),
@@ -14,7 +15,8 @@ function packagedResources(): string | null {
 }
 
 export function interposerPath(): string {
-  if (process.env.MEMOPLAN_INTERPOSER) return path.resolve(process.env.MEMOPLAN_INTERPOSER);
+  const override = process.env[ENV.INTERPOSER];
+  if (override) return path.resolve(override);
   const packaged = packagedResources();
   if (packaged) return path.join(packaged, 'native', 'libmemoplan.so');
   return path.join(PACKAGE_ROOT, 'build', 'native', 'libmemoplan.so');
@@ -22,7 +24,8 @@ export function interposerPath(): string {
 
 /** The native trace ingester (native/ingest), spawned by main/record/native-ingest.ts. */
 export function ingesterPath(): string {
-  if (process.env.MEMOPLAN_INGESTER) return path.resolve(process.env.MEMOPLAN_INGESTER);
+  const override = process.env[ENV.INGESTER];
+  if (override) return path.resolve(override);
   const packaged = packagedResources();
   if (packaged) return path.join(packaged, 'native', 'memoplan-ingest');
   return path.join(PACKAGE_ROOT, 'build', 'native', 'memoplan-ingest');

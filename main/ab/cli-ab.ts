@@ -12,10 +12,11 @@ import { createAbRun, finishAbRun, loadAbRun, storeProcess } from './store';
 import { DEFAULT_ALLOCATORS } from './allocators';
 import { cellLabel, formatSweep } from './sweep';
 import { runSweep } from './sweep-run';
+import { ENV } from '../../shared/env-vars';
 
 /** `memoplan ab`: the allocator A/B runner's command line. */
 
-const DEFAULT_DB = process.env.MEMOPLAN_DB ?? 'memoplan.db';
+const DEFAULT_DB = process.env[ENV.DB] ?? 'memoplan.db';
 
 function note(msg: string): void {
   process.stderr.write(`memoplan: ${msg}\n`);

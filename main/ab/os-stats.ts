@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../paths';
+import { ENV } from '../../shared/env-vars';
 
 /**
  * What the kernel counted for one run, as reported by native/launcher/rusage_exec.c (fork,
@@ -27,7 +28,8 @@ export interface RunUsage {
 
 /** build/native/memoplan-rusage in a checkout; resources/native/ when packaged; MEMOPLAN_LAUNCHER overrides. */
 export function launcherPath(): string {
-  if (process.env.MEMOPLAN_LAUNCHER) return path.resolve(process.env.MEMOPLAN_LAUNCHER);
+  const override = process.env[ENV.LAUNCHER];
+  if (override) return path.resolve(override);
   const rp = (process as { resourcesPath?: string }).resourcesPath;
   if (rp && fs.existsSync(path.join(rp, 'native', 'memoplan-rusage'))) return path.join(rp, 'native', 'memoplan-rusage');
   return path.join(PACKAGE_ROOT, 'build', 'native', 'memoplan-rusage');

@@ -7,6 +7,7 @@ import { readLatencies } from './latency';
 import { errnoName, readUsage, signalName, type RunUsage } from './os-stats';
 import { NO_PLAN_STATS, readPlanStats, type PlanStats } from './plan-stats';
 import type { Arm, RunSpec } from './spec';
+import { ENV } from '../../shared/env-vars';
 
 /**
  * Runs the processes of an A/B, interleaved: for run r = 1..N, each arm in order, one process.
@@ -44,17 +45,17 @@ const STDERR_TAIL_BYTES = 4096;
 /** The environment of one run: the agent on, this arm's knobs, nothing inherited that would skew it. */
 export function runEnv(spec: RunSpec, arm: Arm, files: { latency: string; planStats: string }): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...spec.env };
-  for (const k of ['LD_PRELOAD', 'MEMOPLAN_TRACE_DIR', 'MEMOPLAN_PLAN', 'MEMOPLAN_PLAN_STATS', 'MEMOPLAN_LATENCY_FILE']) delete env[k];
-  env.MEMOPLAN_AGENT = '1';
+  for (const k of ['LD_PRELOAD', ENV.TRACE_DIR, ENV.PLAN, ENV.PLAN_STATS, ENV.LATENCY_FILE]) delete env[k];
+  env[ENV.AGENT] = '1';
   env.PYTHONPATH = [agentDir(), spec.env.PYTHONPATH].filter(Boolean).join(path.delimiter);
-  env.MEMOPLAN_LATENCY_FILE = files.latency;
-  env.MEMOPLAN_SERVING_THREADS = String(arm.threads);
+  env[ENV.LATENCY_FILE] = files.latency;
+  env[ENV.SERVING_THREADS] = String(arm.threads);
   // Every arm runs the same minimal agent (iteration boundaries, module hooks): plans leave the
   // agent's own allocations out, whatever mode the recording used.
-  env.MEMOPLAN_AGENT_OPS = '0';
+  env[ENV.AGENT_OPS] = '0';
   if (arm.allocator.kind === 'plan' && spec.plan) {
-    env.MEMOPLAN_PLAN = spec.plan.file;
-    env.MEMOPLAN_PLAN_STATS = files.planStats;
+    env[ENV.PLAN] = spec.plan.file;
+    env[ENV.PLAN_STATS] = files.planStats;
   }
   return env;
 }

@@ -8,6 +8,7 @@ import { looksLikePython, resolvePython, type PythonInfo } from '../record/pytho
 import { DEFAULT_ALLOCATORS, discoverAllocators, isPlanArmName, KNOWN_ALLOCATORS, type Allocator } from './allocators';
 import { launcherPath } from './os-stats';
 import type { SweepTag } from './sweep';
+import { ENV } from '../../shared/env-vars';
 
 /**
  * The run spec of one `memoplan ab`: what the user typed, checked and resolved into the target
@@ -92,7 +93,7 @@ export function resolveTarget(command: string[], cwd: string, env: NodeJS.Proces
     argv = ['python3', ...argv];
   }
   if (looksLikePython(argv[0])) {
-    const r = resolvePython(argv[0], pythonFlag ?? env.MEMOPLAN_PYTHON ?? null);
+    const r = resolvePython(argv[0], pythonFlag ?? env[ENV.PYTHON] ?? null);
     python = r.info;
     if (r.note) notes.push(r.note);
     argv[0] = r.info.executable;

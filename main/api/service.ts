@@ -37,6 +37,7 @@ import type { PlanWorkerData } from '../workers/plan-worker';
 import type { DeleteWorkerData } from '../workers/delete-worker';
 import type { RecordDone, RecordWorkerData, WorkerStarted } from '../workers/record-worker';
 import type { AttachDone, AttachStarted, AttachWorkerData } from '../workers/attach-worker';
+import { ENV } from '../../shared/env-vars';
 
 /**
  * The server side of shared/api.ts, independent of the transport: `call(method, params)`
@@ -539,7 +540,7 @@ export function errorInfo(err: unknown): ApiErrorInfo {
     return { kind: (err as UserError & { unsupported?: boolean }).unsupported ? 'unsupported' : 'user', message: err.message };
   }
   const e = err as Error;
-  if (process.env.MEMOPLAN_DEBUG) process.stderr.write(`${e?.stack ?? String(err)}\n`);
+  if (process.env[ENV.DEBUG]) process.stderr.write(`${e?.stack ?? String(err)}\n`);
   return { kind: 'internal', message: `internal error: ${e?.message ?? String(err)}` };
 }
 

@@ -46,6 +46,7 @@
 import { mulberry32 } from '../../shared/random';
 import { arenaOf, roundUp, type Packed } from './packed';
 import { OverlapIndex } from './overlap';
+import { ENV } from '../../shared/env-vars';
 
 export interface ExactOptions {
   timeLimitSeconds?: number;
@@ -1041,8 +1042,8 @@ function grain(p: Packed): number {
 }
 
 /** MEMOPLAN_EXACT_DEBUG=1: progress on stderr. MEMOPLAN_EXACT_NOCACHE=1: no failure cache (to check it changes no answer). */
-const debug = process.env.MEMOPLAN_EXACT_DEBUG === '1';
-const useCache = process.env.MEMOPLAN_EXACT_NOCACHE !== '1';
+const debug = process.env[ENV.EXACT_DEBUG] === '1';
+const useCache = process.env[ENV.EXACT_NOCACHE] !== '1';
 
 export function exactSolve(p: Packed, options: ExactOptions = {}): ExactOutcome {
   const t0 = performance.now();

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { UserError } from '../../shared/errors';
 import { agentDir, interposerPath } from '../paths';
 import { looksLikePython, openFilesLimit, resolvePython, type PythonInfo } from './python';
+import { ENV } from '../../shared/env-vars';
 
 /**
  * Turns what the user typed after `--` into the argv and environment of a traced target:
@@ -62,7 +63,7 @@ export function planLaunch(o: LaunchOptions): LaunchPlan {
   const notes: string[] = [];
   let argv = [...o.command];
   let python: PythonInfo | null = null;
-  const explicit = o.python ?? baseEnv.MEMOPLAN_PYTHON ?? null;
+  const explicit = o.python ?? baseEnv[ENV.PYTHON] ?? null;
   if (argv[0].endsWith('.py')) {
     const script = path.resolve(o.cwd, argv[0]);
     if (!fs.existsSync(script)) throw new UserError(`script not found: ${argv[0]}`);
@@ -78,8 +79,8 @@ export function planLaunch(o: LaunchOptions): LaunchPlan {
   }
   const env: NodeJS.ProcessEnv = { ...baseEnv };
   env.LD_PRELOAD = [lib, baseEnv.LD_PRELOAD].filter(Boolean).join(':');
-  env.MEMOPLAN_TRACE_DIR = o.traceDir;
-  env.MEMOPLAN_AGENT = '1';
+  env[ENV.TRACE_DIR] = o.traceDir;
+  env[ENV.AGENT] = '1';
   env.PYTHONPATH = [agentDir(), baseEnv.PYTHONPATH].filter(Boolean).join(path.delimiter);
   return { argv, env, python, notes };
 }

@@ -5,6 +5,7 @@ import { UserError } from '../../shared/errors';
 import type { DB } from '../store/db';
 import { ingesterPath } from '../paths';
 import { SessionIngest, type PollStats } from './recorder';
+import { ENV } from '../../shared/env-vars';
 
 /**
  * The trace ingest of a session while its target runs, and its end. By default it is
@@ -48,7 +49,7 @@ export interface IngestOptions {
 }
 
 export function ingestMode(env: NodeJS.ProcessEnv = process.env): 'native' | 'js' {
-  return env.MEMOPLAN_INGEST === 'js' ? 'js' : 'native';
+  return env[ENV.INGEST] === 'js' ? 'js' : 'native';
 }
 
 /** Refuses early (before a session exists) when the native ingester is selected but not built. */

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../shared/errors';
+import { ENV } from '../../shared/env-vars';
 
 /**
  * Finding a Python that imports torch. Debian's python3-torch lives under /usr/bin/python3,
@@ -17,7 +18,7 @@ export interface PythonInfo {
 
 const PROBE = 'import sys, torch; print(sys.version.split()[0]); print(torch.__version__)';
 /** How long `import torch` may take in the probe (MEMOPLAN_PYTHON_PROBE_SECONDS overrides). */
-const PROBE_SECONDS = Number(process.env.MEMOPLAN_PYTHON_PROBE_SECONDS) > 0 ? Number(process.env.MEMOPLAN_PYTHON_PROBE_SECONDS) : 180;
+const PROBE_SECONDS = Number(process.env[ENV.PYTHON_PROBE_SECONDS]) > 0 ? Number(process.env[ENV.PYTHON_PROBE_SECONDS]) : 180;
 
 export function probePython(executable: string): PythonInfo | null {
   const r = spawnSync(executable, ['-c', PROBE], { encoding: 'utf8', timeout: PROBE_SECONDS * 1000 });

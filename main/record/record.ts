@@ -13,6 +13,7 @@ import { assertIngestReady, startIngest, type Ingest, type IngestResult } from '
 import { RECORDER_END_FILE, resumeIngest } from '../ingest/resume';
 import { fileIdentity } from '../fs/files';
 import { UserError } from '../../shared/errors';
+import { ENV } from '../../shared/env-vars';
 
 /**
  * `memoplan record`: launch a command under the interposer and the agent, stream its trace
@@ -87,9 +88,9 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
   });
   const dir = path.join(traceRoot, `session-${sessionId}-${path.basename(traceDir).slice('rec-'.length)}`);
   fs.renameSync(traceDir, dir);
-  launch.env.MEMOPLAN_TRACE_DIR = dir;
+  launch.env[ENV.TRACE_DIR] = dir;
   const ops = o.ops ?? true;
-  launch.env.MEMOPLAN_AGENT_OPS = ops ? '1' : '0';
+  launch.env[ENV.AGENT_OPS] = ops ? '1' : '0';
   o.db.prepare(`UPDATE sessions SET agent_ops = ? WHERE id = ?`).run(ops ? 1 : 0, sessionId);
   // Timestamps are stored relative to this instant (CLOCK_MONOTONIC, as the interposer's).
   const clockBase = process.hrtime.bigint() - 1_000_000_000n;

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../../shared/errors';
+import { ENV } from '../../shared/env-vars';
 
 /**
  * Where the trace files of a recording live while it runs (they are deleted once stored).
@@ -25,7 +26,8 @@ export interface TraceRootChoice {
 }
 
 export function chooseTraceRoot(dbFile: string, env: NodeJS.ProcessEnv = process.env, shm = '/dev/shm'): TraceRootChoice {
-  if (env.MEMOPLAN_TRACE_ROOT) return { root: path.resolve(env.MEMOPLAN_TRACE_ROOT), reason: 'env' };
+  const fromEnv = env[ENV.TRACE_ROOT];
+  if (fromEnv) return { root: path.resolve(fromEnv), reason: 'env' };
   const onTmpfs = usableTmpfs(shm);
   if (onTmpfs) return { root: path.join(shm, `memoplan-${os.userInfo().uid}`), reason: 'tmpfs' };
   return { root: path.join(path.dirname(path.resolve(dbFile)), '.memoplan-traces'), reason: 'database' };

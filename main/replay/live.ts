@@ -7,6 +7,7 @@ import type { ReplaySummary } from '../../shared/types';
 import { readPlanStats, type PlanStats } from '../ab/plan-stats';
 import { resolvePlanArg } from '../plan/plan-source';
 import { record, type RecordOptions, type RecordResult } from '../record/record';
+import { ENV } from '../../shared/env-vars';
 
 /**
  * `memoplan replay -- CMD`: run the workload with the interposer in plan mode (MEMOPLAN_PLAN),
@@ -63,7 +64,7 @@ export async function replayLive(o: ReplayOptions): Promise<{ summary: ReplaySum
       onStart: o.onStart,
       onIngest: o.onIngest,
       name: `replay of ${planId !== null ? `plan ${planId}` : src.setId !== null ? `plan set ${src.setId}` : `plan ${path.basename(planFile)}`}`,
-      env: { ...process.env, MEMOPLAN_PLAN: planFile, MEMOPLAN_PLAN_STATS: statsFile, MEMOPLAN_SERVING_THREADS: String(o.threads) },
+      env: { ...process.env, [ENV.PLAN]: planFile, [ENV.PLAN_STATS]: statsFile, [ENV.SERVING_THREADS]: String(o.threads) },
     });
     const c = result.plan;
     const hits = c?.hits ?? 0;

@@ -2,10 +2,11 @@ import type { Command } from 'commander';
 import { UserError } from '../../shared/errors';
 import { writeReport } from './report';
 import { exportSessionDatabase } from './export-db';
+import { ENV } from '../../shared/env-vars';
 
 /** `memoplan report` and `memoplan export`. */
 
-const DEFAULT_DB = process.env.MEMOPLAN_DB ?? 'memoplan.db';
+const DEFAULT_DB = process.env[ENV.DB] ?? 'memoplan.db';
 
 function id(name: string) {
   return (v: string): number => {

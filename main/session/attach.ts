@@ -12,6 +12,7 @@ import { runGdb, type GdbResult, type GdbStep } from './gdb';
 import {
   claimRecord, processAlive, processStart, readProc, targetRunning, readRecord, removeRecord, transition, updateRecord, type AttachRecord,
 } from './registry';
+import { ENV } from '../../shared/env-vars';
 
 /**
  * `memoplan attach PID`: inject the interposer into a running process with gdb, record into a
@@ -126,7 +127,7 @@ export function preflightAttach(pid: number, view: ProcView = realProcView(), en
   if (!libc) {
     throw new UserError(`process ${pid} (${name}) does not use glibc's libc.so.6 (a static or musl binary?): attach needs a dynamically linked glibc process`);
   }
-  const gdb = view.which(env.MEMOPLAN_GDB ?? 'gdb');
+  const gdb = view.which(env[ENV.GDB] ?? 'gdb');
   if (!gdb) throw new UserError('gdb is not installed: memoplan attach injects through gdb; install the Debian package gdb (apt-get install gdb)');
   const lib = interposerPath();
   if (!view.exists(lib)) throw new UserError(`interposer not built (${lib} missing): run npm run build`);

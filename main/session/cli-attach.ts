@@ -3,13 +3,14 @@ import { UserError } from '../../shared/errors';
 import { openDatabase } from '../store/db';
 import { attachProcess } from './attach';
 import { detachProcess } from './detach';
+import { ENV } from '../../shared/env-vars';
 
 /**
  * `memoplan attach PID [--db FILE] [--duration S]` and `memoplan detach PID`. The lead wires
  * registerAttachCommands(program) into main/cli.ts; the UI calls attachProcess() itself.
  */
 
-const DEFAULT_DB = process.env.MEMOPLAN_DB ?? 'memoplan.db';
+const DEFAULT_DB = process.env[ENV.DB] ?? 'memoplan.db';
 
 function note(msg: string): void {
   process.stderr.write(`memoplan: ${msg}\n`);

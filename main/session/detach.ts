@@ -6,6 +6,7 @@ import { finishIngestOffline } from '../record/native-ingest';
 import { interposerPath } from '../paths';
 import { gdbStep, realProcView } from './attach';
 import { processAlive, readRecord, removeRecord, targetRunning, transition, processStart } from './registry';
+import { ENV } from '../../shared/env-vars';
 
 /**
  * `memoplan detach PID`: detach a process that another memoplan invocation attached to. This
@@ -43,7 +44,7 @@ export async function detachProcess(pid: number, o: { env?: NodeJS.ProcessEnv; g
   let slotsRestored: number | null = null;
   if (running) {
     const view = realProcView(env);
-    const gdb = view.which(env.MEMOPLAN_GDB ?? 'gdb');
+    const gdb = view.which(env[ENV.GDB] ?? 'gdb');
     if (!gdb) throw new UserError('gdb is not installed: install the Debian package gdb (apt-get install gdb)');
     if (rec && !transition(pid, ['attached', 'detaching', 'detached'], 'detaching', process.pid, env)) {
       throw new UserError(`process ${pid} is being detached by another memoplan`);

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ENV } from '../../shared/env-vars';
 
 /**
  * Drives gdb (batch mode) to run one step inside a target process: load the interposer and
@@ -29,7 +30,7 @@ import path from 'node:path';
 export const GDB_SCRIPT = String.raw`
 import gdb, json, os, re
 
-P = json.loads(os.environ["MEMOPLAN_GDB_PARAMS"])
+P = json.loads(os.environ["${ENV.GDB_PARAMS}"])
 UNSAFE = re.compile(
     r"alloc|free|_int_|tcache|arena|sysmalloc|\bdl|_dl_|dlopen|dlclose|dlsym|dladdr|rtld|"
     r"pthread_create|allocate_stack|fork|exit|memoplan|mp_call|hook_dlopen|_Unwind|__cxa_throw|"
@@ -347,7 +348,7 @@ export function runGdb(gdbPath: string, pid: number, step: GdbStep, timeoutMs: n
     const child = spawn(
       gdbPath,
       ['-p', String(pid), '-batch', '-nx', '-q', '-ex', 'set pagination off', '-ex', 'set confirm off', '-ex', 'set print thread-events off', '-x', script()],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MEMOPLAN_GDB_PARAMS: JSON.stringify(params), LC_ALL: 'C' } },
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, [ENV.GDB_PARAMS]: JSON.stringify(params), LC_ALL: 'C' } },
     );
     let stdout = '';
     let stderr = '';

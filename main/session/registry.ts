@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ENV } from '../../shared/env-vars';
 
 /**
  * Which processes memoplan is attached to: one file per target in a per-user directory
@@ -30,7 +31,7 @@ export interface AttachRecord {
 }
 
 export function registryDir(env: NodeJS.ProcessEnv = process.env): string {
-  const dir = env.MEMOPLAN_ATTACH_DIR ?? path.join(os.tmpdir(), `memoplan-attach-${process.getuid?.() ?? 0}`);
+  const dir = env[ENV.ATTACH_DIR] ?? path.join(os.tmpdir(), `memoplan-attach-${process.getuid?.() ?? 0}`);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   return dir;
 }

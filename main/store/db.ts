@@ -3,6 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { UserError } from '../../shared/errors';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema';
+import { ENV } from '../../shared/env-vars';
 
 export type DB = Database.Database;
 
@@ -197,7 +198,7 @@ function checkVersion(file: string, version: number): void {
 
 /** PRAGMA quick_check on a file small enough for it to be cheap. */
 function quickCheck(db: DB, file: string, size: number): void {
-  const max = process.env.MEMOPLAN_QUICK_CHECK_MAX_BYTES ? Number(process.env.MEMOPLAN_QUICK_CHECK_MAX_BYTES) : QUICK_CHECK_MAX_BYTES;
+  const max = process.env[ENV.QUICK_CHECK_MAX_BYTES] ? Number(process.env[ENV.QUICK_CHECK_MAX_BYTES]) : QUICK_CHECK_MAX_BYTES;
   if (!(size <= max)) return;
   const rows = db.pragma('quick_check(3)') as { quick_check: string }[];
   if (rows.length === 1 && rows[0].quick_check === 'ok') return;

@@ -3,6 +3,7 @@ import { UserError } from '../../shared/errors';
 import { formatBytes } from '../../shared/format';
 import { openDatabase } from '../store/db';
 import { foldedText, groupLive, liveAt, parseWhen, scopeInfo, type LiveBy } from '../store/live';
+import { ENV } from '../../shared/env-vars';
 
 /**
  * `memoplan top`: what is live at an instant of a session (its peak, an iteration's peak, or a
@@ -10,7 +11,7 @@ import { foldedText, groupLive, liveAt, parseWhen, scopeInfo, type LiveBy } from
  * up to the live bytes at that instant.
  */
 
-const DEFAULT_DB = process.env.MEMOPLAN_DB ?? 'memoplan.db';
+const DEFAULT_DB = process.env[ENV.DB] ?? 'memoplan.db';
 const BY: readonly LiveBy[] = ['module', 'op', 'stack'];
 /** Rows of the text table (--json and --folded print every group). */
 const TEXT_ROWS = 40;
