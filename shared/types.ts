@@ -103,6 +103,14 @@ export interface ArmReport {
    * keeps its ratios but gets no latency verdict of its own (it ran mostly as its base allocator).
    */
   plan_note: string | null;
+  /**
+   * A plan arm, over its successful runs: the most signatures (plans of its set) one run served,
+   * the unplanned iterations of all, and per plan (set order; one for a single plan) what all
+   * runs served; null where the runs wrote no MEMOPLAN_PLAN_STATS.
+   */
+  plan_signatures_served?: number | null;
+  plan_iterations_unplanned?: number | null;
+  plan_signatures?: { signature: string; iterations_served: number; hits: number; misses: number }[] | null;
 }
 
 /** `memoplan replay -- CMD --json`: what a run in plan mode was served. */

@@ -116,7 +116,34 @@ function armReport(a: StoredArm, run: StoredAbRun, baseline: StoredArm | undefin
     plan_hit_rate: hitRate,
     plan_refusal: refusals.length ? refusals.join('; ') : null,
     plan_note: planNote,
+    ...planSetCounters(ok),
   };
+}
+
+/** What the runs of a plan-set arm served, per plan (MEMOPLAN_PLAN_STATS), summed over its runs. */
+function planSetCounters(ok: StoredArm['processes']): Pick<ArmReport, 'plan_signatures_served' | 'plan_iterations_unplanned' | 'plan_signatures'> {
+  const per = new Map<string, { signature: string; iterations_served: number; hits: number; misses: number }>();
+  let served: number | null = null;
+  let unplanned: number | null = null;
+  for (const p of ok) {
+    if (typeof p.plan_signatures_served === 'number') served = Math.max(served ?? 0, p.plan_signatures_served);
+    if (typeof p.plan_iterations_unplanned === 'number') unplanned = (unplanned ?? 0) + p.plan_iterations_unplanned;
+    if (!p.plan_signatures) continue;
+    let list: { signature: string; iterations_served: number | null; hits: number | null; misses: number | null }[];
+    try {
+      list = JSON.parse(p.plan_signatures);
+    } catch {
+      continue;
+    }
+    for (const x of list) {
+      const acc = per.get(x.signature) ?? { signature: x.signature, iterations_served: 0, hits: 0, misses: 0 };
+      acc.iterations_served += x.iterations_served ?? 0;
+      acc.hits += x.hits ?? 0;
+      acc.misses += x.misses ?? 0;
+      per.set(x.signature, acc);
+    }
+  }
+  return { plan_signatures_served: served, plan_iterations_unplanned: unplanned, plan_signatures: per.size ? [...per.values()] : null };
 }
 
 export function analyze(run: StoredAbRun): AbReport {

@@ -32,7 +32,12 @@ function verdictCell(a: ArmReport): string {
   if (a.plan_note) return `NOT PLANNED: ${a.plan_note}; no verdict`;
   const v = a.verdict ?? 'no baseline';
   const mem = a.rss_verdict && a.rss_verdict !== 'baseline' && a.rss_verdict !== 'no detectable difference' ? `, memory ${a.rss_verdict}` : '';
-  return a.plan_hit_rate !== null ? `${v}${mem}; plan hits ${(a.plan_hit_rate * 100).toFixed(1)}%` : a.plan_status !== null ? `${v}${mem}; plan ${a.plan_status}` : v + mem;
+  // A plan set (more than one plan): how many of its signatures served, and the unplanned iterations.
+  const set =
+    a.plan_signatures && a.plan_signatures.length > 1
+      ? `, ${a.plan_signatures_served ?? 0} of ${a.plan_signatures.length} signatures, ${a.plan_iterations_unplanned ?? 0} iterations unplanned`
+      : '';
+  return a.plan_hit_rate !== null ? `${v}${mem}; plan hits ${(a.plan_hit_rate * 100).toFixed(1)}%${set}` : a.plan_status !== null ? `${v}${mem}; plan ${a.plan_status}` : v + mem;
 }
 
 function table(head: string[], rows: string[][], rightAlign: boolean[]): string {

@@ -47,15 +47,16 @@ export function storeProcess(db: DB, abRunId: number, armId: number, r: ProcessR
         `INSERT INTO ab_processes (ab_run_id, arm_id, run_index, seq, pid, status, reason, exit_code, signal, wall_ns, utime_us, stime_us,
            peak_rss_bytes, minor_faults, major_faults, voluntary_cs, involuntary_cs, threads_seen, latencies_seen,
            plan_status, plan_hits, plan_misses, plan_hit_bytes, plan_miss_bytes, plan_arena_bytes, plan_iterations_served, plan_retirements,
-           plan_refusal, stderr_tail)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           plan_refusal, stderr_tail, plan_signatures_served, plan_iterations_unplanned, plan_signatures)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         abRunId, armId, r.runIndex, r.seq, u?.pid ?? null, r.ok ? 'ok' : 'failed', r.reason, u?.exitCode ?? null, u?.signal ?? null,
         u?.wallNs ?? null, u?.utimeUs ?? null, u?.stimeUs ?? null, u?.peakRssBytes ?? null, u?.minorFaults ?? null, u?.majorFaults ?? null,
         u?.voluntaryCs ?? null, u?.involuntaryCs ?? null, r.threadsSeen, r.latenciesSeen,
         p.status, p.hits, p.misses, p.hitBytes, p.missBytes, p.arenaBytes, p.iterationsServed, p.retirements, p.refusal,
-        r.ok ? null : r.stderrTail.slice(-2000) || null,
+        r.ok ? null : r.stderrTail.slice(-2000) || null, p.signaturesServed, p.iterationsUnplanned,
+        p.signatures ? JSON.stringify(p.signatures.map((x) => ({ signature: x.signature, iterations_served: x.iterationsServed, hits: x.hits, misses: x.misses }))) : null,
       );
     const processId = Number(info.lastInsertRowid);
     const ins = db.prepare(`INSERT INTO ab_samples (process_id, thread_index, iteration, latency_ns) VALUES (?, ?, ?, ?)`);
@@ -94,6 +95,10 @@ export interface StoredProcess {
   plan_hit_bytes: number | null;
   plan_miss_bytes: number | null;
   plan_refusal: string | null;
+  plan_signatures_served?: number | null;
+  plan_iterations_unplanned?: number | null;
+  /** JSON: [{signature, iterations_served, hits, misses}] (a plan set's run), or null. */
+  plan_signatures?: string | null;
 }
 
 export interface StoredArm {

@@ -338,6 +338,11 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE replays ADD COLUMN signatures_served INTEGER;
   ALTER TABLE replays ADD COLUMN iterations_unplanned INTEGER;
   ALTER TABLE replays ADD COLUMN set_id INTEGER;
+  -- An A/B run of a plan set: what MEMOPLAN_PLAN_STATS said (signatures: JSON array, one
+  -- object per plan of the set: signature, iterations_served, hits, misses).
+  ALTER TABLE ab_processes ADD COLUMN plan_signatures_served INTEGER;
+  ALTER TABLE ab_processes ADD COLUMN plan_iterations_unplanned INTEGER;
+  ALTER TABLE ab_processes ADD COLUMN plan_signatures TEXT;
   `,
 ];
 

@@ -9,7 +9,7 @@ import { planSetFileFromDb } from '../../main/plan/plan-export';
 import { decodePlanSet, encodePlanSet, readPlanAny } from '../../main/plan/plan-file';
 import { resolvePlanArg } from '../../main/plan/plan-source';
 import { openDatabase } from '../../main/store/db';
-import type { ReplaySummary } from '../../shared/types';
+import type { ArmReport, ReplaySummary } from '../../shared/types';
 import { isOneLineError, runCli } from '../helpers/cli';
 import { tmpDir } from '../helpers/tmp';
 
@@ -206,4 +206,23 @@ test('growing the memo: a replay\'s unplanned shape is planned into the set, and
   assert.notEqual(again.code, 0);
   assert.ok(isOneLineError(again.stderr), again.stderr);
   assert.match(again.stderr, new RegExp(`nothing to add to plan set ${setId} from session \\d+: .*has a plan for it already`));
+});
+
+test('A/B with a plan set: the plan arm reports hits per signature and the set counters', async () => {
+  const made = await runCli(['plan', '--db', dbFile, '--session', String(sessionId), '--signatures', 'all', '--algorithm', 'best-fit', '--json']);
+  assert.equal(made.code, 0, made.stderr);
+  const setId = (JSON.parse(made.stdout) as SetJson).set_id;
+  const r = await runCli(['ab', '--db', dbFile, '--allocators', 'glibc,plan', '--plan', `set:${setId}`, '--runs', '2', '--json', '--quiet', '--', 'python3', SHAPES, ...ARGS]);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { threads: { arms: ArmReport[] }[] } & { arms?: ArmReport[] };
+  const arms: ArmReport[] = j.arms ?? j.threads.flatMap((t) => t.arms);
+  const plan = arms.find((a) => a.allocator === 'plan')!;
+  assert.ok(plan, JSON.stringify(arms.map((a) => a.allocator)));
+  assert.equal(plan.plan_status, 'serving');
+  assert.ok(plan.plan_signatures && plan.plan_signatures.length >= 3, JSON.stringify(plan.plan_signatures));
+  assert.equal(plan.plan_signatures_served, plan.plan_signatures.length, 'every plan of the set served in some run');
+  assert.ok(plan.plan_signatures.every((x) => x.hits > 0 && x.iterations_served > 0));
+  assert.equal(plan.plan_signatures.reduce((n, x) => n + x.hits, 0), plan.plan_hits);
+  // each run's first iteration of a shape carries one-off caches (not planned): at most 3 per run
+  assert.ok(typeof plan.plan_iterations_unplanned === 'number' && plan.plan_iterations_unplanned <= 2 * 3, `unplanned ${plan.plan_iterations_unplanned}`);
 });
