@@ -976,7 +976,9 @@ __attribute__((always_inline)) inline void* try_fast(PlanThread* pt, uint64_t si
     pt->prev_valid = 0;
     pt->cursor = c + 1;
     __atomic_store_n(&pt->own[e->b], (uint32_t)c + 1, __ATOMIC_RELAXED);
-    pt->served[c] = pt->epoch;
+    // served[] is read only for entries at or above lim, and lim only ever drops to a cursor
+    // position: an entry served while lim is ~0u stays below it for the iteration.
+    if (UNLIKELY(pt->lim != ~0u)) pt->served[c] = pt->epoch;
     q = pt->base + e->off;
   }
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
