@@ -13,6 +13,7 @@ import { greedyByBreadth } from './greedy-by-breadth';
 import { firstFit } from './first-fit';
 import { bestFit } from './best-fit';
 import { exactSolve } from './exact';
+import { skylineFits, skylineSearch } from './skyline';
 import type { InstanceColumns } from './instance-csv';
 
 /** Seconds the exact solver (and `all`) may take when no limit is given. */
@@ -209,7 +210,9 @@ export function runAll(pr: Prepared, options: PlannerOptions = {}, t0 = performa
   // heuristics may use all but 5% of the limit.
   const results = heuristicsWithin(pr, t0, limitMs, pr.p.n > 200_000 ? 0.05 : 0.2);
   const seed = options.initialOffsets ? undefined : best(results);
-  const ex = runExact(pr, { ...options, initialOffsets: options.initialOffsets ?? seed!.offsets }, t0, seed);
+  let ex: PlannerResult;
+  if (seed && pr.p.n >= SKYLINE_FROM && skylineFits(pr.p)) ex = exactWithSkyline(pr, options, t0, seed, limitMs);
+  else ex = runExact(pr, { ...options, initialOffsets: options.initialOffsets ?? seed!.offsets }, t0, seed);
   results.push(ex);
   const win = best(results);
   return {
@@ -220,6 +223,32 @@ export function runAll(pr: Prepared, options: PlannerOptions = {}, t0 = performa
     provenLowerBound: ex.provenLowerBound,
     perPlanner: results,
   };
+}
+
+/** Instances smaller than this go straight to the exact search (it settles them in milliseconds). */
+const SKYLINE_FROM = 50;
+/** Shares of `all`'s limit (from its start): a first exact search until SKYLINE_EXACT_FIRST, skyline restarts until SKYLINE_UNTIL. */
+const SKYLINE_EXACT_FIRST = 0.1;
+const SKYLINE_UNTIL = 0.4;
+
+/**
+ * `all`'s exact phase on instances where skyline restarts are affordable (skyline.ts): a short
+ * exact search first (it proves most small or loose instances optimal at once), then skyline
+ * restarts, then the exact search again for the rest of the limit, seeded with the better of
+ * the two plans. Returned as `exact`'s result (the bound it proved is the better of the two
+ * searches'); the skyline plan is checked like any other.
+ */
+function exactWithSkyline(pr: Prepared, options: PlannerOptions, t0: number, seed: PlannerResult, limitMs: number): PlannerResult {
+  const first = runExact(pr, { ...options, timeLimitSeconds: (SKYLINE_EXACT_FIRST * limitMs) / 1000, initialOffsets: seed.offsets }, t0, seed);
+  if (first.optimal) return first;
+  const proven = first.provenLowerBound ?? pr.lowerBound;
+  let from = first;
+  const sky = skylineSearch(pr.p, t0 + SKYLINE_UNTIL * limitMs, proven);
+  if (sky && sky.arenaBytes < first.arenaBytes) from = { ...checked(pr, 'skyline', sky.offsets, t0), provenLowerBound: proven };
+  if (from.arenaBytes <= proven) return { ...from, algorithm: 'exact', optimal: true, seconds: (performance.now() - t0) / 1000 };
+  const ex = runExact(pr, { ...options, initialOffsets: from.offsets }, t0, from);
+  const bound = Math.max(proven, ex.provenLowerBound ?? pr.lowerBound);
+  return { ...ex, provenLowerBound: bound, optimal: ex.optimal || ex.arenaBytes <= bound };
 }
 
 /** What plan() takes: buffer objects, an instance read as columns, or either prepared. */
