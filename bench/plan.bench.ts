@@ -6,7 +6,10 @@
  * is proven optimal; for MiniMalloc's files whether the capacity in the name is met.
  *   1. Every instance CSV in ../shared/planning (relative to the repo root; --dir DIR).
  *   2. Generated perfect packings (a rectangle cut into buffers; the optimum is known: the
- *      capacity) of 20 to 1,000 buffers.
+ *      capacity) of 20 to 1,000 buffers, generator seeds 1 and 2 (--seeds A,B,... for others:
+ *      docs/PLANNER.md's figures use the held-out seeds 11,12,13,14). Besides the planners
+ *      above, skyline restarts alone (skyline.ts, for 40% of the limit, as `all` gives them) and
+ *      `all` itself.
  *   3. The recorded model zoo (resnet18, mobilenet_v2, transformer: recorded here with the
  *      example workload on Debian's torch, and GPT-2 and BERT-base from hf_infer.py on the
  *      tests' torch 2.x venv (.venv-torch2) when it is there; the first steady-state iteration
@@ -15,7 +18,7 @@
  *      under 2 s each at 10^5; the portfolio under 30 s at 10^6). --no-large skips 10^6.
  * Then per planner over each group: geometric mean and worst ratio, slowest time.
  *
- *   node dist/bench/plan.bench.js [--dir DIR] [--time-limit SECONDS] [--only SUBSTRING] [--no-models] [--no-large]
+ *   node dist/bench/plan.bench.js [--dir DIR] [--time-limit SECONDS] [--only SUBSTRING] [--seeds A,B] [--no-models] [--no-large]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -25,6 +28,7 @@ import { prepare, prepareColumns, capacityFromName, plan, type Buffer, type Plan
 import { readInstanceColumns } from '../main/plan/instance-file';
 import { openDatabase } from '../main/store/db';
 import { loadIteration } from '../main/plan/iteration';
+import { skylineSearch } from '../main/plan/skyline';
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -35,6 +39,7 @@ const repoRoot = resolve(__dirname, '..', '..');
 const dir = resolve(flag('--dir') ?? join(repoRoot, '..', 'shared', 'planning'));
 const timeLimit = Number(flag('--time-limit') ?? 10);
 const only = flag('--only');
+const seeds = (flag('--seeds') ?? '1,2').split(',').map(Number);
 const HEURISTICS = ['greedy-size', 'greedy-breadth', 'first-fit', 'best-fit'];
 const PLANNERS = [...HEURISTICS, 'exact'];
 const pad = (s: string | number, w: number): string => String(s).padStart(w);
@@ -72,13 +77,14 @@ function runAll(name: string, pr: Prepared, cap?: number, optimum?: number): Row
   return { instance: name, lowerBound: pr.lowerBound, optimum, results };
 }
 
-function summary(title: string, rows: Row[]): void {
+function summary(title: string, rows: Row[], planners = PLANNERS): void {
   if (!rows.length) return;
   const what = rows.every((r) => r.optimum !== undefined) ? 'known optimum' : 'lower bound';
   console.log(`\n${title}: per planner, arena / ${what} over ${rows.length} instances`);
   console.log(['planner'.padEnd(15), pad('geomean', 8), pad('worst', 8), pad('max s', 8), pad('optimal', 8)].join(' '));
-  for (const name of PLANNERS) {
-    const rs = rows.map((r) => ({ r: r.results.find((x) => x.algorithm === name)!, base: r.optimum ?? r.lowerBound }));
+  for (const name of planners) {
+    const rs = rows.filter((r) => r.results.some((x) => x.algorithm === name)).map((r) => ({ r: r.results.find((x) => x.algorithm === name)!, base: r.optimum ?? r.lowerBound }));
+    if (!rs.length) continue;
     const ratios = rs.map(({ r, base }) => r.arenaBytes / base);
     const geo = Math.exp(ratios.reduce((s, x) => s + Math.log(x), 0) / ratios.length);
     console.log(
@@ -144,12 +150,23 @@ function packings(): void {
   header();
   const rows: Row[] = [];
   for (const pieces of [20, 50, 100, 200, 500, 1000]) {
-    for (const seed of [1, 2]) {
+    for (const seed of seeds) {
       if (only && !`packing-${pieces}-${seed}`.includes(only)) continue;
-      rows.push(runAll(`packing-${pieces}-${seed}`, prepare(perfectPacking(seed * 7919 + pieces, pieces, 2 * pieces, cap)), undefined, cap));
+      const pr = prepare(perfectPacking(seed * 7919 + pieces, pieces, 2 * pieces, cap));
+      const row = runAll(`packing-${pieces}-${seed}`, pr, undefined, cap);
+      // Skyline restarts alone, for the share of the limit `all` gives them, and `all` itself.
+      const t0 = performance.now();
+      const sky = skylineSearch(pr.p, t0 + 0.4 * timeLimit * 1000, cap);
+      const skyS = (performance.now() - t0) / 1000;
+      const all = plan('all', pr, { timeLimitSeconds: timeLimit });
+      const skyCell = sky ? `${(sky.arenaBytes / cap).toFixed(4)} ${skyS.toFixed(2)}s (${sky.runs} runs)` : 'no run finished';
+      console.log(`${''.padEnd(36)} skyline ${skyCell}; all ${(all.arenaBytes / cap).toFixed(4)} ${all.seconds.toFixed(2)}s${all.optimal ? ' optimal' : ''}`);
+      if (sky) row.results.push({ ...all, algorithm: 'skyline', arenaBytes: sky.arenaBytes, seconds: skyS, optimal: sky.arenaBytes === cap });
+      row.results.push({ ...all, algorithm: 'all' });
+      rows.push(row);
     }
   }
-  summary('perfect packings', rows);
+  summary('perfect packings', rows, [...PLANNERS, 'skyline', 'all']);
 }
 
 function models(): void {
