@@ -25,8 +25,8 @@
  * Names: 'greedy-size', 'greedy-breadth', 'first-fit', 'best-fit' (heuristics, about a second
  * or less on 100k buffers), 'exact' (seeded with heuristics; runs until optimal or
  * timeLimitSeconds, default 10, seeding included; returns its best so far), 'all' (every
- * heuristic, then exact, all within timeLimitSeconds; returns the best, algorithm
- * 'all:<winner>'). docs/PLANNER.md describes them.
+ * heuristic, then exact, all within timeLimitSeconds; from 50 buffers skyline restarts
+ * (skyline.ts) seed a second exact search; returns the best, algorithm 'all:<winner>'). docs/PLANNER.md describes them.
  *
  * Every returned plan has been validated; an invalid one throws (a planner bug). Malformed
  * buffers throw an Error naming the buffer. To run several planners on one instance without
