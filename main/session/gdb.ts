@@ -155,6 +155,7 @@ def entry_point():
 
 STOPS = []
 gdb.events.stop.connect(lambda ev: STOPS.append(ev))
+FAULTS = ("SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT")
 
 
 def manual_call(saved, fn, args):
@@ -185,17 +186,28 @@ def manual_call(saved, fn, args):
     bp = gdb.Breakpoint("*0x%x" % saved.entry, internal=True)
     bp.thread = saved.th.num
     try:
+        resume = "continue"
         while True:
             del STOPS[:]
-            gdb.execute("continue", to_string=True)
+            gdb.execute(resume, to_string=True)
+            resume = "continue"
             if not inf.is_valid() or inf.pid == 0:
                 raise gdb.error("The program exited")
             now = Gregs()
             ptrace(GETREGS, saved.tid, None, ctypes.byref(now))
             if now[RIP] in (saved.entry, saved.entry + 1) and now[RSP] == sp + 8:
                 return now[RAX]
-            if any(isinstance(ev, gdb.SignalEvent) and ev.stop_signal == "SIGINT" for ev in STOPS):
+            sigs = [ev for ev in STOPS if isinstance(ev, gdb.SignalEvent)]
+            if any(ev.stop_signal == "SIGINT" for ev in sigs):
                 raise gdb.error("interrupted: the call did not return in time")
+            fault = next((ev for ev in sigs if ev.stop_signal in FAULTS), None)
+            if fault is not None:
+                # The call faulted: unwound (main() puts the thread's registers back), as gdb's
+                # unwindonsignal did, rather than let the fault kill the target. Another thread's
+                # fault is the program's own: delivered to that thread as it would have been.
+                if gdb.selected_thread().ptid[1] == saved.tid:
+                    raise gdb.error("the call into the target stopped with %s; the thread was put back as it was" % fault.stop_signal)
+                resume = "signal %s" % fault.stop_signal
     finally:
         if bp.is_valid():
             bp.delete()
@@ -259,9 +271,11 @@ def main():
         return
     gdb.execute("set unwindonsignal on")
     gdb.execute("set scheduler-locking off")
-    # The target's own signals go on to it without stopping gdb; SIGINT (our time limit) stops.
+    # The target's own signals go on to it without stopping gdb; SIGINT (our time limit) stops;
+    # so do the faults, to see whether the call itself faulted (manual_call).
     gdb.execute("handle all nostop noprint pass", to_string=True)
     gdb.execute("handle SIGINT stop print nopass", to_string=True)
+    gdb.execute("handle %s stop print nopass" % " ".join(FAULTS), to_string=True)
     th, seen = pick()
     if th is None:
         out(retry=True, threads=seen)
