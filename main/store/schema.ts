@@ -328,16 +328,19 @@ export const MIGRATIONS: readonly string[] = [
   -- Iterations of the recording with the plan's signature (after the size floor): the set
   -- file's directory field seen. NULL for plans outside a set.
   ALTER TABLE plans ADD COLUMN set_seen INTEGER;
-  -- The size floor the plan was made with (docs/PLAN_FORMAT.md). NULL: the one its session's
-  -- recording mode gives (plans made before sets). A set grown from a replay session keeps the
-  -- set's floor for the plans it adds, whatever that session's mode.
-  ALTER TABLE plans ADD COLUMN size_floor INTEGER;
   CREATE INDEX plans_set ON plans(set_id) WHERE set_id IS NOT NULL;
   -- A replay of a plan set: plans of the set that served an iteration (all threads), and
   -- iterations in which no plan of the set was left (trace header offsets 160 and 168).
   ALTER TABLE replays ADD COLUMN signatures_served INTEGER;
   ALTER TABLE replays ADD COLUMN iterations_unplanned INTEGER;
   ALTER TABLE replays ADD COLUMN set_id INTEGER;
+  `,
+  // 8: growing plan sets and A/B runs of sets
+  `
+  -- The size floor the plan was made with (docs/PLAN_FORMAT.md). NULL: the one its session's
+  -- recording mode gives (plans made before sets). A set grown from a replay session keeps the
+  -- set's floor for the plans it adds, whatever that session's mode.
+  ALTER TABLE plans ADD COLUMN size_floor INTEGER;
   -- An A/B run of a plan set: what MEMOPLAN_PLAN_STATS said (signatures: JSON array, one
   -- object per plan of the set: signature, iterations_served, hits, misses).
   ALTER TABLE ab_processes ADD COLUMN plan_signatures_served INTEGER;
