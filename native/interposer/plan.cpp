@@ -278,8 +278,9 @@ void set_refusal(uint32_t code, const char* text) {
   }
 }
 
-// Whole-plan refusal: one line, status 3, nothing served.
-COLD bool refuse_line(uint32_t code, const char* reason) {
+// The refusal line on stderr ("memoplan: plan FILE refused: REASON; running unplanned") and
+// the first refusal's code and reason.
+COLD void announce_refusal(uint32_t code, const char* reason) {
   char line[1536];
   char* end = line + sizeof line - 1;
   char* p = put_str(line, end, "memoplan: plan ");
@@ -290,6 +291,11 @@ COLD bool refuse_line(uint32_t code, const char* reason) {
   *p = 0;
   say(line, "", "");
   set_refusal(code, reason);
+}
+
+// Whole-plan refusal: one line, status 3, nothing served.
+COLD bool refuse_line(uint32_t code, const char* reason) {
+  announce_refusal(code, reason);
   __atomic_store_n(&g_status, ST_REFUSED, __ATOMIC_RELAXED);
   return false;
 }
@@ -1525,15 +1531,7 @@ COLD void refuse_thread(PlanThread* pt, const char* sig) {
   p = put_u64(put_str(p, end, " (it matched "), end, pt->obs_hits);
   p = put_u64(put_str(p, end, " of its "), end, pt->count);
   *put_str(p, end, " allocations)") = 0;
-  char line[1536];
-  char* le = line + sizeof line - 1;
-  char* q = put_str(line, le, "memoplan: plan ");
-  q = put_str(q, le, g_path);
-  q = put_str(q, le, " refused: ");
-  q = put_str(q, le, why);
-  *put_str(q, le, "; running unplanned") = 0;
-  say(line, "", "");
-  set_refusal(R_SIGNATURE, why);
+  announce_refusal(R_SIGNATURE, why);
   uint32_t st = ST_LOADED;
   __atomic_compare_exchange_n(&g_status, &st, ST_REFUSED, false, __ATOMIC_RELAXED,
                               __ATOMIC_RELAXED);
