@@ -18,6 +18,17 @@ export function planEntries(input: IterationInput, offsetOf: ReadonlyMap<number,
   });
 }
 
+/** The plan file of a plan just made for the iteration (offsets parallel to input.buffers). */
+export function planFileOf(input: IterationInput, planId: number, r: { arenaBytes: number; offsets: readonly number[] }): PlanFile {
+  return {
+    planId,
+    arenaBytes: r.arenaBytes,
+    signature: input.planSignature,
+    sizeFloor: input.sizeFloor,
+    entries: planEntries(input, new Map(input.buffers.map((b, i) => [b.ordinal, r.offsets[i]]))),
+  };
+}
+
 export function planFileFromDb(db: DB, planId: number): PlanFile & { sessionId: number } {
   const p = db
     .prepare(

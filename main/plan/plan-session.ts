@@ -6,7 +6,7 @@ import { storePlan } from '../store/plans';
 import { plan, writeOffsetsCsv, type PlannerName, type PlannerResult } from './index';
 import { loadIteration, type IterationInput } from './iteration';
 import { writePlanFile } from './plan-file';
-import { planEntries } from './plan-export';
+import { planFileOf } from './plan-export';
 
 /**
  * Planning one iteration of a recorded session: pick the iteration, run the planner(s), store
@@ -59,13 +59,7 @@ export function planSession(db: DB, sessionId: number, o: SessionPlanOptions): S
   }));
   const best = rows.find((r) => r.best)!;
   if (o.out) {
-    writePlanFile(o.out, {
-      planId: best.plan_id!,
-      arenaBytes: result.arenaBytes,
-      signature: input.planSignature,
-      sizeFloor: input.sizeFloor,
-      entries: planEntries(input, new Map(input.buffers.map((b, i) => [b.ordinal, result.offsets[i]]))),
-    });
+    writePlanFile(o.out, planFileOf(input, best.plan_id!, result));
   }
   if (o.offsets) writeFileAtomic(o.offsets, writeOffsetsCsv(input.buffers, result.offsets), 'offsets CSV');
   return { input, result, rows, best };
@@ -75,12 +69,19 @@ export function toRows(result: PlannerResult, planIds: (number | null)[] | null)
   const each = result.perPlanner ?? [result];
   return each.map((r, i) => ({
     plan_id: planIds ? planIds[i] : null,
+    ...planFigures(r),
+    best: r.algorithm === result.algorithm.replace(/^all:/, ''),
+  }));
+}
+
+/** What a table row says of one planner's result: its arena against the lower bound. */
+export function planFigures(r: PlannerResult): Pick<PlanRow, 'algorithm' | 'arena_bytes' | 'lower_bound_bytes' | 'ratio' | 'seconds' | 'optimal'> {
+  return {
     algorithm: r.algorithm,
     arena_bytes: r.arenaBytes,
     lower_bound_bytes: r.lowerBound,
     ratio: r.lowerBound === 0 ? 1 : r.arenaBytes / r.lowerBound,
     seconds: r.seconds,
     optimal: r.optimal,
-    best: r.algorithm === result.algorithm.replace(/^all:/, ''),
-  }));
+  };
 }

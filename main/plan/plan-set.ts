@@ -4,7 +4,8 @@ import { createPlanSet, listIterations, loadPlanSet, storePlan, type IterationLi
 import { plan, type PlannerName, type PlannerResult } from './index';
 import { loadIteration, type IterationInput } from './iteration';
 import { PLAN_SET_MAX_PLANS, writePlanSet, type PlanSetFile } from './plan-file';
-import { planEntries, planFileFromDb, planSetFileFromDb } from './plan-export';
+import { planFileFromDb, planFileOf, planSetFileFromDb } from './plan-export';
+import { planFigures } from './plan-session';
 
 /**
  * `memoplan plan --signatures all`: one plan for every iteration signature of a recorded session
@@ -208,12 +209,7 @@ export function planSessionSet(db: DB, sessionId: number, o: PlanSetOptions): Pl
       iteration: c.input.number,
       buffers: c.input.buffers.length,
       unplannable_allocs: c.input.unplannable.count,
-      algorithm: r.algorithm,
-      arena_bytes: r.arenaBytes,
-      lower_bound_bytes: r.lowerBound,
-      ratio: r.lowerBound === 0 ? 1 : r.arenaBytes / r.lowerBound,
-      seconds: r.seconds,
-      optimal: r.optimal,
+      ...planFigures(r),
     };
   });
   if (o.out && grow) {
@@ -224,13 +220,7 @@ export function planSessionSet(db: DB, sessionId: number, o: PlanSetOptions): Pl
       setId,
       sizeFloor,
       plans: candidates.map((c, i) => ({
-        plan: {
-          planId: planIds[i],
-          arenaBytes: results[i].arenaBytes,
-          signature: c.input.planSignature,
-          sizeFloor,
-          entries: planEntries(c.input, new Map(c.input.buffers.map((b, j) => [b.ordinal, results[i].offsets[j]]))),
-        },
+        plan: planFileOf(c.input, planIds[i], results[i]),
         key: 0n,
         seen: c.seen,
       })),
