@@ -51,8 +51,12 @@ function start(): void {
     if (e.event === 'sessions.changed') void refreshSessions().catch(showError);
   });
   window.addEventListener('resize', () => current?.resize?.());
+  // The Sessions view first, unless a view was chosen while the list loaded: a click made then
+  // is kept (it used to be undone when the list arrived).
   refreshSessions()
-    .then(() => go('sessions'))
+    .then(() => {
+      if (current === null) go('sessions');
+    })
     .catch(showError);
 }
 
