@@ -5,7 +5,7 @@ import { UserError } from '../../shared/errors';
 import type { DB } from '../store/db';
 import { EventWriter } from '../store/ingest';
 import { LifetimeBuilder, type LifetimeTotals, type StreamEvent } from '../store/lifetimes';
-import { parseHeader, RECORD_SIZE, type PlanCounters, type TraceHeader } from '../record/trace-reader';
+import { committedAt, parseHeader, RECORD_SIZE, recordFlags, type PlanCounters, type TraceHeader } from '../record/trace-reader';
 import type { RecordBatch } from '../../shared/trace-batch';
 import { readInputFile } from '../fs/files';
 import { splitScope, STACK_NAME_PREFIX } from '../record/recorder';
@@ -18,8 +18,9 @@ import { splitScope, STACK_NAME_PREFIX } from '../record/recorder';
  * What was stored. The ingest commits each thread's records in program order, so what a session
  * holds of a thread is a prefix of that thread's records: N rows. Its chunks are taken in
  * order (chunk_seq), each one full before the next is taken; a chunk whose rows were committed
- * may have been punched out of the file (it reads as zeros, docs/TRACE_FORMAT.md), which only
- * happens to full chunks or to the last chunks of a thread that ended. So the records of a
+ * may have been punched out of the file (it reads as zeros, docs/TRACE_FORMAT.md), or handed
+ * back to its writer and written again as a later chunk of the thread ("Chunk reuse"), which
+ * only happens to full chunks or to the last chunks of a thread that ended. So the records of a
  * chunk with sequence s that precede it are the committed records of the thread's earlier
  * chunks still in the file plus a full chunk for each one punched out, and the first
  * N - before of the chunk's records are stored already (none when negative).
@@ -185,8 +186,9 @@ function scanChunks(fd: number, header: TraceHeader): ChunkInfo[] {
     if (head.readUInt32LE(24) !== CHUNK_MAGIC) continue; // being set up, or punched out (stored)
     const got = fs.readSync(fd, body, 0, header.chunkSize - RECORD_SIZE, base + RECORD_SIZE);
     const max = Math.min(slots - 1, Math.floor(got / RECORD_SIZE));
+    const gen = head.readUInt32LE(12);
     let n = 0;
-    while (n < max && body[n * RECORD_SIZE + 28] !== 0) n++;
+    while (n < max && committedAt(body, n * RECORD_SIZE, gen)) n++;
     out.push({ index: i, tid: head.readUInt32LE(0), threadIndex: head.readUInt32LE(4), seq: head.readUInt32LE(8), committed: n });
   }
   return out;
@@ -214,7 +216,7 @@ function decode(buf: Buffer, chunk: ChunkInfo, from: number, baseHi: number, bas
     b.scope[r] = buf.readUInt32LE(o + 24);
     b.kind[r] = buf[o + 28];
     b.alignLog2[r] = buf[o + 29];
-    b.flags[r] = buf.readUInt16LE(o + 30);
+    b.flags[r] = recordFlags(buf, o);
   }
   return b;
 }
@@ -475,7 +477,15 @@ export function resumeIngest(o: ResumeOptions): ResumeResult {
         pendingChunks.length = 0;
         inTransaction = 0;
       };
-      for (const c of chunks) {
+      // Each thread's chunks in chunk_seq order (a reused chunk lies anywhere in the file), in the
+      // places its chunks have in file order: a thread's rows stay a prefix of its records.
+      const taken = new Map<number, number>();
+      const ordered = chunks.map((c) => {
+        const k = taken.get(c.threadIndex) ?? 0;
+        taken.set(c.threadIndex, k + 1);
+        return byThread.get(c.threadIndex)![k];
+      });
+      for (const c of ordered) {
         const skip = skipOf.get(c.index)!;
         if (skip >= c.committed) continue;
         pendingChunks.push(c);

@@ -64,8 +64,21 @@ interface ChunkState {
   index: number;
   tid: number;
   threadIndex: number;
+  seq: number;
+  /** the chunk's generation (docs/TRACE_FORMAT.md "Chunk reuse"): its records carry its parity */
+  gen: number;
   consumed: number; // records already returned
   full: boolean;
+}
+
+/** A record of a chunk of generation gen is committed: kind set, flags bit15 = gen's parity. */
+export function committedAt(buf: Buffer, off: number, gen: number): boolean {
+  return buf[off + 28] !== 0 && buf[off + 31] >> 7 === (gen & 1);
+}
+
+/** Record flags without bit15 (the chunk generation's parity, not a property of the call). */
+export function recordFlags(buf: Buffer, off: number): number {
+  return buf.readUInt16LE(off + 30) & 0x7fff;
 }
 
 const TWO32 = 4294967296;
@@ -133,6 +146,8 @@ export class TraceReader {
   private namesOffset = 0;
   private namesPending: Buffer = Buffer.alloc(0);
   private scratch: Buffer = Buffer.alloc(0);
+  /** per thread index: the chunk_seq to read next (a thread's chunks are read in that order) */
+  private nextSeq = new Map<number, number>();
 
   private readonly baseHi: number;
   private readonly baseLo: number;
@@ -200,22 +215,68 @@ export class TraceReader {
     const batches: RecordBatch[] = [];
     const slots = header.chunkSize / RECORD_SIZE;
     for (let i = this.chunks.length + 1; i < header.chunksUsed; i++) {
-      this.chunks.push({ index: i, tid: 0, threadIndex: 0, consumed: 0, full: false });
+      this.chunks.push({ index: i, tid: 0, threadIndex: 0, seq: 0, gen: 0, consumed: 0, full: false });
     }
-    for (const chunk of this.chunks) {
-      if (chunk.full) continue;
-      const base = chunk.index * header.chunkSize;
-      if (base + header.chunkSize > fileSize) continue; // not extended yet
-      if (chunk.tid === 0 && !this.readChunkHeader(chunk, base)) continue;
-      const first = 1 + chunk.consumed;
-      if (first >= slots) {
-        chunk.full = true;
-        continue;
+    // A thread's chunks are read in chunk_seq order (with reuse its next chunk may lie before
+    // the current one in the file): passes in file order until one finishes no chunk.
+    for (let progress = true; progress; ) {
+      progress = false;
+      for (const chunk of this.chunks) {
+        if (chunk.full) continue;
+        const base = chunk.index * header.chunkSize;
+        if (base + header.chunkSize > fileSize) continue; // not extended yet
+        if (chunk.tid === 0 && !this.readChunkHeader(chunk, base)) continue;
+        if (this.nextSeq.get(chunk.threadIndex) !== chunk.seq) continue;
+        const first = 1 + chunk.consumed;
+        let batch = first < slots ? this.readCommitted(chunk, base, first, slots) : null;
+        if (batch) batches.push(batch);
+        let closed = false;
+        if (!batch && first < slots && this.closed(base)) {
+          // Left with free slots (its thread's last destructors moved on to a new chunk): what
+          // was committed before the flag is all there is.
+          batch = this.readCommitted(chunk, base, 1 + chunk.consumed, slots);
+          if (batch) batches.push(batch);
+          closed = true;
+        }
+        if (closed || 1 + chunk.consumed >= slots) {
+          chunk.full = true;
+          this.nextSeq.set(chunk.threadIndex, chunk.seq + 1);
+          progress = true;
+        }
       }
-      const batch = this.readCommitted(chunk, base, first, slots);
-      if (batch) batches.push(batch);
+      if (!progress) progress = this.skipMissingSeqs();
     }
     return batches;
+  }
+
+  /**
+   * A thread whose next chunk_seq is in no chunk of the file while a later one is: its earlier
+   * chunks were stored and released by another reader, so its chain starts later (as
+   * native/ingest/reader.cpp). True when a thread moved on.
+   */
+  private skipMissingSeqs(): boolean {
+    const lowest = new Map<number, number>();
+    const blocked = new Set<number>();
+    for (const c of this.chunks) {
+      if (c.tid === 0 || c.full) continue;
+      if (this.nextSeq.get(c.threadIndex) === c.seq) blocked.add(c.threadIndex);
+      else if (c.seq < (lowest.get(c.threadIndex) ?? Infinity)) lowest.set(c.threadIndex, c.seq);
+    }
+    let moved = false;
+    for (const [thread, seq] of lowest) {
+      if (!blocked.has(thread) && seq > (this.nextSeq.get(thread) ?? 0)) {
+        this.nextSeq.set(thread, seq);
+        moved = true;
+      }
+    }
+    return moved;
+  }
+
+  /** Whether the writer left the chunk before it was full (chunk flags bit1, after its last commit). */
+  private closed(base: number): boolean {
+    const b = Buffer.alloc(4);
+    fs.readSync(this.fd, b, 0, 4, base + 28);
+    return (b.readUInt32LE(0) & 2) !== 0;
   }
 
   private readChunkHeader(chunk: ChunkState, base: number): boolean {
@@ -224,6 +285,9 @@ export class TraceReader {
     if (buf.readUInt32LE(24) !== CHUNK_MAGIC) return false;
     chunk.tid = buf.readUInt32LE(0);
     chunk.threadIndex = buf.readUInt32LE(4);
+    chunk.seq = buf.readUInt32LE(8);
+    chunk.gen = buf.readUInt32LE(12);
+    if (!this.nextSeq.has(chunk.threadIndex)) this.nextSeq.set(chunk.threadIndex, 0);
     return true;
   }
 
@@ -234,12 +298,11 @@ export class TraceReader {
     const got = fs.readSync(this.fd, buf, 0, want, base + first * RECORD_SIZE);
     let n = 0;
     const max = Math.floor(got / RECORD_SIZE);
-    while (n < max && buf[n * RECORD_SIZE + 28] !== 0) n++;
+    while (n < max && committedAt(buf, n * RECORD_SIZE, chunk.gen)) n++;
     if (n === 0) return null;
     // Read the committed prefix again: every field of those records was stored before the
     // commit byte we saw, so the second copy holds them whole (see docs/TRACE_FORMAT.md).
     fs.readSync(this.fd, buf, 0, n * RECORD_SIZE, base + first * RECORD_SIZE);
-    if (first + n >= slots) chunk.full = true;
     chunk.consumed += n;
     const batch: RecordBatch = {
       tid: chunk.tid,
@@ -261,7 +324,7 @@ export class TraceReader {
       batch.scope[r] = buf.readUInt32LE(o + 24);
       batch.kind[r] = buf[o + 28];
       batch.alignLog2[r] = buf[o + 29];
-      batch.flags[r] = buf.readUInt16LE(o + 30);
+      batch.flags[r] = recordFlags(buf, o);
     }
     return batch;
   }

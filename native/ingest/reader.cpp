@@ -143,6 +143,7 @@ std::vector<NameRecord> TraceReader::readNames() {
 bool TraceReader::readRecords(const std::function<void(const RecordBatch&)>& onBatch, ReadBudget* budget) {
   const TraceHeader* h = readHeader();
   if (!h) return false;
+  calls_++;
   uint64_t size = fileSize(fd_, file_);
   uint64_t chunkSize = h->chunkSize, slots = chunkSize / RECORD_SIZE;
   // Chunks counted in chunks_used; those beyond the end of the file are skipped until it
@@ -153,44 +154,143 @@ bool TraceReader::readRecords(const std::function<void(const RecordBatch&)>& onB
   double inFile = (double)(size / chunkSize);
   if (inFile < want) want = inFile;
   for (uint64_t i = chunks_.size() + 1; (double)i < want; i++) chunks_.push_back(Chunk{i});
-  std::vector<Chunk*> idle;
-  for (Chunk& c : chunks_) {
-    if (c.full) continue;
-    uint64_t base = c.index * chunkSize;
-    if (base + chunkSize > size) continue;  // not extended yet
-    if (c.tid == 0 && !readChunkHeader(c, base)) continue;  // chunk header magic still 0
-    uint64_t first = 1 + c.consumed;
-    if (first >= slots) {
-      c.full = true;
-      toPunch_.push_back({base, chunkSize});
-      continue;
+  // A thread's chunks are read in chunk_seq order, one at a time: with reuse, a thread's next
+  // chunk may lie before its current one in the file. Passes in file order until one makes no
+  // progress (a chunk that fills during a pass lets its successor be read in the next).
+  std::vector<uint64_t> idle;
+  for (bool progress = true; progress;) {
+    progress = false;
+    idle.clear();
+    for (Chunk& c : chunks_) {
+      if (c.gone) continue;
+      uint64_t base = c.index * chunkSize;
+      if (base + chunkSize > size) continue;  // not extended yet
+      if (c.handedBack) {
+        if (!nextGeneration(c, base)) continue;
+      } else if (c.full) {
+        continue;
+      }
+      if (c.tid == 0 && !readChunkHeader(c, base)) continue;  // chunk header magic still 0
+      if (!isNext(c)) continue;
+      uint64_t first = 1 + c.consumed;
+      if (first >= slots) {
+        finished(c, base, slots);
+        progress = true;
+        continue;
+      }
+      if (budget && budget->left == 0) continue;
+      uint64_t before = c.consumed;
+      readCommitted(c, base, first, slots, onBatch);
+      if (!c.full && c.consumed == before && closed(c, base)) {
+        // Left with free slots (its thread's last destructors moved on to a new chunk): what
+        // was committed before the flag is all there is.
+        readCommitted(c, base, 1 + c.consumed, slots, onBatch);
+        if (!c.full) finished(c, base, slots);
+      }
+      if (c.full) progress = true;
+      if (c.consumed == before && !c.full && punch_) idle.push_back(c.index);
+      if (budget) budget->left -= std::min(budget->left, c.consumed - before);
     }
-    if (budget && budget->left == 0) {
-      peekUnread(c, base, slots, *budget);
-      continue;
+    if (progress) continue;
+    // A thread whose next chunk_seq is in no chunk of the file while a later one is: its earlier
+    // chunks were stored and released by another reader (a second ingest of a folder whose
+    // ingester died), so its chain starts later. Decided after a pass that read every header
+    // there is: a thread's chunk is set up before its next one, so a chunk whose header is
+    // still missing is its thread's newest; and never while one of the thread's chunks was
+    // handed back here and waits for its next generation.
+    std::unordered_map<uint32_t, uint32_t> lowest;  // thread -> lowest unfinished chunk_seq
+    std::unordered_map<uint32_t, bool> blocked;     // thread -> its next chunk is there, or one is handed back
+    for (const Chunk& c : chunks_) {
+      if (c.tid == 0 || c.gone) continue;
+      if (c.handedBack || (isNext(c) && !c.full)) {
+        blocked[c.threadIndex] = true;
+      } else if (!c.full) {
+        auto it = lowest.find(c.threadIndex);
+        if (it == lowest.end() || c.seq < it->second) lowest[c.threadIndex] = c.seq;
+      }
     }
-    uint64_t before = c.consumed;
-    readCommitted(c, base, first, slots, onBatch);
-    if (c.consumed == before && !c.full && punch_) idle.push_back(&c);
-    if (budget) budget->left -= std::min(budget->left, c.consumed - before);
+    for (auto& [thread, seq] : lowest) {
+      if (!blocked.count(thread) && seq > nextSeq_[thread]) {
+        nextSeq_[thread] = seq;
+        progress = true;
+      }
+    }
+  }
+  // With a budget spent: every chunk left unread bounds the stamps of the records not read yet
+  // by its next committed record (a waiting successor's records come after its predecessor's).
+  if (budget && budget->left == 0) {
+    for (const Chunk& c : chunks_) {
+      if (c.tid == 0 || c.gone || c.handedBack || c.full) continue;
+      uint64_t base = c.index * chunkSize;
+      if (base + chunkSize <= size) peekUnread(c, base, slots, *budget);
+    }
   }
   // Chunks with room that got nothing new: if their thread has ended (the process runs on),
   // they are finished. Read once more what was committed before the end, then let them go.
-  long pid;
-  if (!idle.empty() && threadsEndedCheckDue() && traceWriterRunning(file_, &pid)) {
-    for (Chunk* c : idle) {
-      if (!taskGone(pid, c->tid)) continue;
-      uint64_t base = c->index * chunkSize;
-      uint64_t before = c->consumed;
-      readCommitted(*c, base, 1 + c->consumed, slots, onBatch);
-      if (budget) budget->left -= std::min(budget->left, c->consumed - before);
-      if (!c->full) {
-        c->full = true;
-        toPunch_.push_back({base, chunkSize});
+  // Chunks handed back whose thread (or process) has ended will not be written again: punched.
+  bool anyHandedBack = false;
+  for (const Chunk& c : chunks_) anyHandedBack = anyHandedBack || (c.handedBack && !c.gone);
+  if ((!idle.empty() || anyHandedBack) && threadsEndedCheckDue()) {
+    for (Chunk& c : chunks_) {
+      if (!c.handedBack || c.gone || !writerGone(c)) continue;
+      c.gone = true;
+      toPunch_.push_back({c.index * chunkSize, chunkSize});
+    }
+    long pid;
+    if (!idle.empty() && traceWriterRunning(file_, &pid)) {
+      for (uint64_t i : idle) {
+        Chunk& c = chunks_[i - 1];
+        if (!taskGone(pid, c.tid)) continue;
+        uint64_t base = c.index * chunkSize;
+        uint64_t before = c.consumed;
+        readCommitted(c, base, 1 + c.consumed, slots, onBatch);
+        if (budget) budget->left -= std::min(budget->left, c.consumed - before);
+        if (!c.full) finished(c, base, slots);
       }
     }
   }
   return true;
+}
+
+// A chunk handed back to its writer: true once its next generation is there (gen changed),
+// with the new chunk_seq (stored before gen: read after seeing it) and nothing consumed.
+bool TraceReader::nextGeneration(Chunk& c, uint64_t base) {
+  uint8_t b[RECORD_SIZE] = {0};
+  readAt(fd_, b, RECORD_SIZE, base, file_);
+  if (rd32(b + 12) == c.gen || rd32(b + 24) != CHUNK_MAGIC) return false;
+  readAt(fd_, b, RECORD_SIZE, base, file_);
+  c.gen = rd32(b + 12);
+  c.seq = rd32(b + 8);
+  c.consumed = 0;
+  c.full = c.handedBack = false;
+  return true;
+}
+
+// Whether no thread will write c again: its process exited cleanly or its thread is gone (a
+// process gone has no /proc/PID/task either).
+bool TraceReader::writerGone(const Chunk& c) const {
+  return header_.cleanExit || taskGone((long)header_.pid, c.tid);
+}
+
+// Whether the writer left c before it was full (chunk flags bit1, stored after its last commit).
+bool TraceReader::closed(const Chunk& c, uint64_t base) {
+  uint8_t b[4] = {0};
+  readAt(fd_, b, 4, base + 28, file_);
+  return (rd32(b) & 2) != 0;
+}
+
+// Whether c is its thread's chunk to read now (the thread's chunks go in chunk_seq order).
+bool TraceReader::isNext(const Chunk& c) const {
+  auto it = nextSeq_.find(c.threadIndex);
+  return it != nextSeq_.end() && c.seq == it->second;
+}
+
+// Every record of c is returned: its thread reads on in its next chunk; c goes once stored.
+void TraceReader::finished(Chunk& c, uint64_t base, uint64_t slots) {
+  c.full = true;
+  if (isNext(c)) nextSeq_[c.threadIndex] = c.seq + 1;
+  if (c.kept) toHandBack_.push_back(c.index);
+  else toPunch_.push_back({base, (uint64_t)slots * RECORD_SIZE});
 }
 
 bool TraceReader::threadsEndedCheckDue() {
@@ -207,13 +307,47 @@ bool TraceReader::threadsEndedCheckDue() {
 void TraceReader::peekUnread(const Chunk& c, uint64_t base, uint64_t slots, ReadBudget& budget) {
   uint8_t b[RECORD_SIZE];
   uint64_t next = 1 + c.consumed;
-  if (next >= slots || readAt(fd_, b, RECORD_SIZE, base + next * RECORD_SIZE, file_) < RECORD_SIZE || b[28] == 0) return;
+  if (next >= slots || readAt(fd_, b, RECORD_SIZE, base + next * RECORD_SIZE, file_) < RECORD_SIZE || !committedAt(b, c)) return;
   budget.cut = true;
   budget.minUnreadTs = std::min(budget.minUnreadTs, decode(b).ts);
 }
 
 size_t TraceReader::releaseConsumed() {
   size_t done = 0;
+  // Kept chunks: released = gen + 1 tells the writer it may write the chunk again (it keeps it
+  // mapped). A file opened read-only, or punching turned off, hands nothing back: the writer
+  // then takes fresh chunks.
+  for (uint64_t i : toHandBack_) {
+    Chunk& c = chunks_[i - 1];
+    uint64_t base = c.index * (uint64_t)header_.chunkSize;
+    if (!punch_ || fd_ < 0) {
+      c.gone = true;  // finished, never read again (as a punched chunk)
+      continue;
+    }
+    if (writerGone(c)) {  // nothing will reuse it
+      c.gone = true;
+      toPunch_.push_back({base, (uint64_t)header_.chunkSize});
+      continue;
+    }
+    uint64_t v = (uint64_t)c.gen + 1;
+    ssize_t rc;
+    do rc = pwrite(fd_, &v, sizeof v, (off_t)(base + 16));
+    while (rc < 0 && errno == EINTR);
+    if (rc != (ssize_t)sizeof v) {  // cannot write: leave it whole, as an unpunched chunk
+      c.gone = true;
+      continue;
+    }
+    c.handedBack = true;
+    handedBackTotal_++;
+  }
+  toHandBack_.clear();
+  if (header_.cleanExit) {  // the process has exited: nothing waits for the chunks handed back
+    for (Chunk& c : chunks_) {
+      if (!c.handedBack || c.gone) continue;
+      c.gone = true;
+      toPunch_.push_back({c.index * (uint64_t)header_.chunkSize, (uint64_t)header_.chunkSize});
+    }
+  }
   for (const Range& r : toPunch_) {
     if (!punch_ || fd_ < 0) break;
     if (r.off == 0) continue;  // the header: never (readRecords does not hand it over anyway)
@@ -238,6 +372,10 @@ bool TraceReader::readChunkHeader(Chunk& c, uint64_t base) {
   if (rd32(b + 24) != CHUNK_MAGIC) return false;
   c.tid = rd32(b);
   c.threadIndex = rd32(b + 4);
+  c.seq = rd32(b + 8);
+  c.gen = rd32(b + 12);
+  c.kept = (rd32(b + 28) & 1) != 0;
+  nextSeq_.emplace(c.threadIndex, 0);  // a thread's chunks start at chunk_seq 0
   return true;
 }
 
@@ -253,7 +391,7 @@ void TraceReader::readCommitted(Chunk& c, uint64_t base, uint64_t first, uint64_
     if (want == 0) break;
     size_t got = readAt(fd_, scratch_.data(), want * RECORD_SIZE, base + (first + n) * RECORD_SIZE, file_) / RECORD_SIZE;
     size_t k = 0;
-    while (k < got && scratch_[k * RECORD_SIZE + 28] != 0) k++;
+    while (k < got && committedAt(&scratch_[k * RECORD_SIZE], c)) k++;
     n += k;
     if (k < want) break;
   }
@@ -266,14 +404,11 @@ void TraceReader::readCommitted(Chunk& c, uint64_t base, uint64_t first, uint64_
   // punched in between by another reader of the same file (two ingests of one directory):
   // then it reads as zeros, and none of those may become a row.
   size_t k = 0;
-  while (k < again && k < n && out_[k * RECORD_SIZE + 28] != 0) k++;
+  while (k < again && k < n && committedAt(&out_[k * RECORD_SIZE], c)) k++;
   n = k;
   if (n == 0) return;
-  if (first + n >= slots) {
-    c.full = true;
-    toPunch_.push_back({base, (uint64_t)slots * RECORD_SIZE});
-  }
   c.consumed += n;
+  if (first + n >= slots) finished(c, base, slots);
   onBatch({c.tid, c.threadIndex, out_.data(), n});
 }
 

@@ -5,6 +5,7 @@
 #include <functional>
 #include <limits>
 #include <string>
+#include <unordered_map>
 #include <vector>
 #include "common.h"
 
@@ -70,8 +71,8 @@ class TraceReader {
   const TraceHeader* readHeader();
   // New interned names since the last call (complete records only).
   std::vector<NameRecord> readNames();
-  // Every record committed since the last call, handed to onBatch chunk by chunk in chunk
-  // order; false when the header is not there yet. (The JS reader returns all batches, then the
+  // Every record committed since the last call, handed to onBatch chunk by chunk, each
+  // thread's chunks in chunk_seq order (docs/TRACE_FORMAT.md "Chunk reuse"); false when the header is not there yet. (The JS reader returns all batches, then the
   // ingest stores them; here each chunk is stored before the next is read, so that a backlog
   // of gigabytes is never held twice. A live chunk read a moment later just holds more.)
   // With a budget: stops reading chunks once it is spent (see ReadBudget); none is read when it
@@ -80,8 +81,10 @@ class TraceReader {
 
   // Punches out (fallocate PUNCH_HOLE | KEEP_SIZE) every chunk that readRecords found finished
   // and has handed over whole since the last call, and forgets them: those chunks are never
-  // read again (a punched range reads as zeros). Call only once the records handed over are
-  // committed. Finished: full (the interposer writes no slot after committing it, and a full
+  // read again (a punched range reads as zeros). A kept chunk (docs/TRACE_FORMAT.md "Chunk
+  // reuse") is handed back to its writer instead (released = gen + 1), and read again once its
+  // next generation appears; it is punched once its thread has ended. Call only once the
+  // records handed over are committed. Finished: full (the interposer writes no slot after committing it, and a full
   // chunk's owner takes its next slot in a new chunk), or its thread has ended while the
   // process runs on (writers.h; checked for idle chunks at most every 500 ms). Never chunk 0
   // (docs/TRACE_FORMAT.md). Returns the chunks punched. The first failure (EOPNOTSUPP,
@@ -89,21 +92,36 @@ class TraceReader {
   size_t releaseConsumed();
   // Chunks punched so far, and why punching is off (0: it is not, or not wanted).
   uint64_t punched() const { return punched_; }
+  // Kept chunks handed back to the writer for reuse so far.
+  uint64_t handedBack() const { return handedBackTotal_; }
   int punchError() const { return punchError_; }
 
   inline Record decode(const uint8_t* r) const;
 
  private:
+  // One chunk of the file in its current generation (docs/TRACE_FORMAT.md "Chunk reuse").
   struct Chunk {
     uint64_t index;
-    uint32_t tid = 0, threadIndex = 0;
-    uint64_t consumed = 0;  // records already returned
-    bool full = false;
+    uint32_t tid = 0, threadIndex = 0;  // tid 0: header not seen yet
+    uint32_t seq = 0, gen = 0;
+    bool kept = false;      // the writer reuses it once handed back
+    uint64_t consumed = 0;  // records of this generation already returned
+    bool full = false;      // finished: every record returned (full, or its thread ended)
+    bool handedBack = false;  // released to the writer: waiting for its next generation
+    bool gone = false;      // punched: never read again
   };
   bool readChunkHeader(Chunk& c, uint64_t base);
+  bool nextGeneration(Chunk& c, uint64_t base);
+  bool isNext(const Chunk& c) const;
+  bool closed(const Chunk& c, uint64_t base);
+  bool writerGone(const Chunk& c) const;
+  void finished(Chunk& c, uint64_t base, uint64_t slots);
   void peekUnread(const Chunk& c, uint64_t base, uint64_t slots, ReadBudget& budget);
   bool threadsEndedCheckDue();
   void readCommitted(Chunk& c, uint64_t base, uint64_t first, uint64_t slots, const std::function<void(const RecordBatch&)>& onBatch);
+  bool committedAt(const uint8_t* rec, const Chunk& c) const {
+    return rec[28] != 0 && (uint32_t)(rec[31] >> 7) == (c.gen & 1);
+  }
 
   std::string file_, namesFile_;
   int fd_ = -1, namesFd_ = -1;
@@ -117,6 +135,10 @@ class TraceReader {
     uint64_t off, len;
   };
   std::vector<Range> toPunch_;  // finished chunks handed over whole, not punched yet
+  std::vector<uint64_t> toHandBack_;  // finished kept chunks (index) handed over whole, not released yet
+  std::unordered_map<uint32_t, uint32_t> nextSeq_;  // per thread index: the chunk_seq to read next
+  uint64_t calls_ = 0;
+  uint64_t handedBackTotal_ = 0;
   int64_t lastEndedCheckNs_ = 0;  // when idle chunks' threads were last looked up in /proc
   uint64_t namesOffset_ = 0;
   std::vector<uint8_t> namesPending_;
@@ -145,7 +167,7 @@ inline Record TraceReader::decode(const uint8_t* r) const {
   o.scope = rd32(r + 24);
   o.kind = r[28];
   o.alignLog2 = r[29];
-  o.flags = (uint16_t)(r[30] | (r[31] << 8));
+  o.flags = (uint16_t)(r[30] | ((r[31] & 0x7f) << 8));  // bit15: the chunk generation's parity
   return o;
 }
 

@@ -87,6 +87,13 @@
 //   at once. Allocations of handlers that run while it is up are not
 //   recorded (in record mode none: ours is registered first).
 //
+// * Chunk reuse. A thread keeps up to kRing chunks mapped and writes one again once the
+//   reader has stored it and handed it back (docs/TRACE_FORMAT.md "Chunk reuse"): the new
+//   generation's chunk_seq and gen are one 64-bit store, its records carry the gen's parity
+//   (F_GEN, in rec_flags, so the fast path is unchanged), so an old record never reads as
+//   committed. A chunk left with free slots (thread exit) is marked closed, so that a reader
+//   going through the thread's chunks in chunk_seq order knows its next one follows.
+//
 // * Failure. If the trace file cannot be created, extended (ENOSPC, EFBIG,
 //   RLIMIT_FSIZE, which is checked first because exceeding it raises SIGXFSZ)
 //   or mapped, g_on is cleared, header flags bit2 is set when a header exists,
@@ -141,6 +148,7 @@ enum : uint8_t {
 };
 constexpr uint32_t F_FAILED = 1;  // record flags bit0
 constexpr uint32_t F_AGENT = 2;   // record flags bit1: made inside the agent's own code
+constexpr uint32_t F_GEN = 0x8000;  // record flags bit15: parity of the chunk's gen (commits in a reused chunk)
 
 enum : uint32_t { H_CLEAN_EXIT = 1, H_FORK_CHILD = 2, H_STOPPED = 4, H_ATTACHED = 8 };
 
@@ -161,13 +169,24 @@ struct PlanHeader {
 };
 static_assert(sizeof(PlanHeader) == 88, "plan header layout");
 constexpr size_t kPlanHeaderOff = 88;
+constexpr size_t kChunksReusedOff = 176;  // u64: chunks written again after the reader handed them back
 
 struct ChunkHeader {
-  uint32_t tid, thread_index, chunk_seq, reserved0;
-  uint64_t reserved1;
-  uint32_t magic, reserved2;
+  uint32_t tid, thread_index;
+  // chunk_seq | gen << 32, gen = times this chunk was reused ("Chunk reuse" in
+  // docs/TRACE_FORMAT.md): one store, so that no reader sees a new chunk_seq with an old gen.
+  uint64_t seq_gen;
+  uint64_t released;  // written by the reader: gen + 1 once generation gen is stored
+  uint32_t magic, flags;  // flags: C_KEPT
 };
 static_assert(sizeof(ChunkHeader) == 32, "chunk header layout");
+constexpr uint32_t C_KEPT = 1;  // chunk flags bit0: the writer keeps it mapped and reuses it once released
+constexpr uint32_t C_CLOSED = 2;  // bit1: left before it was full (thread exit); no record follows
+// Chunks a thread keeps mapped for reuse (its ring). A chunk the reader has stored and handed
+// back is written again where it is: its pages are in the page cache and mapped already, so
+// the writer takes no page fault and the kernel allocates and zeroes nothing (a fresh page of
+// a MAP_SHARED tmpfs file costs a write fault, ~1.3 us here: 10 ns per record).
+constexpr uint32_t kRing = 4;
 
 struct Record {
   uint64_t ts_ns, addr, size;
@@ -187,7 +206,7 @@ struct alignas(64) ThreadState {
   uint32_t scope_top;   // innermost scope id (0 = none)
   uint32_t depth;       // entries used in stack
   uint64_t markers;     // markers written by this thread
-  uint32_t rec_flags;   // ORed into every record's flags: F_AGENT inside the agent's code
+  uint32_t rec_flags;   // ORed into every record's flags: F_AGENT inside the agent's code, F_GEN
   uint32_t pad_;
   Record* first;        // first slot of the mapped chunk
   uint64_t records_done;  // records in chunks already closed
@@ -198,6 +217,8 @@ struct alignas(64) ThreadState {
   uint32_t agent_depth; // memoplan_agent_enter() nesting (flags of records: F_AGENT)
   uint64_t scope_overflow;  // pushes beyond kScopeDepth not yet popped
   uint64_t scope_overflow_total;
+  uint32_t ring_n;      // chunks kept mapped for reuse, oldest (lowest chunk_seq) first
+  ChunkHeader* ring[kRing];
   uint32_t stack[kScopeDepth];
 };
 static_assert(sizeof(ThreadState) <= 4096, "thread state fits a page");
@@ -402,27 +423,71 @@ bool may_extend(uint64_t new_size) {
          new_size <= (uint64_t)rl.rlim_cur;
 }
 
-// Counts the records of the thread's current chunk as done and unmaps it (no-op without one).
-// Called by the owning thread with t_guard set.
+// Counts the records of the thread's current chunk as done and unmaps it unless the thread
+// keeps it in its ring (no-op without one). Called by the owning thread with t_guard set.
 void release_chunk(ThreadState* ts) {
   if (!ts->first) return;
   __atomic_store_n(&ts->records_done, ts->records_done + chunk_records(ts->first, ts->cur),
                    __ATOMIC_RELAXED);
 #ifndef MEMOPLAN_BENCH_NOFILE
-  munmap((char*)ts->first - sizeof(ChunkHeader), kChunkSize);
+  ChunkHeader* ch = (ChunkHeader*)ts->first - 1;
+  // A chunk left with free slots says so (after its last commit): the reader reads a thread's
+  // chunks in chunk_seq order and needs to know that the next one follows this one.
+  if (chunk_records(ts->first, ts->cur) < kSlotsPerChunk)
+    __atomic_fetch_or(&ch->flags, C_CLOSED, __ATOMIC_RELEASE);
+  if (!(ch->flags & C_KEPT)) munmap(ch, kChunkSize);
 #endif
   __atomic_store_n(&ts->first, (Record*)nullptr, __ATOMIC_RELAXED);
   __atomic_store_n(&ts->cur, (Record*)nullptr, __ATOMIC_RELAXED);
   ts->end = nullptr;
 }
 
-// Closes the thread's current chunk (if any) and maps a fresh one.
-// Called with t_guard set and errno saved.
+// Unmaps the chunks the thread kept for reuse (thread exit, a new attach's file). The reader
+// punches them once stored, as it does any chunk of a thread that ended. Call after
+// release_chunk, with t_guard set (or in the fork child, where nothing else runs).
+void drop_ring(ThreadState* ts) {
+  for (uint32_t i = 0; i < ts->ring_n; i++) munmap(ts->ring[i], kChunkSize);
+  ts->ring_n = 0;
+}
+
+// The thread's next chunk is its oldest kept one, written again, once the reader has stored
+// every record in it and handed it back (released == gen + 1: a reader never hands back a
+// chunk before it is finished). The new generation takes the next chunk_seq (stored with gen
+// in one 64-bit store) and flips the parity bit its records carry: the old records it
+// overwrites one by one read as uncommitted (docs/TRACE_FORMAT.md).
+ChunkHeader* reuse_kept(ThreadState* ts) {
+#ifdef MEMOPLAN_BENCH_NOFILE
+  (void)ts;
+  return nullptr;
+#else
+  if (ts->ring_n == 0) return nullptr;
+  ChunkHeader* ch = ts->ring[0];
+  uint32_t gen = (uint32_t)(ch->seq_gen >> 32);
+  if (__atomic_load_n(&ch->released, __ATOMIC_ACQUIRE) != (uint64_t)gen + 1) return nullptr;
+  for (uint32_t i = 1; i < ts->ring_n; i++) ts->ring[i - 1] = ts->ring[i];
+  ts->ring[ts->ring_n - 1] = ch;
+  gen++;
+  __atomic_store_n(&ch->seq_gen, (uint64_t)ts->chunk_seq++ | (uint64_t)gen << 32, __ATOMIC_RELEASE);
+  ts->rec_flags = (ts->rec_flags & ~F_GEN) | ((gen & 1) ? F_GEN : 0);
+  __atomic_fetch_add((uint64_t*)((char*)g_hdr + kChunksReusedOff), 1, __ATOMIC_RELAXED);
+  return ch;
+#endif
+}
+
+// Closes the thread's current chunk (if any) and takes the next: a kept one handed back by the
+// reader, else a fresh one. Called with t_guard set and errno saved.
 bool new_chunk(ThreadState* ts) {
   release_chunk(ts);
   Header* h = g_hdr;
   if (!h || !g.on) return false;
   if (ts->index == 0) ts->index = (uint32_t)__atomic_add_fetch(&h->threads_seen, 1, __ATOMIC_RELAXED);
+  if (ChunkHeader* kept = reuse_kept(ts)) {
+    Record* first = (Record*)(kept + 1);
+    ts->end = first + kSlotsPerChunk;
+    __atomic_store_n(&ts->first, first, __ATOMIC_RELAXED);
+    __atomic_store_n(&ts->cur, first, __ATOMIC_RELAXED);
+    return true;
+  }
   uint64_t idx = __atomic_fetch_add(&h->chunks_used, 1, __ATOMIC_RELAXED);
   off_t off = (off_t)(idx * kChunkSize);
 #ifdef MEMOPLAN_BENCH_NOFILE
@@ -447,7 +512,16 @@ bool new_chunk(ThreadState* ts) {
   ChunkHeader* ch = (ChunkHeader*)m;
   ch->tid = ts->tid;
   ch->thread_index = ts->index;
-  ch->chunk_seq = ts->chunk_seq++;
+  ch->seq_gen = ts->chunk_seq++;  // gen 0
+#ifndef MEMOPLAN_BENCH_NOFILE
+  // Kept while the ring has room; not after the thread's last destructor round (late events
+  // of an ending thread: nothing would reuse it).
+  if (ts->ring_n < kRing && ts->dtor_round < kDtorRounds) {
+    ch->flags = C_KEPT;
+    ts->ring[ts->ring_n++] = ch;
+  }
+#endif
+  ts->rec_flags &= ~F_GEN;  // gen 0
   __atomic_store_n(&ch->magic, kChunkMagic, __ATOMIC_RELEASE);
   Record* first = (Record*)(ch + 1);
   ts->end = first + kSlotsPerChunk;
@@ -479,6 +553,7 @@ ThreadState* new_thread_state() {
 // thread with t_guard set.
 COLD void renew_thread(ThreadState* ts) {
   release_chunk(ts);
+  drop_ring(ts);
   __atomic_store_n(&ts->records_done, (uint64_t)0, __ATOMIC_RELAXED);
   __atomic_store_n(&ts->markers, (uint64_t)0, __ATOMIC_RELAXED);
   ts->index = 0;
@@ -634,6 +709,7 @@ void thread_dtor(void* p) {
   }
   t_guard = 1;
   release_chunk(ts);  // a late event maps a new chunk
+  drop_ring(ts);
   t_guard = 0;
   errno = saved;
 }
@@ -757,7 +833,9 @@ void atfork_child() {
   ThreadState* old = t_state;
   // Drop every mapping of the parent's file: writing there would corrupt it.
   for (ThreadState* ts = g_threads; ts; ts = ts->next) {
-    if (ts->first) munmap((char*)ts->first - sizeof(ChunkHeader), kChunkSize);
+    ChunkHeader* cur = ts->first ? (ChunkHeader*)ts->first - 1 : nullptr;
+    if (cur && !(cur->flags & C_KEPT)) munmap(cur, kChunkSize);
+    drop_ring(ts);  // the current chunk too, when kept
   }
   if (g_hdr) munmap(g_hdr, kHeaderMap);
   g_hdr = nullptr;
@@ -776,7 +854,7 @@ void atfork_child() {
       ts->scope_top = old->scope_top;
       ts->scope_overflow = old->scope_overflow;
       ts->agent_depth = old->agent_depth;
-      ts->rec_flags = old->rec_flags;
+      ts->rec_flags = old->rec_flags & ~F_GEN;
       memcpy(ts->stack, old->stack, sizeof ts->stack);
     }
     __atomic_store_n(&g.on, 1, __ATOMIC_RELEASE);
@@ -1177,14 +1255,14 @@ EXPORT void memoplan_agent_enter(void) {
   if (g.plan) mp::plan_agent_enter();
   ThreadState* ts = api_state();
   if (!ts) return;
-  if (ts->agent_depth++ == 0) ts->rec_flags = F_AGENT;
+  if (ts->agent_depth++ == 0) ts->rec_flags |= F_AGENT;
 }
 
 EXPORT void memoplan_agent_leave(void) {
   if (g.plan) mp::plan_agent_leave();
   ThreadState* ts = t_state;
   if (!ts || ts->agent_depth == 0) return;
-  if (--ts->agent_depth == 0) ts->rec_flags = 0;
+  if (--ts->agent_depth == 0) ts->rec_flags &= ~F_AGENT;
 }
 
 namespace {

@@ -91,7 +91,7 @@ static int set_del(uint64_t a) {
 
 static void read_rec(const unsigned char *p, struct rec *r) {
   memcpy(&r->ts, p, 8); memcpy(&r->addr, p + 8, 8); memcpy(&r->size, p + 16, 8);
-  memcpy(&r->scope, p + 24, 4); r->kind = p[28]; r->align = p[29]; memcpy(&r->flags, p + 30, 2);
+  memcpy(&r->scope, p + 24, 4); r->kind = p[28]; r->align = p[29]; memcpy(&r->flags, p + 30, 2); r->flags &= 0x7fff;
 }
 
 static int all_zero(const unsigned char *p, size_t n) {
@@ -183,11 +183,14 @@ int main(int argc, char **argv) {
     memcpy(&k->tid, b, 4); memcpy(&k->index, b + 4, 4); memcpy(&k->seq, b + 8, 4);
     k->off = c * CHUNK;
     if (k->index == 0 || k->index > thr) ERR("chunk %" PRIu64 " thread_index %u out of range", c, k->index);
+    /* committed: kind != 0 and flags bit15 == parity of the chunk's gen (a reused chunk,
+     * docs/TRACE_FORMAT.md "Chunk reuse", holds older records after its committed prefix) */
+    uint32_t gen; memcpy(&gen, b + 12, 4);
     uint32_t n = 0;
-    while (n < SLOTS && b[32 + (size_t)n * 32 + 28] != 0) n++;
+    while (n < SLOTS && b[32 + (size_t)n * 32 + 28] != 0 && (b[32 + (size_t)n * 32 + 31] >> 7) == (gen & 1)) n++;
     k->committed = n;
-    /* after the prefix: at most one partly written slot (kind 0), then zeros */
-    if (n < SLOTS) {
+    /* after the prefix: at most one partly written slot (kind 0), then zeros (gen 0 only) */
+    if (n < SLOTS && gen == 0) {
       const unsigned char *s = b + 32 + (size_t)n * 32;
       if (!all_zero(s + 24, 8)) ERR("chunk %" PRIu64 " slot %u: tail set without kind", c, n);
       if (n + 1 < SLOTS && !all_zero(s + 32, (size_t)(SLOTS - n - 1) * 32))

@@ -7,6 +7,7 @@ import type { DB } from '../../main/store/db';
 import { NativeIngest } from '../../main/record/native-ingest';
 import { Kind } from '../../shared/trace-kinds';
 import { NATIVE } from '../helpers/cli';
+import { PACKAGE_ROOT } from '../../main/paths';
 import { tmpDir } from '../helpers/tmp';
 import { sessionDb } from '../helpers/session-db';
 
@@ -190,6 +191,36 @@ test('live ingest: full chunks are released once stored, the trace folder stays 
   const f = footprint(d);
   assert.ok(f.allocated * 8 < f.apparent, `after finish: allocated ${f.allocated}, apparent ${f.apparent}`);
   assert.equal(f.apparent, peakApparent, 'files keep their size');
+});
+
+test('a writer the ingester keeps up with writes its kept chunks again: few chunks taken, every event lands', async (t) => {
+  const { d, c, native } = liveIngest(t, 'reuse');
+  const churn = path.join(dir, 'slow_churn');
+  const cc = spawnSync('cc', ['-O2', '-pthread', '-o', churn, path.join(PACKAGE_ROOT, 'test', 'faults', 'slow_churn.c'), '-ldl'], { encoding: 'utf8' });
+  assert.equal(cc.status, 0, cc.stderr);
+  // 2 threads, 3 s, 60 pairs a millisecond: about 360k records a thread (11 chunks' worth), at a
+  // pace the ingester (polling every 10 ms) keeps up with, so it hands chunks back in time.
+  const r = spawnSync(churn, ['2', '3000', '60'], { env: { ...process.env, LD_PRELOAD: LIB, MEMOPLAN_TRACE_DIR: d }, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const want = claimed(d);
+  const [file] = traceFiles(d);
+  const h = Buffer.alloc(184);
+  const fd = fs.openSync(file, 'r');
+  fs.readSync(fd, h, 0, 184, 0);
+  fs.closeSync(fd);
+  const used = Number(h.readBigUInt64LE(48)) - 1; // chunks taken, less the header
+  const reused = Number(h.readBigUInt64LE(176)); // chunks written again (docs/TRACE_FORMAT.md)
+  const worth = Math.ceil((want.events + want.markers) / SLOTS);
+  assert.ok(reused > 0, `chunks written again: ${reused} (${used} taken for ${worth} chunks of records)`);
+  assert.ok(used + reused >= worth, `${used} taken + ${reused} reused hold ${worth} chunks of records`);
+  const rn = await native.finish();
+  assert.equal(rn.claimed, want.events);
+  assert.equal(rn.totals.events, want.events);
+  assert.equal(rn.totals.markers, want.markers);
+  assert.equal(rn.totals.unmatchedFrees, 0);
+  assert.equal((c.db.prepare(`SELECT count(*) AS n FROM events`).get() as { n: number }).n, want.events + want.markers);
+  // Every chunk handed back is punched once the process has exited.
+  assert.equal(auditChunks(file).keptFull, 0);
 });
 
 test('SIGKILL of the ingester loses nothing: what it committed is in the database, the rest still in the files', async (t) => {
