@@ -35,6 +35,7 @@ export const ENV_VARS = {
   // read by memoplan-ingest (native/ingest/session.cpp)
   MEMOPLAN_INGEST_PROFILE: 'any value: memoplan-ingest prints seconds per phase on stderr at exit',
   MEMOPLAN_INGEST_PUNCH: '"0": memoplan-ingest keeps every chunk of the trace files (no hole punching)',
+  MEMOPLAN_INGEST_SPILL: '"0": memoplan-ingest copies no full chunk out for a writer it lags behind (docs/TRACE_FORMAT.md "Copies")',
   MEMOPLAN_INGEST_POLL_RECORDS: 'records memoplan-ingest reads per poll at most (default 250,000; tests)',
   // tests, benches and setup
   MEMOPLAN_CHROMIUM: 'Chromium of the UI and report tests and the UI bench (default /usr/bin/chromium)',

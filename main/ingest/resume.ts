@@ -191,7 +191,15 @@ function scanChunks(fd: number, header: TraceHeader): ChunkInfo[] {
     while (n < max && committedAt(body, n * RECORD_SIZE, gen)) n++;
     out.push({ index: i, tid: head.readUInt32LE(0), threadIndex: head.readUInt32LE(4), seq: head.readUInt32LE(8), committed: n });
   }
-  return out;
+  // A chunk and its copy (docs/TRACE_FORMAT.md "Copies": the ingest copies a full chunk out
+  // for a writer it lags behind) hold the same records: keep one.
+  const seen = new Map<string, ChunkInfo>();
+  for (const c of out) {
+    const key = `${c.threadIndex}:${c.seq}`;
+    const other = seen.get(key);
+    if (!other || c.committed > other.committed) seen.set(key, c);
+  }
+  return out.filter((c) => seen.get(`${c.threadIndex}:${c.seq}`) === c);
 }
 
 function decode(buf: Buffer, chunk: ChunkInfo, from: number, baseHi: number, baseLo: number): RecordBatch {

@@ -226,18 +226,15 @@ export class TraceReader {
         const base = chunk.index * header.chunkSize;
         if (base + header.chunkSize > fileSize) continue; // not extended yet
         if (chunk.tid === 0 && !this.readChunkHeader(chunk, base)) continue;
-        if (this.nextSeq.get(chunk.threadIndex) !== chunk.seq) continue;
+        const next = this.nextSeq.get(chunk.threadIndex) ?? 0;
+        if (chunk.seq < next) chunk.full = true; // a copy, or the original of one, read already ("Copies")
+        if (chunk.seq !== next) continue;
         const first = 1 + chunk.consumed;
-        let batch = first < slots ? this.readCommitted(chunk, base, first, slots) : null;
+        // Left with free slots (its thread's last destructors moved on to a new chunk): what was
+        // committed before the flag, looked at first, is all there is.
+        const closed = first < slots && this.closed(base);
+        const batch = first < slots ? this.readCommitted(chunk, base, first, slots) : null;
         if (batch) batches.push(batch);
-        let closed = false;
-        if (!batch && first < slots && this.closed(base)) {
-          // Left with free slots (its thread's last destructors moved on to a new chunk): what
-          // was committed before the flag is all there is.
-          batch = this.readCommitted(chunk, base, 1 + chunk.consumed, slots);
-          if (batch) batches.push(batch);
-          closed = true;
-        }
         if (closed || 1 + chunk.consumed >= slots) {
           chunk.full = true;
           this.nextSeq.set(chunk.threadIndex, chunk.seq + 1);

@@ -7,6 +7,10 @@
 #include <ctime>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <linux/futex.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -101,6 +105,8 @@ TraceReader::~TraceReader() { close(); }
 
 void TraceReader::close() {
   toPunch_.clear();
+  if (headerMap_) munmap(headerMap_, 4096);
+  headerMap_ = nullptr;
   if (fd_ >= 0) ::close(fd_);
   if (namesFd_ >= 0) ::close(namesFd_);
   fd_ = namesFd_ = -1;
@@ -160,6 +166,7 @@ bool TraceReader::readRecords(const std::function<void(const RecordBatch&)>& onB
   std::vector<uint64_t> idle;
   for (bool progress = true; progress;) {
     progress = false;
+    passes_++;
     idle.clear();
     for (Chunk& c : chunks_) {
       if (c.gone) continue;
@@ -171,7 +178,18 @@ bool TraceReader::readRecords(const std::function<void(const RecordBatch&)>& onB
         continue;
       }
       if (c.tid == 0 && !readChunkHeader(c, base)) continue;  // chunk header magic still 0
-      if (!isNext(c)) continue;
+      if (!isNext(c)) {
+        // A chunk_seq its thread has passed: the original of a copy read already (ours, or an
+        // earlier reader's: docs/TRACE_FORMAT.md "Copies"), the same records. Read once; an
+        // original may still come back in a new generation.
+        auto it = nextSeq_.find(c.threadIndex);
+        if (it != nextSeq_.end() && c.seq < it->second) c.full = c.handedBack = true;
+        continue;
+      }
+      if (!c.copy && readAsCopy(c)) {  // this generation is read through its copy
+        c.full = c.handedBack = true;
+        continue;
+      }
       uint64_t first = 1 + c.consumed;
       if (first >= slots) {
         finished(c, base, slots);
@@ -180,13 +198,12 @@ bool TraceReader::readRecords(const std::function<void(const RecordBatch&)>& onB
       }
       if (budget && budget->left == 0) continue;
       uint64_t before = c.consumed;
+      // Left with free slots (its thread's last destructors moved on to a new chunk): what was
+      // committed before the flag, which is looked at first, is all there is. (Looked at before
+      // reading, so that the thread's next chunk is read in the same pass, in file order.)
+      const bool wasClosed = closed(c, base);
       readCommitted(c, base, first, slots, onBatch);
-      if (!c.full && c.consumed == before && closed(c, base)) {
-        // Left with free slots (its thread's last destructors moved on to a new chunk): what
-        // was committed before the flag is all there is.
-        readCommitted(c, base, 1 + c.consumed, slots, onBatch);
-        if (!c.full) finished(c, base, slots);
-      }
+      if (!c.full && wasClosed) finished(c, base, slots);
       if (c.full) progress = true;
       if (c.consumed == before && !c.full && punch_) idle.push_back(c.index);
       if (budget) budget->left -= std::min(budget->left, c.consumed - before);
@@ -195,25 +212,32 @@ bool TraceReader::readRecords(const std::function<void(const RecordBatch&)>& onB
     // A thread whose next chunk_seq is in no chunk of the file while a later one is: its earlier
     // chunks were stored and released by another reader (a second ingest of a folder whose
     // ingester died), so its chain starts later. Decided after a pass that read every header
-    // there is: a thread's chunk is set up before its next one, so a chunk whose header is
-    // still missing is its thread's newest; and never while one of the thread's chunks was
-    // handed back here and waits for its next generation.
-    std::unordered_map<uint32_t, uint32_t> lowest;  // thread -> lowest unfinished chunk_seq
-    std::unordered_map<uint32_t, bool> blocked;     // thread -> its next chunk is there, or one is handed back
+    // there is after the later chunk was seen (a thread's chunk is set up before its next one,
+    // so its header is there by then), and never while one of the thread's chunks was handed
+    // back here and waits for its next generation.
+    std::unordered_map<uint32_t, const Chunk*> lowest;  // thread -> its unfinished chunk of lowest chunk_seq
+    std::unordered_set<uint32_t> blocked;               // thread -> its next chunk is there, or one is handed back
     for (const Chunk& c : chunks_) {
       if (c.tid == 0 || c.gone) continue;
       if (c.handedBack || (isNext(c) && !c.full)) {
-        blocked[c.threadIndex] = true;
+        blocked.insert(c.threadIndex);
       } else if (!c.full) {
         auto it = lowest.find(c.threadIndex);
-        if (it == lowest.end() || c.seq < it->second) lowest[c.threadIndex] = c.seq;
+        if (it == lowest.end() || c.seq < it->second->seq) lowest[c.threadIndex] = &c;
       }
     }
-    for (auto& [thread, seq] : lowest) {
-      if (!blocked.count(thread) && seq > nextSeq_[thread]) {
-        nextSeq_[thread] = seq;
-        progress = true;
-      }
+    // Not once this reader has copied chunks out: a copy of a thread's chunk appears after the
+    // thread's later chunks (this reader never needs the rule: it saw every chunk appear).
+    bool copied;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      copied = !copyOf_.empty();
+    }
+    if (copied) lowest.clear();
+    for (auto& [thread, c] : lowest) {
+      if (blocked.count(thread) || c->seq <= nextSeq_[thread]) continue;
+      if (c->seenPass < passes_) nextSeq_[thread] = c->seq;
+      progress = true;  // read it, or look at every header once more first
     }
   }
   // With a budget spent: every chunk left unread bounds the stamps of the records not read yet
@@ -232,7 +256,7 @@ bool TraceReader::readRecords(const std::function<void(const RecordBatch&)>& onB
   for (const Chunk& c : chunks_) anyHandedBack = anyHandedBack || (c.handedBack && !c.gone);
   if ((!idle.empty() || anyHandedBack) && threadsEndedCheckDue()) {
     for (Chunk& c : chunks_) {
-      if (!c.handedBack || c.gone || !writerGone(c)) continue;
+      if (!c.handedBack || c.gone || !writerGone(c) || !sameGeneration(c)) continue;
       c.gone = true;
       toPunch_.push_back({c.index * chunkSize, chunkSize});
     }
@@ -261,6 +285,8 @@ bool TraceReader::nextGeneration(Chunk& c, uint64_t base) {
   readAt(fd_, b, RECORD_SIZE, base, file_);
   c.gen = rd32(b + 12);
   c.seq = rd32(b + 8);
+  c.data = c.index;
+  c.seenPass = passes_;
   c.consumed = 0;
   c.full = c.handedBack = false;
   return true;
@@ -270,6 +296,15 @@ bool TraceReader::nextGeneration(Chunk& c, uint64_t base) {
 // process gone has no /proc/PID/task either).
 bool TraceReader::writerGone(const Chunk& c) const {
   return header_.cleanExit || taskGone((long)header_.pid, c.tid);
+}
+
+// Whether c still holds the generation handed back. Asked once its writer is gone (so the
+// answer is final): a writer may have taken the chunk again and filled it just before it
+// ended, after the last look at its header; that generation is read first.
+bool TraceReader::sameGeneration(const Chunk& c) {
+  uint8_t b[RECORD_SIZE] = {0};
+  readAt(fd_, b, RECORD_SIZE, c.index * (uint64_t)header_.chunkSize, file_);
+  return rd32(b + 12) == c.gen;
 }
 
 // Whether the writer left c before it was full (chunk flags bit1, stored after its last commit).
@@ -289,8 +324,35 @@ bool TraceReader::isNext(const Chunk& c) const {
 void TraceReader::finished(Chunk& c, uint64_t base, uint64_t slots) {
   c.full = true;
   if (isNext(c)) nextSeq_[c.threadIndex] = c.seq + 1;
+  std::lock_guard<std::mutex> lock(mu_);
+  readHere_.erase(genKey(c.index, c.gen));
+  uint64_t data = dataOf(c);
+  if (data != c.index) {  // read from its copy: the chunk itself went back to its writer
+    toPunch_.push_back({data * (base / c.index), (uint64_t)slots * RECORD_SIZE});
+    c.handedBack = true;
+    return;
+  }
+  doneHere_[c.index] = c.gen;  // the spill thread leaves it alone: handed back (or punched) below
   if (c.kept) toHandBack_.push_back(c.index);
   else toPunch_.push_back({base, (uint64_t)slots * RECORD_SIZE});
+}
+
+uint64_t TraceReader::dataOf(Chunk& c) {
+  if (c.data == 0) c.data = c.index;
+  if (c.data == c.index && !c.copy && !spilledTo_.empty()) {
+    auto it = spilledTo_.find(genKey(c.index, c.gen));
+    if (it != spilledTo_.end() && it->second.as != ReadAs::Copy) {
+      it->second.as = ReadAs::Original;
+      c.data = it->second.copy;
+    }
+  }
+  return c.data;
+}
+
+bool TraceReader::readAsCopy(const Chunk& c) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = spilledTo_.find(genKey(c.index, c.gen));
+  return it != spilledTo_.end() && it->second.as == ReadAs::Copy;
 }
 
 bool TraceReader::threadsEndedCheckDue() {
@@ -307,7 +369,10 @@ bool TraceReader::threadsEndedCheckDue() {
 void TraceReader::peekUnread(const Chunk& c, uint64_t base, uint64_t slots, ReadBudget& budget) {
   uint8_t b[RECORD_SIZE];
   uint64_t next = 1 + c.consumed;
-  if (next >= slots || readAt(fd_, b, RECORD_SIZE, base + next * RECORD_SIZE, file_) < RECORD_SIZE || !committedAt(b, c)) return;
+  if (next >= slots) return;
+  std::unique_lock<std::mutex> lock(mu_);
+  base = dataOf(const_cast<Chunk&>(c)) * (base / c.index);
+  if (readAt(fd_, b, RECORD_SIZE, base + next * RECORD_SIZE, file_) < RECORD_SIZE || !committedAt(b, c)) return;
   budget.cut = true;
   budget.minUnreadTs = std::min(budget.minUnreadTs, decode(b).ts);
 }
@@ -320,6 +385,15 @@ size_t TraceReader::releaseConsumed() {
   for (uint64_t i : toHandBack_) {
     Chunk& c = chunks_[i - 1];
     uint64_t base = c.index * (uint64_t)header_.chunkSize;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = spilledTo_.find(genKey(c.index, c.gen));
+      if (it != spilledTo_.end()) {  // copied out and handed back meanwhile: the copy goes
+        toPunch_.push_back({it->second.copy * (uint64_t)header_.chunkSize, (uint64_t)header_.chunkSize});
+        c.handedBack = true;
+        continue;
+      }
+    }
     if (!punch_ || fd_ < 0) {
       c.gone = true;  // finished, never read again (as a punched chunk)
       continue;
@@ -343,7 +417,7 @@ size_t TraceReader::releaseConsumed() {
   toHandBack_.clear();
   if (header_.cleanExit) {  // the process has exited: nothing waits for the chunks handed back
     for (Chunk& c : chunks_) {
-      if (!c.handedBack || c.gone) continue;
+      if (!c.handedBack || c.gone || !sameGeneration(c)) continue;
       c.gone = true;
       toPunch_.push_back({c.index * (uint64_t)header_.chunkSize, (uint64_t)header_.chunkSize});
     }
@@ -375,11 +449,37 @@ bool TraceReader::readChunkHeader(Chunk& c, uint64_t base) {
   c.seq = rd32(b + 8);
   c.gen = rd32(b + 12);
   c.kept = (rd32(b + 28) & 1) != 0;
+  c.seenPass = passes_;
+  c.copy = (rd32(b + 28) & 4) != 0;
+  if (c.copy) {  // a copy (spillFull): one of ours is read as itself unless its original was
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = copyOf_.find(c.index);
+    if (it != copyOf_.end()) {
+      Spill& e = spilledTo_[it->second];
+      if (e.as == ReadAs::Original || e.copy != c.index) {
+        c.gone = true;
+        return false;
+      }
+      e.as = ReadAs::Copy;
+    }
+  }
   nextSeq_.emplace(c.threadIndex, 0);  // a thread's chunks start at chunk_seq 0
   return true;
 }
 
 void TraceReader::readCommitted(Chunk& c, uint64_t base, uint64_t first, uint64_t slots, const std::function<void(const RecordBatch&)>& onBatch) {
+  // Read under mu_: the spill thread hands a chunk back (and its writer overwrites it) only
+  // between reads, after which dataOf points at its copy.
+  std::unique_lock<std::mutex> lock(mu_);
+  const uint64_t header = base;
+  base = dataOf(c) * (base / c.index);
+  // Read in place: a copy made from now on is read through this chunk, not as itself (part of
+  // this generation may be returned already).
+  if (base == header && !c.copy) {
+    auto it = spilledTo_.find(genKey(c.index, c.gen));
+    if (it != spilledTo_.end() && it->second.as == ReadAs::Copy) return;  // read as the copy
+    readHere_.insert(genKey(c.index, c.gen));
+  }
   // The committed prefix: records up to the first kind byte 0. (The JS reads the whole rest of
   // the chunk for this; reading it a piece at a time finds the same prefix, and a live chunk
   // of a slow thread costs one small read per poll instead of a megabyte.)
@@ -406,9 +506,10 @@ void TraceReader::readCommitted(Chunk& c, uint64_t base, uint64_t first, uint64_
   size_t k = 0;
   while (k < again && k < n && committedAt(&out_[k * RECORD_SIZE], c)) k++;
   n = k;
+  lock.unlock();
   if (n == 0) return;
   c.consumed += n;
-  if (first + n >= slots) finished(c, base, slots);
+  if (first + n >= slots) finished(c, header, slots);
   onBatch({c.tid, c.threadIndex, out_.data(), n});
 }
 
@@ -456,6 +557,162 @@ std::string decodeUtf8(const uint8_t* p, size_t n) {
     i += need + 1;
   }
   return s;
+}
+
+}  // namespace mp
+
+namespace mp {
+
+// The spill thread's pass over one file (reader.h). Its own reads: the header (chunk size,
+// chunks_used), the headers of kept chunks and their last slot; per thread, the full kept
+// chunks not handed back yet, oldest first, are copied out and handed back.
+size_t TraceReader::spillFull() {
+  if (!punch_ || fd_ < 0) return 0;  // read-only: nothing is handed back, nothing copied
+  uint8_t h[64];
+  if (readAt(fd_, h, sizeof h, 0, file_) < sizeof h || std::memcmp(h, "MPTRACE\0", 8) != 0) return 0;
+  const uint64_t chunkSize = rd32(h + 16);
+  if (chunkSize < 4096 || chunkSize % RECORD_SIZE != 0) return 0;
+  // Nothing to hand back to a process that has ended (exited cleanly, or gone): it writes no
+  // more, and copying would only change the order the rest is read in.
+  if ((rd32(h + 28) & 1) || (kill((pid_t)rd32(h + 20), 0) != 0 && errno == ESRCH)) return 0;
+  const uint64_t used = rd64(h + 48), size = fileSize(fd_, file_);
+  if (!headerMap_) {
+    void* m = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+    if (m == MAP_FAILED) return 0;
+    headerMap_ = (uint64_t*)m;
+  }
+  // New chunks: the kept ones are watched (copies and fresh unkept chunks are not).
+  while (spillScanned_ < used && (spillScanned_ + 1) * chunkSize <= size) {
+    uint8_t b[RECORD_SIZE];
+    readAt(fd_, b, RECORD_SIZE, spillScanned_ * chunkSize, file_);
+    if (rd32(b + 24) != CHUNK_MAGIC) break;  // being set up: look again next time
+    if ((rd32(b + 28) & 5) == 1) spillKept_.push_back(spillScanned_);
+    spillScanned_++;
+  }
+  struct Full {
+    uint32_t seq, gen;
+    uint64_t index;
+  };
+  std::unordered_map<uint32_t, std::vector<Full>> byThread;
+  const uint64_t slots = chunkSize / RECORD_SIZE;
+  size_t keep = 0;
+  for (uint64_t index : spillKept_) {
+    uint8_t b[RECORD_SIZE], last[RECORD_SIZE];
+    readAt(fd_, b, RECORD_SIZE, index * chunkSize, file_);
+    if (rd32(b + 24) != CHUNK_MAGIC) continue;  // punched: its thread ended; forget it
+    spillKept_[keep++] = index;
+    uint32_t gen = rd32(b + 12);
+    if (rd64(b + 16) == (uint64_t)gen + 1) continue;  // handed back already
+    readAt(fd_, last, RECORD_SIZE, index * chunkSize + (slots - 1) * RECORD_SIZE, file_);
+    if (last[28] == 0 || (uint32_t)(last[31] >> 7) != (gen & 1)) continue;  // not full
+    byThread[rd32(b + 4)].push_back({rd32(b + 8), gen, index});
+  }
+  spillKept_.resize(keep);
+  size_t copied = 0;
+  for (auto& [thread, full] : byThread) {
+    std::sort(full.begin(), full.end(), [](const Full& a, const Full& b) { return a.seq < b.seq; });
+    for (size_t i = 0; i < full.size(); i++) copied += spillOne(full[i].index, full[i].gen, chunkSize, i + 1 == full.size()) ? 1 : 0;
+  }
+  spilledTotal_ += copied;
+  return copied;
+}
+
+void TraceReader::spillWait(int timeoutMs) {
+  struct timespec ts = {timeoutMs / 1000, (long)(timeoutMs % 1000) * 1000000L};
+  if (!headerMap_) {  // the header is not there yet: look again soon
+    struct timespec soon = {0, 1000000L};
+    nanosleep(&soon, nullptr);
+    return;
+  }
+  uint32_t* filled = (uint32_t*)((char*)headerMap_ + 184);
+  uint32_t* waiting = filled + 1;
+  uint32_t seen = __atomic_load_n(filled, __ATOMIC_SEQ_CST);
+  __atomic_store_n(waiting, 1u, __ATOMIC_SEQ_CST);
+  if (__atomic_load_n(filled, __ATOMIC_SEQ_CST) == seen) syscall(SYS_futex, filled, FUTEX_WAIT, seen, &ts, nullptr, 0);
+  __atomic_store_n(waiting, 0u, __ATOMIC_SEQ_CST);
+}
+
+void TraceReader::spillWake() {
+  if (headerMap_) syscall(SYS_futex, (uint32_t*)((char*)headerMap_ + 184), FUTEX_WAKE, 1 << 30, nullptr, nullptr, 0);
+}
+
+// Copies generation gen of chunk index to a new chunk at the end of the file, then hands the
+// chunk back. Under mu_, so the ingest never reads the chunk while it is handed back: it reads
+// the copy from then on (dataOf). The copy is complete before its magic is written, and
+// before the hand-back.
+bool TraceReader::spillOne(uint64_t index, uint32_t gen, uint64_t chunkSize, bool newest) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (spilledTo_.count(genKey(index, gen))) return false;
+  // The ingest may have read all of it already, but it hands it back only once its rows are
+  // committed (a poll's transaction, up to a few hundred ms): copied all the same, and the
+  // copy is punched at that commit instead of being read.
+  auto done = doneHere_.find(index);
+  const bool readAll = done != doneHere_.end() && done->second == gen;
+  uint8_t hb[RECORD_SIZE];
+  if (readAt(fd_, hb, RECORD_SIZE, index * chunkSize, file_) < RECORD_SIZE) return false;
+  if (rd32(hb + 24) != CHUNK_MAGIC || rd32(hb + 12) != gen || rd64(hb + 16) == (uint64_t)gen + 1) return false;
+  // Every slot is committed once the last one is, if the thread has moved on to a later chunk:
+  // a record interrupted by a signal handler that filled the chunk is committed before its
+  // thread takes another slot. The thread's newest full chunk may still be its current one, so
+  // that one is read whole and checked.
+  if (newest) {
+    const uint64_t slots = chunkSize / RECORD_SIZE;
+    if (spillBuf_.size() < chunkSize) spillBuf_.resize(chunkSize);
+    if (readAt(fd_, spillBuf_.data(), chunkSize, index * chunkSize, file_) < chunkSize) return false;
+    for (uint64_t k = 1; k < slots; k++) {
+      const uint8_t* r = spillBuf_.data() + k * RECORD_SIZE;
+      if (r[28] == 0 || (uint32_t)(r[31] >> 7) != (gen & 1)) return false;
+    }
+  }
+  // A new chunk, counted in chunks_used as the interposer counts its own (readers skip a
+  // counted chunk whose magic is 0, should anything below fail).
+  uint64_t copy = __atomic_fetch_add(headerMap_ + 6, 1, __ATOMIC_RELAXED);  // offset 48
+  auto writeAt = [&](const void* p, size_t n, uint64_t off) {
+    size_t put = 0;
+    while (put < n) {
+      ssize_t w = pwrite(fd_, (const char*)p + put, n - put, (off_t)(off + put));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return false;
+      put += (size_t)w;
+    }
+    return true;
+  };
+  // The records, copied in the kernel (no page of them passes through here), else by hand.
+  const size_t body = chunkSize - RECORD_SIZE;
+  size_t moved = 0;
+  while (moved < body) {
+    loff_t from = (loff_t)(index * chunkSize + RECORD_SIZE + moved), to = (loff_t)(copy * chunkSize + RECORD_SIZE + moved);
+    ssize_t n = copy_file_range(fd_, &from, fd_, &to, body - moved, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    moved += (size_t)n;
+  }
+  if (moved < body) {
+    if (spillBuf_.size() < body) spillBuf_.resize(body);
+    if (fallocate(fd_, 0, (off_t)(copy * chunkSize), (off_t)chunkSize) != 0) return false;
+    if (readAt(fd_, spillBuf_.data(), body, index * chunkSize + RECORD_SIZE, file_) < body) return false;
+    if (!writeAt(spillBuf_.data(), body, copy * chunkSize + RECORD_SIZE)) return false;
+  }
+  uint8_t ch[RECORD_SIZE];
+  std::memcpy(ch, hb, RECORD_SIZE);
+  std::memset(ch + 16, 0, 8);  // released
+  uint32_t flags = 4;          // a copy; not kept
+  std::memcpy(ch + 28, &flags, 4);
+  // Known before its magic is written, so that the ingest reads the generation once.
+  spilledTo_[genKey(index, gen)] = {gen, copy, readAll || readHere_.count(genKey(index, gen)) ? ReadAs::Original : ReadAs::Undecided};
+  copyOf_[copy] = genKey(index, gen);
+  if (!writeAt(ch, RECORD_SIZE, copy * chunkSize)) {  // never read: the original is read as it is
+    spilledTo_.erase(genKey(index, gen));
+    return false;
+  }
+  uint64_t released = (uint64_t)gen + 1;
+  if (!writeAt(&released, sizeof released, index * chunkSize + 16)) {
+    // Not handed back: the original stays; read it as it is unless its copy was taken already.
+    Spill& e = spilledTo_[genKey(index, gen)];
+    if (e.as == ReadAs::Undecided) e.as = ReadAs::Original;
+    return false;
+  }
+  return true;
 }
 
 }  // namespace mp

@@ -2,9 +2,12 @@
 // committed records are returned, each exactly once.
 #pragma once
 #include <cstdint>
+#include <atomic>
 #include <functional>
 #include <limits>
+#include <mutex>
 #include <string>
+#include <unordered_set>
 #include <unordered_map>
 #include <vector>
 #include "common.h"
@@ -94,6 +97,18 @@ class TraceReader {
   uint64_t punched() const { return punched_; }
   // Kept chunks handed back to the writer for reuse so far.
   uint64_t handedBack() const { return handedBackTotal_; }
+
+  // Called by the spill thread (spill.h), concurrently with the rest. A kept chunk that is
+  // full while its thread already has another full one waiting (the writer outruns the ingest:
+  // it would take fresh chunks, and their page faults, next) is copied to a new chunk at the
+  // end of the file and handed back to its writer at once; the ingest reads the copy instead
+  // and punches it once stored (docs/TRACE_FORMAT.md "Copies"). Nothing is handed back before
+  // its copy is in the file. Returns the chunks copied.
+  size_t spillFull();
+  // Waits (futex on the trace header) until a writer fills a kept chunk, at most timeoutMs.
+  void spillWait(int timeoutMs);
+  void spillWake();  // ends a spillWait of another thread (stopping)
+  uint64_t spilled() const { return spilledTotal_; }
   int punchError() const { return punchError_; }
 
   inline Record decode(const uint8_t* r) const;
@@ -102,9 +117,12 @@ class TraceReader {
   // One chunk of the file in its current generation (docs/TRACE_FORMAT.md "Chunk reuse").
   struct Chunk {
     uint64_t index;
+    uint64_t data = 0;  // where this generation's records are read: index, or a copy (spillFull)
+    uint64_t seenPass = 0;  // the pass of readRecords that first saw this generation's header
     uint32_t tid = 0, threadIndex = 0;  // tid 0: header not seen yet
     uint32_t seq = 0, gen = 0;
     bool kept = false;      // the writer reuses it once handed back
+    bool copy = false;      // a copy made by spillFull (here or by an earlier reader)
     uint64_t consumed = 0;  // records of this generation already returned
     bool full = false;      // finished: every record returned (full, or its thread ended)
     bool handedBack = false;  // released to the writer: waiting for its next generation
@@ -115,6 +133,7 @@ class TraceReader {
   bool isNext(const Chunk& c) const;
   bool closed(const Chunk& c, uint64_t base);
   bool writerGone(const Chunk& c) const;
+  bool sameGeneration(const Chunk& c);
   void finished(Chunk& c, uint64_t base, uint64_t slots);
   void peekUnread(const Chunk& c, uint64_t base, uint64_t slots, ReadBudget& budget);
   bool threadsEndedCheckDue();
@@ -137,8 +156,32 @@ class TraceReader {
   std::vector<Range> toPunch_;  // finished chunks handed over whole, not punched yet
   std::vector<uint64_t> toHandBack_;  // finished kept chunks (index) handed over whole, not released yet
   std::unordered_map<uint32_t, uint32_t> nextSeq_;  // per thread index: the chunk_seq to read next
-  uint64_t calls_ = 0;
+  uint64_t calls_ = 0, passes_ = 0;
   uint64_t handedBackTotal_ = 0;
+
+  // Spilling (shared with the spill thread under mu_; the thread's own state below it).
+  std::mutex mu_;
+  // A generation copied out is read once: through its original (which then reads from the
+  // copy) or as the copy itself, whichever the ingest comes to first.
+  enum class ReadAs { Undecided, Original, Copy };
+  struct Spill {
+    uint32_t gen;
+    uint64_t copy;
+    ReadAs as;
+  };
+  static uint64_t genKey(uint64_t index, uint32_t gen) { return index << 32 | gen; }
+  std::unordered_map<uint64_t, Spill> spilledTo_;    // genKey(chunk index, gen) -> its copy
+  std::unordered_map<uint64_t, uint64_t> copyOf_;     // copy's chunk index -> genKey of its original (copies made here)
+  std::unordered_map<uint64_t, uint32_t> doneHere_;   // chunk index -> generation the ingest finished
+  std::unordered_set<uint64_t> readHere_;             // genKeys the ingest has begun to read in place
+  uint64_t dataOf(Chunk& c);                          // c.data, redirected to a copy when spilled (mu_ held)
+  bool readAsCopy(const Chunk& c);                    // c's generation is read through its copy
+  bool spillOne(uint64_t index, uint32_t gen, uint64_t chunkSize, bool newest);
+  uint64_t spillScanned_ = 1;                         // chunks whose header the spill thread has seen
+  std::vector<uint64_t> spillKept_;                   // kept chunks it watches
+  uint64_t* headerMap_ = nullptr;                     // page 0, shared: chunks_used for copies
+  std::vector<uint8_t> spillBuf_;
+  std::atomic<uint64_t> spilledTotal_{0};
   int64_t lastEndedCheckNs_ = 0;  // when idle chunks' threads were last looked up in /proc
   uint64_t namesOffset_ = 0;
   std::vector<uint8_t> namesPending_;

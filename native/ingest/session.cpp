@@ -16,15 +16,16 @@ namespace {
 constexpr double WATERMARK_MARGIN_NS = 5000000;
 
 // MEMOPLAN_INGEST_PROFILE=1: seconds per phase on stderr at exit (for tuning), and the trace
-// chunks punched out.
+// chunks punched out, handed back and copied out.
 struct Profile {
   double read = 0, write = 0, feed = 0, commit = 0, punch = 0;  // read includes write
-  uint64_t punched = 0;
+  uint64_t punched = 0, handedBack = 0, copied = 0;
   bool on = getenv("MEMOPLAN_INGEST_PROFILE") != nullptr;
   ~Profile() {
     if (on) {
-      fprintf(stderr, "profile: read %.3f write %.3f feed %.3f commit %.3f punch %.3f (%llu chunks)\n", read - write, write, feed,
-              commit, punch, (unsigned long long)punched);
+      fprintf(stderr, "profile: read %.3f write %.3f feed %.3f commit %.3f punch %.3f (%llu chunks; %llu handed back, %llu copied out)\n",
+              read - write, write, feed, commit, punch, (unsigned long long)punched, (unsigned long long)handedBack,
+              (unsigned long long)copied);
     }
   }
 } g_profile;
@@ -33,6 +34,13 @@ struct Profile {
 // a live ingest). Otherwise consumed full chunks are punched out once stored.
 bool punchWanted() {
   const char* v = getenv("MEMOPLAN_INGEST_PUNCH");
+  return !(v && std::strcmp(v, "0") == 0);
+}
+
+// MEMOPLAN_INGEST_SPILL=0: no spill thread (spill.h); chunks go back to their writers only
+// once stored.
+bool spillWanted() {
+  const char* v = getenv("MEMOPLAN_INGEST_SPILL");
   return !(v && std::strcmp(v, "0") == 0);
 }
 
@@ -106,7 +114,8 @@ SessionIngest::SessionIngest(Db& db, int64_t sessionId, std::string traceDir, in
       renameOp_(db, "UPDATE ops SET module = ?, op = ?, stack_id = ? WHERE id = ?"),
       insertStack_(db, "INSERT INTO stacks (session_id, process_id, name_id, frames) VALUES (?, ?, ?, ?)"),
       punch_(punchWanted()),
-      pollRecords_(pollRecordsWanted()) {}
+      pollRecords_(pollRecordsWanted()),
+      spill_(punch_ && spillWanted()) {}
 
 PollStats SessionIngest::stats() const {
   return {writer_.events, writer_.markers, (int64_t)traces_.size(), busyNs_ / 1e9, lifetimes_.currentLiveBytes()};
@@ -224,6 +233,8 @@ void SessionIngest::drain() {
 }
 
 FinishResult SessionIngest::finish() {
+  spiller_.stop();  // the writers are done: nothing to hand back any more
+  for (auto& t : traces_) g_profile.copied += t->reader->spilled();
   drain();
   const int64_t started = monotonicNs();
   FinishResult r;
@@ -239,6 +250,7 @@ FinishResult SessionIngest::finish() {
     }
     std::optional<TraceHeader> h;
     if (hp) h = *hp;
+    g_profile.handedBack += t->reader->handedBack();
     t->reader->close();
     if (t->processId == 0 || !h) continue;
     if (h->plan.status != 0) {
@@ -343,6 +355,7 @@ void SessionIngest::discover() {
     auto t = std::make_unique<ProcessTrace>();
     t->reader = std::make_unique<TraceReader>(file, file.substr(0, file.size() - 4) + ".names", clockBaseNs_, punch_);
     known_.emplace(file, traces_.size());
+    if (spill_) spiller_.add(t->reader.get());
     traces_.push_back(std::move(t));
   }
 }

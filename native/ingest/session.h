@@ -12,6 +12,7 @@
 #include "event-buffer.h"
 #include "lifetimes.h"
 #include "reader.h"
+#include "spill.h"
 #include "writer.h"
 
 namespace mp {
@@ -70,6 +71,8 @@ class SessionIngest {
   bool punch_;  // punch consumed full chunks out of the trace files (MEMOPLAN_INGEST_PUNCH)
   uint64_t pollRecords_;  // records read per poll at most, give or take a chunk (MEMOPLAN_INGEST_POLL_RECORDS)
   bool lastCut_ = false;
+  bool spill_;  // copy full kept chunks out for writers faster than the ingest (MEMOPLAN_INGEST_SPILL)
+  Spiller spiller_;  // after traces_: stopped before the readers go
 };
 
 }  // namespace mp

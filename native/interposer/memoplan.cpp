@@ -115,6 +115,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <linux/futex.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -170,6 +171,9 @@ struct PlanHeader {
 static_assert(sizeof(PlanHeader) == 88, "plan header layout");
 constexpr size_t kPlanHeaderOff = 88;
 constexpr size_t kChunksReusedOff = 176;  // u64: chunks written again after the reader handed them back
+// u32 at 184: chunks filled (a futex word: memoplan-ingest's spill thread waits on it);
+// u32 at 188: non-zero while that thread waits (docs/TRACE_FORMAT.md "Copies").
+constexpr size_t kKeptFilledOff = 184, kSpillWaitingOff = 188;
 
 struct ChunkHeader {
   uint32_t tid, thread_index;
@@ -477,9 +481,22 @@ ChunkHeader* reuse_kept(ThreadState* ts) {
 // Closes the thread's current chunk (if any) and takes the next: a kept one handed back by the
 // reader, else a fresh one. Called with t_guard set and errno saved.
 bool new_chunk(ThreadState* ts) {
+#ifndef MEMOPLAN_BENCH_NOFILE
+  const bool full = ts->first && chunk_records(ts->first, ts->cur) >= kSlotsPerChunk;
+#endif
   release_chunk(ts);
   Header* h = g_hdr;
   if (!h || !g.on) return false;
+#ifndef MEMOPLAN_BENCH_NOFILE
+  // A chunk is full: the ingest's spill thread may copy kept ones out and hand them back before
+  // this thread needs them again. One futex wake per 32,767 records, only while it waits.
+  if (full) {
+    uint32_t* filled = (uint32_t*)((char*)h + kKeptFilledOff);
+    __atomic_fetch_add(filled, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n((uint32_t*)((char*)h + kSpillWaitingOff), __ATOMIC_SEQ_CST))
+      syscall(SYS_futex, filled, FUTEX_WAKE, 1, nullptr, nullptr, 0);
+  }
+#endif
   if (ts->index == 0) ts->index = (uint32_t)__atomic_add_fetch(&h->threads_seen, 1, __ATOMIC_RELAXED);
   if (ChunkHeader* kept = reuse_kept(ts)) {
     Record* first = (Record*)(kept + 1);
