@@ -13,7 +13,7 @@ import { greedyByBreadth } from './greedy-by-breadth';
 import { firstFit } from './first-fit';
 import { bestFit } from './best-fit';
 import { exactSolve } from './exact';
-import { skylineFits, skylineSearch } from './skyline';
+import { skylineFits, skylineImprove, skylineSearch } from './skyline';
 import type { InstanceColumns } from './instance-csv';
 
 /** Seconds the exact solver (and `all`) may take when no limit is given. */
@@ -227,15 +227,20 @@ export function runAll(pr: Prepared, options: PlannerOptions = {}, t0 = performa
 
 /** Instances smaller than this go straight to the exact search (it settles them in milliseconds). */
 const SKYLINE_FROM = 50;
-/** Shares of `all`'s limit (from its start): a first exact search until SKYLINE_EXACT_FIRST, skyline restarts until SKYLINE_UNTIL. */
+/**
+ * Shares of `all`'s limit (from its start): a first exact search until SKYLINE_EXACT_FIRST,
+ * skyline restarts until SKYLINE_UNTIL, the skyline improvement phase until IMPROVE_UNTIL.
+ */
 const SKYLINE_EXACT_FIRST = 0.1;
-const SKYLINE_UNTIL = 0.4;
+const SKYLINE_UNTIL = 0.25;
+const IMPROVE_UNTIL = 0.7;
 
 /**
  * `all`'s exact phase on instances where skyline restarts are affordable (skyline.ts): a short
  * exact search first (it proves most small or loose instances optimal at once), then skyline
- * restarts, then the exact search again for the rest of the limit, seeded with the better of
- * the two plans. Returned as `exact`'s result (the bound it proved is the better of the two
+ * restarts, then the improvement phase (skylineImprove: the top of the better plan dropped and
+ * rebuilt, up to DIVE_MAX_BUFFERS buffers), then the exact search again for the rest of the
+ * limit, seeded with the best plan so far. Returned as `exact`'s result (the bound it proved is the better of the two
  * searches'); the skyline plan is checked like any other.
  */
 function exactWithSkyline(pr: Prepared, options: PlannerOptions, t0: number, seed: PlannerResult, limitMs: number): PlannerResult {
@@ -245,6 +250,10 @@ function exactWithSkyline(pr: Prepared, options: PlannerOptions, t0: number, see
   let from = first;
   const sky = skylineSearch(pr.p, t0 + SKYLINE_UNTIL * limitMs, proven);
   if (sky && sky.arenaBytes < first.arenaBytes) from = { ...checked(pr, 'skyline', sky.offsets, t0), provenLowerBound: proven };
+  if (from.arenaBytes > proven) {
+    const imp = skylineImprove(pr.p, from.offsets, t0 + IMPROVE_UNTIL * limitMs, proven);
+    if (imp && imp.arenaBytes < from.arenaBytes) from = { ...checked(pr, 'skyline', imp.offsets, t0), provenLowerBound: proven };
+  }
   if (from.arenaBytes <= proven) return { ...from, algorithm: 'exact', optimal: true, seconds: (performance.now() - t0) / 1000 };
   const ex = runExact(pr, { ...options, initialOffsets: from.offsets }, t0, from);
   const bound = Math.max(proven, ex.provenLowerBound ?? pr.lowerBound);

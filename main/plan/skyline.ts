@@ -96,7 +96,7 @@ class Columns {
  * One skyline run. `dir` 1 mirrors time; keys are perturbed by up to `noise` (relative) with
  * `rnd`. Returns offsets, or null when the deadline passes first.
  */
-function run(cols: Columns, dir: 0 | 1, key: Key, noise: number, rnd: () => number, deadline: number): Float64Array | null {
+function run(cols: Columns, dir: 0 | 1, key: Key, noise: number, rnd: () => number, deadline: number, keep?: Uint8Array, kept?: ArrayLike<number>): Float64Array | null {
   const { p, T, len } = cols;
   const n = p.n;
   const { size, align } = p;
@@ -129,6 +129,20 @@ function run(cols: Columns, dir: 0 | 1, key: Key, noise: number, rnd: () => numb
   for (let c = 1; c <= T; c++) cover[c] += cover[c - 1];
   const top = new Float64Array(T);
   for (let c = 0; c < T; c++) if (cover[c] === 0) top[c] = Infinity;
+  if (keep && kept) {
+    // Buffers kept from an earlier plan, at their offsets: the skyline is the top of them.
+    for (let i = 0; i < n; i++) {
+      if (!keep[i] || size[i] === 0) continue;
+      off[i] = kept[i];
+      placed[i] = 1;
+      left--;
+      const tp = kept[i] + size[i];
+      for (let c = s[i]; c < e[i]; c++) {
+        if (--cover[c] === 0) top[c] = Infinity;
+        else if (tp > top[c]) top[c] = tp;
+      }
+    }
+  }
   // Time covered from column c to the run's end by the best chain, and its first buffer.
   const best = new Float64Array(T + 1);
   const choice = new Int32Array(T + 1);
@@ -227,4 +241,256 @@ export function skylineSearch(p: Packed, deadline: number, target = 0, seed = 0x
     }
   }
   return bestOff ? { offsets: bestOff, arenaBytes: bestArena, runs } : null;
+}
+
+/** Deepest skyline search (one recursion level per step): larger instances get plain runs only. */
+export const DIVE_MAX_BUFFERS = 4000;
+
+/**
+ * A depth-first skyline search with capacity `cap`: the same steps as run(), but at every step
+ * each buffer that can start the lowest run is a branch (best chain coverage first, then a
+ * level-matching top, then the key), and wasting the run's first column is the last branch.
+ * A branch is cut when some column's top plus the bytes of its unplaced buffers passes `cap`
+ * (the MiniMalloc section bound, per column). Buffers in `keep` stay at `kept` (the search
+ * then rebuilds only the rest). Stops after `nodeLimit` steps or at `deadline`. Returns a
+ * plan within `cap`, or null.
+ */
+function dive(cols: Columns, dir: 0 | 1, k: Float64Array, cap: number, nodeLimit: number, deadline: number, keep: Uint8Array | null, kept: ArrayLike<number> | null): Float64Array | null {
+  const { p, T, len } = cols;
+  const n = p.n;
+  const { size, align } = p;
+  const s = cols.s[dir];
+  const e = cols.e[dir];
+  const at = cols.at[dir];
+  const atStart = cols.atStart[dir];
+  const colLen = dir === 0 ? len : len.slice().reverse();
+  const pre = new Float64Array(T + 1);
+  for (let c = 0; c < T; c++) pre[c + 1] = pre[c] + colLen[c];
+  const off = new Float64Array(n);
+  const placed = new Uint8Array(n);
+  let left = 0;
+  const cover = new Int32Array(T + 1);
+  const rem = new Float64Array(T);
+  for (let i = 0; i < n; i++) {
+    if (size[i] === 0) continue;
+    left++;
+    cover[s[i]]++;
+    cover[e[i]]--;
+  }
+  for (let c = 1; c <= T; c++) cover[c] += cover[c - 1];
+  for (let i = 0; i < n; i++) if (size[i] > 0) for (let c = s[i]; c < e[i]; c++) rem[c] += size[i];
+  const top = new Float64Array(T);
+  for (let c = 0; c < T; c++) if (cover[c] === 0) top[c] = Infinity;
+  if (keep && kept) {
+    for (let i = 0; i < n; i++) {
+      if (!keep[i] || size[i] === 0) continue;
+      off[i] = kept[i];
+      placed[i] = 1;
+      left--;
+      const tp = kept[i] + size[i];
+      for (let c = s[i]; c < e[i]; c++) {
+        rem[c] -= size[i];
+        if (--cover[c] === 0) top[c] = Infinity;
+        else if (tp > top[c]) top[c] = tp;
+      }
+    }
+    for (let c = 0; c < T; c++) if (top[c] !== Infinity && top[c] + rem[c] > cap) return null;
+  }
+  const best = new Float64Array(T + 1);
+  let nodes = 0;
+  let stop = false;
+  const candBuf: Int32Array[] = [];
+  const valBuf: Float64Array[] = [];
+  const step = (depth: number): boolean => {
+    // Columns raised by waste in this frame (a waste is not a recursion level: there can be many).
+    const raised: number[] = [];
+    const undoRaised = (): void => {
+      for (let r = raised.length - 2; r >= 0; r -= 2) top[raised[r]] = raised[r + 1];
+    };
+    for (;;) {
+    if (left === 0) return true;
+    if (++nodes > nodeLimit || ((nodes & 255) === 0 && performance.now() > deadline)) {
+      stop = true;
+      undoRaised();
+      return false;
+    }
+    let a = -1;
+    let L = Infinity;
+    for (let c = 0; c < T; c++) {
+      if (top[c] < L) {
+        L = top[c];
+        a = c;
+      }
+    }
+    if (a < 0) {
+      undoRaised();
+      return false;
+    }
+    let b = a + 1;
+    while (b < T && top[b] === L) b++;
+    const lv = a > 0 ? top[a - 1] : Infinity;
+    const rv = b < T ? top[b] : Infinity;
+    best[b] = 0;
+    for (let c = b - 1; c > a; c--) {
+      let bv = best[c + 1];
+      for (let q = atStart[c]; q < atStart[c + 1]; q++) {
+        const i = at[q];
+        if (placed[i] || e[i] > b) continue;
+        const v = best[e[i]] + pre[e[i]] - pre[c];
+        if (v > bv) bv = v;
+      }
+      best[c] = bv;
+    }
+    // The branches at column a, best first (insertion sort: there are few).
+    if (!candBuf[depth]) {
+      candBuf[depth] = new Int32Array(8);
+      valBuf[depth] = new Float64Array(8);
+    }
+    let cand = candBuf[depth];
+    let val = valBuf[depth];
+    let nc = 0;
+    for (let q = atStart[a]; q < atStart[a + 1]; q++) {
+      const i = at[q];
+      if (placed[i] || e[i] > b) continue;
+      const tp = roundUp(L, align[i]) + size[i];
+      const flat = lv === tp || (e[i] < T && top[e[i]] === tp) ? 1 : 0;
+      // Coverage dominates, then flatness, then the key (scaled below 1 by its rank in k).
+      const v = (best[e[i]] + pre[e[i]] - pre[a]) * 4 + flat * 2 + k[i];
+      if (nc === cand.length) {
+        const c2 = new Int32Array(2 * nc);
+        c2.set(cand);
+        const v2 = new Float64Array(2 * nc);
+        v2.set(val);
+        candBuf[depth] = cand = c2;
+        valBuf[depth] = val = v2;
+      }
+      let r = nc++;
+      while (r > 0 && val[r - 1] < v) {
+        cand[r] = cand[r - 1];
+        val[r] = val[r - 1];
+        r--;
+      }
+      cand[r] = i;
+      val[r] = v;
+    }
+    for (let r = 0; r < nc; r++) {
+      const i = cand[r];
+      const o = roundUp(L, align[i]);
+      const tp = o + size[i];
+      let ok = true;
+      for (let c = s[i]; c < e[i]; c++) if (tp + rem[c] - size[i] > cap) ok = false;
+      if (!ok) continue;
+      const saved = top.slice(s[i], e[i]);
+      off[i] = o;
+      placed[i] = 1;
+      left--;
+      for (let c = s[i]; c < e[i]; c++) {
+        rem[c] -= size[i];
+        top[c] = --cover[c] === 0 ? Infinity : tp;
+      }
+      if (step(depth + 1)) return true;
+      placed[i] = 0;
+      left++;
+      for (let c = s[i]; c < e[i]; c++) {
+        rem[c] += size[i];
+        cover[c]++;
+      }
+      top.set(saved, s[i]);
+      if (stop) {
+        undoRaised();
+        return false;
+      }
+    }
+    // Waste: raise column a to its lower neighbour, and go on in this frame.
+    const up = Math.min(lv, rv);
+    if (up === Infinity || up + rem[a] > cap) {
+      undoRaised();
+      return false;
+    }
+    raised.push(a, L);
+    top[a] = up;
+    }
+  };
+  return step(0) ? off : null;
+}
+
+/** Keys for one dive: the base key, perturbed by up to `noise`, mapped by rank into [0, 1). */
+function diveKeys(p: Packed, key: Key, noise: number, rnd: () => number): Float64Array {
+  const n = p.n;
+  const raw = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const d = p.end[i] - p.start[i];
+    const base = key === 0 ? p.size[i] : key === 1 ? d : p.size[i] * d;
+    raw[i] = noise > 0 ? base * (1 + noise * rnd()) : base;
+  }
+  const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => raw[x] - raw[y] || x - y);
+  const out = new Float64Array(n);
+  for (let r = 0; r < n; r++) out[order[r]] = r / n;
+  return out;
+}
+
+/** Share of improvement tries under the best arena itself (kept when the bytes above the target do not grow). */
+const SIDEWAYS = 0.4;
+
+/**
+ * Improves a plan (large-neighbourhood search: "drop the top and rebuild it"). Each try keeps
+ * the buffers of the current plan up to a random rank in order of offset (biased to keep
+ * most; one try in ten rebuilds everything), drops the rest, and rebuilds them with a
+ * node-limited depth-first skyline search (dive()) over what is kept, with a random key,
+ * noise and time direction. Most tries search under a capacity a step below the best arena
+ * (the step doubles after a success and halves after a failure, as the exact search's probes
+ * do); the others search under the best arena itself and are kept when the bytes x time above
+ * `target` (on a tight instance: the holes below it) do not grow, which moves the plan
+ * sideways when no single rebuild lowers its peak. Until `deadline` or `target` (a lower
+ * bound). Returns the best plan (at worst the given one, as placed), or null when the
+ * instance is too large for the search.
+ */
+export function skylineImprove(p: Packed, offsets: ArrayLike<number>, deadline: number, target = 0, seed = 0x7a11, nodeLimit = 4000): SkylineResult | null {
+  if (p.n > DIVE_MAX_BUFFERS) return null;
+  const cols = new Columns(p);
+  const rnd = mulberry32(seed);
+  const n = p.n;
+  let bestOff: Float64Array = Float64Array.from(offsets);
+  let bestArena = arenaOf(p, bestOff);
+  const items: number[] = [];
+  for (let i = 0; i < n; i++) if (p.size[i] > 0) items.push(i);
+  const m = items.length;
+  const byOffset = (): number[] => items.slice().sort((x, y) => bestOff[x] - bestOff[y] || x - y);
+  let order = byOffset();
+  const keep = new Uint8Array(n);
+  /** Bytes x time above the target. */
+  const aboveOf = (off: Float64Array): number => {
+    let a = 0;
+    for (const i of items) {
+      const t = off[i] + p.size[i];
+      if (t > target) a += (t - Math.max(off[i], target)) * (p.end[i] - p.start[i]);
+    }
+    return a;
+  };
+  let bestAbove = aboveOf(bestOff);
+  let gap = Math.max(1, Math.floor((bestArena - target) / 2));
+  let runs = 0;
+  while (bestArena > target && performance.now() < deadline) {
+    const sideways = rnd() < SIDEWAYS;
+    const cap = sideways ? bestArena : Math.max(target, bestArena - gap);
+    const u = rnd();
+    const kk = rnd() < 0.1 ? 0 : Math.floor(m * (1 - u * u));
+    keep.fill(0);
+    for (let q = 0; q < kk; q++) keep[order[q]] = 1;
+    const dir = (rnd() < 0.5 ? 0 : 1) as 0 | 1;
+    const keys = diveKeys(p, Math.floor(rnd() * 3) as Key, 0.5 * rnd(), rnd);
+    const off = dive(cols, dir, keys, cap, nodeLimit, deadline, kk ? keep : null, kk ? bestOff : null);
+    runs++;
+    const a = off ? arenaOf(p, off) : Infinity;
+    const above = off ? aboveOf(off) : Infinity;
+    if (off && (a < bestArena || above <= bestAbove)) {
+      if (!sideways) gap *= 2;
+      bestArena = a;
+      bestAbove = above;
+      bestOff = off;
+      order = byOffset();
+    } else if (!sideways) gap = Math.max(1, Math.floor(gap / 2));
+    gap = Math.min(gap, Math.max(1, bestArena - target));
+  }
+  return { offsets: bestOff, arenaBytes: bestArena, runs };
 }
