@@ -7,7 +7,8 @@
  *   1. Every instance CSV in ../shared/planning (relative to the repo root; --dir DIR).
  *   2. Generated perfect packings (a rectangle cut into buffers; the optimum is known: the
  *      capacity) of 20 to 1,000 buffers, generator seeds 1 and 2 (--seeds A,B,... for others:
- *      docs/PLANNER.md's figures use the held-out seeds 11,12,13,14). Besides the planners
+ *      docs/PLANNER.md's figures use the held-out seeds 11,12,13,14; --kind guillotine, strips
+ *      or skyline for main/plan/perfect-packing.ts's generators). Besides the planners
  *      above, skyline restarts alone (skyline.ts, for 40% of the limit, as `all` gives them) and
  *      `all` itself.
  *   3. The recorded model zoo (resnet18, mobilenet_v2, transformer: recorded here with the
@@ -18,7 +19,7 @@
  *      under 2 s each at 10^5; the portfolio under 30 s at 10^6). --no-large skips 10^6.
  * Then per planner over each group: geometric mean and worst ratio, slowest time.
  *
- *   node dist/bench/plan.bench.js [--dir DIR] [--time-limit SECONDS] [--only SUBSTRING] [--seeds A,B] [--no-models] [--no-large]
+ *   node dist/bench/plan.bench.js [--dir DIR] [--time-limit SECONDS] [--only SUBSTRING] [--seeds A,B] [--kind KIND] [--no-models] [--no-large]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -29,6 +30,7 @@ import { readInstanceColumns } from '../main/plan/instance-file';
 import { openDatabase } from '../main/store/db';
 import { loadIteration } from '../main/plan/iteration';
 import { skylineSearch } from '../main/plan/skyline';
+import { perfectPacking as generatedPacking, PACKING_KINDS, type PackingKind } from '../main/plan/perfect-packing';
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -40,6 +42,9 @@ const dir = resolve(flag('--dir') ?? join(repoRoot, '..', 'shared', 'planning'))
 const timeLimit = Number(flag('--time-limit') ?? 10);
 const only = flag('--only');
 const seeds = (flag('--seeds') ?? '1,2').split(',').map(Number);
+/** --kind guillotine|strips|skyline: main/plan/perfect-packing.ts's generator (mulberry32 seeds); default: the LCG one below. */
+const kind = flag('--kind') as PackingKind | undefined;
+if (kind && !PACKING_KINDS.includes(kind)) throw new Error(`--kind: one of ${PACKING_KINDS.join(', ')}`);
 const HEURISTICS = ['greedy-size', 'greedy-breadth', 'first-fit', 'best-fit'];
 const PLANNERS = [...HEURISTICS, 'exact'];
 const pad = (s: string | number, w: number): string => String(s).padStart(w);
@@ -152,7 +157,7 @@ function packings(): void {
   for (const pieces of [20, 50, 100, 200, 500, 1000]) {
     for (const seed of seeds) {
       if (only && !`packing-${pieces}-${seed}`.includes(only)) continue;
-      const pr = prepare(perfectPacking(seed * 7919 + pieces, pieces, 2 * pieces, cap));
+      const pr = prepare(kind ? generatedPacking(kind, seed, pieces, 2 * pieces, cap) : perfectPacking(seed * 7919 + pieces, pieces, 2 * pieces, cap));
       const row = runAll(`packing-${pieces}-${seed}`, pr, undefined, cap);
       // Skyline restarts alone, for the share of the limit `all` gives them, and `all` itself.
       const t0 = performance.now();

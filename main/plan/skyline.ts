@@ -222,13 +222,13 @@ export function skylineFits(p: Packed): boolean {
  * seeded (runs reproduce given the same number of runs). The best plan, or null when no run
  * finished in time.
  */
-export function skylineSearch(p: Packed, deadline: number, target = 0, seed = 0x5c71): SkylineResult | null {
+export function skylineSearch(p: Packed, deadline: number, target = 0, seed = 0x5c71, maxRuns = Infinity): SkylineResult | null {
   const cols = new Columns(p);
   const rnd = mulberry32(seed);
   let bestOff: Float64Array | null = null;
   let bestArena = Infinity;
   let runs = 0;
-  for (let r = 0; bestArena > target && performance.now() < deadline; r++) {
+  for (let r = 0; bestArena > target && r < maxRuns && performance.now() < deadline; r++) {
     const dir = (r % 2) as 0 | 1;
     const key = (Math.floor(r / 2) % 3) as Key;
     const off = run(cols, dir, key, r < 6 ? 0 : 0.5, rnd, deadline);
@@ -442,10 +442,10 @@ const SIDEWAYS = 0.4;
  * do); the others search under the best arena itself and are kept when the bytes x time above
  * `target` (on a tight instance: the holes below it) do not grow, which moves the plan
  * sideways when no single rebuild lowers its peak. Until `deadline` or `target` (a lower
- * bound). Returns the best plan (at worst the given one, as placed), or null when the
- * instance is too large for the search.
+ * bound), or `maxTries` tries (so a test can fix the work). Returns the best plan (at worst the
+ * given one), or null when the instance is too large for the search.
  */
-export function skylineImprove(p: Packed, offsets: ArrayLike<number>, deadline: number, target = 0, seed = 0x7a11, nodeLimit = 4000): SkylineResult | null {
+export function skylineImprove(p: Packed, offsets: ArrayLike<number>, deadline: number, target = 0, seed = 0x7a11, maxTries = Infinity, nodeLimit = 4000): SkylineResult | null {
   if (p.n > DIVE_MAX_BUFFERS) return null;
   const cols = new Columns(p);
   const rnd = mulberry32(seed);
@@ -470,7 +470,7 @@ export function skylineImprove(p: Packed, offsets: ArrayLike<number>, deadline: 
   let bestAbove = aboveOf(bestOff);
   let gap = Math.max(1, Math.floor((bestArena - target) / 2));
   let runs = 0;
-  while (bestArena > target && performance.now() < deadline) {
+  while (bestArena > target && runs < maxTries && performance.now() < deadline) {
     const sideways = rnd() < SIDEWAYS;
     const cap = sideways ? bestArena : Math.max(target, bestArena - gap);
     const u = rnd();
