@@ -97,12 +97,8 @@ export function joinArgs(args: string[]): string {
 
 export const PALETTE = ['#5470c6', '#91cc75', '#fac858', '#ee6666', '#73c0de', '#3ba272', '#fc8452', '#9a60b4', '#ea7ccc', '#2f4554', '#61a0a8', '#d48265'];
 
-/** The colour group of a module path: its first component under the model (ResNet.layer4.0.conv2 -> layer4). */
-export function moduleGroup(module: string): string {
-  if (!module) return '(no module)';
-  const parts = module.split('.');
-  return parts.length >= 2 ? parts[1] : parts[0];
-}
+/** The colour group of a module path (shared/memory-map.ts): the plan map's, the report's and the replay view's. */
+export { moduleGroup } from '../shared/memory-map';
 
 export function debounce<A extends unknown[]>(fn: (...a: A) => void, ms: number): (...a: A) => void {
   let t: ReturnType<typeof setTimeout> | null = null;

@@ -11,7 +11,7 @@ import path from 'node:path';
 const DIST = path.resolve(__dirname, '..', '..'); // dist/
 const RENDERER_DIR = path.join(DIST, 'renderer');
 /** shared/ files the renderer may import at run time (everything else there is types). */
-export const SHARED_RUNTIME = ['api', 'format', 'sweep-heatmap'];
+export const SHARED_RUNTIME = ['api', 'format', 'memory-map', 'sweep-heatmap'];
 
 export function echartsFile(): string {
   return require.resolve('echarts/dist/echarts.min.js');

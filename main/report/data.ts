@@ -7,6 +7,8 @@ import { loadSweepGrid } from '../ab/sweep-grid';
 import { sweepOfRun, sweepsUsingSessionPlans } from '../store/ab-sweeps';
 import { listPlanSetInfo } from '../plan/plan-set-info';
 import { planSetSizes } from '../store/plans';
+import { planMap } from '../store/memory-map';
+import { mapGroups } from '../../shared/memory-map';
 
 /**
  * What the offline report shows, read from the database as aggregates only: the session row,
@@ -128,7 +130,7 @@ export interface MemoryMapData {
   omitted: number;
   omittedBytes: number;
   cap: number;
-  /** Colour groups: the module path's first two components, largest first; last may be "other". */
+  /** Colour groups (shared/memory-map.ts mapGroups): the module under the model, largest first; last may be "other modules". */
   groups: string[];
   modules: string[];
   ops: string[];
@@ -211,7 +213,7 @@ export interface ReportOptions {
   sessionId: number;
   planId?: number;
   abId?: number;
-  /** Most rectangles in the memory map (the largest by area are kept). */
+  /** Most rectangles in the memory map (the largest buffers are kept). */
   mapCap?: number;
   /** Most iterations listed (the first ones are kept). */
   iterationCap?: number;
@@ -455,73 +457,34 @@ function loadPlans(db: DB, sessionId: number): PlanInfo[] {
   }));
 }
 
-/** "ResNet.layer1.0.conv1" -> "ResNet.layer1": the colour group of a module path. */
-export function moduleGroup(module: string): string {
-  if (module === '') return '(no module)';
-  const parts = module.split('.');
-  return parts.slice(0, 2).join('.');
-}
-
-const MAX_GROUPS = 12;
-
+/**
+ * The memory map of the plan shown: the app's Plan view's (main/store/memory-map.ts planMap,
+ * shared/memory-map.ts mapGroups), the `cap` largest buffers, columnar.
+ */
 export function loadMemoryMap(db: DB, plan: PlanInfo, cap: number): MemoryMapData {
-  const rows = db
-    .prepare(
-      `SELECT pb.ordinal, pb.offset, pb.size, pb.start, pb.end, coalesce(o.module, '') AS module, coalesce(o.op, '') AS op
-       FROM plan_buffers pb LEFT JOIN allocations a ON a.id = pb.allocation_id LEFT JOIN events e ON e.id = a.alloc_event
-       LEFT JOIN ops o ON o.id = e.scope WHERE pb.plan_id = ?`,
-    )
-    .all(plan.id) as { ordinal: number; offset: number; size: number; start: number; end: number; module: string; op: string }[];
-  const times = rows.reduce((m, r) => Math.max(m, r.end + 1), 0);
-  // Keep the rectangles that cover the most of the picture: largest size x duration first.
-  const area = (r: (typeof rows)[number]) => r.size * Math.max(1, r.end - r.start);
-  const kept = rows.length > cap ? [...rows].sort((a, b) => area(b) - area(a) || a.ordinal - b.ordinal).slice(0, cap) : rows;
-  kept.sort((a, b) => a.ordinal - b.ordinal);
-  const omittedBytes = rows.length > cap ? rows.reduce((s, r) => s + r.size, 0) - kept.reduce((s, r) => s + r.size, 0) : 0;
-
-  const groupBytes = new Map<string, number>();
-  for (const r of kept) {
-    const g = moduleGroup(r.module);
-    groupBytes.set(g, (groupBytes.get(g) ?? 0) + area(r));
-  }
-  let groups = [...groupBytes.entries()].sort((a, b) => b[1] - a[1]).map(([g]) => g);
-  const other = groups.length > MAX_GROUPS;
-  if (other) groups = [...groups.slice(0, MAX_GROUPS - 1), 'other modules'];
-  const groupIndex = new Map(groups.map((g, i) => [g, i]));
-  const modules: string[] = [];
-  const moduleIndex = new Map<string, number>();
-  const ops: string[] = [];
-  const opIndex = new Map<string, number>();
-  const intern = (list: string[], index: Map<string, number>, v: string) => {
-    let i = index.get(v);
-    if (i === undefined) {
-      i = list.length;
-      list.push(v);
-      index.set(v, i);
-    }
-    return i;
-  };
+  const m = planMap(db, plan.id, cap);
+  const g = mapGroups(m);
   return {
     planId: plan.id,
     algorithm: plan.algorithm,
     arenaBytes: plan.arenaBytes,
-    times,
-    totalBuffers: rows.length,
-    shown: kept.length,
-    omitted: rows.length - kept.length,
-    omittedBytes,
+    times: m.events,
+    totalBuffers: m.total,
+    shown: m.shown,
+    omitted: m.total - m.shown,
+    omittedBytes: m.totalBytes - m.shownBytes,
     cap,
-    groups,
-    modules,
-    ops,
-    start: kept.map((r) => r.start),
-    end: kept.map((r) => r.end),
-    offset: kept.map((r) => r.offset),
-    size: kept.map((r) => r.size),
-    ordinal: kept.map((r) => r.ordinal),
-    group: kept.map((r) => groupIndex.get(moduleGroup(r.module)) ?? groups.length - 1),
-    module: kept.map((r) => intern(modules, moduleIndex, r.module)),
-    op: kept.map((r) => intern(ops, opIndex, r.op)),
+    groups: g.names,
+    modules: m.modules,
+    ops: m.ops,
+    start: m.rects.map((r) => r.start),
+    end: m.rects.map((r) => r.end),
+    offset: m.rects.map((r) => r.offset),
+    size: m.rects.map((r) => r.size),
+    ordinal: m.rects.map((r) => r.ordinal),
+    group: g.group,
+    module: m.rects.map((r) => r.module),
+    op: m.rects.map((r) => r.op),
   };
 }
 

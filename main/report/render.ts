@@ -299,12 +299,12 @@ function renderPlans(d: ReportData): string {
   let map = '';
   if (mm) {
     const capped = mm.omitted
-      ? `<p class="note">This plan places ${h(formatInt(mm.totalBuffers))} buffers; to keep the file small the map draws the ${h(formatInt(mm.shown))} largest by size × lifetime and leaves out ${h(formatInt(mm.omitted))} smaller ones (${h(formatBytes(mm.omittedBytes))} in all). The arena size and the table above count every buffer.</p>`
+      ? `<p class="note">This plan places ${h(formatInt(mm.totalBuffers))} buffers; to keep the file small the map draws the ${h(formatInt(mm.shown))} largest and leaves out ${h(formatInt(mm.omitted))} smaller ones (${h(formatBytes(mm.omittedBytes))} in all). The arena size and the table above count every buffer.</p>`
       : `<p class="note">This plan places ${h(formatInt(mm.totalBuffers))} buffers; the map draws all of them.</p>`;
     map = `<h3>Memory map of plan ${h(mm.planId)} (${h(mm.algorithm)}, arena ${h(formatBytes(mm.arenaBytes))})</h3>
 ${capped}
 ${mm.shown ? `<div class="chart tall" id="chart-map" data-chart="map"></div>` : '<p class="note">The plan places no buffer.</p>'}
-${how(`Each rectangle is one planned buffer: it spans its lifetime on the x axis (logical time: one step per alloc or free of a planned buffer in the iteration) and its place in the arena on the y axis (offset to offset + size). Colours group buffers by the first two components of their module path. The plan was validated when it was made: no two buffers overlap in both time and space, and every offset keeps its buffer's alignment (at least 16 bytes).`)}`;
+${how(`Each rectangle is one planned buffer: it spans its lifetime on the x axis (logical time: one step per alloc or free of a planned buffer in the iteration) and its place in the arena on the y axis (offset to offset + size). Colours group buffers by the module under the model (the second component of the module path: ResNet.layer4.0.conv2 is layer4), as the app does. The plan was validated when it was made: no two buffers overlap in both time and space, and every offset keeps its buffer's alignment (at least 16 bytes).`)}`;
   }
   return `<section id="plans"><h2>Plans</h2>
 ${table(

@@ -2,11 +2,11 @@ import { UI_PLANNERS, type MapReply, type PlanSetInfo, type StoredPlanInfo, type
 import { api } from '../client';
 import { ec, type EChart } from '../globals';
 import { noSessionText, sessionSelect, shownSessionText, state } from '../state';
-import { clear, esc, fmtBytes, fmtInt, h, moduleGroup, PALETTE, showError, showStatus } from '../ui';
+import { clear, esc, fmtBytes, fmtInt, h, PALETTE, showError, showStatus } from '../ui';
+import { mapGroups } from '../../shared/memory-map';
 import type { View } from './view';
 
 const MAP_RECTS = 4000;
-const MAX_GROUPS = 11;
 
 /**
  * Plan: run planners on one iteration of a session, compare each arena with the lower bound and
@@ -348,19 +348,11 @@ export function planView(go: (view: string) => void): View {
       showError(err);
       return;
     }
-    // Colour by module group, the biggest groups first; the rest share one colour.
-    const bytesByGroup = new Map<string, number>();
-    const groupOfModule = m.modules.map(moduleGroup);
-    for (const r of m.rects) bytesByGroup.set(groupOfModule[r.module], (bytesByGroup.get(groupOfModule[r.module]) ?? 0) + r.size);
-    const groups = [...bytesByGroup.entries()].sort((a, b) => b[1] - a[1]).map(([g]) => g);
-    const kept = groups.slice(0, MAX_GROUPS);
-    const groupIndex = new Map(kept.map((g, i) => [g, i]));
-    const names = groups.length > MAX_GROUPS ? [...kept, 'other modules'] : kept;
+    // Colour by module group, the biggest groups first; the rest share one colour (shared/memory-map.ts, as the report).
+    const g = mapGroups(m);
+    const names = g.names;
     const data: number[][][] = names.map(() => []);
-    for (const r of m.rects) {
-      const gi = groupIndex.get(groupOfModule[r.module]) ?? MAX_GROUPS;
-      data[gi].push([r.start, r.end, r.offset, r.size, r.module, r.op, r.ordinal]);
-    }
+    m.rects.forEach((r, i) => data[g.group[i]].push([r.start, r.end, r.offset, r.size, r.module, r.op, r.ordinal]));
     const renderItem = (params: { coordSys: { x: number; y: number; width: number; height: number } }, api2: {
       value(i: number): number;
       coord(p: number[]): number[];
