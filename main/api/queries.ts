@@ -2,33 +2,31 @@ import type { DB } from '../store/db';
 import { UserError } from '../../shared/errors';
 import { LIMITS, type IterationsReply, type LiveReply, type LiveRequest, type MapReply, type StoredPlanInfo, type TimelinePoint, type TimelineReply, type TopReply } from '../../shared/api';
 import { chooseIteration } from '../plan/iteration';
-import { detailFromEvents, type DetailBucket } from './timeline-detail';
-import { groupLive, groupScopes, liveAt, scopeInfo, type LiveBy, type LiveWhen } from '../store/live';
+import { cutLive, groupScopes, liveAt, scopeInfo, type LiveBy, type LiveWhen } from '../store/live';
 import { allocatedBySession, allocatedInRange } from '../store/allocated';
 import { planMap } from '../store/memory-map';
+import { sessionExtent as extentOf, type SessionExtent } from '../store/sessions';
+import { iterationList, iterationSpans } from '../store/iterations';
+import { sessionPlans, type PlanListRow } from '../store/plans';
+import { timelineExtent, timelineGroups, zoomedDetail } from '../store/timeline';
 
 /**
  * The read side of the UI: every query aggregates in SQL so that a reply holds no more rows
  * than the chart draws (the timeline table has at most 2048 buckets per session; ranges are
  * grouped into at most `points` groups). A range too narrow for its buckets to fill the chart
- * is aggregated from the events instead (timeline-detail.ts), still into at most `points`.
+ * is aggregated from the events instead (main/store/timeline-detail.ts), still into at most `points`.
+ * The SQL is main/store/'s.
  */
 
-interface SessionExtent {
-  t_begin: number | null;
-  t_end: number | null;
-  peak_live_bytes: number | null;
-}
-
 function sessionExtent(db: DB, session: number): SessionExtent {
-  const s = db.prepare(`SELECT t_begin, t_end, peak_live_bytes FROM sessions WHERE id = ?`).get(session) as SessionExtent | undefined;
+  const s = extentOf(db, session);
   if (!s) throw new UserError(`no session ${session} in this database`);
   return s;
 }
 
 export function timeline(db: DB, session: number, range: { t0?: number; t1?: number; points?: number }): TimelineReply {
   const s = sessionExtent(db, session);
-  const ext = db.prepare(`SELECT min(t0) AS a, max(t1) AS b FROM timeline WHERE session_id = ?`).get(session) as { a: number | null; b: number | null };
+  const ext = timelineExtent(db, session);
   const tBegin = ext.a ?? s.t_begin ?? 0;
   const tEnd = ext.b ?? s.t_end ?? tBegin;
   let t0 = Math.floor(Math.max(tBegin, range.t0 ?? tBegin));
@@ -38,24 +36,8 @@ export function timeline(db: DB, session: number, range: { t0?: number; t1?: num
     t1 = Math.max(t0 + 1, Math.min(tEnd, t0 + 1));
   }
   const points = Math.min(range.points ?? 600, LIMITS.timelinePoints);
-  const span = Math.max(1, t1 - t0);
-  const rows = db
-    .prepare(
-      `WITH b AS (
-         SELECT bucket, t0, t1, allocs, frees, live_bytes_end, live_bytes_max,
-                max(0, min(@p - 1, CAST(((t0 + t1) / 2 - @a) * @p / @span AS INTEGER))) AS g
-         FROM timeline WHERE session_id = @s AND t1 >= @a AND t0 <= @b
-       ), grp AS (
-         SELECT g, max(t1) AS t, max(live_bytes_max) AS mx, sum(allocs) AS allocs, sum(frees) AS frees, max(bucket) AS last, count(*) AS n
-         FROM b GROUP BY g
-       )
-       SELECT grp.t, grp.mx, grp.allocs, grp.frees, grp.n, tl.live_bytes_end AS live
-       FROM grp JOIN timeline tl ON tl.session_id = @s AND tl.bucket = grp.last ORDER BY grp.g`,
-    )
-    .all({ s: session, a: t0, b: t1, p: points, span }) as { t: number; mx: number; allocs: number; frees: number; n: number; live: number }[];
-  const iterations = db
-    .prepare(`SELECT number, t_begin AS t0, t_end AS t1 FROM iterations WHERE session_id = ? AND t_end IS NOT NULL ORDER BY t_begin LIMIT 500`)
-    .all(session) as { number: number; t0: number; t1: number }[];
+  const rows = timelineGroups(db, session, t0, t1, points);
+  const iterations = iterationSpans(db, session);
   const buckets = rows.reduce((n, r) => n + r.n, 0);
   const detail = buckets > 0 && buckets * 2 < points ? zoomedDetail(db, session, { t0, t1, points }) : null;
   return {
@@ -85,19 +67,6 @@ function scopeNames(db: DB, session: number, points: TimelinePoint[]): Record<st
     if (i) out[id] = { module: i.module, op: i.op };
   }
   return out;
-}
-
-/** The range at event resolution, or null where timeline-detail.ts declines (too many events, no id ranges, unconfirmed). */
-function zoomedDetail(db: DB, session: number, range: { t0: number; t1: number; points: number }) {
-  const covered = db
-    .prepare(
-      `SELECT bucket, t0, t1, allocs, frees, event_ranges AS eventRanges, free_first AS freeFirst, free_last AS freeLast
-       FROM timeline WHERE session_id = ? AND t1 > ? AND t0 <= ? ORDER BY bucket`,
-    )
-    .all(session, range.t0, range.t1) as (DetailBucket & { bucket: number })[];
-  if (!covered.length || covered[covered.length - 1].bucket - covered[0].bucket + 1 !== covered.length) return null;
-  const prev = db.prepare(`SELECT live_bytes_end FROM timeline WHERE session_id = ? AND bucket = ?`).pluck().get(session, covered[0].bucket - 1) as number | undefined;
-  return detailFromEvents(db, session, range, covered, prev ?? 0);
 }
 
 /** The last range summed: the view asks for ops and modules of the same range one after the other. */
@@ -151,11 +120,7 @@ export function live(db: DB, req: LiveRequest): LiveReply {
   const l = liveAt(db, req.session, when);
   const info = scopeInfo(db, req.session);
   const limit = Math.min(req.limit ?? 100, LIMITS.liveRows);
-  const cut = (by: LiveBy) => {
-    const all = groupLive(l, info, by);
-    const shown = all.slice(0, limit);
-    return { shown, omitted: [all.length - shown.length, all.slice(limit).reduce((n, g) => n + g.bytes, 0)] as [number, number] };
-  };
+  const cut = (by: LiveBy) => cutLive(l, info, by, limit);
   const m = cut('module');
   const o = cut('op');
   const st = cut('stack');
@@ -175,9 +140,7 @@ export function live(db: DB, req: LiveRequest): LiveReply {
 
 export function iterations(db: DB, session: number): IterationsReply {
   sessionExtent(db, session);
-  const rows = db
-    .prepare(`SELECT number, allocs, alloc_bytes, latency_ns, end_seq, signature FROM iterations WHERE session_id = ? ORDER BY number, id LIMIT 10000`)
-    .all(session) as { number: number; allocs: number; alloc_bytes: number; latency_ns: number | null; end_seq: number | null; signature: string | null }[];
+  const rows = iterationList(db, session);
   let defaultIteration: number | null = null;
   let because: string | null = null;
   try {
@@ -205,20 +168,15 @@ export function iterations(db: DB, session: number): IterationsReply {
 
 export function storedPlans(db: DB, session: number): StoredPlanInfo[] {
   sessionExtent(db, session);
-  const rows = db
-    .prepare(
-      `SELECT p.id, p.session_id, i.number, p.algorithm, p.arena_bytes, p.lower_bound_bytes, p.baseline_span_bytes, p.seconds, p.optimal,
-              p.is_best, p.buffers, p.unplannable_allocs, p.unplannable_bytes, p.created_at
-       FROM plans p JOIN iterations i ON i.id = p.iteration_id WHERE p.session_id = ? ORDER BY p.id DESC LIMIT 200`,
-    )
-    .all(session) as {
-    id: number; session_id: number; number: number; algorithm: string; arena_bytes: number; lower_bound_bytes: number; baseline_span_bytes: number | null;
-    seconds: number; optimal: number; is_best: number; buffers: number; unplannable_allocs: number; unplannable_bytes: number; created_at: string;
-  }[];
+  // Newest first, at most 200; a plan whose iteration row is gone is not listed.
+  const rows = sessionPlans(db, session)
+    .filter((r): r is PlanListRow & { iteration: number } => r.iteration !== null)
+    .reverse()
+    .slice(0, 200);
   return rows.map((r) => ({
     planId: r.id,
     session: r.session_id,
-    iteration: r.number,
+    iteration: r.iteration,
     algorithm: r.algorithm,
     arenaBytes: r.arena_bytes,
     lowerBoundBytes: r.lower_bound_bytes,

@@ -1,4 +1,4 @@
-import { groupLive, liveAt, scopeInfo, type LiveBy } from '../store/live';
+import { cutLive, liveAt, scopeInfo, type LiveBy } from '../store/live';
 import type { DB } from '../store/db';
 import { UserError } from '../../shared/errors';
 import { loadAbData, type AbData } from './ab-data';
@@ -6,7 +6,13 @@ import type { AbSweep, PlanSetInfo } from '../../shared/api';
 import { loadSweepGrid } from '../ab/sweep-grid';
 import { sweepOfRun, sweepsUsingSessionPlans } from '../store/ab-sweeps';
 import { listPlanSetInfo } from '../plan/plan-set-info';
-import { planSetSizes } from '../store/plans';
+import { planSessionId, planSetSizes, sessionPlans } from '../store/plans';
+import { hasTable } from '../store/db';
+import { processAndThreadCounts, sessionRow } from '../store/sessions';
+import { timelineBucketCount, timelineBuckets } from '../store/timeline';
+import { firstLatencies, iterationCount, iterationsInOrder, lastOffSignature, signatureCounts } from '../store/iterations';
+import { bytesAllocated, distinctScopes, scopeTotals } from '../store/op-stats';
+import { replaysOf } from '../store/replays';
 import { planMap } from '../store/memory-map';
 import { mapGroups } from '../../shared/memory-map';
 
@@ -225,10 +231,6 @@ export const DEFAULT_MAP_CAP = 3000;
 export const DEFAULT_ITERATION_CAP = 20000;
 const REPLAY_STATUS = ['no plan', 'observing', 'serving', 'refused'];
 
-function tableExists(db: DB, name: string): boolean {
-  return db.prepare(`SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?`).get(name) !== undefined;
-}
-
 function parseJson<T>(text: string | null, fallback: T): T {
   if (text === null) return fallback;
   try {
@@ -239,16 +241,16 @@ function parseJson<T>(text: string | null, fallback: T): T {
 }
 
 export function loadReportData(db: DB, o: ReportOptions): ReportData {
-  const s = db.prepare(`SELECT * FROM sessions WHERE id = ?`).get(o.sessionId) as Record<string, unknown> | undefined;
+  const s = sessionRow(db, o.sessionId);
   if (!s) throw new UserError(`no session ${o.sessionId} in this database`);
   if (o.planId !== undefined) {
-    const p = db.prepare(`SELECT session_id FROM plans WHERE id = ?`).get(o.planId) as { session_id: number } | undefined;
-    if (!p) throw new UserError(`no plan ${o.planId} in this database`);
-    if (p.session_id !== o.sessionId) throw new UserError(`plan ${o.planId} belongs to session ${p.session_id}, not to session ${o.sessionId}`);
+    const of = planSessionId(db, o.planId);
+    if (of === undefined) throw new UserError(`no plan ${o.planId} in this database`);
+    if (of !== o.sessionId) throw new UserError(`plan ${o.planId} belongs to session ${of}, not to session ${o.sessionId}`);
   }
   let ab: AbData | null = null;
   if (o.abId !== undefined) {
-    if (!tableExists(db, 'ab_runs')) throw new UserError(`no A/B run ${o.abId}: this database has no A/B runs`);
+    if (!hasTable(db, 'ab_runs')) throw new UserError(`no A/B run ${o.abId}: this database has no A/B runs`);
     ab = loadAbData(db, o.abId);
   }
   const sweeps: AbSweep[] = [];
@@ -293,13 +295,13 @@ export function loadReportData(db: DB, o: ReportOptions): ReportData {
 const PEAK_STACKS = 300;
 
 function loadPeak(db: DB, sessionId: number, topN: number): PeakData | null {
-  const has = db.prepare(`SELECT count(*) FROM timeline WHERE session_id = ?`).pluck().get(sessionId) as number;
-  if (!has) return null;
+  if (!timelineBucketCount(db, sessionId)) return null;
   const live = liveAt(db, sessionId, { kind: 'peak' });
   const info = scopeInfo(db, sessionId);
+  // The app's live view's groups (main/store/live.ts cutLive), cut to the report's sizes.
   const cut = (by: LiveBy, n: number) => {
-    const all = groupLive(live, info, by);
-    return { shown: all.slice(0, n), rest: [all.length - Math.min(n, all.length), all.slice(n).reduce((x, g) => x + g.bytes, 0)] as [number, number] };
+    const c = cutLive(live, info, by, n);
+    return { shown: c.shown, rest: c.omitted };
   };
   const m = cut('module', topN);
   const o = cut('op', topN);
@@ -338,16 +340,10 @@ function loadTarget(s: Record<string, unknown>): TargetInfo {
 
 function loadSummary(db: DB, s: Record<string, unknown>, topN: number): SummaryInfo {
   const id = s.id as number;
-  const count = (sql: string) => (db.prepare(sql).get(id) as { n: number }).n;
-  const grouped = (key: 'op' | 'module', order: 'bytes' | 'allocs'): OpTotal[] =>
-    db
-      .prepare(
-        `SELECT coalesce(o.${key}, '') AS name, sum(st.allocs) AS allocs, sum(st.bytes) AS bytes, max(st.max_size) AS maxSize
-         FROM op_stats st LEFT JOIN ops o ON o.id = st.op_id WHERE st.session_id = ?
-         GROUP BY 1 ORDER BY ${order} DESC, name LIMIT ?`,
-      )
-      .all(id, topN) as OpTotal[];
-  const totals = db.prepare(`SELECT coalesce(sum(bytes), 0) AS bytes FROM op_stats WHERE session_id = ?`).get(id) as { bytes: number };
+  const grouped = (key: 'op' | 'module', order: 'bytes' | 'allocs'): OpTotal[] => scopeTotals(db, id, key, order, topN);
+  const pt = processAndThreadCounts(db, id);
+  const bytes = bytesAllocated(db, id);
+  const distinct = distinctScopes(db, id);
   const tb = s.t_begin as number | null;
   const te = s.t_end as number | null;
   return {
@@ -358,13 +354,13 @@ function loadSummary(db: DB, s: Record<string, unknown>, topN: number): SummaryI
     liveAtExit: s.live_at_exit as number,
     iterations: s.iterations as number,
     ops: s.ops as number,
-    processes: count(`SELECT count(*) AS n FROM processes WHERE session_id = ?`),
-    threads: count(`SELECT count(*) AS n FROM threads WHERE session_id = ?`),
+    processes: pt.processes,
+    threads: pt.threads,
     peakLiveBytes: (s.peak_live_bytes as number | null) ?? null,
     durationNs: tb !== null && te !== null ? te - tb : null,
-    bytesAllocated: totals.bytes,
-    distinctOps: count(`SELECT count(DISTINCT op) AS n FROM ops WHERE session_id = ? AND op <> ''`),
-    distinctModules: count(`SELECT count(DISTINCT module) AS n FROM ops WHERE session_id = ? AND module <> ''`),
+    bytesAllocated: bytes,
+    distinctOps: distinct.ops,
+    distinctModules: distinct.modules,
     topOpsByBytes: grouped('op', 'bytes'),
     topOpsByCount: grouped('op', 'allocs'),
     topModulesByBytes: grouped('module', 'bytes'),
@@ -373,9 +369,7 @@ function loadSummary(db: DB, s: Record<string, unknown>, topN: number): SummaryI
 }
 
 function loadTimeline(db: DB, sessionId: number): TimelineData {
-  const rows = db
-    .prepare(`SELECT t0, t1, allocs, frees, bytes_allocated, live_bytes_end, live_bytes_max FROM timeline WHERE session_id = ? ORDER BY bucket`)
-    .all(sessionId) as { t0: number; t1: number; allocs: number; frees: number; bytes_allocated: number; live_bytes_end: number; live_bytes_max: number }[];
+  const rows = timelineBuckets(db, sessionId);
   return {
     t0: rows.map((r) => r.t0),
     t1: rows.map((r) => r.t1),
@@ -388,20 +382,10 @@ function loadTimeline(db: DB, sessionId: number): TimelineData {
 }
 
 function loadIterations(db: DB, sessionId: number, cap: number): IterationsData {
-  const total = (db.prepare(`SELECT count(*) AS n FROM iterations WHERE session_id = ?`).get(sessionId) as { n: number }).n;
-  const rows = db
-    .prepare(
-      `SELECT number, thread_id, latency_ns, allocs, alloc_bytes, signature FROM iterations WHERE session_id = ?
-       ORDER BY t_begin, id LIMIT ?`,
-    )
-    .all(sessionId, cap) as { number: number; thread_id: number; latency_ns: number | null; allocs: number; alloc_bytes: number; signature: string | null }[];
+  const total = iterationCount(db, sessionId);
+  const rows = iterationsInOrder(db, sessionId, cap);
   // Signature counts over all iterations, not only the listed ones.
-  const sigRows = db
-    .prepare(
-      `SELECT signature, count(*) AS count, min(number) AS first FROM iterations WHERE session_id = ? AND signature IS NOT NULL
-       GROUP BY signature ORDER BY count DESC, first`,
-    )
-    .all(sessionId) as { signature: string; count: number; first: number }[];
+  const sigRows = signatureCounts(db, sessionId);
   const sigIndex = new Map(sigRows.map((r, i) => [r.signature, i]));
   const threadIds = [...new Set(rows.map((r) => r.thread_id))];
   const complete = sigRows.reduce((a, r) => a + r.count, 0);
@@ -409,12 +393,7 @@ function loadIterations(db: DB, sessionId: number, cap: number): IterationsData 
   if (sigRows.length) {
     const modal = sigRows[0].signature;
     // per thread, the first number after which every iteration is modal; the max over threads
-    const byThread = db
-      .prepare(
-        `SELECT thread_id, coalesce(max(CASE WHEN signature IS NOT ? THEN number END), -1) AS lastOff, max(number) AS last
-         FROM iterations WHERE session_id = ? AND signature IS NOT NULL GROUP BY thread_id`,
-      )
-      .all(modal, sessionId) as { thread_id: number; lastOff: number; last: number }[];
+    const byThread = lastOffSignature(db, sessionId, modal);
     const froms = byThread.map((t) => (t.lastOff >= t.last ? null : t.lastOff + 1));
     steadyFrom = froms.some((f) => f === null) ? null : Math.max(...(froms as number[]));
   }
@@ -435,24 +414,19 @@ function loadIterations(db: DB, sessionId: number, cap: number): IterationsData 
 }
 
 function loadPlans(db: DB, sessionId: number): PlanInfo[] {
-  const rows = db
-    .prepare(
-      `SELECT p.*, i.number AS iteration FROM plans p LEFT JOIN iterations i ON i.id = p.iteration_id WHERE p.session_id = ? ORDER BY p.id`,
-    )
-    .all(sessionId) as Record<string, unknown>[];
-  return rows.map((r) => ({
-    id: r.id as number,
+  return sessionPlans(db, sessionId).map((r) => ({
+    id: r.id,
     algorithm: String(r.algorithm),
-    iteration: (r.iteration as number | null) ?? null,
-    arenaBytes: r.arena_bytes as number,
-    lowerBoundBytes: r.lower_bound_bytes as number,
-    baselineSpanBytes: (r.baseline_span_bytes as number | null) ?? null,
-    seconds: r.seconds as number,
+    iteration: r.iteration ?? null,
+    arenaBytes: r.arena_bytes,
+    lowerBoundBytes: r.lower_bound_bytes,
+    baselineSpanBytes: r.baseline_span_bytes ?? null,
+    seconds: r.seconds,
     optimal: Boolean(r.optimal),
     isBest: Boolean(r.is_best),
-    buffers: r.buffers as number,
-    unplannableAllocs: r.unplannable_allocs as number,
-    unplannableBytes: r.unplannable_bytes as number,
+    buffers: r.buffers,
+    unplannableAllocs: r.unplannable_allocs,
+    unplannableBytes: r.unplannable_bytes,
     createdAt: String(r.created_at),
   }));
 }
@@ -490,22 +464,15 @@ export function loadMemoryMap(db: DB, plan: PlanInfo, cap: number): MemoryMapDat
 
 function loadReplays(db: DB, sessionId: number, planIds: number[], setIds: number[]): ReplayInfo[] {
   // Replay sessions of this session's plans and plan sets, and this session's own replay row if it is one.
-  const ids = planIds.length ? planIds : [-1];
-  const sets = setIds.length ? setIds : [-1];
-  const rows = db
-    .prepare(
-      `SELECT r.*, s.name AS session_name FROM replays r LEFT JOIN sessions s ON s.id = r.session_id
-       WHERE r.session_id = ? OR r.plan_id IN (${ids.map(() => '?').join(',')}) OR r.set_id IN (${sets.map(() => '?').join(',')}) ORDER BY r.session_id`,
-    )
-    .all(sessionId, ...ids, ...sets) as Record<string, unknown>[];
+  const rows = replaysOf(db, sessionId, planIds, setIds);
   const sizes = planSetSizes(db, rows.map((r) => r.set_id as number | null).filter((x): x is number => x !== null));
-  const latencies = db.prepare(`SELECT latency_ns FROM iterations WHERE session_id = ? AND latency_ns IS NOT NULL ORDER BY t_begin, id LIMIT 2000`);
+  const latencies = firstLatencies(db);
   return rows.map((r) => {
     const hits = (r.hits as number | null) ?? null;
     const misses = (r.misses as number | null) ?? null;
     const hb = (r.hit_bytes as number | null) ?? null;
     const mb = (r.miss_bytes as number | null) ?? null;
-    const inOrder = (latencies.all(r.session_id) as { latency_ns: number }[]).map((x) => x.latency_ns);
+    const inOrder = latencies(r.session_id as number);
     const lat = [...inOrder].sort((a, b) => a - b);
     const status = r.status as number | null;
     return {

@@ -19,7 +19,7 @@ import { parseRanges } from './id-ranges';
  * alloc_event bound are joined to their events for the exact test. Sessions recorded before
  * schema 5 carry no ranges and are scanned whole (correct, slower).
  *
- * The session's peak is found the same way as a zoomed timeline (main/api/timeline-detail.ts):
+ * The session's peak is found the same way as a zoomed timeline (main/store/timeline-detail.ts):
  * the bucket with the highest live_bytes_max, then the running sum of its own allocation and
  * free events, in time order (at equal times frees first), from the live bytes at its start.
  */
@@ -310,6 +310,16 @@ export function scopeInfo(db: DB, session: number): Map<number, ScopeInfo> {
  */
 export function groupLive(live: LiveInstant, scopes: Map<number, ScopeInfo>, by: LiveBy): LiveGroup[] {
   return groupScopes(live.scopes, scopes, by);
+}
+
+/**
+ * What is live by module, op or stack cut to the `limit` largest groups, and what the cut left
+ * out: [groups, bytes]. The app's live view (overview.live) and the report's peak both show this.
+ */
+export function cutLive(live: LiveInstant, scopes: Map<number, ScopeInfo>, by: LiveBy, limit: number): { shown: LiveGroup[]; omitted: [number, number] } {
+  const all = groupLive(live, scopes, by);
+  const shown = all.slice(0, limit);
+  return { shown, omitted: [all.length - shown.length, all.slice(limit).reduce((n, g) => n + g.bytes, 0)] };
 }
 
 /** Groups per-scope sums (live or allocated) by module, aten op or Python stack, largest first. */

@@ -153,3 +153,43 @@ export function planSetSizes(db: DB, setIds: number[]): Map<number, number> {
   for (const id of new Set(setIds)) out.set(id, q.get(id) as number);
   return out;
 }
+
+/** A stored plan as the app's plan list and the report's plan table show it. */
+export interface PlanListRow {
+  id: number;
+  session_id: number;
+  /** The number of the iteration planned (null only where its iterations row is gone). */
+  iteration: number | null;
+  algorithm: string;
+  arena_bytes: number;
+  lower_bound_bytes: number;
+  baseline_span_bytes: number | null;
+  seconds: number;
+  optimal: number;
+  is_best: number;
+  buffers: number;
+  unplannable_allocs: number;
+  unplannable_bytes: number;
+  created_at: string;
+}
+
+/** Every plan of a session, oldest first. */
+export function sessionPlans(db: DB, sessionId: number): PlanListRow[] {
+  return db
+    .prepare(
+      `SELECT p.id, p.session_id, i.number AS iteration, p.algorithm, p.arena_bytes, p.lower_bound_bytes, p.baseline_span_bytes, p.seconds,
+              p.optimal, p.is_best, p.buffers, p.unplannable_allocs, p.unplannable_bytes, p.created_at
+       FROM plans p LEFT JOIN iterations i ON i.id = p.iteration_id WHERE p.session_id = ? ORDER BY p.id`,
+    )
+    .all(sessionId) as PlanListRow[];
+}
+
+/** Whether the database holds plan `planId`. */
+export function planExists(db: DB, planId: number): boolean {
+  return db.prepare(`SELECT 1 FROM plans WHERE id = ?`).get(planId) !== undefined;
+}
+
+/** The session plan `planId` was made from (undefined: no such plan). */
+export function planSessionId(db: DB, planId: number): number | undefined {
+  return (db.prepare(`SELECT session_id FROM plans WHERE id = ?`).get(planId) as { session_id: number } | undefined)?.session_id;
+}

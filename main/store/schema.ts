@@ -286,7 +286,7 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE sessions ADD COLUMN detached_at TEXT;     -- ISO 8601: hooks removed (or the target exited)
   `,
   // 5: where each timeline bucket's rows lie, so a zoomed-in range is summed from exactly those
-  // rows (main/api/timeline-detail.ts). NULL where the bucket has none, and in sessions
+  // rows (main/store/timeline-detail.ts). NULL where the bucket has none, and in sessions
   // recorded before this version (they zoom at bucket resolution only).
   `
   -- JSON [[first,last],...]: sorted, disjoint events.id ranges that hold the allocations counted

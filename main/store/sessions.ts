@@ -103,3 +103,38 @@ function toSummary(r: SessionRow): SessionSummary {
     peak_live_bytes: r.peak_live_bytes,
   };
 }
+
+/** Whether the database holds session `id`. */
+export function sessionExists(db: DB, id: number): boolean {
+  return db.prepare(`SELECT 1 FROM sessions WHERE id = ?`).get(id) !== undefined;
+}
+
+/** The whole sessions row, as stored (undefined: no such session). */
+export function sessionRow(db: DB, id: number): Record<string, unknown> | undefined {
+  return db.prepare(`SELECT * FROM sessions WHERE id = ?`).get(id) as Record<string, unknown> | undefined;
+}
+
+export interface SessionExtent {
+  t_begin: number | null;
+  t_end: number | null;
+  peak_live_bytes: number | null;
+}
+
+/** The time span and peak of a session (undefined: no such session). */
+export function sessionExtent(db: DB, id: number): SessionExtent | undefined {
+  return db.prepare(`SELECT t_begin, t_end, peak_live_bytes FROM sessions WHERE id = ?`).get(id) as SessionExtent | undefined;
+}
+
+/** Renames session `id`; returns the rows changed (0: no such session). */
+export function renameSession(db: DB, id: number, name: string): number {
+  return db.prepare(`UPDATE sessions SET name = ? WHERE id = ?`).run(name, id).changes;
+}
+
+/** Processes and threads stored for a session. */
+export function processAndThreadCounts(db: DB, id: number): { processes: number; threads: number } {
+  const count = (sql: string) => (db.prepare(sql).get(id) as { n: number }).n;
+  return {
+    processes: count(`SELECT count(*) AS n FROM processes WHERE session_id = ?`),
+    threads: count(`SELECT count(*) AS n FROM threads WHERE session_id = ?`),
+  };
+}

@@ -14,7 +14,7 @@ import { tmpDir } from '../helpers/tmp';
 import { sessionDb } from '../helpers/session-db';
 
 /**
- * Zoomed timeline ranges at event resolution (main/api/timeline-detail.ts) on a session whose
+ * Zoomed timeline ranges at event resolution (main/store/timeline-detail.ts) on a session whose
  * rows are stored far out of time order: a quiet thread fills one trace chunk over the whole
  * run and is read (and numbered) before the busy thread's hundreds of chunks, as an offline
  * ingest or one that lagged behind the target does. Every answer is checked against the truth

@@ -1,7 +1,7 @@
-import type { DB } from '../store/db';
+import type { DB } from './db';
 import type { TimelinePoint } from '../../shared/api';
 import { isAllocKind, RECORD_FLAG_FAILED } from '../../shared/trace-kinds';
-import { mergeRanges, parseRanges, rangesWidth, type IdRange } from '../store/id-ranges';
+import { mergeRanges, parseRanges, rangesWidth, type IdRange } from './id-ranges';
 
 /**
  * Live bytes of a zoomed-in range at event resolution, for when the timeline table's buckets
