@@ -1,7 +1,7 @@
 import { compare, median, summarize } from './stats';
 import type { ArmReport, RssVerdict } from '../../shared/types';
 import { isPlanArmName } from '../../shared/api';
-import type { StoredAbRun, StoredArm, StoredProcess } from './store';
+import type { StoredAbRun, StoredArm, StoredProcess } from '../store/ab-runs';
 
 /**
  * The A/B result, computed from the stored rows only (so `memoplan ab --json` and a

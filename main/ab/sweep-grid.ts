@@ -2,7 +2,7 @@ import { AB_SWEEP_THREADS, type AbSweep, type AbSweepDim, type AbSweepPanel, typ
 import type { DB } from '../store/db';
 import { sweepOfRun, type SweepMember } from '../store/ab-sweeps';
 import { analyze } from './analysis';
-import { loadAbRun } from './store';
+import { loadAbRun } from '../store/ab-runs';
 import { sweepPoints, type SweepPoint } from './sweep';
 
 /**

@@ -2,7 +2,7 @@ import type { DB } from '../store/db';
 import { UserError } from '../../shared/errors';
 import { LIMITS, type AbDistribution, type AbRunDetail, type AbRunSummary, type AbSweep } from '../../shared/api';
 import { analyze } from '../ab/analysis';
-import { loadAbRun, type StoredAbRun } from '../ab/store';
+import { abRunExists, abRunList, abRunListRow, hasAbTables, loadAbRun, type AbRunListRow, type StoredAbRun } from '../store/ab-runs';
 import { loadSweepGrid } from '../ab/sweep-grid';
 import { sweepMembers, type SweepMember } from '../store/ab-sweeps';
 import { quantileSorted, sortedCopy, median } from '../ab/stats';
@@ -14,23 +14,7 @@ import { quantileSorted, sortedCopy, median } from '../ab/stats';
  * at most LIMITS.abCdfPoints points, per-run medians and an evenly thinned strip of samples.
  */
 
-function hasAbTables(db: DB): boolean {
-  return db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ab_runs'`).get() !== undefined;
-}
-
-interface RunRow {
-  id: number;
-  status: string;
-  command: string;
-  config: string;
-  started_at: string;
-  ended_at: string | null;
-  processes: number;
-  failed: number;
-  allocators: string | null;
-}
-
-function summaryOf(r: RunRow, sweeps: Map<number, SweepMember>): AbRunSummary {
+function summaryOf(r: AbRunListRow, sweeps: Map<number, SweepMember>): AbRunSummary {
   let config: { threads?: number[]; runs?: number; baseline?: string } = {};
   try {
     config = JSON.parse(r.config);
@@ -59,16 +43,10 @@ function summaryOf(r: RunRow, sweeps: Map<number, SweepMember>): AbRunSummary {
   };
 }
 
-const RUN_SQL = `SELECT r.id, r.status, r.command, r.config, r.started_at, r.ended_at,
-    (SELECT count(*) FROM ab_processes p WHERE p.ab_run_id = r.id) AS processes,
-    (SELECT count(*) FROM ab_processes p WHERE p.ab_run_id = r.id AND p.status <> 'ok') AS failed,
-    (SELECT group_concat(allocator) FROM (SELECT allocator FROM ab_arms a WHERE a.ab_run_id = r.id ORDER BY position)) AS allocators
-  FROM ab_runs r`;
-
 export function listAbRuns(db: DB): AbRunSummary[] {
   if (!hasAbTables(db)) return [];
   const sweeps = new Map(sweepMembers(db).map((m) => [m.abRunId, m]));
-  return (db.prepare(`${RUN_SQL} ORDER BY r.id DESC LIMIT 500`).all() as RunRow[]).map((r) => summaryOf(r, sweeps));
+  return abRunList(db).map((r) => summaryOf(r, sweeps));
 }
 
 function distribution(a: StoredAbRun['arms'][number]): AbDistribution {
@@ -99,7 +77,7 @@ function distribution(a: StoredAbRun['arms'][number]): AbDistribution {
 
 export function getAbRun(db: DB, id: number): AbRunDetail {
   if (!hasAbTables(db)) throw new UserError(`no A/B run ${id}: this database has no A/B runs`);
-  const row = db.prepare(`${RUN_SQL} WHERE r.id = ?`).get(id) as RunRow | undefined;
+  const row = abRunListRow(db, id);
   const stored = loadAbRun(db, id);
   if (!row || !stored) throw new UserError(`no A/B run ${id} in this database`);
   const report = analyze(stored);
@@ -119,6 +97,6 @@ export function getAbRun(db: DB, id: number): AbRunDetail {
 /** The sweep that A/B run `id` is a cell of, as the heatmap's grid (null: not a sweep's cell). */
 export function getAbSweep(db: DB, id: number): AbSweep | null {
   if (!hasAbTables(db)) throw new UserError(`no A/B run ${id}: this database has no A/B runs`);
-  if (!db.prepare(`SELECT 1 FROM ab_runs WHERE id = ?`).get(id)) throw new UserError(`no A/B run ${id} in this database`);
+  if (!abRunExists(db, id)) throw new UserError(`no A/B run ${id} in this database`);
   return loadSweepGrid(db, id);
 }

@@ -7,6 +7,7 @@ import { hostInfo } from '../record/host';
 import { buildSpec } from '../ab/spec';
 import { DEFAULT_RESAMPLES, DEFAULT_SEED } from '../ab/stats';
 import { createAbRun } from '../ab/store';
+import { markAbRunInterrupted } from '../store/ab-runs';
 import { WorkerRun } from '../workers/host';
 import type { AbDone, AbWorkerData } from '../workers/ab-worker';
 import type { RecordWorkerData, ReplayDone, WorkerStarted } from '../workers/record-worker';
@@ -218,7 +219,7 @@ export class Jobs {
         try {
           const db2 = openDatabase(dbFile);
           try {
-            db2.prepare(`UPDATE ab_runs SET status = 'interrupted', ended_at = ? WHERE id = ? AND status = 'running'`).run(new Date().toISOString(), abRunId);
+            markAbRunInterrupted(db2, abRunId);
           } finally {
             db2.close();
           }

@@ -1,7 +1,7 @@
 import type { DB } from '../store/db';
 import { UserError } from '../../shared/errors';
 import { analyze, type AbReport } from '../ab/analysis';
-import { loadAbRun } from '../ab/store';
+import { abRunContext, loadAbRun } from '../store/ab-runs';
 import { quantileSorted } from '../ab/stats';
 import type { HostLike } from './data';
 
@@ -37,7 +37,7 @@ function parse<T>(t: unknown, fb: T): T {
 export function loadAbData(db: DB, abId: number): AbData {
   const stored = loadAbRun(db, abId);
   if (!stored) throw new UserError(`no A/B run ${abId} in this database`);
-  const row = db.prepare(`SELECT cwd, host, python, torch_version, started_at, ended_at, config FROM ab_runs WHERE id = ?`).get(abId) as Record<string, unknown>;
+  const row = abRunContext(db, abId)!;
   const report = analyze(stored);
   const quantilesMs = stored.arms.map((a, i) => {
     if (report.arms[i].samples === 0) return [];

@@ -7,7 +7,7 @@ import { loadSweepGrid } from '../ab/sweep-grid';
 import { sweepOfRun, sweepsUsingSessionPlans } from '../store/ab-sweeps';
 import { listPlanSetInfo } from '../plan/plan-set-info';
 import { planSessionId, planSetSizes, sessionPlans } from '../store/plans';
-import { hasTable } from '../store/db';
+import { hasAbTables } from '../store/ab-runs';
 import { processAndThreadCounts, sessionRow } from '../store/sessions';
 import { timelineBucketCount, timelineBuckets } from '../store/timeline';
 import { firstLatencies, iterationCount, iterationsInOrder, lastOffSignature, signatureCounts } from '../store/iterations';
@@ -250,7 +250,7 @@ export function loadReportData(db: DB, o: ReportOptions): ReportData {
   }
   let ab: AbData | null = null;
   if (o.abId !== undefined) {
-    if (!hasTable(db, 'ab_runs')) throw new UserError(`no A/B run ${o.abId}: this database has no A/B runs`);
+    if (!hasAbTables(db)) throw new UserError(`no A/B run ${o.abId}: this database has no A/B runs`);
     ab = loadAbData(db, o.abId);
   }
   const sweeps: AbSweep[] = [];

@@ -249,8 +249,3 @@ function migrate(db: DB, file: string): void {
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }
-
-/** Whether the database has a table or view of this name (a database older than the table has none). */
-export function hasTable(db: DB, name: string): boolean {
-  return db.prepare(`SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?`).get(name) !== undefined;
-}

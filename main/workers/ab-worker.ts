@@ -3,7 +3,8 @@ import { workerData } from 'node:worker_threads';
 import { analyze } from '../ab/analysis';
 import { runAb } from '../ab/runner';
 import type { RunSpec } from '../ab/spec';
-import { finishAbRun, loadAbRun, storeProcess } from '../ab/store';
+import { storeProcess } from '../ab/store';
+import { finishAbRun, loadAbRun, markAbRunInterrupted } from '../store/ab-runs';
 import { openDatabase } from '../store/db';
 import { emit, onStop, runTask } from './worker-side';
 
@@ -74,7 +75,7 @@ runTask(async (): Promise<AbDone> => {
     status = 'failed';
     error = (err as Error).message;
     try {
-      db.prepare(`UPDATE ab_runs SET status = 'interrupted', ended_at = ? WHERE id = ? AND status = 'running'`).run(new Date().toISOString(), abRunId);
+      markAbRunInterrupted(db, abRunId);
     } catch {
       /* keep the first error */
     }

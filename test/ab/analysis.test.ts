@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { analyze } from '../../main/ab/analysis';
-import type { StoredAbRun, StoredArm, StoredProcess } from '../../main/ab/store';
+import type { StoredAbRun, StoredArm, StoredProcess } from '../../main/store/ab-runs';
 
 /**
  * The A/B verdicts computed from stored rows: peak RSS gets a ratio, an interval and a verdict

@@ -105,8 +105,6 @@ test('the compiled renderer requires only renderer/ and the shared/ modules asse
  * only shrink: a listed file that no longer does fails too (remove it).
  */
 const SQL_EXCEPTIONS: { file: string; why: string }[] = [
-  { file: 'main/ab/store.ts', why: 'not moved to main/store/ yet (issue 19)' },
-  { file: 'main/api/ab-queries.ts', why: 'not moved to main/store/ yet (issue 19)' },
   { file: 'main/api/exports.ts', why: 'not moved to main/store/ yet (issue 19)' },
   { file: 'main/api/jobs.ts', why: 'not moved to main/store/ yet (issue 19)' },
   { file: 'main/api/service.ts', why: 'not moved to main/store/ yet (issue 19)' },
@@ -120,11 +118,9 @@ const SQL_EXCEPTIONS: { file: string; why: string }[] = [
   { file: 'main/replay/live.ts', why: 'not moved to main/store/ yet (issue 19)' },
   { file: 'main/replay/sequence.ts', why: 'not moved to main/store/ yet (issue 19)' },
   { file: 'main/replay/step.ts', why: 'not moved to main/store/ yet (issue 19)' },
-  { file: 'main/report/ab-data.ts', why: 'not moved to main/store/ yet (issue 19)' },
   { file: 'main/report/export-db.ts', why: 'not moved to main/store/ yet (issue 19)' },
   { file: 'main/session/attach.ts', why: 'not moved to main/store/ yet (issue 19)' },
   { file: 'main/session/detach.ts', why: 'not moved to main/store/ yet (issue 19)' },
-  { file: 'main/workers/ab-worker.ts', why: 'not moved to main/store/ yet (issue 19)' },
   { file: 'main/workers/attach-worker.ts', why: 'not moved to main/store/ yet (issue 19)' },
   { file: 'main/workers/record-worker.ts', why: 'not moved to main/store/ yet (issue 19)' },
 ];
