@@ -19,6 +19,7 @@ import { registerReportCommands } from './report/cli-report';
 import { registerAttachCommands } from './session/cli-attach';
 import { registerTopCommand } from './top/cli-top';
 import { ENV } from '../shared/env-vars';
+import { replayOutcome } from './store/replays';
 
 const DEFAULT_DB = process.env[ENV.DB] ?? 'memoplan.db';
 
@@ -294,7 +295,7 @@ const PLAN_REFUSALS: Record<number, string> = {
 
 /** The reason a replay ran unplanned, from what the interposer left in the trace header (replays row). */
 function unplannedReason(db: import('./store/db').DB, sessionId: number, iterations: number): string {
-  const r = db.prepare(`SELECT status, refusal FROM replays WHERE session_id = ?`).get(sessionId) as { status: number | null; refusal: string | null } | undefined;
+  const r = replayOutcome(db, sessionId);
   const status = r?.status ?? 0;
   const code = r?.refusal ? Number(r.refusal) : 0;
   if (status === 3) return `the interposer refused the plan: ${PLAN_REFUSALS[code] ?? `reason code ${code}`}`;

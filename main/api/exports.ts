@@ -7,6 +7,9 @@ import type { ExportFile, ExportReply, ExportRequest } from '../../shared/api';
 import { writeReport } from '../report/report';
 import { exportSessionDatabase } from '../report/export-db';
 import { ApiInputError } from './validate';
+import { sessionExists } from '../store/sessions';
+import { planSessionId } from '../store/plans';
+import { abRunExists, hasAbTables } from '../store/ab-runs';
 
 /**
  * The Export view: the offline HTML report (main/report) and a copy of the session as its own
@@ -55,16 +58,16 @@ export class Exports {
   private check(req: ExportRequest): void {
     if (!req.report && !req.database) throw new ApiInputError('export.run: choose the report, the database copy, or both');
     const db = this.o.db();
-    if (!db.prepare(`SELECT 1 FROM sessions WHERE id = ?`).get(req.session)) throw new UserError(`no session ${req.session} in this database`);
+    if (!sessionExists(db, req.session)) throw new UserError(`no session ${req.session} in this database`);
     if (req.plan !== undefined) {
-      const p = db.prepare(`SELECT session_id FROM plans WHERE id = ?`).get(req.plan) as { session_id: number } | undefined;
-      if (!p) throw new UserError(`no plan ${req.plan} in this database`);
-      if (p.session_id !== req.session) throw new UserError(`plan ${req.plan} belongs to session ${p.session_id}, not to session ${req.session}`);
+      const of = planSessionId(db, req.plan);
+      if (of === undefined) throw new UserError(`no plan ${req.plan} in this database`);
+      if (of !== req.session) throw new UserError(`plan ${req.plan} belongs to session ${of}, not to session ${req.session}`);
     }
-    if (req.ab !== undefined && !db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ab_runs'`).get()) {
+    if (req.ab !== undefined && !hasAbTables(db)) {
       throw new UserError(`no A/B run ${req.ab}: this database has no A/B runs`);
     }
-    if (req.ab !== undefined && !db.prepare(`SELECT 1 FROM ab_runs WHERE id = ?`).get(req.ab)) throw new UserError(`no A/B run ${req.ab} in this database`);
+    if (req.ab !== undefined && !abRunExists(db, req.ab)) throw new UserError(`no A/B run ${req.ab} in this database`);
     if (!req.report && (req.plan !== undefined || req.ab !== undefined)) throw new ApiInputError('export.run: a plan or an A/B run only goes into the report');
   }
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { UserError } from '../../shared/errors';
 import type { AbStartRequest, AbStarted, ApiEventName, ApiEvents, JobInfo, ReplayLiveRequest, ReplayLiveStarted } from '../../shared/api';
 import { openDatabase } from '../store/db';
-import { loadPlanSet } from '../store/plans';
+import { loadPlanSet, planExists } from '../store/plans';
 import { hostInfo } from '../record/host';
 import { buildSpec } from '../ab/spec';
 import { DEFAULT_RESAMPLES, DEFAULT_SEED } from '../ab/stats';
@@ -92,7 +92,7 @@ export class Jobs {
     const db = openDatabase(dbFile);
     let exists: unknown;
     try {
-      exists = req.set !== undefined ? loadPlanSet(db, req.set) : db.prepare(`SELECT 1 FROM plans WHERE id = ?`).get(req.plan);
+      exists = req.set !== undefined ? loadPlanSet(db, req.set) : planExists(db, req.plan!);
     } finally {
       db.close();
     }
@@ -161,7 +161,7 @@ export class Jobs {
     const db = openDatabase(dbFile);
     let spec;
     try {
-      if (hasPlan && !db.prepare(`SELECT 1 FROM plans WHERE id = ?`).get(req.plan)) throw new UserError(`no plan ${req.plan} in this database`);
+      if (hasPlan && !planExists(db, req.plan!)) throw new UserError(`no plan ${req.plan} in this database`);
       spec = buildSpec(
         {
           command: [w.script, ...w.args],

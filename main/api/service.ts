@@ -18,7 +18,7 @@ import {
   type ReplayState,
 } from '../../shared/api';
 import { openDatabase, type DB } from '../store/db';
-import { getSession, listSessions } from '../store/sessions';
+import { getSession, listSessions, renameSession } from '../store/sessions';
 import { loadStepper, type PlanStepper } from '../replay/step';
 import { workloadsDir } from '../paths';
 import { ApiInputError, isApiMethod, validateRequest } from './validate';
@@ -38,6 +38,8 @@ import type { DeleteWorkerData } from '../workers/delete-worker';
 import type { RecordDone, RecordWorkerData, WorkerStarted } from '../workers/record-worker';
 import type { AttachDone, AttachStarted, AttachWorkerData } from '../workers/attach-worker';
 import { ENV } from '../../shared/env-vars';
+import { replaySessionIds } from '../store/replays';
+import { planWithCommand } from '../store/plans';
 
 /**
  * The server side of shared/api.ts, independent of the transport: `call(method, params)`
@@ -242,7 +244,7 @@ export class ApiService {
         dbError,
         sessions: dbError ? [] : listSessions(this.db()),
         recording: [...[...this.runs.values()].map((r) => r.sessionId), ...[...this.attaches.values()].map((a) => a.sessionId).filter((id) => id > 0)],
-        replays: dbError ? [] : (this.db().prepare(`SELECT session_id FROM replays ORDER BY session_id`).pluck().all() as number[]),
+        replays: dbError ? [] : replaySessionIds(this.db()),
       };
     },
 
@@ -250,8 +252,7 @@ export class ApiService {
       const clean = name.trim();
       if (!clean) throw new ApiInputError('sessions.rename: name must not be blank');
       if (/[\u0000-\u001f\u007f]/.test(clean)) throw new ApiInputError('sessions.rename: name must not contain control characters');
-      const info = this.db().prepare(`UPDATE sessions SET name = ? WHERE id = ?`).run(clean, id);
-      if (info.changes === 0) throw new UserError(`no session ${id} in this database`);
+      if (renameSession(this.db(), id, clean) === 0) throw new UserError(`no session ${id} in this database`);
       this.emit('sessions.changed', { dbFile: this.dbFileAbs });
       return getSession(this.db(), id);
     },
@@ -367,9 +368,7 @@ export class ApiService {
     },
 
     'replay.live.defaults': ({ plan }) => {
-      const p = this.db()
-        .prepare(`SELECT p.session_id, s.command, s.cwd FROM plans p JOIN sessions s ON s.id = p.session_id WHERE p.id = ?`)
-        .get(plan) as { session_id: number; command: string; cwd: string } | undefined;
+      const p = planWithCommand(this.db(), plan);
       if (!p) throw new UserError(`no plan ${plan} in this database`);
       const command = JSON.parse(p.command) as string[];
       return { ...formFromCommand(command, p.cwd), plan, session: p.session_id, command };

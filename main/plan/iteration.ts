@@ -1,5 +1,7 @@
 import type { DB } from '../store/db';
 import { UserError } from '../../shared/errors';
+import { iterationAllocations, iterationRows, type IterationRow } from '../store/iterations';
+import { sessionAgentOps, sessionStatus } from '../store/sessions';
 import { RECORD_FLAG_AGENT } from '../../shared/trace-kinds';
 import { iterationSignature } from '../../shared/signature';
 import type { Buffer } from './types';
@@ -63,25 +65,13 @@ export interface IterationInput {
   chosenBecause: string;
 }
 
-interface IterationRow {
-  id: number;
-  number: number;
-  thread_id: number;
-  begin_seq: number;
-  end_seq: number | null;
-  signature: string | null;
-  allocs: number;
-}
 
 const CLUSTER_GAP = 64 * 1024 * 1024;
 
 /** Picks the iteration: the one numbered `number`, or the first whose signature repeats later. */
 export function chooseIteration(db: DB, sessionId: number, number?: number): { row: IterationRow; because: string } {
-  const session = db.prepare(`SELECT id, status FROM sessions WHERE id = ?`).get(sessionId) as { id: number; status: string } | undefined;
-  if (!session) throw new UserError(`no session ${sessionId} in this database`);
-  const rows = db
-    .prepare(`SELECT id, number, thread_id, begin_seq, end_seq, signature, allocs FROM iterations WHERE session_id = ? ORDER BY number, id`)
-    .all(sessionId) as IterationRow[];
+  if (sessionStatus(db, sessionId) === undefined) throw new UserError(`no session ${sessionId} in this database`);
+  const rows = iterationRows(db, sessionId);
   const complete = rows.filter((r) => r.end_seq !== null && r.signature !== null);
   if (complete.length === 0) {
     throw new UserError(
@@ -111,14 +101,8 @@ export function chooseIteration(db: DB, sessionId: number, number?: number): { r
  */
 export function loadIteration(db: DB, sessionId: number, number?: number, opts: { sizeFloor?: number | null } = {}): IterationInput {
   const { row, because } = chooseIteration(db, sessionId, number);
-  const ops = (db.prepare(`SELECT agent_ops FROM sessions WHERE id = ?`).get(sessionId) as { agent_ops: number }).agent_ops === 1;
-  const allocs = db
-    .prepare(
-      `SELECT a.id, a.seq, a.free_seq, e.size, e.align, e.addr, coalesce(o.module, '') AS module, coalesce(o.op, '') AS op
-       FROM allocations a JOIN events e ON e.id = a.alloc_event LEFT JOIN ops o ON o.id = e.scope
-       WHERE a.iteration_id = ? AND (e.flags & ?) = 0 ORDER BY a.seq`,
-    )
-    .all(row.id, RECORD_FLAG_AGENT) as { id: number; seq: number; free_seq: number | null; size: number; align: number; addr: number; module: string; op: string }[];
+  const ops = sessionAgentOps(db, sessionId);
+  const allocs = iterationAllocations(db, row.id, RECORD_FLAG_AGENT);
   const end = row.end_seq!;
   const freedWithin = (a: (typeof allocs)[number]) => a.free_seq !== null && a.free_seq <= end;
   // No floor when it would leave nothing to plan (an iteration of small allocations only).

@@ -1,6 +1,6 @@
 import type { DB } from '../store/db';
 import { UserError } from '../../shared/errors';
-import { loadPlanSet } from '../store/plans';
+import { loadPlanSet, planHeader, planOffsets } from '../store/plans';
 import { loadIteration, type IterationInput } from './iteration';
 import type { PlanEntry, PlanFile, PlanSetFile } from './plan-file';
 
@@ -30,15 +30,10 @@ export function planFileOf(input: IterationInput, planId: number, r: { arenaByte
 }
 
 export function planFileFromDb(db: DB, planId: number): PlanFile & { sessionId: number } {
-  const p = db
-    .prepare(
-      `SELECT p.id, p.session_id, p.arena_bytes, p.size_floor, i.number FROM plans p
-       JOIN iterations i ON i.id = p.iteration_id WHERE p.id = ?`,
-    )
-    .get(planId) as { id: number; session_id: number; arena_bytes: number; size_floor: number | null; number: number } | undefined;
+  const p = planHeader(db, planId);
   if (!p) throw new UserError(`no plan ${planId} in this database`);
   const input = loadIteration(db, p.session_id, p.number, { sizeFloor: p.size_floor });
-  const rows = db.prepare(`SELECT ordinal, offset FROM plan_buffers WHERE plan_id = ?`).all(planId) as { ordinal: number; offset: number }[];
+  const rows = planOffsets(db, planId);
   return {
     planId,
     sessionId: p.session_id,

@@ -1,6 +1,6 @@
 import { UserError } from '../../shared/errors';
 import type { DB } from '../store/db';
-import { createPlanSet, listIterations, loadPlanSet, storePlan, type IterationListRow } from '../store/plans';
+import { listIterations, loadPlanSet, storePlanSet, type IterationListRow } from '../store/plans';
 import { plan, type PlannerName, type PlannerResult } from './index';
 import { loadIteration, type IterationInput } from './iteration';
 import { PLAN_SET_MAX_PLANS, writePlanSet, type PlanSetFile } from './plan-file';
@@ -193,11 +193,13 @@ export function planSessionSet(db: DB, sessionId: number, o: PlanSetOptions): Pl
     // The winner alone is stored: the set's plans are its members, one per signature.
     return (r.perPlanner ?? [r]).find((p) => p.algorithm === winner) ?? r;
   });
-  const { setId, planIds } = db.transaction(() => {
-    const setId = grow ? grow.setId : createPlanSet(db, sessionId, o.algorithm);
-    const planIds = candidates.map((c, i) => storePlan(db, c.input, results[i], true, { setId, seen: c.seen }));
-    return { setId, planIds };
-  })();
+  const { setId, planIds } = storePlanSet(
+    db,
+    sessionId,
+    o.algorithm,
+    grow ? grow.setId : undefined,
+    candidates.map((c, i) => ({ input: c.input, result: results[i], seen: c.seen })),
+  );
 
   const plans: PlanSetPlanRow[] = candidates.map((c, i) => {
     const r = results[i];

@@ -8,6 +8,8 @@ import { readPlanStats, type PlanStats } from '../ab/plan-stats';
 import { resolvePlanArg } from '../plan/plan-source';
 import { record, type RecordOptions, type RecordResult } from '../record/record';
 import { ENV } from '../../shared/env-vars';
+import { latenciesInOrder } from '../store/iterations';
+import { insertReplay } from '../store/replays';
 
 /**
  * `memoplan replay -- CMD`: run the workload with the interposer in plan mode (MEMOPLAN_PLAN),
@@ -71,11 +73,7 @@ export async function replayLive(o: ReplayOptions): Promise<{ summary: ReplaySum
     const misses = c?.misses ?? 0;
     const hitBytes = c?.hitBytes ?? 0;
     const missBytes = c?.missBytes ?? 0;
-    const latencies = (
-      o.db.prepare(`SELECT latency_ns FROM iterations WHERE session_id = ? AND latency_ns IS NOT NULL ORDER BY t_begin`).all(result.sessionId) as {
-        latency_ns: number;
-      }[]
-    ).map((r) => r.latency_ns / 1e6);
+    const latencies = latenciesInOrder(o.db, result.sessionId).map((ns) => ns / 1e6);
     const sorted = [...latencies].sort((a, b) => a - b);
     const summary: ReplaySummary = {
       session: result.sessionId,
@@ -100,17 +98,11 @@ export async function replayLive(o: ReplayOptions): Promise<{ summary: ReplaySum
       latencies_ms: latencies,
       median_latency_ms: sorted.length ? sorted[sorted.length >> 1] : null,
     };
-    o.db
-      .prepare(
-        `INSERT INTO replays (session_id, plan_id, plan_file, threads, status, refusal, hits, misses, hit_bytes, miss_bytes,
-           arena_bytes, iterations_served, retirements, signatures_served, iterations_unplanned, set_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        result.sessionId, planId, planFile, o.threads, c?.status ?? 0, c && c.refusal ? String(c.refusal) : null, hits, misses,
-        hitBytes, missBytes, summary.arena_bytes, summary.iterations_served, summary.retirements,
-        summary.signatures_served, summary.iterations_unplanned, src.setId,
-      );
+    insertReplay(o.db, {
+      sessionId: result.sessionId, planId, planFile, threads: o.threads, status: c?.status ?? 0, refusal: c && c.refusal ? String(c.refusal) : null, hits, misses,
+      hitBytes, missBytes, arenaBytes: summary.arena_bytes, iterationsServed: summary.iterations_served, retirements: summary.retirements,
+      signaturesServed: summary.signatures_served, iterationsUnplanned: summary.iterations_unplanned, setId: src.setId,
+    });
     return { summary, result };
   } finally {
     if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });

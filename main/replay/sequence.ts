@@ -1,6 +1,7 @@
 import type { DB } from '../store/db';
 import { chooseIteration } from '../plan/iteration';
 import { RECORD_FLAG_AGENT } from '../../shared/trace-kinds';
+import { iterationAllocations } from '../store/iterations';
 
 /**
  * A recorded iteration's allocation sequence as text, for native/tests/seq_bench (the
@@ -10,12 +11,7 @@ import { RECORD_FLAG_AGENT } from '../../shared/trace-kinds';
  */
 export function iterationSequence(db: DB, sessionId: number, number?: number): string {
   const { row } = chooseIteration(db, sessionId, number);
-  const allocs = db
-    .prepare(
-      `SELECT a.seq, a.free_seq, e.size, e.align, e.kind FROM allocations a JOIN events e ON e.id = a.alloc_event
-       WHERE a.iteration_id = ? AND (e.flags & ?) = 0 ORDER BY a.seq`,
-    )
-    .all(row.id, RECORD_FLAG_AGENT) as { seq: number; free_seq: number | null; size: number; align: number; kind: number }[];
+  const allocs = iterationAllocations(db, row.id, RECORD_FLAG_AGENT);
   const events: { at: number; line: string }[] = [];
   allocs.forEach((a, i) => {
     events.push({ at: a.seq, line: `a ${i} ${a.size} ${a.align} ${a.kind}` });

@@ -2,6 +2,7 @@ import type { DB } from '../store/db';
 import { UserError } from '../../shared/errors';
 import type { ReplayBuffer, ReplayState } from '../../shared/api';
 import { addressSpan } from '../plan/iteration';
+import { planBuffersWithAddresses, planExists } from '../store/plans';
 
 /**
  * Offline step-through of a plan: the state of the planned arena, and of the addresses the
@@ -112,15 +113,7 @@ export class PlanStepper {
 
 /** Loads a stored plan's buffers with their recorded addresses and ops. */
 export function loadStepper(db: DB, planId: number): PlanStepper {
-  const plan = db.prepare(`SELECT id FROM plans WHERE id = ?`).get(planId);
-  if (!plan) throw new UserError(`no plan ${planId} in this database`);
-  const rows = db
-    .prepare(
-      `SELECT pb.ordinal, pb.offset, pb.size, pb.start, pb.end, e.addr, coalesce(o.module, '') AS module, coalesce(o.op, '') AS op
-       FROM plan_buffers pb JOIN allocations a ON a.id = pb.allocation_id JOIN events e ON e.id = a.alloc_event
-       LEFT JOIN ops o ON o.id = e.scope
-       WHERE pb.plan_id = ? ORDER BY pb.ordinal`,
-    )
-    .all(planId) as StepBuffer[];
+  if (!planExists(db, planId)) throw new UserError(`no plan ${planId} in this database`);
+  const rows: StepBuffer[] = planBuffersWithAddresses(db, planId);
   return new PlanStepper(rows);
 }

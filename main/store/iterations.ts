@@ -77,3 +77,50 @@ export function firstLatencies(db: DB): (sessionId: number) => number[] {
   const q = db.prepare(`SELECT latency_ns FROM iterations WHERE session_id = ? AND latency_ns IS NOT NULL ORDER BY t_begin, id LIMIT 2000`);
   return (sessionId) => (q.all(sessionId) as { latency_ns: number }[]).map((x) => x.latency_ns);
 }
+
+export interface IterationRow {
+  id: number;
+  number: number;
+  thread_id: number;
+  begin_seq: number;
+  end_seq: number | null;
+  signature: string | null;
+  allocs: number;
+}
+
+/** Every iteration of a session, by number. */
+export function iterationRows(db: DB, session: number): IterationRow[] {
+  return db
+    .prepare(`SELECT id, number, thread_id, begin_seq, end_seq, signature, allocs FROM iterations WHERE session_id = ? ORDER BY number, id`)
+    .all(session) as IterationRow[];
+}
+
+export interface IterationAllocation {
+  id: number;
+  seq: number;
+  free_seq: number | null;
+  size: number;
+  align: number;
+  addr: number;
+  kind: number;
+  module: string;
+  op: string;
+}
+
+/** The allocations made in an iteration, by seq, but those whose event has a flag of `skipFlags`; with their event's fields and scope. */
+export function iterationAllocations(db: DB, iterationId: number, skipFlags: number): IterationAllocation[] {
+  return db
+    .prepare(
+      `SELECT a.id, a.seq, a.free_seq, e.size, e.align, e.addr, e.kind, coalesce(o.module, '') AS module, coalesce(o.op, '') AS op
+       FROM allocations a JOIN events e ON e.id = a.alloc_event LEFT JOIN ops o ON o.id = e.scope
+       WHERE a.iteration_id = ? AND (e.flags & ?) = 0 ORDER BY a.seq`,
+    )
+    .all(iterationId, skipFlags) as IterationAllocation[];
+}
+
+/** The latency of each iteration of a session that has one, in the order they began. */
+export function latenciesInOrder(db: DB, session: number): number[] {
+  return (db.prepare(`SELECT latency_ns FROM iterations WHERE session_id = ? AND latency_ns IS NOT NULL ORDER BY t_begin`).all(session) as { latency_ns: number }[]).map(
+    (r) => r.latency_ns,
+  );
+}

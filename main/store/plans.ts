@@ -1,4 +1,5 @@
 import type { DB } from './db';
+import type { ReplayBuffer } from '../../shared/api';
 
 /**
  * What storePlan needs of an iteration (main/plan/iteration.ts IterationInput is one): the
@@ -192,4 +193,53 @@ export function planExists(db: DB, planId: number): boolean {
 /** The session plan `planId` was made from (undefined: no such plan). */
 export function planSessionId(db: DB, planId: number): number | undefined {
   return (db.prepare(`SELECT session_id FROM plans WHERE id = ?`).get(planId) as { session_id: number } | undefined)?.session_id;
+}
+
+/** Stores the plans of a plan set in one transaction: in a new set, or added to `growSetId`; returns the set and the plan ids. */
+export function storePlanSet(
+  db: DB,
+  sessionId: number,
+  algorithm: string,
+  growSetId: number | undefined,
+  members: readonly { input: IterationToStore; result: PlanToStore; seen: number }[],
+): { setId: number; planIds: number[] } {
+  return db.transaction(() => {
+    const setId = growSetId !== undefined ? growSetId : createPlanSet(db, sessionId, algorithm);
+    const planIds = members.map((m) => storePlan(db, m.input, m.result, true, { setId, seen: m.seen }));
+    return { setId, planIds };
+  })();
+}
+
+/** What a plan file needs of a stored plan: its session, arena, size floor and the number of its iteration (undefined: no such plan). */
+export function planHeader(db: DB, planId: number): { id: number; session_id: number; arena_bytes: number; size_floor: number | null; number: number } | undefined {
+  return db
+    .prepare(
+      `SELECT p.id, p.session_id, p.arena_bytes, p.size_floor, i.number FROM plans p
+       JOIN iterations i ON i.id = p.iteration_id WHERE p.id = ?`,
+    )
+    .get(planId) as { id: number; session_id: number; arena_bytes: number; size_floor: number | null; number: number } | undefined;
+}
+
+/** The offset of each buffer of a plan, by ordinal (in the table's order). */
+export function planOffsets(db: DB, planId: number): { ordinal: number; offset: number }[] {
+  return db.prepare(`SELECT ordinal, offset FROM plan_buffers WHERE plan_id = ?`).all(planId) as { ordinal: number; offset: number }[];
+}
+
+/** A plan's buffers with the addresses the system allocator gave them when recorded, and their module and op, by ordinal. */
+export function planBuffersWithAddresses(db: DB, planId: number): ReplayBuffer[] {
+  return db
+    .prepare(
+      `SELECT pb.ordinal, pb.offset, pb.size, pb.start, pb.end, e.addr, coalesce(o.module, '') AS module, coalesce(o.op, '') AS op
+       FROM plan_buffers pb JOIN allocations a ON a.id = pb.allocation_id JOIN events e ON e.id = a.alloc_event
+       LEFT JOIN ops o ON o.id = e.scope
+       WHERE pb.plan_id = ? ORDER BY pb.ordinal`,
+    )
+    .all(planId) as ReplayBuffer[];
+}
+
+/** A plan with the command and folder of the session it was made from (undefined: no such plan). */
+export function planWithCommand(db: DB, planId: number): { session_id: number; command: string; cwd: string } | undefined {
+  return db
+    .prepare(`SELECT p.session_id, s.command, s.cwd FROM plans p JOIN sessions s ON s.id = p.session_id WHERE p.id = ?`)
+    .get(planId) as { session_id: number; command: string; cwd: string } | undefined;
 }

@@ -26,3 +26,35 @@ export function replaysOf(db: DB, sessionId: number, planIds: number[], setIds: 
     )
     .all(sessionId, ...ids, ...sets) as Record<string, unknown>[];
 }
+
+/** A replays row: what a replay session ran and what the interposer counted. */
+export interface ReplayToStore {
+  sessionId: number;
+  planId: number | null;
+  planFile: string;
+  threads: number;
+  status: number;
+  refusal: string | null;
+  hits: number;
+  misses: number;
+  hitBytes: number;
+  missBytes: number;
+  arenaBytes: number | null;
+  iterationsServed: number | null;
+  retirements: number | null;
+  signaturesServed: number | null;
+  iterationsUnplanned: number | null;
+  setId: number | null;
+}
+
+export function insertReplay(db: DB, r: ReplayToStore): void {
+  db.prepare(
+    `INSERT INTO replays (session_id, plan_id, plan_file, threads, status, refusal, hits, misses, hit_bytes, miss_bytes,
+       arena_bytes, iterations_served, retirements, signatures_served, iterations_unplanned, set_id)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    r.sessionId, r.planId, r.planFile, r.threads, r.status, r.refusal, r.hits, r.misses,
+    r.hitBytes, r.missBytes, r.arenaBytes, r.iterationsServed, r.retirements,
+    r.signaturesServed, r.iterationsUnplanned, r.setId,
+  );
+}

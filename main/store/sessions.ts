@@ -138,3 +138,13 @@ export function processAndThreadCounts(db: DB, id: number): { processes: number;
     threads: count(`SELECT count(*) AS n FROM threads WHERE session_id = ?`),
   };
 }
+
+/** A session's status (undefined: no such session). */
+export function sessionStatus(db: DB, id: number): string | undefined {
+  return (db.prepare(`SELECT id, status FROM sessions WHERE id = ?`).get(id) as { id: number; status: string } | undefined)?.status;
+}
+
+/** Whether the agent recorded aten ops in the session (sessions.agent_ops). */
+export function sessionAgentOps(db: DB, id: number): boolean {
+  return (db.prepare(`SELECT agent_ops FROM sessions WHERE id = ?`).get(id) as { agent_ops: number }).agent_ops === 1;
+}

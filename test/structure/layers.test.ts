@@ -105,19 +105,9 @@ test('the compiled renderer requires only renderer/ and the shared/ modules asse
  * only shrink: a listed file that no longer does fails too (remove it).
  */
 const SQL_EXCEPTIONS: { file: string; why: string }[] = [
-  { file: 'main/api/exports.ts', why: 'not moved to main/store/ yet (issue 19)' },
-  { file: 'main/api/jobs.ts', why: 'not moved to main/store/ yet (issue 19)' },
-  { file: 'main/api/service.ts', why: 'not moved to main/store/ yet (issue 19)' },
-  { file: 'main/cli.ts', why: 'not moved to main/store/ yet (issue 19)' },
   { file: 'main/ingest/resume.ts', why: 'not moved to main/store/ yet (issue 19)' },
-  { file: 'main/plan/iteration.ts', why: 'not moved to main/store/ yet (issue 19)' },
-  { file: 'main/plan/plan-export.ts', why: 'not moved to main/store/ yet (issue 19)' },
-  { file: 'main/plan/plan-set.ts', why: 'not moved to main/store/ yet (issue 19)' },
   { file: 'main/record/record.ts', why: 'not moved to main/store/ yet (issue 19)' },
   { file: 'main/record/recorder.ts', why: 'not moved to main/store/ yet (issue 19)' },
-  { file: 'main/replay/live.ts', why: 'not moved to main/store/ yet (issue 19)' },
-  { file: 'main/replay/sequence.ts', why: 'not moved to main/store/ yet (issue 19)' },
-  { file: 'main/replay/step.ts', why: 'not moved to main/store/ yet (issue 19)' },
   { file: 'main/report/export-db.ts', why: 'not moved to main/store/ yet (issue 19)' },
   { file: 'main/session/attach.ts', why: 'not moved to main/store/ yet (issue 19)' },
   { file: 'main/session/detach.ts', why: 'not moved to main/store/ yet (issue 19)' },
