@@ -142,7 +142,7 @@ export interface TimelineReply {
   buckets: number;
   /**
    * Where the points come from: the timeline table's buckets, or, when the range covers too few
-   * buckets to fill the chart, the range's allocation and free events (main/api/timeline-detail.ts).
+   * buckets to fill the chart, the range's allocation and free events (main/store/timeline-detail.ts).
    */
   source: 'timeline' | 'events';
   /** Allocation and free events aggregated when source is 'events', else null. */

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { UserError } from '../../shared/errors';
-import type { DB } from '../store/db';
+import { inTransaction, type DB } from '../store/db';
+import { deleteDerivedRows, forEachEventInTimeOrder, RecordingRows, storedRecording, storeSessionTotals } from '../store/recording';
+import { failRecordingSession, recreateSession, sessionForResume, sessionStatusAndProcesses, setExitIfUnset } from '../store/sessions';
 import { EventWriter } from '../store/ingest';
 import { LifetimeBuilder, type LifetimeTotals, type StreamEvent } from '../store/lifetimes';
 import { committedAt, parseHeader, RECORD_SIZE, recordFlags, type PlanCounters, type TraceHeader } from '../record/trace-reader';
@@ -272,26 +273,12 @@ export function traceOfRemovedDatabase(dir: string): boolean {
  */
 function endEmptyRecording(o: ResumeOptions, dir: string): ResumeResult | null {
   if (fs.readdirSync(dir).some((n) => n !== RECORDER_END_FILE) || sessionOfTraceDir(dir) !== o.sessionId) return null;
-  const s = o.db.prepare(`SELECT status, (SELECT count(*) FROM processes WHERE session_id = sessions.id) AS processes FROM sessions WHERE id = ?`).get(o.sessionId) as
-    | { status: string; processes: number }
-    | undefined;
+  const s = sessionStatusAndProcesses(o.db, o.sessionId);
   if (!s || s.status !== 'recording' || s.processes > 0 || traceUsers(dir).length > 0) return null;
-  o.db.prepare(`UPDATE sessions SET status = 'failed', ended_at = ? WHERE id = ? AND status = 'recording'`).run(new Date().toISOString(), o.sessionId);
+  failRecordingSession(o.db, o.sessionId);
   fs.rmSync(dir, { recursive: true, force: true });
   const totals = { events: 0, markers: 0, allocations: 0, liveAtExit: 0, iterations: 0, unmatchedFrees: 0, peakLiveBytes: 0, tBegin: null, tEnd: null, ops: 0 };
   return { sessionId: o.sessionId, added: 0, totals, claimed: null, status: 'failed', missing: null, notes: [`session ${o.sessionId} recorded nothing (its recorder died before the target wrote a trace): marked failed`], plan: null };
-}
-
-/** A session row from a database that was removed while recording, made again (new id, status recording). */
-function recreateSession(db: DB, row: Record<string, unknown>): number {
-  const cols = ['name', 'command', 'cwd', 'started_at', 'python', 'torch_version', 'host', 'clock_base_ns', 'agent_ops', 'exit_code', 'signal'];
-  const have = new Set((db.prepare(`PRAGMA table_info(sessions)`).all() as { name: string }[]).map((c) => c.name));
-  const use = cols.filter((c) => have.has(c) && row[c] !== undefined);
-  const value = (c: string) => (c === 'clock_base_ns' && row[c] !== null ? BigInt(row[c] as string) : row[c]);
-  const info = db
-    .prepare(`INSERT INTO sessions (status, ${use.join(', ')}) VALUES ('recording', ${use.map(() => '?').join(', ')})`)
-    .run(...use.map(value));
-  return Number(info.lastInsertRowid);
 }
 
 export function resumeIngest(o: ResumeOptions): ResumeResult {
@@ -314,9 +301,7 @@ export function resumeIngest(o: ResumeOptions): ResumeResult {
     fs.writeFileSync(path.join(dir, RECORDER_END_FILE), JSON.stringify(end));
     o.onNote?.(`session ${end.sessionId} of a database removed while recording is made again here as session ${sessionId}`);
   }
-  const session = db.prepare(`SELECT status, clock_base_ns, signal FROM sessions WHERE id = ?`).safeIntegers(true).get(sessionId) as
-    | { status: string; clock_base_ns: bigint | null; signal: string | null }
-    | undefined;
+  const session = sessionForResume(db, sessionId);
   if (!session) throw new UserError(`no session ${sessionId} in ${o.dbFile}: this trace belongs to another database (or give --session)`);
   if (session.clock_base_ns === null) throw new UserError(`session ${sessionId} of ${o.dbFile} was not recorded from a trace folder (no clock base)`);
   const users = traceUsers(dir);
@@ -328,15 +313,16 @@ export function resumeIngest(o: ResumeOptions): ResumeResult {
     throw new UserError(`${o.traceDir} is the trace of session ${end.sessionId}${end.dbFile ? ` of ${end.dbFile}` : ''}, not of session ${sessionId}`);
   }
   if (end && (end.exitCode !== null || end.signal !== null)) {
-    db.prepare(`UPDATE sessions SET exit_code = coalesce(exit_code, ?), signal = coalesce(signal, ?) WHERE id = ?`).run(end.exitCode, end.signal, sessionId);
+    setExitIfUnset(db, sessionId, end.exitCode, end.signal);
     session.signal ??= end.signal;
   }
   const clockBase = session.clock_base_ns;
   const baseHi = Number(clockBase >> 32n);
   const baseLo = Number(clockBase & 0xffffffffn);
 
+  const storedBefore = storedRecording(db, sessionId);
   const processes = new Map<string, number>();
-  for (const r of db.prepare(`SELECT id, trace_file FROM processes WHERE session_id = ?`).all(sessionId) as { id: number; trace_file: string }[]) {
+  for (const r of storedBefore.processes) {
     processes.set(r.trace_file, r.id);
   }
   for (const tf of processes.keys()) {
@@ -347,46 +333,29 @@ export function resumeIngest(o: ResumeOptions): ResumeResult {
   }
 
   // Rows stored per thread, and the thread and scope rows of the session.
-  const threadRows = db.prepare(`SELECT id, process_id, thread_index FROM threads WHERE session_id = ?`).all(sessionId) as {
-    id: number;
-    process_id: number;
-    thread_index: number;
-  }[];
+  const threadRows = storedBefore.threads;
   const threadId = new Map<string, number>(threadRows.map((t) => [`${t.process_id}:${t.thread_index}`, t.id]));
   const threadProcess = new Map<number, number>(threadRows.map((t) => [t.id, t.process_id]));
   const stored = new Map<number, number>();
-  for (const r of db
-    .prepare(`SELECT thread_id, count(*) AS n FROM events WHERE thread_id IN (SELECT id FROM threads WHERE session_id = ?) GROUP BY thread_id`)
-    .all(sessionId) as { thread_id: number; n: number }[]) {
+  for (const r of storedBefore.eventsPerThread) {
     stored.set(r.thread_id, r.n);
   }
   const scopes = new Map<string, { id: number; module: string; op: string; stackId: number | null }>();
-  for (const r of db.prepare(`SELECT id, process_id, name_id, module, op, stack_id FROM ops WHERE session_id = ?`).all(sessionId) as {
-    id: number;
-    process_id: number;
-    name_id: number;
-    module: string;
-    op: string;
-    stack_id: number | null;
-  }[]) {
+  for (const r of storedBefore.ops) {
     scopes.set(`${r.process_id}:${r.name_id}`, { id: r.id, module: r.module, op: r.op, stackId: r.stack_id });
   }
 
-  const insertProcess = db.prepare(`INSERT INTO processes (session_id, pid, ppid, is_fork_child, start_ns, trace_file) VALUES (?, ?, ?, ?, ?, ?)`);
-  const insertThread = db.prepare(`INSERT INTO threads (session_id, process_id, tid, thread_index) VALUES (?, ?, ?, ?)`);
+  const rows = new RecordingRows(db, sessionId);
   // Python stacks the agent interned (schema 6): "@stack<TAB>frames" names, rows of their own,
   // pointed at by the third field of a scope name (as recorder.ts stores them).
   const stacks = new Map<string, number>();
-  for (const r of db.prepare(`SELECT id, process_id, name_id FROM stacks WHERE session_id = ?`).all(sessionId) as { id: number; process_id: number; name_id: number }[]) {
+  for (const r of storedBefore.stacks) {
     stacks.set(`${r.process_id}:${r.name_id}`, r.id);
   }
-  const insertStack = db.prepare(`INSERT INTO stacks (session_id, process_id, name_id, frames) VALUES (?, ?, ?, ?)`);
   const defineStack = (processId: number, nameId: number, name: string) => {
     const key = `${processId}:${nameId}`;
-    if (!stacks.has(key)) stacks.set(key, Number(insertStack.run(sessionId, processId, nameId, name.slice(STACK_NAME_PREFIX.length)).lastInsertRowid));
+    if (!stacks.has(key)) stacks.set(key, rows.addStack(processId, nameId, name.slice(STACK_NAME_PREFIX.length)));
   };
-  const insertOp = db.prepare(`INSERT INTO ops (session_id, process_id, name_id, module, op, stack_id) VALUES (?, ?, ?, ?, ?, ?)`);
-  const renameOp = db.prepare(`UPDATE ops SET module = ?, op = ?, stack_id = ? WHERE id = ?`);
   const defineScope = (processId: number, nameId: number, name: string | null): number => {
     const key = `${processId}:${nameId}`;
     const [module, op, stack] = name === null ? ['', `#${nameId}`, ''] : splitScope(name);
@@ -394,14 +363,14 @@ export function resumeIngest(o: ResumeOptions): ResumeResult {
     const had = scopes.get(key);
     if (had) {
       if (name !== null && (had.module !== module || had.op !== op || had.stackId !== stackId)) {
-        renameOp.run(module, op, stackId, had.id);
+        rows.renameOp(had.id, module, op, stackId);
         had.module = module;
         had.op = op;
         had.stackId = stackId;
       }
       return had.id;
     }
-    const id = Number(insertOp.run(sessionId, processId, nameId, module, op, stackId).lastInsertRowid);
+    const id = rows.addOp(processId, nameId, module, op, stackId);
     scopes.set(key, { id, module, op, stackId });
     return id;
   };
@@ -410,7 +379,7 @@ export function resumeIngest(o: ResumeOptions): ResumeResult {
   const writer = new EventWriter(db);
   const traces: TraceFile[] = [];
   const sink: StreamEvent[] = [];
-  let inTransaction = 0;
+  let pendingRecords = 0;
   let added = 0;
   const notes: string[] = [];
   for (const name of names) {
@@ -420,17 +389,17 @@ export function resumeIngest(o: ResumeOptions): ResumeResult {
       const header = readHeader(fd);
       if (!header) continue; // the process never wrote its header: no records
       const chunks = scanChunks(fd, header);
-      db.transaction(() => {
+      inTransaction(db, () => {
         let pid = processes.get(name);
         if (pid === undefined) {
-          pid = Number(insertProcess.run(sessionId, header.pid, header.ppid, header.forkChild ? 1 : 0, header.startNs, name).lastInsertRowid);
+          pid = rows.addProcess(header.pid, header.ppid, header.forkChild, header.startNs, name);
           processes.set(name, pid);
         }
         for (const n of readNames(file.replace(/\.mpt$/, '.names'))) {
           if (n.name.startsWith(STACK_NAME_PREFIX)) defineStack(pid, n.id, n.name);
           else defineScope(pid, n.id, n.name);
         }
-      }).immediate();
+      }, { immediate: true });
       const processId = processes.get(name)!;
       traces.push({ file, name, header, processId, chunks });
       // Records before each chunk, per thread (see the comment at the top).
@@ -463,7 +432,7 @@ export function resumeIngest(o: ResumeOptions): ResumeResult {
       const pendingChunks: ChunkInfo[] = [];
       const flushPending = () => {
         if (pendingChunks.length === 0) return;
-        db.transaction(() => {
+        inTransaction(db, () => {
           writer.begin();
           for (const c of pendingChunks) {
             const skip = skipOf.get(c.index)!;
@@ -472,7 +441,7 @@ export function resumeIngest(o: ResumeOptions): ResumeResult {
             const key = `${processId}:${c.threadIndex}`;
             let tId = threadId.get(key);
             if (tId === undefined) {
-              tId = Number(insertThread.run(sessionId, processId, c.tid, c.threadIndex).lastInsertRowid);
+              tId = rows.addThread(processId, c.tid, c.threadIndex);
               threadId.set(key, tId);
               threadProcess.set(tId, processId);
             }
@@ -481,9 +450,9 @@ export function resumeIngest(o: ResumeOptions): ResumeResult {
             added += batch.count;
           }
           writer.flush();
-        }).immediate();
+        }, { immediate: true });
         pendingChunks.length = 0;
-        inTransaction = 0;
+        pendingRecords = 0;
       };
       // Each thread's chunks in chunk_seq order (a reused chunk lies anywhere in the file), in the
       // places its chunks have in file order: a thread's rows stay a prefix of its records.
@@ -497,8 +466,8 @@ export function resumeIngest(o: ResumeOptions): ResumeResult {
         const skip = skipOf.get(c.index)!;
         if (skip >= c.committed) continue;
         pendingChunks.push(c);
-        inTransaction += c.committed - skip;
-        if (inTransaction >= BATCH_RECORDS) flushPending();
+        pendingRecords += c.committed - skip;
+        if (pendingRecords >= BATCH_RECORDS) flushPending();
       }
       flushPending();
     } finally {
@@ -507,60 +476,45 @@ export function resumeIngest(o: ResumeOptions): ResumeResult {
   }
 
   // 2. Lifetimes and the rest built again from every event of the session, in time order.
-  db.transaction(() => {
-    for (const t of ['allocations', 'iterations', 'timeline', 'op_stats']) db.prepare(`DELETE FROM ${t} WHERE session_id = ?`).run(sessionId);
-  }).immediate();
+  inTransaction(db, () => deleteDerivedRows(db, sessionId), { immediate: true });
   const lifetimes = new LifetimeBuilder(db, sessionId);
-  const reader = new Database(path.resolve(o.dbFile), { readonly: true });
   let firstId: number | null = null;
   let lastId: number | null = null;
-  try {
-    const rows = reader
-      .prepare(
-        `SELECT id, thread_id, ts, kind, addr, size, align, scope, flags FROM events
-         WHERE thread_id IN (SELECT id FROM threads WHERE session_id = ?) ORDER BY ts, id`,
-      )
-      .raw(true)
-      .safeIntegers(true);
-    let batch: StreamEvent[] = [];
-    const feed = () => {
-      const events = batch;
-      batch = [];
-      db.transaction(() => {
-        lifetimes.push(events);
-        lifetimes.flush();
-      }).immediate();
-    };
-    for (const r of rows.iterate(sessionId) as Iterable<unknown[]>) {
-      const id = num(r[0]);
-      const tId = num(r[1]);
-      batch.push({
-        id,
-        threadId: tId,
-        processId: threadProcess.get(tId)!,
-        ts: num(r[2]),
-        kind: num(r[3]),
-        addr: big(r[4]),
-        size: big(r[5]),
-        align: num(r[6]),
-        scope: r[7] === null ? null : num(r[7]),
-        flags: num(r[8]),
-      });
-      if (firstId === null || id < firstId) firstId = id;
-      if (lastId === null || id > lastId) lastId = id;
-      if (batch.length >= BATCH_RECORDS) feed();
-    }
-    feed();
-  } finally {
-    reader.close();
-  }
+  let batch: StreamEvent[] = [];
+  const feed = () => {
+    const events = batch;
+    batch = [];
+    inTransaction(db, () => {
+      lifetimes.push(events);
+      lifetimes.flush();
+    }, { immediate: true });
+  };
+  forEachEventInTimeOrder(o.dbFile, sessionId, (r) => {
+    const id = num(r[0]);
+    const tId = num(r[1]);
+    batch.push({
+      id,
+      threadId: tId,
+      processId: threadProcess.get(tId)!,
+      ts: num(r[2]),
+      kind: num(r[3]),
+      addr: big(r[4]),
+      size: big(r[5]),
+      align: num(r[6]),
+      scope: r[7] === null ? null : num(r[7]),
+      flags: num(r[8]),
+    });
+    if (firstId === null || id < firstId) firstId = id;
+    if (lastId === null || id > lastId) lastId = id;
+    if (batch.length >= BATCH_RECORDS) feed();
+  });
+  feed();
 
   // 3. The session's end: counts, what the interposers claimed, status.
   let claimed: number | null = 0;
   let plan: PlanCounters | null = null;
   let stoppedEarly = false;
-  const update = db.prepare(`UPDATE processes SET clean_exit = ?, events_claimed = ? WHERE id = ?`);
-  const result = db.transaction(() => {
+  const result = inTransaction(db, () => {
     for (const t of traces) {
       const h = t.header;
       if (h.plan.status !== 0) plan = plan ? addCounters(plan, h.plan) : { ...h.plan };
@@ -568,22 +522,17 @@ export function resumeIngest(o: ResumeOptions): ResumeResult {
         stoppedEarly = true;
         notes.push(`process ${h.pid} stopped recording early (disk full or file size limit?): its trace is incomplete`);
       }
-      update.run(h.cleanExit ? 1 : 0, h.cleanExit ? h.eventsWritten : null, t.processId);
+      rows.setProcessExit(t.processId, h.cleanExit, h.cleanExit ? h.eventsWritten : null);
       if (!h.cleanExit) claimed = null;
       else if (claimed !== null) claimed += h.eventsWritten;
     }
     const t = lifetimes.finish();
-    const ops = (db.prepare(`SELECT count(*) AS n FROM ops WHERE session_id = ?`).get(sessionId) as { n: number }).n;
     // A process that stopped early counted only what it wrote: how much is missing is unknown.
     const missing = claimed === null || stoppedEarly ? null : Math.max(0, claimed - t.events);
     const status: ResumeResult['status'] = stoppedEarly || (missing !== null && missing > 0) ? 'incomplete' : session.signal ? 'killed' : 'complete';
-    db.prepare(
-      `UPDATE sessions SET events = ?, markers = ?, events_claimed = ?, allocations = ?, live_at_exit = ?, iterations = ?, ops = ?,
-         t_begin = ?, t_end = ?, peak_live_bytes = ?, first_event = ?, last_event = ?, status = ?, ended_at = coalesce(ended_at, ?) WHERE id = ?`,
-    ).run(t.events, t.markers, claimed, t.allocations, t.liveAtExit, t.iterations, ops, t.tBegin, t.tEnd, t.peakLiveBytes, firstId, lastId,
-      status, new Date().toISOString(), sessionId);
+    const ops = storeSessionTotals(db, sessionId, t, claimed, firstId, lastId, { status });
     return { totals: { ...t, ops }, status, missing };
-  }).immediate();
+  }, { immediate: true });
   if (o.removeTrace ?? true) fs.rmSync(dir, { recursive: true, force: true });
   return { sessionId, added, totals: result.totals, claimed, status: result.status, missing: result.missing, notes, plan };
 }

@@ -14,6 +14,7 @@ import { RECORDER_END_FILE, resumeIngest } from '../ingest/resume';
 import { fileIdentity } from '../fs/files';
 import { UserError } from '../../shared/errors';
 import { ENV } from '../../shared/env-vars';
+import { sessionRowExact, setAgentOps, setClockBase, setEndedNow, setExit } from '../store/sessions';
 
 /**
  * `memoplan record`: launch a command under the interposer and the agent, stream its trace
@@ -91,10 +92,10 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
   launch.env[ENV.TRACE_DIR] = dir;
   const ops = o.ops ?? true;
   launch.env[ENV.AGENT_OPS] = ops ? '1' : '0';
-  o.db.prepare(`UPDATE sessions SET agent_ops = ? WHERE id = ?`).run(ops ? 1 : 0, sessionId);
+  setAgentOps(o.db, sessionId, ops);
   // Timestamps are stored relative to this instant (CLOCK_MONOTONIC, as the interposer's).
   const clockBase = process.hrtime.bigint() - 1_000_000_000n;
-  o.db.prepare(`UPDATE sessions SET clock_base_ns = ? WHERE id = ?`).run(clockBase, sessionId);
+  setClockBase(o.db, sessionId, clockBase);
   // The ingest polls the trace directory by itself (memoplan-ingest, or the JS SessionIngest on
   // a timer with MEMOPLAN_INGEST=js); if it fails, the target is stopped and the trace kept.
   // If storing fails while the target runs (disk full, the ingester killed), the target is left
@@ -168,7 +169,7 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
   // The database removed or replaced while the target ran: what was stored went with the old
   // file. Keep the trace, with the session's own row, for memoplan ingest to store as a new one.
   if (!sameIdentity(fileIdentity(o.dbFile), dbIdentity)) {
-    const row = o.db.prepare(`SELECT * FROM sessions WHERE id = ?`).safeIntegers(true).get(sessionId) as Record<string, unknown>;
+    const row = sessionRowExact(o.db, sessionId);
     const session = Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'bigint' ? String(v) : v]));
     writeRecorderEnd(dir, { exitCode, signal, sessionId, dbFile: path.resolve(o.dbFile), removed: true, session });
     throw new UserError(
@@ -191,11 +192,11 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
   // store it later.
   const reason = oneLine(failure!.message);
   try {
-    o.db.prepare(`UPDATE sessions SET exit_code = ?, signal = ? WHERE id = ?`).run(exitCode, signal, sessionId);
+    setExit(o.db, sessionId, exitCode, signal);
     const r = resumeIngest({ db: o.db, dbFile: o.dbFile, sessionId, traceDir: dir });
     o.onNote?.(`storing the trace failed while the target ran (${reason}); the rest was stored from the kept trace after it exited (${r.added.toLocaleString('en-US')} events)`);
     for (const n of r.notes) o.onNote?.(n);
-    o.db.prepare(`UPDATE sessions SET ended_at = ? WHERE id = ?`).run(new Date().toISOString(), sessionId);
+    setEndedNow(o.db, sessionId);
     const incomplete = r.status === 'incomplete' ? { missing: r.missing, reason: r.notes[0] ?? `${r.missing} claimed events are not in the trace` } : null;
     return { ...common, summary: r.totals, claimed: r.claimed, plan: r.plan, incomplete };
   } catch (err) {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { DB } from '../store/db';
+import { inTransaction, type DB } from '../store/db';
+import { RecordingRows, storeSessionTotals } from '../store/recording';
 import { EventWriter } from '../store/ingest';
 import { LifetimeBuilder, type LifetimeTotals, type StreamEvent } from '../store/lifetimes';
 import { TraceReader, TraceFormatError, type PlanCounters, type TraceHeader } from './trace-reader';
@@ -50,11 +51,7 @@ export class SessionIngest {
   private readonly lifetimes: LifetimeBuilder;
   private pending: StreamEvent[] = [];
   private busyNs = 0;
-  private readonly insertProcess;
-  private readonly insertThread;
-  private readonly insertOp;
-  private readonly renameOp;
-  private readonly insertStack;
+  private readonly rows: RecordingRows;
 
   /**
    * clockBaseNs: a CLOCK_MONOTONIC instant before the target started; stored timestamps are
@@ -63,13 +60,7 @@ export class SessionIngest {
   constructor(private readonly db: DB, readonly sessionId: number, readonly traceDir: string, readonly clockBaseNs = 0n) {
     this.writer = new EventWriter(db);
     this.lifetimes = new LifetimeBuilder(db, sessionId);
-    this.insertProcess = db.prepare(
-      `INSERT INTO processes (session_id, pid, ppid, is_fork_child, start_ns, trace_file) VALUES (?, ?, ?, ?, ?, ?)`,
-    );
-    this.insertThread = db.prepare(`INSERT INTO threads (session_id, process_id, tid, thread_index) VALUES (?, ?, ?, ?)`);
-    this.insertOp = db.prepare(`INSERT INTO ops (session_id, process_id, name_id, module, op, stack_id) VALUES (?, ?, ?, ?, ?, ?)`);
-    this.renameOp = db.prepare(`UPDATE ops SET module = ?, op = ?, stack_id = ? WHERE id = ?`);
-    this.insertStack = db.prepare(`INSERT INTO stacks (session_id, process_id, name_id, frames) VALUES (?, ?, ?, ?)`);
+    this.rows = new RecordingRows(db, sessionId);
   }
 
   get stats(): PollStats {
@@ -82,7 +73,7 @@ export class SessionIngest {
     const watermark = final ? Infinity : Number(started - this.clockBaseNs) - WATERMARK_MARGIN_NS;
     const before = this.writer.events + this.writer.markers;
     this.discover();
-    this.db.transaction(() => {
+    inTransaction(this.db, () => {
       this.writer.begin();
       for (const t of this.traces.values()) this.pollOne(t);
       this.writer.flush();
@@ -99,7 +90,7 @@ export class SessionIngest {
       ready.sort((a, b) => a.ts - b.ts); // stable: equal stamps keep program order
       this.lifetimes.push(ready);
       this.lifetimes.flush();
-    }).immediate();
+    }, { immediate: true });
     this.busyNs += Number(process.hrtime.bigint() - started);
     return this.writer.events + this.writer.markers - before;
   }
@@ -122,29 +113,21 @@ export class SessionIngest {
     let claimed: number | null = 0;
     const notes: string[] = [];
     let plan: PlanCounters | null = null;
-    const update = this.db.prepare(`UPDATE processes SET clean_exit = ?, events_claimed = ? WHERE id = ?`);
     for (const t of this.traces.values()) {
       const h = t.reader.readHeader();
       t.reader.close();
       if (t.processId === null || !h) continue;
       if (h.plan.status !== 0) plan = plan ? addCounters(plan, h.plan) : { ...h.plan };
       if (h.stoppedEarly) notes.push(`process ${h.pid} stopped recording early (disk full or file size limit?): its trace is incomplete`);
-      update.run(h.cleanExit ? 1 : 0, h.cleanExit ? h.eventsWritten : null, t.processId);
+      this.rows.setProcessExit(t.processId, h.cleanExit, h.cleanExit ? h.eventsWritten : null);
       if (!h.cleanExit) claimed = null;
       else if (claimed !== null) claimed += h.eventsWritten;
     }
-    const totals = this.db.transaction(() => {
+    const totals = inTransaction(this.db, () => {
       const t = this.lifetimes.finish();
-      const ops = (this.db.prepare(`SELECT count(*) AS n FROM ops WHERE session_id = ?`).get(this.sessionId) as { n: number }).n;
-      this.db
-        .prepare(
-          `UPDATE sessions SET events = ?, markers = ?, events_claimed = ?, allocations = ?, live_at_exit = ?, iterations = ?,
-             ops = ?, t_begin = ?, t_end = ?, peak_live_bytes = ?, first_event = ?, last_event = ? WHERE id = ?`,
-        )
-        .run(t.events, t.markers, claimed, t.allocations, t.liveAtExit, t.iterations, ops, t.tBegin, t.tEnd, t.peakLiveBytes,
-          this.writer.firstId, this.writer.lastId, this.sessionId);
+      const ops = storeSessionTotals(this.db, this.sessionId, t, claimed, this.writer.firstId, this.writer.lastId);
       return { ...t, ops };
-    })();
+    });
     this.busyNs += Number(process.hrtime.bigint() - started);
     return { claimed, totals, notes, plan };
   }
@@ -172,8 +155,7 @@ export class SessionIngest {
         const h = t.reader.readHeader();
         if (!h) return;
         t.header = h;
-        const info = this.insertProcess.run(this.sessionId, h.pid, h.ppid, h.forkChild ? 1 : 0, h.startNs, path.basename(t.reader.file));
-        t.processId = Number(info.lastInsertRowid);
+        t.processId = this.rows.addProcess(h.pid, h.ppid, h.forkChild, h.startNs, path.basename(t.reader.file));
       }
       for (const n of t.reader.readNames()) {
         if (n.name.startsWith(STACK_NAME_PREFIX)) this.defineStack(t, n.id, n.name);
@@ -189,7 +171,7 @@ export class SessionIngest {
     for (const batch of batches) {
       let threadId = t.threads.get(batch.threadIndex);
       if (threadId === undefined) {
-        threadId = Number(this.insertThread.run(this.sessionId, t.processId, batch.tid, batch.threadIndex).lastInsertRowid);
+        threadId = this.rows.addThread(t.processId, batch.tid, batch.threadIndex);
         t.threads.set(batch.threadIndex, threadId);
       }
       this.writer.write(batch, threadId, t.processId!, scopeOf, this.pending);
@@ -207,10 +189,10 @@ export class SessionIngest {
     const stackId = stack === '' ? null : (t.stacks.get(Number(stack)) ?? null);
     const existing = t.scopes.get(id);
     if (existing !== undefined) {
-      if (name !== null) this.renameOp.run(module, op, stackId, existing);
+      if (name !== null) this.rows.renameOp(existing, module, op, stackId);
       return existing;
     }
-    const opId = Number(this.insertOp.run(this.sessionId, t.processId, id, module, op, stackId).lastInsertRowid);
+    const opId = this.rows.addOp(t.processId!, id, module, op, stackId);
     t.scopes.set(id, opId);
     return opId;
   }
@@ -218,7 +200,7 @@ export class SessionIngest {
   /** A Python stack the agent interned: "@stack<TAB>" + frames ("file:line function" lines, outermost first). */
   private defineStack(t: ProcessTrace, id: number, name: string): void {
     if (t.stacks.has(id)) return;
-    const stackId = Number(this.insertStack.run(this.sessionId, t.processId, id, name.slice(STACK_NAME_PREFIX.length)).lastInsertRowid);
+    const stackId = this.rows.addStack(t.processId!, id, name.slice(STACK_NAME_PREFIX.length));
     t.stacks.set(id, stackId);
   }
 }

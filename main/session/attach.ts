@@ -13,6 +13,7 @@ import {
   claimRecord, processAlive, processStart, readProc, targetRunning, readRecord, removeRecord, transition, updateRecord, type AttachRecord,
 } from './registry';
 import { ENV } from '../../shared/env-vars';
+import { setAttachedNow, setAttachStart, setDetachedNow } from '../store/sessions';
 
 /**
  * `memoplan attach PID`: inject the interposer into a running process with gdb, record into a
@@ -291,7 +292,7 @@ export async function attachProcess(o: AttachOptions): Promise<AttachHandle> {
     traceDir = fs.mkdtempSync(path.join(ensureTraceRoot(chooseTraceRoot(o.dbFile)), `session-${sessionId}-`));
     fs.chmodSync(traceDir, 0o777); // the target may run as another user (we are root then)
     const clockBase = process.hrtime.bigint() - 1_000_000_000n;
-    o.db.prepare(`UPDATE sessions SET clock_base_ns = ?, agent_ops = ?, attached_pid = ? WHERE id = ?`).run(clockBase, ops ? 1 : 0, o.pid, sessionId);
+    setAttachStart(o.db, sessionId, clockBase, ops, o.pid);
     Object.assign(record, { sessionId, traceDir, clockBaseNs: String(clockBase) });
     updateRecord(record, env);
     ingest = startIngest({ db: o.db, dbFile: o.dbFile, sessionId, traceDir, clockBaseNs: clockBase, pollMs: o.pollMs });
@@ -312,7 +313,7 @@ export async function attachProcess(o: AttachOptions): Promise<AttachHandle> {
     if (rc < 0) throw new UserError(`cannot attach to process ${o.pid}: ${ATTACH_ERRORS[rc] ?? `memoplan_attach returned ${rc}`}`);
     slotsPatched = rc >> 4;
     if (pre.python && !(rc & 1)) note(rc & 2 ? `the Python interpreter of process ${o.pid} is not initialised: no agent` : `no Python C API found in process ${o.pid}: no agent`);
-    o.db.prepare(`UPDATE sessions SET attached_at = ? WHERE id = ?`).run(new Date().toISOString(), sessionId);
+    setAttachedNow(o.db, sessionId);
     record.state = 'attached';
     updateRecord(record, env);
   } catch (err) {
@@ -332,7 +333,7 @@ async function failSession(db: DB, sessionId: number, ingest: Ingest | null, tra
   } catch (e) {
     notes.push(`the partial trace could not be stored (${(e as Error).message}); it is kept in ${traceDir}`);
   }
-  db.prepare(`UPDATE sessions SET detached_at = ? WHERE id = ?`).run(new Date().toISOString(), sessionId);
+  setDetachedNow(db, sessionId);
   endSession(db, sessionId, { status: 'failed', exitCode: null, signal: null });
   if (kept && traceDir) fs.rmSync(traceDir, { recursive: true, force: true });
 }
@@ -398,7 +399,7 @@ function run(
     try {
       const { totals, notes: ingestNotes } = await ingest.finish();
       for (const n of ingestNotes) note(n);
-      o.db.prepare(`UPDATE sessions SET detached_at = ? WHERE id = ?`).run(new Date().toISOString(), sessionId);
+      setDetachedNow(o.db, sessionId);
       endSession(o.db, sessionId, { status: failure ? 'failed' : 'complete', exitCode: null, signal: null });
       removeRecord(o.pid, env);
       if (failure) throw failure;

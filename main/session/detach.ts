@@ -7,6 +7,7 @@ import { interposerPath } from '../paths';
 import { gdbStep, realProcView } from './attach';
 import { processAlive, readRecord, removeRecord, targetRunning, transition, processStart } from './registry';
 import { ENV } from '../../shared/env-vars';
+import { sessionStatus, setDetachedNow, threadCount } from '../store/sessions';
 
 /**
  * `memoplan detach PID`: detach a process that another memoplan invocation attached to. This
@@ -81,13 +82,13 @@ export async function detachProcess(pid: number, o: { env?: NodeJS.ProcessEnv; g
   }
   const db = openDatabase(rec.dbFile);
   try {
-    const row = db.prepare(`SELECT status FROM sessions WHERE id = ?`).get(rec.sessionId) as { status: string } | undefined;
-    if (!row) {
+    const status = sessionStatus(db, rec.sessionId);
+    if (status === undefined) {
       notes.push(`session ${rec.sessionId} is not in ${rec.dbFile} any more`);
       removeRecord(pid, env);
       return { pid, sessionId: rec.sessionId, slotsRestored, storedBy: 'none', notes };
     }
-    if (row.status !== 'recording') {
+    if (status !== 'recording') {
       notes.push(`the attaching memoplan (pid ${rec.owner}) is gone: its ingester stored session ${rec.sessionId}`);
       if (rec.traceDir) fs.rmSync(rec.traceDir, { recursive: true, force: true });
       removeRecord(pid, env);
@@ -99,9 +100,9 @@ export async function detachProcess(pid: number, o: { env?: NodeJS.ProcessEnv; g
       removeRecord(pid, env);
       return { pid, sessionId: rec.sessionId, slotsRestored, storedBy: 'none', notes };
     }
-    const stored = (db.prepare(`SELECT count(*) AS n FROM threads WHERE session_id = ?`).get(rec.sessionId) as { n: number }).n;
+    const stored = threadCount(db, rec.sessionId);
     if (stored > 0) {
-      db.prepare(`UPDATE sessions SET detached_at = ? WHERE id = ?`).run(new Date().toISOString(), rec.sessionId);
+      setDetachedNow(db, rec.sessionId);
       endSession(db, rec.sessionId, { status: 'failed', exitCode: null, signal: null });
       notes.push(
         `the attaching memoplan (pid ${rec.owner}) and its ingester are gone: session ${rec.sessionId} holds what was stored before, ` +
@@ -112,7 +113,7 @@ export async function detachProcess(pid: number, o: { env?: NodeJS.ProcessEnv; g
     }
     const { notes: n } = await finishIngestOffline({ db, dbFile: rec.dbFile, sessionId: rec.sessionId, traceDir: rec.traceDir, clockBaseNs: BigInt(rec.clockBaseNs) });
     notes.push(...n, `the attaching memoplan (pid ${rec.owner}) is gone: session ${rec.sessionId} stored by this detach`);
-    db.prepare(`UPDATE sessions SET detached_at = ? WHERE id = ?`).run(new Date().toISOString(), rec.sessionId);
+    setDetachedNow(db, rec.sessionId);
     endSession(db, rec.sessionId, { status: 'complete', exitCode: null, signal: null });
     fs.rmSync(rec.traceDir, { recursive: true, force: true });
     removeRecord(pid, env);

@@ -249,3 +249,42 @@ function migrate(db: DB, file: string): void {
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }
+
+/**
+ * Runs `fn` in one transaction of `db` (BEGIN IMMEDIATE when `immediate`: the write lock taken
+ * first, as the ingesters do): committed when it returns, rolled back when it throws. For work
+ * outside the store (reading a trace) whose rows must be stored together.
+ */
+export function inTransaction<T>(db: DB, fn: () => T, opts: { immediate?: boolean } = {}): T {
+  const t = db.transaction(fn);
+  return opts.immediate ? t.immediate() : t();
+}
+
+/**
+ * `db` as seen through a hook: every statement it prepares calls `after` once each run, get or
+ * all returns (a worker reports progress while a long synchronous job stores rows).
+ */
+export function withStatementHook(db: DB, after: () => void): DB {
+  const wrapStatement = (stmt: object) =>
+    new Proxy(stmt, {
+      get(t, k) {
+        const v = Reflect.get(t, k, t);
+        if (typeof v !== 'function') return v;
+        if (k === 'run' || k === 'get' || k === 'all') {
+          return (...args: unknown[]) => {
+            const r = (v as (...a: unknown[]) => unknown).apply(t, args);
+            after();
+            return r;
+          };
+        }
+        return v.bind(t);
+      },
+    });
+  return new Proxy(db, {
+    get(t, k) {
+      const v = Reflect.get(t, k, t);
+      if (k === 'prepare') return (sql: string) => wrapStatement(t.prepare(sql));
+      return typeof v === 'function' ? v.bind(t) : v;
+    },
+  });
+}

@@ -148,3 +148,89 @@ export function sessionStatus(db: DB, id: number): string | undefined {
 export function sessionAgentOps(db: DB, id: number): boolean {
   return (db.prepare(`SELECT agent_ops FROM sessions WHERE id = ?`).get(id) as { agent_ops: number }).agent_ops === 1;
 }
+
+/** A session's status and how many processes it holds (undefined: no such session). */
+export function sessionStatusAndProcesses(db: DB, id: number): { status: string; processes: number } | undefined {
+  return db.prepare(`SELECT status, (SELECT count(*) FROM processes WHERE session_id = sessions.id) AS processes FROM sessions WHERE id = ?`).get(id) as
+    | { status: string; processes: number }
+    | undefined;
+}
+
+/** Ends a session still recording as failed, now (one that is not recording is left alone). */
+export function failRecordingSession(db: DB, id: number): void {
+  db.prepare(`UPDATE sessions SET status = 'failed', ended_at = ? WHERE id = ? AND status = 'recording'`).run(new Date().toISOString(), id);
+}
+
+/** The columns of a session row that recreateSession copies. */
+const RECREATED = ['name', 'command', 'cwd', 'started_at', 'python', 'torch_version', 'host', 'clock_base_ns', 'agent_ops', 'exit_code', 'signal'];
+
+/**
+ * A session row kept from a database that was removed while recording (sessionRowExact's, its
+ * BigInts as text), made again here: a new id, status recording, the columns this database has.
+ */
+export function recreateSession(db: DB, row: Record<string, unknown>): number {
+  const have = new Set((db.prepare(`PRAGMA table_info(sessions)`).all() as { name: string }[]).map((c) => c.name));
+  const use = RECREATED.filter((c) => have.has(c) && row[c] !== undefined);
+  const value = (c: string) => (c === 'clock_base_ns' && row[c] !== null ? BigInt(row[c] as string) : row[c]);
+  const info = db
+    .prepare(`INSERT INTO sessions (status, ${use.join(', ')}) VALUES ('recording', ${use.map(() => '?').join(', ')})`)
+    .run(...use.map(value));
+  return Number(info.lastInsertRowid);
+}
+
+/** The whole sessions row with its integers as BigInt (clock_base_ns does not fit a double). */
+export function sessionRowExact(db: DB, id: number): Record<string, unknown> {
+  return db.prepare(`SELECT * FROM sessions WHERE id = ?`).safeIntegers(true).get(id) as Record<string, unknown>;
+}
+
+/** What resuming an ingest needs of its session: status, clock base (exact) and signal (undefined: no such session). */
+export function sessionForResume(db: DB, id: number): { status: string; clock_base_ns: bigint | null; signal: string | null } | undefined {
+  return db.prepare(`SELECT status, clock_base_ns, signal FROM sessions WHERE id = ?`).safeIntegers(true).get(id) as
+    | { status: string; clock_base_ns: bigint | null; signal: string | null }
+    | undefined;
+}
+
+/** Sets how the target ended where the row does not say yet. */
+export function setExitIfUnset(db: DB, id: number, exitCode: number | null, signal: string | null): void {
+  db.prepare(`UPDATE sessions SET exit_code = coalesce(exit_code, ?), signal = coalesce(signal, ?) WHERE id = ?`).run(exitCode, signal, id);
+}
+
+/** Sets how the target ended. */
+export function setExit(db: DB, id: number, exitCode: number | null, signal: string | null): void {
+  db.prepare(`UPDATE sessions SET exit_code = ?, signal = ? WHERE id = ?`).run(exitCode, signal, id);
+}
+
+/** Sets when the session ended: now. */
+export function setEndedNow(db: DB, id: number): void {
+  db.prepare(`UPDATE sessions SET ended_at = ? WHERE id = ?`).run(new Date().toISOString(), id);
+}
+
+/** Whether the agent records aten ops (sessions.agent_ops). */
+export function setAgentOps(db: DB, id: number, ops: boolean): void {
+  db.prepare(`UPDATE sessions SET agent_ops = ? WHERE id = ?`).run(ops ? 1 : 0, id);
+}
+
+/** The CLOCK_MONOTONIC instant the session's timestamps count from. */
+export function setClockBase(db: DB, id: number, clockBase: bigint): void {
+  db.prepare(`UPDATE sessions SET clock_base_ns = ? WHERE id = ?`).run(clockBase, id);
+}
+
+/** An attach begins: clock base, agent mode and the attached process. */
+export function setAttachStart(db: DB, id: number, clockBase: bigint, ops: boolean, pid: number): void {
+  db.prepare(`UPDATE sessions SET clock_base_ns = ?, agent_ops = ?, attached_pid = ? WHERE id = ?`).run(clockBase, ops ? 1 : 0, pid, id);
+}
+
+/** The attached process is traced from now. */
+export function setAttachedNow(db: DB, id: number): void {
+  db.prepare(`UPDATE sessions SET attached_at = ? WHERE id = ?`).run(new Date().toISOString(), id);
+}
+
+/** The attached process was let go now. */
+export function setDetachedNow(db: DB, id: number): void {
+  db.prepare(`UPDATE sessions SET detached_at = ? WHERE id = ?`).run(new Date().toISOString(), id);
+}
+
+/** Threads stored for a session. */
+export function threadCount(db: DB, id: number): number {
+  return (db.prepare(`SELECT count(*) AS n FROM threads WHERE session_id = ?`).get(id) as { n: number }).n;
+}

@@ -2,6 +2,7 @@ import { workerData } from 'node:worker_threads';
 import { attachProcess, type AttachHandle } from '../session/attach';
 import { openDatabase } from '../store/db';
 import { emit, onStop, post, runTask } from './worker-side';
+import { iterationCount } from '../store/iterations';
 
 /**
  * An attach from the UI (attach.start) in a worker thread: attachProcess() of
@@ -46,8 +47,7 @@ onStop(() => {
   return true;
 });
 
-const countIterations = db.prepare(`SELECT count(*) AS n FROM iterations WHERE session_id = ?`);
-const iterationsOf = (id: number) => (countIterations.get(id) as { n: number }).n;
+const iterationsOf = (id: number) => iterationCount(db, id);
 
 runTask(async (): Promise<AttachDone> => {
   try {

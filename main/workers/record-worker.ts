@@ -4,9 +4,10 @@ import type { ReplayLiveSummary } from '../../shared/api';
 import { record } from '../record/record';
 import type { PollStats } from '../record/recorder';
 import { replayLive } from '../replay/live';
-import { openDatabase, type DB } from '../store/db';
+import { openDatabase, withStatementHook, type DB } from '../store/db';
 import { getSession } from '../store/sessions';
 import { emit, onStop, post, runTask } from './worker-side';
+import { iterationCount } from '../store/iterations';
 
 /**
  * A recording (record.start) or a live replay (replay.live.start) in a worker thread: the whole
@@ -68,8 +69,7 @@ let child: ChildProcess | null = null;
 
 onStop((signal) => (child && child.exitCode === null && child.signalCode === null ? child.kill(signal) : false));
 
-const countIterations = db.prepare(`SELECT count(*) AS n FROM iterations WHERE session_id = ?`);
-const iterationsOf = (id: number) => (countIterations.get(id) as { n: number }).n;
+const iterationsOf = (id: number) => iterationCount(db, id);
 
 const PROGRESS_MS = 1000;
 let ingest: { readonly stats: PollStats } | null = null;
@@ -99,28 +99,7 @@ function progress(): void {
 
 /** The connection record() uses: every statement run also gives progress() a chance. */
 function ticking(real: DB): DB {
-  const wrapStatement = (stmt: object) =>
-    new Proxy(stmt, {
-      get(t, k) {
-        const v = Reflect.get(t, k, t);
-        if (typeof v !== 'function') return v;
-        if (k === 'run' || k === 'get' || k === 'all') {
-          return (...args: unknown[]) => {
-            const r = (v as (...a: unknown[]) => unknown).apply(t, args);
-            progress();
-            return r;
-          };
-        }
-        return v.bind(t);
-      },
-    });
-  return new Proxy(real, {
-    get(t, k) {
-      const v = Reflect.get(t, k, t);
-      if (k === 'prepare') return (sql: string) => wrapStatement(t.prepare(sql));
-      return typeof v === 'function' ? v.bind(t) : v;
-    },
-  });
+  return withStatementHook(real, progress);
 }
 
 function onNote(message: string): void {

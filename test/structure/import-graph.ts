@@ -118,6 +118,12 @@ export const RULES: Rule[] = [
     allows: (t) => (t.kind === 'file' && (isPurePlanner(t.path) || under(t.path, 'shared'))),
   },
   {
+    name: 'sql',
+    text: 'only main/store/ imports better-sqlite3 (the rest of main/ calls the store; shared/ and renderer/ import no package)',
+    appliesTo: (f) => under(f, 'main') && !under(f, 'main/store'),
+    allows: (t) => !(t.kind === 'package' && t.name === 'better-sqlite3'),
+  },
+  {
     name: 'no-upward',
     text: 'main/ and shared/ import nothing from test/, bench/ or renderer/',
     appliesTo: (f) => under(f, 'main', 'shared'),
