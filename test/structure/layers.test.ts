@@ -106,9 +106,7 @@ test('the compiled renderer requires only renderer/ and the shared/ modules asse
  * SQL_EXCEPTIONS names the files outside main/store/ that still do, each with why. The list may
  * only shrink: a listed file that no longer does fails too (remove it).
  */
-const SQL_EXCEPTIONS: { file: string; why: string }[] = [
-  { file: 'main/report/export-db.ts', why: 'not moved to main/store/ yet (issue 19)' },
-];
+const SQL_EXCEPTIONS: { file: string; why: string }[] = [];
 
 test('SQL only in main/store/ (docs/ARCHITECTURE.md, rule sql), but for the listed exceptions', () => {
   const found = sqlFindings(PACKAGE_ROOT, ['main', 'shared', 'renderer']).filter((f) => !f.file.startsWith('main/store/'));
