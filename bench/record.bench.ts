@@ -6,10 +6,15 @@
  *    so that drift hits every arm alike. Reports median wall times, the ratios to plain, the
  *    share of heaptrack's overhead that memoplan adds, and the ingest rate (events stored per
  *    second of ingest work).
- * 2. The C churn micro-benchmark (native/tests/bench.sh): ns per malloc/free event at 1 and 2
- *    threads, plain, under memoplan, under heaptrack.
+ * 2. The C churn program (bench_churn) under `memoplan record` as a user runs it, trace on
+ *    /dev/shm and on disk, interleaved with plain and heaptrack runs (bench/record-churn.ts):
+ *    ns per malloc/free event the target pays, against the goal of +15 ns, and a check that
+ *    every event was stored.
+ * 3. The C churn micro-benchmark (native/tests/bench.sh): ns per malloc/free event at 1 and 2
+ *    threads, plain, the interposer's parts alone (hot path, trace pages), under heaptrack.
  *
- * Env: BENCH_REPS (default 5), BENCH_ITERATIONS (30), BENCH_SKIP_MICRO=1.
+ * Env: BENCH_REPS (default 5), BENCH_ITERATIONS (30), BENCH_PAIRS (churn pairs per thread,
+ * 2,000,000), BENCH_SKIP_TORCH=1 (only the churn parts), BENCH_SKIP_MICRO=1 (no bench.sh).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,9 +24,11 @@ import { openDatabase } from '../main/store/db';
 import { record } from '../main/record/record';
 import { PACKAGE_ROOT } from '../main/paths';
 import { ENV } from '../shared/env-vars';
+import { recordChurn } from './record-churn';
 
 const REPS = Number(process.env.BENCH_REPS ?? 5);
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 30);
+const PAIRS = Number(process.env.BENCH_PAIRS ?? 2000000);
 const PYTHON = process.env[ENV.PYTHON] ?? '/usr/bin/python3';
 const WORKLOAD = path.join(PACKAGE_ROOT, 'resources', 'workloads', 'torchvision_infer.py');
 const ARGS = [WORKLOAD, '--model', 'resnet18', '--batch', '1', '--iterations', String(ITERATIONS), '--warmup', '0'];
@@ -97,14 +104,16 @@ function micro(): void {
   console.log('\nC churn micro-benchmark (native/tests/bench.sh, no torch): ns per malloc or free event');
   const r = spawnSync('bash', [path.join(PACKAGE_ROOT, 'native', 'tests', 'bench.sh')], {
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, REPS: String(REPS) },
+    env: { ...process.env, REPS: String(REPS), PAIRS: String(PAIRS) },
   });
   if (r.status !== 0) throw new Error('micro-benchmark failed');
 }
 
 async function main(): Promise<void> {
-  await torchArms();
+  if (process.env.BENCH_SKIP_TORCH !== '1') await torchArms();
+  const failures = recordChurn({ reps: REPS, pairs: PAIRS });
   if (process.env.BENCH_SKIP_MICRO !== '1') micro();
+  if (failures.length) throw new Error(`${failures.length} recorded churn run(s) did not store every event`);
 }
 
 main().catch((err) => {
