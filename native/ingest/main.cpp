@@ -6,7 +6,8 @@
 //   memoplan-ingest --db FILE --session ID --trace-dir DIR --clock-base NS [--poll-ms N]
 //
 // Polls the trace directory every poll-ms, one BEGIN IMMEDIATE transaction per poll, and after
-// each poll writes a line {"type":"progress",...} to stdout. A line "finish" on stdin, or
+// each poll writes a line {"type":"progress",...} to stdout. While the target runs, polls are
+// paced (pace.h): skipped or spaced out while no core is free and the backlog is small. A line "finish" on stdin, or
 // SIGTERM: drain, finish, write {"type":"done",...}, exit 0. A line "target PID" names the
 // launched target (an orphaned ingester waits for it even before its trace exists). Any error:
 // {"type":"error","message":...}, exit 1.
@@ -29,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "db.h"
+#include "pace.h"
 #include "session.h"
 
 namespace {
@@ -270,13 +272,26 @@ int main(int argc, char** argv) {
     std::string stdinBuf;
     bool orphaned = false;
     int64_t orphanedAt = 0;
+    // While the target runs, polls yield the CPU to it when that is cheap and safe (pace.h).
+    mp::Pacer pacer(traceDir, pollMs, [&]() {
+      if (g_targetPid > 0) return !processAlive(g_targetPid);
+      return ingest.stats().processes > 0 && ingest.writersDone();
+    });
     for (;;) {
       int64_t started = nowMs();
-      ingest.poll(false);
-      if (!dbStillThere()) throw std::runtime_error("the database " + dbFile + " was removed or replaced while recording");
-      line(progressJson(ingest.stats()));
-      // A poll that left a backlog unread polls again at once.
-      int left = ingest.lastPollCut() ? 0 : (int)(pollMs - (nowMs() - started));
+      mp::PaceDecision pace = pacer.decide(started);
+      int left;
+      if (pace.mode == mp::PaceMode::Skip) {
+        if (!dbStillThere()) throw std::runtime_error("the database " + dbFile + " was removed or replaced while recording");
+        left = (int)pollMs;
+      } else {
+        ingest.poll(false);
+        if (!dbStillThere()) throw std::runtime_error("the database " + dbFile + " was removed or replaced while recording");
+        line(progressJson(ingest.stats()));
+        // At full speed, a poll that left a backlog unread polls again at once.
+        left = (int)pacer.polled(pace, started, nowMs());
+        if (pace.mode == mp::PaceMode::Full && ingest.lastPollCut()) left = 0;
+      }
       if (orphaned) {
         if (g_term) break;
         if (ingest.writersDone()) {
