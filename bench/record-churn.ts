@@ -23,8 +23,18 @@ const WARMUP_EVENTS_PER_THREAD = 2000;
 const SETUP_EVENTS_MAX = 64;
 export const GOAL_ADDED_NS = 15;
 
-type Arm = 'plain' | 'record-shm' | 'record-disk' | 'heaptrack';
-const ARMS: Arm[] = ['plain', 'record-shm', 'record-disk', 'heaptrack'];
+type Arm = 'plain' | 'interposer-shm' | 'record-shm' | 'record-disk' | 'record-shm-unpaced' | 'record-disk-unpaced' | 'heaptrack';
+/**
+ * interposer-shm: libmemoplan.so writing its trace to /dev/shm with nothing storing it (no
+ * ingester, no Node parent): what record-shm adds on top of it is the cost of storing while the
+ * target runs. unpaced: memoplan-ingest polling at full speed while the target runs
+ * (MEMOPLAN_INGEST_PACE=0).
+ */
+function arms(unpaced: boolean): Arm[] {
+  return unpaced
+    ? ['plain', 'interposer-shm', 'record-shm', 'record-shm-unpaced', 'record-disk', 'record-disk-unpaced', 'heaptrack']
+    : ['plain', 'interposer-shm', 'record-shm', 'record-disk', 'heaptrack'];
+}
 const THREADS = [1, 2];
 
 interface Run {
@@ -36,6 +46,8 @@ interface Run {
 interface Options {
   reps: number;
   pairs: number;
+  /** Also the record arms with the ingester unpaced (before/after in one interleaved run). */
+  unpaced?: boolean;
 }
 
 function median(xs: number[]): number {
@@ -85,6 +97,7 @@ export function recordChurn(o: Options): string[] {
   const results = new Map<string, Run[]>();  // `${arm} ${threads}` -> one per repetition
   const failures: string[] = [];
   const key = (arm: Arm, t: number) => `${arm} ${t}`;
+  const ARMS = arms(o.unpaced ?? false);
   try {
     for (let rep = 1; rep <= o.reps; rep++) {
       process.stderr.write(`churn under memoplan record: repetition ${rep}/${o.reps}\n`);
@@ -92,14 +105,24 @@ export function recordChurn(o: Options): string[] {
         for (const arm of ARMS) {
           if (arm === 'heaptrack' && !hasHeaptrack) continue;
           const args = [String(t), String(o.pairs)];
-          let r: { out: string; seconds: number };
+          let r: { out: string; seconds: number } | undefined;
           if (arm === 'plain') r = run(churn, args);
           else if (arm === 'heaptrack') r = run('heaptrack', ['-o', path.join(work, `ht-${rep}-${t}`), churn, ...args]);
+          else if (arm === 'interposer-shm') {
+            const traceDir = fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : work, 'memoplan-bench-'));
+            try {
+              r = run(churn, args, { ...process.env, [ENV.TRACE_DIR]: traceDir, LD_PRELOAD: path.join(PACKAGE_ROOT, 'build', 'native', 'libmemoplan.so') });
+            } finally {
+              fs.rmSync(traceDir, { recursive: true, force: true });
+            }
+          }
           else {
             const dbFile = path.join(work, `${arm}-${rep}-${t}.db`);
             const env = { ...process.env };
-            if (arm === 'record-disk') env[ENV.TRACE_ROOT] = diskRoot;
+            if (arm.startsWith('record-disk')) env[ENV.TRACE_ROOT] = diskRoot;
             else delete env[ENV.TRACE_ROOT];
+            if (arm.endsWith('-unpaced')) env[ENV.INGEST_PACE] = '0';
+            else delete env[ENV.INGEST_PACE];
             r = run(process.execPath, [cli, 'record', '--db', dbFile, '--', churn, ...args], env);
             const s = storedEvents(cli, dbFile);
             const loops = 2 * o.pairs * t + WARMUP_EVENTS_PER_THREAD * t;
@@ -111,6 +134,7 @@ export function recordChurn(o: Options): string[] {
             for (const f of fs.readdirSync(work)) if (f.startsWith(`${arm}-${rep}-${t}.db`)) fs.rmSync(path.join(work, f), { force: true });
           }
           for (const f of fs.readdirSync(work)) if (f.startsWith('ht-')) fs.rmSync(path.join(work, f), { recursive: true, force: true });
+          if (!r) throw new Error(`arm ${arm}: no run`);
           const list = results.get(key(arm, t)) ?? [];
           list.push({ ...parseChurn(r.out), seconds: r.seconds });
           results.set(key(arm, t), list);
@@ -125,7 +149,7 @@ export function recordChurn(o: Options): string[] {
     `\nC churn under \`memoplan record\` (bench_churn T ${o.pairs}; ${o.reps} interleaved repetitions; ${os.cpus().length} cores): ns per malloc or free event, the target's wall clock`,
   );
   console.log(
-    `${'arm'.padEnd(12)} ${'threads'.padStart(7)} ${'wall ns'.padStart(8)} ${'min..max'.padStart(15)} ${'added'.padStart(7)} ${'min..max'.padStart(15)} ${'cpu ns'.padStart(7)} ${'added cpu'.padStart(9)} ${'cmd s'.padStart(6)}`,
+    `${'arm'.padEnd(19)} ${'threads'.padStart(7)} ${'wall ns'.padStart(8)} ${'min..max'.padStart(15)} ${'added'.padStart(7)} ${'min..max'.padStart(15)} ${'cpu ns'.padStart(7)} ${'added cpu'.padStart(9)} ${'cmd s'.padStart(6)}`,
   );
   for (const t of THREADS) {
     const plain = results.get(key('plain', t)) ?? [];
@@ -136,7 +160,7 @@ export function recordChurn(o: Options): string[] {
       const added = xs.map((x, i) => x.wall - plain[i].wall);
       const addedCpu = xs.map((x, i) => x.cpu - plain[i].cpu);
       const cols = [
-        arm.padEnd(12),
+        arm.padEnd(19),
         String(t).padStart(7),
         median(xs.map((x) => x.wall)).toFixed(1).padStart(8),
         range(xs.map((x) => x.wall)).padStart(15),
@@ -150,6 +174,7 @@ export function recordChurn(o: Options): string[] {
     }
   }
   console.log(`goal: +${GOAL_ADDED_NS} ns per event (added, record arms). added: median over repetitions of (arm - plain of the same repetition);`);
+  console.log('interposer-shm: the interposer writing its trace to /dev/shm, nothing storing it (record-shm minus it: the cost of storing while the target runs);');
   console.log('cpu ns: the target threads\' CPU time per event; cmd s: the whole command (for record: until every event is stored).');
   console.log(failures.length ? `${failures.length} recorded run(s) did NOT store every event (above)` : 'every recorded run stored every event');
   return failures;

@@ -14,7 +14,8 @@
  *    threads, plain, the interposer's parts alone (hot path, trace pages), under heaptrack.
  *
  * Env: BENCH_REPS (default 5), BENCH_ITERATIONS (30), BENCH_PAIRS (churn pairs per thread,
- * 2,000,000), BENCH_SKIP_TORCH=1 (only the churn parts), BENCH_SKIP_MICRO=1 (no bench.sh).
+ * 2,000,000), BENCH_SKIP_TORCH=1 (only the churn parts), BENCH_SKIP_MICRO=1 (no bench.sh),
+ * BENCH_UNPACED=1 (also the churn record arms with memoplan-ingest at full speed throughout).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -111,7 +112,7 @@ function micro(): void {
 
 async function main(): Promise<void> {
   if (process.env.BENCH_SKIP_TORCH !== '1') await torchArms();
-  const failures = recordChurn({ reps: REPS, pairs: PAIRS });
+  const failures = recordChurn({ reps: REPS, pairs: PAIRS, unpaced: process.env.BENCH_UNPACED === '1' });
   if (process.env.BENCH_SKIP_MICRO !== '1') micro();
   if (failures.length) throw new Error(`${failures.length} recorded churn run(s) did not store every event`);
 }
