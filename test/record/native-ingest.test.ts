@@ -394,8 +394,10 @@ test('live tailing: native ingest while traced processes run and new trace files
   const d = traceDirOf('live');
   const base = process.hrtime.bigint() - 1_000_000_000n;
   const c = freshDb('native', base);
-  // The JS ingest reads the same files afterwards: the native one must leave them whole.
-  const native = withEnv({ MEMOPLAN_INGEST_PUNCH: '0' }, () => new NativeIngest({ db: c.db, dbFile: c.file, sessionId: c.sessionId, traceDir: d, clockBaseNs: base, pollMs: 10 }));
+  // The JS ingest reads the same files afterwards: the native one must leave them whole. It
+  // polls at full speed (no pacing: native/ingest/pace.h), so that it tails the files as they
+  // grow however busy the machine is.
+  const native = withEnv({ MEMOPLAN_INGEST_PUNCH: '0', MEMOPLAN_INGEST_PACE: '0' }, () => new NativeIngest({ db: c.db, dbFile: c.file, sessionId: c.sessionId, traceDir: d, clockBaseNs: base, pollMs: 10 }));
   // a traced shell runs mt_churn several times: each run (and the shell, and its forks) a new file
   const script = `for i in 1 2 3 4 5 6 7 8; do ${path.join(NATIVE, 'mt_churn')} 2 30000 >/dev/null; sleep 0.1; done`;
   const child = spawn('/bin/sh', ['-c', script], { env: { ...process.env, LD_PRELOAD: LIB, MEMOPLAN_TRACE_DIR: d }, stdio: 'ignore' });
