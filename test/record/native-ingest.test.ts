@@ -423,6 +423,25 @@ test('live tailing: native ingest while traced processes run and new trace files
   assert.ok(b.lifetimes.every((e, i) => e === a.lifetimes[i]) && b.lifetimes.length === a.lifetimes.length, 'the same lifetimes');
 });
 
+test('paced (the default): while the target runs, the ingester still stores at least once a second, however busy the machine', async () => {
+  const d = traceDirOf('paced');
+  const base = process.hrtime.bigint() - 1_000_000_000n;
+  const c = freshDb('native', base);
+  const native = new NativeIngest({ db: c.db, dbFile: c.file, sessionId: c.sessionId, traceDir: d, clockBaseNs: base, pollMs: 20 });
+  // A small backlog, then a target that runs on without allocating: a poll (one a second when
+  // no core is free, at once when one is) stores the backlog before the target ends.
+  const script = `${path.join(NATIVE, 'mt_churn')} 2 30000 >/dev/null; sleep 3`;
+  const child = spawn('/bin/sh', ['-c', script], { env: { ...process.env, LD_PRELOAD: LIB, MEMOPLAN_TRACE_DIR: d }, stdio: 'ignore' });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(code, 0);
+  const storedWhileRunning = native.stats.events;
+  const pollsWhileRunning = native.polls;
+  const rn = await native.finish();
+  assert.ok(pollsWhileRunning >= 2, `polls while the target ran: ${pollsWhileRunning}`);
+  assert.ok(storedWhileRunning >= 2 * 2 * 30000, `${storedWhileRunning} events stored while the target ran`);
+  assert.ok(rn.totals.events >= storedWhileRunning, `${rn.totals.events} events in all`);
+});
+
 function runIngester(args: string[]): { status: number | null; lines: { type: string; message?: string }[] } {
   const r = spawnSync(ingesterPath(), args, { input: '', encoding: 'utf8' });
   return { status: r.status, lines: r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) };
