@@ -40,6 +40,21 @@ CpuSampler::CpuSampler() {
   hz_ = hz > 0 ? (double)hz : 100.0;
 }
 
+// Nanoseconds this process's thread (memoplan-ingest runs one) has waited on a run queue:
+// the second field of /proc/self/schedstat; 0 when the kernel does not say.
+int64_t runDelayNs() {
+  int fd = ::open("/proc/self/schedstat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[128];
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  unsigned long long run = 0, wait = 0;
+  if (sscanf(buf, "%llu %llu", &run, &wait) != 2) return 0;
+  return (int64_t)wait;
+}
+
 bool CpuSampler::read(uint64_t& idle, int64_t& ownNs, int64_t& wallNs) {
   int fd = ::open("/proc/stat", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
@@ -52,7 +67,8 @@ bool CpuSampler::read(uint64_t& idle, int64_t& ownNs, int64_t& wallNs) {
   unsigned long long v[5] = {0};
   if (std::strncmp(buf, "cpu ", 4) != 0 || sscanf(buf + 4, "%llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4]) < 4) return false;
   idle = v[3] + v[4];
-  ownNs = clockNs(CLOCK_PROCESS_CPUTIME_ID);
+  // What we ran, less what we waited for a CPU meanwhile (others wanted "our" core).
+  ownNs = clockNs(CLOCK_PROCESS_CPUTIME_ID) - runDelayNs();
   wallNs = clockNs(CLOCK_MONOTONIC);
   return true;
 }
@@ -112,9 +128,13 @@ Pacer::~Pacer() {
 int64_t Pacer::polled(const PaceDecision& d, int64_t startMs, int64_t endMs) {
   lastPollEndMs_ = endMs;
   int64_t took = endMs - startMs;
-  if (d.mode != PaceMode::Once) return pollMs_ - took;
-  int64_t rest = (int64_t)((double)std::max<int64_t>(took, 1) * (1 - d.duty) / d.duty);
-  return std::clamp<int64_t>(rest, pollMs_, MAX_DEFER_MS);
+  if (d.mode == PaceMode::Once) {
+    // The next Once waits for its duty cycle; what calls for full speed is looked at meanwhile.
+    int64_t rest = (int64_t)((double)std::max<int64_t>(took, 1) * (1 - d.duty) / d.duty);
+    nextOnceMs_ = endMs + std::clamp<int64_t>(rest, pollMs_, MAX_DEFER_MS);
+    return pollMs_;
+  }
+  return pollMs_ - took;
 }
 
 PaceDecision Pacer::decide(int64_t nowMs) {
@@ -131,6 +151,7 @@ PaceDecision Pacer::decide(int64_t nowMs) {
     ended_ = writersEnded_();
   }
   if (ended_) return counts_[2]++, PaceDecision{PaceMode::Full};
+  if (nowMs < nextOnceMs_) return counts_[4]++, PaceDecision{PaceMode::Skip};
   if (footprint >= low) {
     // Our share of the time grows with the backlog: duty = (footprint - low) / (high - low).
     return counts_[3]++, PaceDecision{PaceMode::Once, std::max(0.05, (double)(footprint - low) / (double)(high - low))};

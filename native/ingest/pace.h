@@ -2,14 +2,15 @@
 // event than recording it (SQLite), so an ingester that reads as fast as it can takes a core
 // the target may want. It yields instead while that is cheap and safe:
 //
-//   - a core is free (idle, or only used by us since the last look; /proc/stat and our own CPU
-//     time): full speed, as it costs the target nothing;
+//   - a core is free (at least half a core idle, or run by us without waiting for a CPU,
+//     over the last 100 ms or more; CpuSampler): full speed, as it costs the target little;
 //   - the traced processes are done (the launched target ended, or every writer is done): full
 //     speed (a "finish" from the recorder always drains at full speed anyway);
 //   - the trace files hold at least the high watermark (256 MiB allocated, or a quarter of the
 //     trace folder's free space when less: a full tmpfs stops the recording): full speed;
-//   - between the low (64 MiB) and the high watermark: one poll, then a rest that makes our
-//     share of the time grow with the backlog (duty cycle (footprint - low) / (high - low));
+//   - between the low (64 MiB) and the high watermark: polls spaced out so that our share of
+//     the time grows with the backlog (duty cycle (footprint - low) / (high - low), at least
+//     one poll a second); the other cases are still looked at every poll interval;
 //   - below the low watermark, no core free: no poll, except one a second (progress shows).
 //
 // Nothing is lost by waiting: committed records stay in the trace files until stored. The
@@ -25,7 +26,9 @@
 namespace mp {
 
 // Core-equivalents that nobody but us used over the interval since the previous look: idle
-// (idle + iowait jiffies of /proc/stat's aggregate line) plus our own CPU time.
+// (idle + iowait jiffies of /proc/stat's aggregate line) plus our own CPU time, less the time
+// we waited on a run queue (/proc/self/schedstat): running alone on an idle core counts 1,
+// taking turns with a busy thread of the target on one core about 0.
 class CpuSampler {
  public:
   CpuSampler();
@@ -49,7 +52,7 @@ uint64_t freeBytes(const std::string& dir);
 
 enum class PaceMode {
   Full,     // poll, and again at once while a poll leaves a backlog
-  Once,     // one poll, then rest restMs
+  Once,     // one poll, and no other Once before its duty cycle allows
   Skip,     // no poll now; look again in a poll interval
 };
 
@@ -66,7 +69,7 @@ class Pacer {
   // Decides the next poll.
   PaceDecision decide(int64_t nowMs);
   // After a poll of d that ran from startMs to endMs: how long to wait before the next
-  // decision (ms; the poll interval for Full, more for Once to keep to its duty cycle).
+  // decision (ms; the rest of the poll interval).
   int64_t polled(const PaceDecision& d, int64_t startMs, int64_t endMs);
   bool enabled() const { return enabled_; }
   ~Pacer();  // MEMOPLAN_INGEST_PROFILE: the decisions made, on stderr
@@ -74,7 +77,7 @@ class Pacer {
   static constexpr uint64_t LOW_BYTES = 64ull << 20;
   static constexpr uint64_t HIGH_BYTES = 256ull << 20;
   static constexpr int64_t MAX_DEFER_MS = 1000;  // below the low watermark: one poll a second
-  static constexpr double FREE_CORE = 0.75;      // a core is free when this much was unused
+  static constexpr double FREE_CORE = 0.5;       // a core is free when this much was unused
 
  private:
   std::string traceDir_;
@@ -83,6 +86,7 @@ class Pacer {
   bool enabled_;
   CpuSampler cpu_;
   int64_t lastPollEndMs_ = 0;
+  int64_t nextOnceMs_ = 0;  // no Once poll before this (its duty cycle)
   int64_t endedCheckedMs_ = -1000000;
   bool ended_ = false;
   uint64_t counts_[5] = {0};  // full: backlog, free core, ended; once; skip
