@@ -285,7 +285,7 @@ int main(int argc, char** argv) {
         if (!dbStillThere()) throw std::runtime_error("the database " + dbFile + " was removed or replaced while recording");
         left = (int)pollMs;
       } else {
-        ingest.poll(false);
+        ingest.poll(false, pace.maxRecords);
         if (!dbStillThere()) throw std::runtime_error("the database " + dbFile + " was removed or replaced while recording");
         line(progressJson(ingest.stats()));
         // At full speed, a poll that left a backlog unread polls again at once.

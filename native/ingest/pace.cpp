@@ -154,9 +154,9 @@ PaceDecision Pacer::decide(int64_t nowMs) {
   if (nowMs < nextOnceMs_) return counts_[4]++, PaceDecision{PaceMode::Skip};
   if (footprint >= low) {
     // Our share of the time grows with the backlog: duty = (footprint - low) / (high - low).
-    return counts_[3]++, PaceDecision{PaceMode::Once, std::max(0.05, (double)(footprint - low) / (double)(high - low))};
+    return counts_[3]++, PaceDecision{PaceMode::Once, std::max(0.05, (double)(footprint - low) / (double)(high - low)), ONCE_RECORDS};
   }
-  if (nowMs - lastPollEndMs_ >= MAX_DEFER_MS) return counts_[3]++, PaceDecision{PaceMode::Once, 1};
+  if (nowMs - lastPollEndMs_ >= MAX_DEFER_MS) return counts_[3]++, PaceDecision{PaceMode::Once, 1, ONCE_RECORDS};
   return counts_[4]++, PaceDecision{PaceMode::Skip};
 }
 

@@ -8,10 +8,12 @@
 //     speed (a "finish" from the recorder always drains at full speed anyway);
 //   - the trace files hold at least the high watermark (256 MiB allocated, or a quarter of the
 //     trace folder's free space when less: a full tmpfs stops the recording): full speed;
-//   - between the low (64 MiB) and the high watermark: polls spaced out so that our share of
-//     the time grows with the backlog (duty cycle (footprint - low) / (high - low), at least
-//     one poll a second); the other cases are still looked at every poll interval;
-//   - below the low watermark, no core free: no poll, except one a second (progress shows).
+//   - between the low (64 MiB) and the high watermark: small polls (25,000 records) spaced out
+//     so that our share of the time grows with the backlog (duty cycle (footprint - low) /
+//     (high - low), at least one poll a second); the other cases are still looked at every
+//     poll interval;
+//   - below the low watermark, no core free: no poll, except a small one a second (progress
+//     shows).
 //
 // Nothing is lost by waiting: committed records stay in the trace files until stored. The
 // footprint is the trace files' allocated size (st_blocks): the stored chunks are punched out
@@ -58,7 +60,11 @@ enum class PaceMode {
 
 struct PaceDecision {
   PaceMode mode;
-  double duty = 1;  // Once: the share of the time to spend polling (restAfter)
+  double duty = 1;  // Once: the share of the time to spend polling (polled)
+  // Records the poll reads at most (0: the ingest's default budget). A Once poll is small
+  // (about 15 ms of work), so that its duty cycle is fine-grained and it never holds the
+  // target's core for long.
+  uint64_t maxRecords = 0;
 };
 
 class Pacer {
@@ -77,6 +83,7 @@ class Pacer {
   static constexpr uint64_t LOW_BYTES = 64ull << 20;
   static constexpr uint64_t HIGH_BYTES = 256ull << 20;
   static constexpr int64_t MAX_DEFER_MS = 1000;  // below the low watermark: one poll a second
+  static constexpr uint64_t ONCE_RECORDS = 25000;
   static constexpr double FREE_CORE = 0.5;       // a core is free when this much was unused
 
  private:

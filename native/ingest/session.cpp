@@ -121,7 +121,7 @@ PollStats SessionIngest::stats() const {
   return {writer_.events, writer_.markers, (int64_t)traces_.size(), busyNs_ / 1e9, lifetimes_.currentLiveBytes()};
 }
 
-int64_t SessionIngest::poll(bool final) {
+int64_t SessionIngest::poll(bool final, uint64_t maxRecords) {
   const int64_t started = monotonicNs();
   // Events stamped before this instant (less the margin) have all their causal predecessors
   // read by now: the interposer commits a free before the real free and stamps an allocation
@@ -137,7 +137,7 @@ int64_t SessionIngest::poll(bool final) {
   // rest of the backlog is read by the next polls. (The JS reads everything each poll: the
   // rows come out the same, as every record is still read in the same order and fed in the
   // same stable time order.)
-  ReadBudget budget{pollRecords_};
+  ReadBudget budget{maxRecords && maxRecords < pollRecords_ ? maxRecords : pollRecords_};
   for (auto& t : traces_) pollOne(*t, budget);
   lastCut_ = budget.cut;
   if (budget.cut) watermark = std::min(watermark, budget.minUnreadTs);

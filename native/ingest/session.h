@@ -34,7 +34,9 @@ class SessionIngest {
  public:
   SessionIngest(Db& db, int64_t sessionId, std::string traceDir, int64_t clockBaseNs);
   PollStats stats() const;
-  int64_t poll(bool final);  // records stored by this poll
+  // Records stored by this poll. maxRecords: read at most this many (give or take a chunk)
+  // instead of the default budget (MEMOPLAN_INGEST_POLL_RECORDS), when smaller; 0: the default.
+  int64_t poll(bool final, uint64_t maxRecords = 0);
   // Whether the last poll left committed records unread (its budget was spent): poll again soon.
   bool lastPollCut() const { return lastCut_; }
   void drain();
