@@ -173,7 +173,7 @@ constexpr size_t kPlanHeaderOff = 88;
 constexpr size_t kChunksReusedOff = 176;  // u64: chunks written again after the reader handed them back
 // u32 at 184: chunks filled (a futex word: memoplan-ingest's spill thread waits on it);
 // u32 at 188: non-zero while that thread waits (docs/TRACE_FORMAT.md "Copies").
-constexpr size_t kKeptFilledOff = 184, kSpillWaitingOff = 188;
+constexpr size_t kFilledOff = 184, kSpillWaitingOff = 188;
 
 struct ChunkHeader {
   uint32_t tid, thread_index;
@@ -491,7 +491,7 @@ bool new_chunk(ThreadState* ts) {
   // A chunk is full: the ingest's spill thread may copy kept ones out and hand them back before
   // this thread needs them again. One futex wake per 32,767 records, only while it waits.
   if (full) {
-    uint32_t* filled = (uint32_t*)((char*)h + kKeptFilledOff);
+    uint32_t* filled = (uint32_t*)((char*)h + kFilledOff);
     __atomic_fetch_add(filled, 1, __ATOMIC_SEQ_CST);
     if (__atomic_load_n((uint32_t*)((char*)h + kSpillWaitingOff), __ATOMIC_SEQ_CST))
       syscall(SYS_futex, filled, FUTEX_WAKE, 1, nullptr, nullptr, 0);
