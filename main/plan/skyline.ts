@@ -93,36 +93,28 @@ class Columns {
 }
 
 /**
- * One skyline run. `dir` 1 mirrors time; keys are perturbed by up to `noise` (relative) with
- * `rnd`. Returns offsets, or null when the deadline passes first.
+ * What run() and dive() start from, in direction `dir` (1 mirrors time): the columns each
+ * buffer spans, the time from column 0 to each column (`pre`), the unplaced buffers covering
+ * each column (`cover`; a column with none is closed: `top` Infinity), and the skyline `top`.
+ * Buffers in `keep` are placed at `kept` (the skyline is then the top of them); their bytes
+ * leave `rem` (unplaced bytes per column) when it is given.
  */
-function run(cols: Columns, dir: 0 | 1, key: Key, noise: number, rnd: () => number, deadline: number, keep?: Uint8Array, kept?: ArrayLike<number>): Float64Array | null {
+function startSkyline(cols: Columns, dir: 0 | 1, keep: Uint8Array | null, kept: ArrayLike<number> | null, rem: Float64Array | null) {
   const { p, T, len } = cols;
   const n = p.n;
-  const { size, align } = p;
+  const { size } = p;
   const s = cols.s[dir];
   const e = cols.e[dir];
-  const at = cols.at[dir];
-  const atStart = cols.atStart[dir];
   const colLen = dir === 0 ? len : len.slice().reverse();
-  // Time from column 0 to column c.
   const pre = new Float64Array(T + 1);
   for (let c = 0; c < T; c++) pre[c + 1] = pre[c] + colLen[c];
   const off = new Float64Array(n);
   const placed = new Uint8Array(n);
-  const k = new Float64Array(n);
   let left = 0;
-  for (let i = 0; i < n; i++) {
-    if (size[i] === 0) continue;
-    left++;
-    const d = p.end[i] - p.start[i];
-    const base = key === 0 ? size[i] : key === 1 ? d : size[i] * d;
-    k[i] = noise > 0 ? base * (1 + noise * rnd()) : base;
-  }
-  // Unplaced buffers covering each column; a column with none is closed (Infinity).
   const cover = new Int32Array(T + 1);
   for (let i = 0; i < n; i++) {
     if (size[i] === 0) continue;
+    left++;
     cover[s[i]]++;
     cover[e[i]]--;
   }
@@ -130,7 +122,6 @@ function run(cols: Columns, dir: 0 | 1, key: Key, noise: number, rnd: () => numb
   const top = new Float64Array(T);
   for (let c = 0; c < T; c++) if (cover[c] === 0) top[c] = Infinity;
   if (keep && kept) {
-    // Buffers kept from an earlier plan, at their offsets: the skyline is the top of them.
     for (let i = 0; i < n; i++) {
       if (!keep[i] || size[i] === 0) continue;
       off[i] = kept[i];
@@ -138,11 +129,33 @@ function run(cols: Columns, dir: 0 | 1, key: Key, noise: number, rnd: () => numb
       left--;
       const tp = kept[i] + size[i];
       for (let c = s[i]; c < e[i]; c++) {
+        if (rem) rem[c] -= size[i];
         if (--cover[c] === 0) top[c] = Infinity;
         else if (tp > top[c]) top[c] = tp;
       }
     }
   }
+  return { s, e, at: cols.at[dir], atStart: cols.atStart[dir], pre, off, placed, cover, top, left };
+}
+
+/**
+ * One skyline run. `dir` 1 mirrors time; keys are perturbed by up to `noise` (relative) with
+ * `rnd`. Returns offsets, or null when the deadline passes first.
+ */
+function run(cols: Columns, dir: 0 | 1, key: Key, noise: number, rnd: () => number, deadline: number, keep?: Uint8Array, kept?: ArrayLike<number>): Float64Array | null {
+  const { p, T } = cols;
+  const n = p.n;
+  const { size, align } = p;
+  const k = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    if (size[i] === 0) continue;
+    const d = p.end[i] - p.start[i];
+    const base = key === 0 ? size[i] : key === 1 ? d : size[i] * d;
+    k[i] = noise > 0 ? base * (1 + noise * rnd()) : base;
+  }
+  const st = startSkyline(cols, dir, keep ?? null, kept ?? null, null);
+  const { s, e, at, atStart, pre, off, placed, cover, top } = st;
+  let left = st.left;
   // Time covered from column c to the run's end by the best chain, and its first buffer.
   const best = new Float64Array(T + 1);
   const choice = new Int32Array(T + 1);
@@ -256,46 +269,15 @@ export const DIVE_MAX_BUFFERS = 4000;
  * plan within `cap`, or null.
  */
 function dive(cols: Columns, dir: 0 | 1, k: Float64Array, cap: number, nodeLimit: number, deadline: number, keep: Uint8Array | null, kept: ArrayLike<number> | null): Float64Array | null {
-  const { p, T, len } = cols;
+  const { p, T } = cols;
   const n = p.n;
   const { size, align } = p;
-  const s = cols.s[dir];
-  const e = cols.e[dir];
-  const at = cols.at[dir];
-  const atStart = cols.atStart[dir];
-  const colLen = dir === 0 ? len : len.slice().reverse();
-  const pre = new Float64Array(T + 1);
-  for (let c = 0; c < T; c++) pre[c + 1] = pre[c] + colLen[c];
-  const off = new Float64Array(n);
-  const placed = new Uint8Array(n);
-  let left = 0;
-  const cover = new Int32Array(T + 1);
   const rem = new Float64Array(T);
-  for (let i = 0; i < n; i++) {
-    if (size[i] === 0) continue;
-    left++;
-    cover[s[i]]++;
-    cover[e[i]]--;
-  }
-  for (let c = 1; c <= T; c++) cover[c] += cover[c - 1];
-  for (let i = 0; i < n; i++) if (size[i] > 0) for (let c = s[i]; c < e[i]; c++) rem[c] += size[i];
-  const top = new Float64Array(T);
-  for (let c = 0; c < T; c++) if (cover[c] === 0) top[c] = Infinity;
-  if (keep && kept) {
-    for (let i = 0; i < n; i++) {
-      if (!keep[i] || size[i] === 0) continue;
-      off[i] = kept[i];
-      placed[i] = 1;
-      left--;
-      const tp = kept[i] + size[i];
-      for (let c = s[i]; c < e[i]; c++) {
-        rem[c] -= size[i];
-        if (--cover[c] === 0) top[c] = Infinity;
-        else if (tp > top[c]) top[c] = tp;
-      }
-    }
-    for (let c = 0; c < T; c++) if (top[c] !== Infinity && top[c] + rem[c] > cap) return null;
-  }
+  for (let i = 0; i < n; i++) if (size[i] > 0) for (let c = cols.s[dir][i]; c < cols.e[dir][i]; c++) rem[c] += size[i];
+  const st = startSkyline(cols, dir, keep, kept, rem);
+  const { s, e, at, atStart, pre, off, placed, cover, top } = st;
+  let left = st.left;
+  if (keep && kept) for (let c = 0; c < T; c++) if (top[c] !== Infinity && top[c] + rem[c] > cap) return null;
   const best = new Float64Array(T + 1);
   let nodes = 0;
   let stop = false;
