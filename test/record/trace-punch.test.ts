@@ -128,6 +128,25 @@ function auditChunks(file: string): { punched: number; kept: number; keptRecords
   return { punched, kept, keptRecords, keptFull };
 }
 
+/** Header counters of a trace file: chunks taken (less the header) and chunks written again (docs/TRACE_FORMAT.md). */
+function chunkCounts(file: string): { used: number; reused: number } {
+  const h = Buffer.alloc(184);
+  const fd = fs.openSync(file, 'r');
+  fs.readSync(fd, h, 0, 184, 0);
+  fs.closeSync(fd);
+  return { used: Number(h.readBigUInt64LE(48)) - 1, reused: Number(h.readBigUInt64LE(176)) };
+}
+
+/** Every event the interposer claims is stored once, paired exactly, and no full chunk is left in the file. */
+function assertStoredOnce(rn: Awaited<ReturnType<NativeIngest['finish']>>, want: { events: number; markers: number }, db: DB, file: string): void {
+  assert.equal(rn.claimed, want.events);
+  assert.equal(rn.totals.events, want.events);
+  assert.equal(rn.totals.markers, want.markers);
+  assert.equal(rn.totals.unmatchedFrees, 0);
+  assert.equal((db.prepare(`SELECT count(*) AS n FROM events`).get() as { n: number }).n, want.events + want.markers);
+  assert.equal(auditChunks(file).keptFull, 0);
+}
+
 /** A live native ingest (polling every 10 ms) of a fresh trace folder into a fresh database. */
 function liveIngest(t: TestContext, tag: string) {
   const d = traceDirOf(tag);
@@ -204,23 +223,11 @@ test('a writer the ingester keeps up with writes its kept chunks again: few chun
   assert.equal(r.status, 0, r.stderr);
   const want = claimed(d);
   const [file] = traceFiles(d);
-  const h = Buffer.alloc(184);
-  const fd = fs.openSync(file, 'r');
-  fs.readSync(fd, h, 0, 184, 0);
-  fs.closeSync(fd);
-  const used = Number(h.readBigUInt64LE(48)) - 1; // chunks taken, less the header
-  const reused = Number(h.readBigUInt64LE(176)); // chunks written again (docs/TRACE_FORMAT.md)
+  const { used, reused } = chunkCounts(file);
   const worth = Math.ceil((want.events + want.markers) / SLOTS);
   assert.ok(reused > 0, `chunks written again: ${reused} (${used} taken for ${worth} chunks of records)`);
   assert.ok(used + reused >= worth, `${used} taken + ${reused} reused hold ${worth} chunks of records`);
-  const rn = await native.finish();
-  assert.equal(rn.claimed, want.events);
-  assert.equal(rn.totals.events, want.events);
-  assert.equal(rn.totals.markers, want.markers);
-  assert.equal(rn.totals.unmatchedFrees, 0);
-  assert.equal((c.db.prepare(`SELECT count(*) AS n FROM events`).get() as { n: number }).n, want.events + want.markers);
-  // Every chunk handed back is punched once the process has exited.
-  assert.equal(auditChunks(file).keptFull, 0);
+  assertStoredOnce(await native.finish(), want, c.db, file);
 });
 
 test('a writer faster than the ingest: full kept chunks are copied out and handed back at once, every event lands once', async (t) => {
@@ -229,22 +236,13 @@ test('a writer faster than the ingest: full kept chunks are copied out and hande
   traced('bench_churn', ['1', '1500000'], d);
   const want = claimed(d);
   const [file] = traceFiles(d);
-  const h = Buffer.alloc(184);
-  const fd = fs.openSync(file, 'r');
-  fs.readSync(fd, h, 0, 184, 0);
-  fs.closeSync(fd);
-  const reused = Number(h.readBigUInt64LE(176));
+  const { reused } = chunkCounts(file);
   const rn = await native.finish();
   const worth = Math.ceil((want.events + want.markers) / SLOTS);
   // Without copies the ingest hands back only the first few (measured: 4 of 92; with: 60).
   assert.ok(reused >= 10, `chunks written again while the ingest lagged: ${reused} of ${worth}`);
-  assert.equal(rn.claimed, want.events);
-  assert.equal(rn.totals.events, want.events);
-  assert.equal(rn.totals.markers, want.markers);
-  assert.equal(rn.totals.unmatchedFrees, 0);
-  assert.equal((c.db.prepare(`SELECT count(*) AS n FROM events`).get() as { n: number }).n, want.events + want.markers);
   // Copies are punched once stored, the originals once the process has exited.
-  assert.equal(auditChunks(file).keptFull, 0);
+  assertStoredOnce(rn, want, c.db, file);
 });
 
 test('SIGKILL of the ingester loses nothing: what it committed is in the database, the rest still in the files', async (t) => {
