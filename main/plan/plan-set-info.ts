@@ -1,7 +1,8 @@
 import { UserError } from '../../shared/errors';
 import type { PlanSetInfo, PlanSetLeftOutInfo, PlanSetMemberInfo } from '../../shared/api';
 import type { DB } from '../store/db';
-import { listIterations, listPlanSets, loadPlanSet, type IterationListRow, type PlanSetListRow } from '../store/plans';
+import { listPlanSets, loadPlanSet, type PlanSetListRow } from '../store/plans';
+import { listIterations, type IterationListRow } from '../store/iterations';
 import { PLAN_SET_MAX_PLANS } from './plan-file';
 import type { PlanSetOutcome } from './plan-set';
 

@@ -1,6 +1,7 @@
 import { UserError } from '../../shared/errors';
 import type { DB } from '../store/db';
-import { listIterations, loadPlanSet, storePlanSet, type IterationListRow } from '../store/plans';
+import { loadPlanSet, storePlanSet } from '../store/plans';
+import { listIterations, type IterationListRow } from '../store/iterations';
 import { plan, type PlannerName, type PlannerResult } from './index';
 import { loadIteration, type IterationInput } from './iteration';
 import { PLAN_SET_MAX_PLANS, writePlanSet, type PlanSetFile } from './plan-file';

@@ -78,13 +78,25 @@ export function firstLatencies(db: DB): (sessionId: number) => number[] {
   return (sessionId) => (q.all(sessionId) as { latency_ns: number }[]).map((x) => x.latency_ns);
 }
 
-export interface IterationRow {
+export interface IterationListRow {
   id: number;
   number: number;
   thread_id: number;
   begin_seq: number;
   end_seq: number | null;
   signature: string | null;
+}
+
+/** Every iteration of a session in the order they began (null: no such session). */
+export function listIterations(db: DB, sessionId: number): IterationListRow[] | null {
+  if (!db.prepare(`SELECT 1 FROM sessions WHERE id = ?`).get(sessionId)) return null;
+  return db
+    .prepare(`SELECT id, number, thread_id, begin_seq, end_seq, signature FROM iterations WHERE session_id = ? ORDER BY begin_seq, id`)
+    .all(sessionId) as IterationListRow[];
+}
+
+/** An iteration row with its allocation count (planning reads it). */
+export interface IterationRow extends IterationListRow {
   allocs: number;
 }
 

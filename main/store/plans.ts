@@ -98,23 +98,6 @@ export function loadPlanSet(db: DB, setId: number): PlanSetRow | null {
   return { ...s, plans };
 }
 
-export interface IterationListRow {
-  id: number;
-  number: number;
-  thread_id: number;
-  begin_seq: number;
-  end_seq: number | null;
-  signature: string | null;
-}
-
-/** Every iteration of a session in the order they began (null: no such session). */
-export function listIterations(db: DB, sessionId: number): IterationListRow[] | null {
-  if (!db.prepare(`SELECT 1 FROM sessions WHERE id = ?`).get(sessionId)) return null;
-  return db
-    .prepare(`SELECT id, number, thread_id, begin_seq, end_seq, signature FROM iterations WHERE session_id = ? ORDER BY begin_seq, id`)
-    .all(sessionId) as IterationListRow[];
-}
-
 export interface PlanSetListRow {
   id: number;
   session_id: number;
