@@ -149,7 +149,6 @@ std::vector<NameRecord> TraceReader::readNames() {
 bool TraceReader::readRecords(const std::function<void(const RecordBatch&)>& onBatch, ReadBudget* budget) {
   const TraceHeader* h = readHeader();
   if (!h) return false;
-  calls_++;
   uint64_t size = fileSize(fd_, file_);
   uint64_t chunkSize = h->chunkSize, slots = chunkSize / RECORD_SIZE;
   // Chunks counted in chunks_used; those beyond the end of the file are skipped until it

@@ -156,7 +156,7 @@ class TraceReader {
   std::vector<Range> toPunch_;  // finished chunks handed over whole, not punched yet
   std::vector<uint64_t> toHandBack_;  // finished kept chunks (index) handed over whole, not released yet
   std::unordered_map<uint32_t, uint32_t> nextSeq_;  // per thread index: the chunk_seq to read next
-  uint64_t calls_ = 0, passes_ = 0;
+  uint64_t passes_ = 0;
   uint64_t handedBackTotal_ = 0;
 
   // Spilling (shared with the spill thread under mu_; the thread's own state below it).
