@@ -676,6 +676,18 @@ bool TraceReader::spillOne(uint64_t index, uint32_t gen, uint64_t chunkSize, boo
     }
     return true;
   };
+  // Its header first without the magic (flags: a copy, not kept), so that a copy left unfinished
+  // (the ingester killed) says what it is: records under a header with magic 0 and flags bit2,
+  // skipped by every reader; its original was not handed back.
+  uint8_t ch[RECORD_SIZE];
+  std::memcpy(ch, hb, RECORD_SIZE);
+  std::memset(ch + 16, 0, 8);  // released
+  uint32_t flags = 4;
+  std::memcpy(ch + 28, &flags, 4);
+  uint8_t unfinished[RECORD_SIZE];
+  std::memcpy(unfinished, ch, RECORD_SIZE);
+  std::memset(unfinished + 24, 0, 4);  // magic
+  if (!writeAt(unfinished, RECORD_SIZE, copy * chunkSize)) return false;
   // The records, copied in the kernel (no page of them passes through here), else by hand.
   const size_t body = chunkSize - RECORD_SIZE;
   size_t moved = 0;
@@ -692,11 +704,6 @@ bool TraceReader::spillOne(uint64_t index, uint32_t gen, uint64_t chunkSize, boo
     if (readAt(fd_, spillBuf_.data(), body, index * chunkSize + RECORD_SIZE, file_) < body) return false;
     if (!writeAt(spillBuf_.data(), body, copy * chunkSize + RECORD_SIZE)) return false;
   }
-  uint8_t ch[RECORD_SIZE];
-  std::memcpy(ch, hb, RECORD_SIZE);
-  std::memset(ch + 16, 0, 8);  // released
-  uint32_t flags = 4;          // a copy; not kept
-  std::memcpy(ch + 28, &flags, 4);
   // Known before its magic is written, so that the ingest reads the generation once.
   spilledTo_[genKey(index, gen)] = {gen, copy, readAll || readHere_.count(genKey(index, gen)) ? ReadAs::Original : ReadAs::Undecided};
   copyOf_[copy] = genKey(index, gen);
