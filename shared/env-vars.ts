@@ -11,7 +11,6 @@ export const ENV_VARS = {
   MEMOPLAN_PYTHON: 'Python interpreter of a Python target when --python is not given (record, ab, replay)',
   MEMOPLAN_PYTHON_PROBE_SECONDS: 'how long the probe of a Python interpreter may take to import torch (default 180)',
   MEMOPLAN_TRACE_ROOT: 'where trace folders are made, instead of /dev/shm or next to the database',
-  MEMOPLAN_INGEST: '"js": record ingests with the JS SessionIngest in the Node process instead of memoplan-ingest',
   MEMOPLAN_INTERPOSER: 'path of libmemoplan.so, instead of the built or packaged one',
   MEMOPLAN_INGESTER: 'path of memoplan-ingest, instead of the built or packaged one',
   MEMOPLAN_LAUNCHER: 'path of memoplan-rusage (the A/B launcher), instead of the built or packaged one',

@@ -9,7 +9,7 @@ import { LifetimeBuilder, type LifetimeTotals, type StreamEvent } from '../store
 import { committedAt, parseHeader, RECORD_SIZE, recordFlags, type PlanCounters, type TraceHeader } from '../record/trace-reader';
 import type { RecordBatch } from '../../shared/trace-batch';
 import { readInputFile } from '../fs/files';
-import { splitScope, STACK_NAME_PREFIX } from '../record/recorder';
+import { splitScope, STACK_NAME_PREFIX } from '../record/trace-names';
 
 /**
  * Stores a kept trace (a recording whose storing failed: disk full, the ingester killed, the
@@ -347,7 +347,7 @@ export function resumeIngest(o: ResumeOptions): ResumeResult {
 
   const rows = new RecordingRows(db, sessionId);
   // Python stacks the agent interned (schema 6): "@stack<TAB>frames" names, rows of their own,
-  // pointed at by the third field of a scope name (as recorder.ts stores them).
+  // pointed at by the third field of a scope name (main/record/trace-names.ts).
   const stacks = new Map<string, number>();
   for (const r of storedBefore.stacks) {
     stacks.set(`${r.process_id}:${r.name_id}`, r.id);

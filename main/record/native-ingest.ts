@@ -4,31 +4,50 @@ import path from 'node:path';
 import { UserError } from '../../shared/errors';
 import type { DB } from '../store/db';
 import { ingesterPath } from '../paths';
-import { SessionIngest, type PollStats } from './recorder';
-import { ENV } from '../../shared/env-vars';
+import type { LifetimeTotals } from '../store/lifetimes';
+import type { PlanCounters } from './trace-reader';
 
 /**
- * The trace ingest of a session while its target runs, and its end. By default it is
- * memoplan-ingest (native/ingest), a process of its own that polls the trace directory and
- * writes the same rows as the JS SessionIngest at about twice the rate. MEMOPLAN_INGEST=js
- * selects SessionIngest, polled on a timer in this process: the reference implementation (the
- * differential test, test/record/native-ingest.test.ts, compares the two).
+ * The trace ingest of a session while its target runs, and its end: memoplan-ingest
+ * (native/ingest), a process of its own that polls the trace directory. Its rows are checked
+ * against a JS reference ingest written from the format spec (test/oracle/session-ingest.ts,
+ * test/record/native-ingest.test.ts).
  *
  * The ingester must be a separate process: better-sqlite3 has the same database open here, and
  * two copies of SQLite in one process break SQLite's POSIX lock bookkeeping.
  */
 
-export type IngestResult = ReturnType<SessionIngest['finish']>;
+/** Progress of an ingest, from its latest poll. */
+export interface PollStats {
+  events: number;
+  markers: number;
+  processes: number;
+  /** Seconds spent reading, decoding, inserting and building lifetimes so far. */
+  busySeconds: number;
+  liveBytes: number;
+}
 
-/** A running ingest (native or JS). */
+/**
+ * What a finished ingest reports: the events the interposers claimed to have written (null if
+ * any process did not exit cleanly), the lifetime totals, notes for the user, and the plan-mode
+ * counters summed over the processes (null when none ran a plan).
+ */
+export interface IngestResult {
+  claimed: number | null;
+  totals: LifetimeTotals & { ops: number };
+  notes: string[];
+  plan: PlanCounters | null;
+}
+
+/** A running ingest. */
 export interface Ingest {
-  /** Progress so far (native: as of the ingester's latest poll). */
+  /** Progress so far, as of the ingester's latest poll. */
   readonly stats: PollStats;
   /** The error that stopped the ingest while the target ran, if any (the target should be stopped). */
   readonly failure: Error | null;
   /** Reads everything left (the target has exited or was killed) and ends the session's ingest. */
   finish(): Promise<IngestResult>;
-  /** The ingester process (native), null when the ingest runs in this process. */
+  /** The ingester process. */
   readonly pid: number | null;
   /**
    * Names the launched target: an ingester orphaned by the death of its recorder goes on while
@@ -48,30 +67,25 @@ export interface IngestOptions {
   onFailure?: (err: Error) => void;
 }
 
-export function ingestMode(env: NodeJS.ProcessEnv = process.env): 'native' | 'js' {
-  return env[ENV.INGEST] === 'js' ? 'js' : 'native';
-}
-
-/** Refuses early (before a session exists) when the native ingester is selected but not built. */
+/** Refuses early (before a session exists) when the ingester is not built. */
 export function assertIngestReady(): void {
-  if (ingestMode() !== 'js') ingesterBinary();
+  ingesterBinary();
 }
 
 function ingesterBinary(): string {
   const bin = ingesterPath();
   if (!fs.existsSync(bin)) {
-    throw new UserError(`the trace ingester is not built (${bin} missing): run npm run build (or set MEMOPLAN_INGEST=js)`);
+    throw new UserError(`the trace ingester is not built (${bin} missing): run npm run build`);
   }
   return bin;
 }
 
 export function startIngest(o: IngestOptions): Ingest {
-  return ingestMode() === 'js' ? new PolledJsIngest(o) : new NativeIngest(o);
+  return new NativeIngest(o);
 }
 
 /** Stores what a trace directory holds, for a session whose recorder is gone (memoplan detach). */
 export function finishIngestOffline(o: Omit<IngestOptions, 'pollMs' | 'onFailure'>): Promise<IngestResult> {
-  if (ingestMode() === 'js') return Promise.resolve(new SessionIngest(o.db, o.sessionId, o.traceDir, o.clockBaseNs).finish());
   const ingest = new NativeIngest(o);
   return ingest.finish();
 }
@@ -194,46 +208,5 @@ export class NativeIngest implements Ingest {
       // The process exits next; its close reports the error. Stop the target now.
       this.fail(new Error(this.errorLine));
     }
-  }
-}
-
-/** The JS SessionIngest, polled on a timer in this process (MEMOPLAN_INGEST=js). */
-export class PolledJsIngest implements Ingest {
-  readonly ingest: SessionIngest;
-  private timer: NodeJS.Timeout | null;
-  private failed: Error | null = null;
-
-  constructor(o: IngestOptions) {
-    this.ingest = new SessionIngest(o.db, o.sessionId, o.traceDir, o.clockBaseNs);
-    this.timer = setInterval(() => {
-      try {
-        this.ingest.poll();
-      } catch (err) {
-        this.stop();
-        this.failed = err as Error;
-        o.onFailure?.(this.failed);
-      }
-    }, o.pollMs ?? 50);
-  }
-
-  get stats(): PollStats {
-    return this.ingest.stats;
-  }
-
-  readonly pid = null;
-
-  get failure(): Error | null {
-    return this.failed;
-  }
-
-  async finish(): Promise<IngestResult> {
-    this.stop();
-    if (this.failed) throw this.failed;
-    return this.ingest.finish();
-  }
-
-  private stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
   }
 }

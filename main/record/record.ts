@@ -96,9 +96,7 @@ export async function record(o: RecordOptions): Promise<RecordResult> {
   // Timestamps are stored relative to this instant (CLOCK_MONOTONIC, as the interposer's).
   const clockBase = process.hrtime.bigint() - 1_000_000_000n;
   setClockBase(o.db, sessionId, clockBase);
-  // The ingest polls the trace directory by itself (memoplan-ingest, or the JS SessionIngest on
-  // a timer with MEMOPLAN_INGEST=js); if it fails, the target is stopped and the trace kept.
-  // If storing fails while the target runs (disk full, the ingester killed), the target is left
+  // The ingest (memoplan-ingest) polls the trace directory by itself. If storing fails while the target runs (disk full, the ingester killed), the target is left
   // alone: its trace stays on disk, and what was not stored is stored from it once it exits.
   let child: ChildProcess | null = null;
   const ingest = startIngest({

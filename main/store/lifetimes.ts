@@ -11,10 +11,11 @@ import { Kind, isAllocKind, RECORD_FLAG_AGENT, RECORD_FLAG_FAILED } from '../../
  * re-read the raw events.
  *
  * Events must be fed in timestamp order, and the ingest only feeds an event once every event
- * that could precede it causally has been read: see SessionIngest.poll. The interposer takes an
- * allocation's timestamp after the real call returns and commits a free's record before the
- * real free runs (docs/TRACE_FORMAT.md), so in timestamp order an address is always released
- * before anyone can be handed it again, and pairing by address per process is exact.
+ * that could precede it causally has been read (the poll watermark of native/ingest/session.cpp
+ * and test/oracle/session-ingest.ts). The interposer takes an allocation's timestamp after the
+ * real call returns and commits a free's record before the real free runs
+ * (docs/TRACE_FORMAT.md), so in timestamp order an address is always released before anyone can
+ * be handed it again, and pairing by address per process is exact.
  */
 
 export interface StreamEvent {

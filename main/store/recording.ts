@@ -6,8 +6,8 @@ import type { LifetimeTotals } from './lifetimes';
 /**
  * The rows of a recording other than its events (main/store/ingest.ts) and lifetimes
  * (main/store/lifetimes.ts): processes, threads, scopes (ops) and Python stacks as the trace
- * files name them, each process's end, and the session's totals. Written by the JS ingest
- * (main/record/recorder.ts SessionIngest) and by `memoplan ingest` (main/ingest/resume.ts);
+ * files name them, each process's end, and the session's totals. Written by `memoplan ingest`
+ * (main/ingest/resume.ts) and the JS reference ingest (test/oracle/session-ingest.ts);
  * native/ingest writes the same rows.
  */
 

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { workerData } from 'node:worker_threads';
 import type { ReplayLiveSummary } from '../../shared/api';
 import { record } from '../record/record';
-import type { PollStats } from '../record/recorder';
+import type { PollStats } from '../record/native-ingest';
 import { replayLive } from '../replay/live';
 import { openDatabase, withStatementHook, type DB } from '../store/db';
 import { getSession } from '../store/sessions';
@@ -14,10 +14,10 @@ import { iterationCount } from '../store/iterations';
  * record() / replayLive() call, its trace polling and its finish, on a connection of its own.
  * The worker spawns the target; stop requests from the main thread signal it.
  *
- * Progress: about once a second from the ingest's live stats, by a timer. The native ingester
- * (the default) runs in a process of its own and reports after each poll; the JS one
- * (MEMOPLAN_INGEST=js) polls on this thread, and one poll of a big backlog takes seconds, so the
- * connection handed to record() is wrapped so that each statement run also checks the clock.
+ * Progress: about once a second from the ingest's live stats, by a timer. The ingester runs in
+ * a process of its own and reports after each poll; but when it fails, record() stores the rest
+ * of the trace on this thread (main/ingest/resume.ts), which takes seconds for a big backlog, so
+ * the connection handed to record() is wrapped so that each statement run also checks the clock.
  * It goes on after the target has exited while the backlog is stored, until record() returns.
  */
 

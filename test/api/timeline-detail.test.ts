@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { DB } from '../../main/store/db';
-import { SessionIngest } from '../../main/record/recorder';
+import { SessionIngest } from '../oracle/session-ingest';
 import { NativeIngest } from '../../main/record/native-ingest';
 import { timeline } from '../../main/api/queries';
 import { parseRanges } from '../../main/store/id-ranges';

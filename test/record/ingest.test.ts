@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { openDatabase, type DB } from '../../main/store/db';
 import { createSession } from '../../main/store/sessions';
-import { SessionIngest } from '../../main/record/recorder';
+import { SessionIngest } from '../oracle/session-ingest';
 import { TraceReader } from '../../main/record/trace-reader';
 import { Kind } from '../../shared/trace-kinds';
 import { FakeTrace, CHUNK } from '../helpers/trace-writer';

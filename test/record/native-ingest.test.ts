@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { DB } from '../../main/store/db';
-import { SessionIngest } from '../../main/record/recorder';
+import { SessionIngest } from '../oracle/session-ingest';
 import { NativeIngest, startIngest, type IngestResult } from '../../main/record/native-ingest';
 import { ingesterPath } from '../../main/paths';
 import { Kind } from '../../shared/trace-kinds';
@@ -476,22 +476,12 @@ test('errors: one error line and exit status 1', async () => {
   assert.throws(() => new SessionIngest(c.db, c.sessionId, d, 0n).poll(), /trace-1-1\.mpt: not a memoplan trace file \(bad magic\)/);
 });
 
-test('a missing ingester binary is a clear error; MEMOPLAN_INGEST=js selects the JS ingest', async () => {
+test('a missing ingester binary is a clear error', () => {
   const c = freshDb('native', 0n);
   const d = traceDirOf('sel');
-  const saved = { bin: process.env.MEMOPLAN_INGESTER, mode: process.env.MEMOPLAN_INGEST };
-  try {
-    process.env.MEMOPLAN_INGESTER = path.join(dir, 'no-such-ingester');
-    assert.throws(() => startIngest({ db: c.db, dbFile: c.file, sessionId: c.sessionId, traceDir: d, clockBaseNs: 0n }), /not built .*run npm run build/);
-    process.env.MEMOPLAN_INGEST = 'js';
-    const ingest = startIngest({ db: c.db, dbFile: c.file, sessionId: c.sessionId, traceDir: d, clockBaseNs: 0n });
-    assert.equal((await ingest.finish()).totals.events, 0);
-  } finally {
-    if (saved.bin === undefined) delete process.env.MEMOPLAN_INGESTER;
-    else process.env.MEMOPLAN_INGESTER = saved.bin;
-    if (saved.mode === undefined) delete process.env.MEMOPLAN_INGEST;
-    else process.env.MEMOPLAN_INGEST = saved.mode;
-  }
+  withEnv({ MEMOPLAN_INGESTER: path.join(dir, 'no-such-ingester') }, () =>
+    assert.throws(() => startIngest({ db: c.db, dbFile: c.file, sessionId: c.sessionId, traceDir: d, clockBaseNs: 0n }), /not built .*run npm run build/),
+  );
 });
 
 /** Runs f with process.env changed (the ingester is spawned with the environment of the moment). */

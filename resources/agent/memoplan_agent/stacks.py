@@ -9,7 +9,8 @@ referenced here so that its id cannot be reused by another.
 Each distinct stack is interned once per process as a name of its own (``intern``):
 ``"@stack<TAB>"`` followed by its frames, one ``"file:line function"`` per line, outermost
 first. The scope's name then ends in the stack's name id: ``"module<TAB>op<TAB>id"``; the
-ingesters (main/record/recorder.ts, native/ingest/session.cpp) store stacks in their own table
+ingesters (native/ingest/session.cpp, main/ingest/resume.ts; main/record/trace-names.ts
+parses the names) store stacks in their own table
 (schema version 6). Works on Python 3.7+ (co_qualname where there is one: 3.11+).
 """
 

@@ -1,12 +1,26 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { inTransaction, type DB } from '../store/db';
-import { RecordingRows, storeSessionTotals } from '../store/recording';
-import { EventWriter } from '../store/ingest';
-import { LifetimeBuilder, type LifetimeTotals, type StreamEvent } from '../store/lifetimes';
-import { TraceReader, TraceFormatError, type PlanCounters, type TraceHeader } from './trace-reader';
+import { inTransaction, type DB } from '../../main/store/db';
+import { RecordingRows, storeSessionTotals } from '../../main/store/recording';
+import { EventWriter } from '../../main/store/ingest';
+import { LifetimeBuilder, type StreamEvent } from '../../main/store/lifetimes';
+import { TraceReader, TraceFormatError, type PlanCounters, type TraceHeader } from '../../main/record/trace-reader';
+import { splitScope, STACK_NAME_PREFIX } from '../../main/record/trace-names';
+import type { IngestResult, PollStats } from '../../main/record/native-ingest';
 
 /**
+ * The JS reference ingest: the test oracle memoplan-ingest (native/ingest) is compared with
+ * (test/record/native-ingest.test.ts: the same trace stored both ways gives the same rows), and
+ * the readable statement of what an ingest must do. The product never runs it: `memoplan
+ * record` and `detach` store through memoplan-ingest, `memoplan ingest` through
+ * main/ingest/resume.ts (which shares the trace decoding, the event writer and the lifetime
+ * builder used here). It was the product's ingest before memoplan-ingest, then a choice by
+ * environment variable. It stays as an oracle, not gone, because a second implementation
+ * written from the format spec is what finds the native reader's bugs (chunk order, parity,
+ * copies: each was caught by the comparison); it does not serve, because it runs at about
+ * half the native rate and in the Node process (one SQLite per process, on the thread that
+ * answers the UI).
+ *
  * Streams the trace files of one session (one per traced process) into SQLite while the target
  * runs, and builds lifetimes as it goes. poll() is synchronous and bounded by what the target
  * wrote since the last call; the caller decides when to call it (a timer in the CLI, a worker
@@ -34,15 +48,6 @@ interface ProcessTrace {
   threads: Map<number, number>; // thread_index -> threads.id
   scopes: Map<number, number>; // interposer name id -> ops.id
   stacks: Map<number, number>; // interposer name id -> stacks.id
-}
-
-export interface PollStats {
-  events: number;
-  markers: number;
-  processes: number;
-  /** Seconds spent reading, decoding, inserting and building lifetimes so far. */
-  busySeconds: number;
-  liveBytes: number;
 }
 
 export class SessionIngest {
@@ -107,7 +112,7 @@ export class SessionIngest {
    * are written. Returns the totals and what the interposers claimed to have written (null if
    * any process did not exit cleanly).
    */
-  finish(): { claimed: number | null; totals: LifetimeTotals & { ops: number }; notes: string[]; plan: PlanCounters | null } {
+  finish(): IngestResult {
     this.drain();
     const started = process.hrtime.bigint();
     let claimed: number | null = 0;
@@ -203,22 +208,6 @@ export class SessionIngest {
     const stackId = this.rows.addStack(t.processId!, id, name.slice(STACK_NAME_PREFIX.length));
     t.stacks.set(id, stackId);
   }
-}
-
-/** Names that are Python stacks rather than scopes (schema version 6). */
-export const STACK_NAME_PREFIX = '@stack\t';
-
-/**
- * "module<TAB>op[<TAB>stack]" -> [module, op, stack]: stack is the decimal name id of the
- * scope's Python stack, '' when there is none (names written before stacks, or by C callers).
- */
-export function splitScope(name: string): [string, string, string] {
-  const tab = name.indexOf('\t');
-  if (tab < 0) return [name, '', ''];
-  const tab2 = name.indexOf('\t', tab + 1);
-  if (tab2 < 0) return [name.slice(0, tab), name.slice(tab + 1), ''];
-  const stack = name.slice(tab2 + 1);
-  return [name.slice(0, tab), name.slice(tab + 1, tab2), /^\d{1,10}$/.test(stack) ? stack : ''];
 }
 
 function addCounters(a: PlanCounters, b: PlanCounters): PlanCounters {
