@@ -8,6 +8,8 @@ import type { MemoplanBridge } from '../shared/api';
 export interface EChart {
   setOption(option: object, opts?: boolean | { notMerge?: boolean; replaceMerge?: string[]; lazyUpdate?: boolean }): void;
   getOption(): Record<string, unknown>;
+  // Each ECharts event passes its own shape of params; each view types the one it handles.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   on(event: string, handler: (params: any) => void): void;
   resize(): void;
   clear(): void;

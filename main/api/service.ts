@@ -251,6 +251,7 @@ export class ApiService {
     'sessions.rename': ({ id, name }) => {
       const clean = name.trim();
       if (!clean) throw new ApiInputError('sessions.rename: name must not be blank');
+      // eslint-disable-next-line no-control-regex
       if (/[\u0000-\u001f\u007f]/.test(clean)) throw new ApiInputError('sessions.rename: name must not contain control characters');
       if (renameSession(this.db(), id, clean) === 0) throw new UserError(`no session ${id} in this database`);
       this.emit('sessions.changed', { dbFile: this.dbFileAbs });

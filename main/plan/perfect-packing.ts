@@ -99,7 +99,12 @@ function dropped(r: () => number, target: number, horizon: number, capacity: num
   for (;;) {
     let a = -1;
     let L = Infinity;
-    for (let c = 0; c < horizon; c++) if (top[c] < L) ((L = top[c]), (a = c));
+    for (let c = 0; c < horizon; c++) {
+      if (top[c] < L) {
+        L = top[c];
+        a = c;
+      }
+    }
     if (L >= capacity) break;
     let b = a + 1;
     while (b < horizon && top[b] === L) b++;

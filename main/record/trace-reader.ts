@@ -191,7 +191,7 @@ export class TraceReader {
     const fresh = Buffer.alloc(size - this.namesOffset);
     const got = fs.readSync(this.namesFd, fresh, 0, fresh.length, this.namesOffset);
     this.namesOffset += got;
-    let buf = Buffer.concat([this.namesPending, fresh.subarray(0, got)]);
+    const buf = Buffer.concat([this.namesPending, fresh.subarray(0, got)]);
     const out: NameRecord[] = [];
     let off = 0;
     while (off + 8 <= buf.length) {

@@ -98,11 +98,10 @@ function openReadWrite(file: string, abs: string, create: boolean, st: fs.Stats 
     // Someone else's database is refused before anything is written to it (journal_mode = WAL
     // alone rewrites the file header). The version and the tables are read in one transaction:
     // another memoplan creating the schema at this moment commits both at once.
-    const version = db.transaction(() => {
+    db.transaction(() => {
       const v = db.pragma('user_version', { simple: true }) as number;
       checkVersion(file, v);
       if (v === 0) refuseForeign(db);
-      return v;
     })();
     if (check && st) quickCheck(db, file, st.size);
     if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');

@@ -146,6 +146,7 @@ test('row 12: names with escape codes are refused by record, and shown escaped b
   db.close();
   const r = await runCli(['sessions', '--db', dbFile]);
   assert.equal(r.code, 0, r.stderr);
+  // eslint-disable-next-line no-control-regex
   assert.doesNotMatch(r.stdout, /[\x00-\x09\x0b-\x1f\x7f\u202e]/, 'no raw control character');
   assert.match(r.stdout, /red\\x1b\[31m\\r\\nbell\\x07\\u202eevil/);
   assert.equal(r.stdout.trim().split('\n').length, 2, 'one line per session');

@@ -97,7 +97,7 @@ test('ingest and lifetimes: frees pair with the right allocation even when anoth
 });
 
 test('realloc: a failed realloc keeps the old block; a successful one ends it and starts the new one', () => {
-  const { db, sessionId, traceDir, ingest } = setup();
+  const { db, traceDir, ingest } = setup();
   const t = new FakeTrace(path.join(traceDir, 'trace-5-5.mpt'), 5);
   t.write(1, [
     { ts: 1, kind: Kind.malloc, addr: 0x100, size: 10 },

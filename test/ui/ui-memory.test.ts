@@ -120,7 +120,7 @@ test('the live panel shows the peak: the tables add up to it, with values; the i
 test('a click on an iteration band zooms to it; the allocated bars follow and say they are totals', async () => {
   const { page } = ui;
   const it = iterations[10];
-  const [x, y] = await pixelOf((it.t0 + it.t1) / 2, 0);
+  const [x] = await pixelOf((it.t0 + it.t1) / 2, 0);
   const top = (await page.locator('#overview-chart').boundingBox())!.y + 40 + 8; // the strip: grid top + 8 px
   await page.mouse.click(x, top);
   await page.waitForFunction(
