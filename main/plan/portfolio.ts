@@ -14,6 +14,7 @@ import { firstFit } from './first-fit';
 import { bestFit } from './best-fit';
 import { exactSolve } from './exact';
 import { skylineFits, skylineImprove, skylineSearch } from './skyline';
+import { tilingSearch } from './tiling';
 import type { InstanceColumns } from './instance-csv';
 
 /** Seconds the exact solver (and `all`) may take when no limit is given. */
@@ -229,15 +230,18 @@ export function runAll(pr: Prepared, options: PlannerOptions = {}, t0 = performa
 const SKYLINE_FROM = 50;
 /**
  * Shares of `all`'s limit (from its start): a first exact search until SKYLINE_EXACT_FIRST,
- * skyline restarts until SKYLINE_UNTIL, the skyline improvement phase until IMPROVE_UNTIL.
+ * the tiling search at the proven bound until TILING_UNTIL, skyline restarts until
+ * SKYLINE_UNTIL, the skyline improvement phase until IMPROVE_UNTIL.
  */
 const SKYLINE_EXACT_FIRST = 0.1;
-const SKYLINE_UNTIL = 0.25;
+const TILING_UNTIL = 0.2;
+const SKYLINE_UNTIL = 0.3;
 const IMPROVE_UNTIL = 0.7;
 
 /**
  * `all`'s exact phase on instances where skyline restarts are affordable (skyline.ts): a short
- * exact search first (it proves most small or loose instances optimal at once), then skyline
+ * exact search first (it proves most small or loose instances optimal at once), then the tiling
+ * search for a plan at the proven bound (tiling.ts: it settles some tight instances), then skyline
  * restarts, then the improvement phase (skylineImprove: the top of the better plan dropped and
  * rebuilt, up to DIVE_MAX_BUFFERS buffers), then the exact search again for the rest of the
  * limit, seeded with the best plan so far. Returned as `exact`'s result (the bound it proved is the better of the two
@@ -247,6 +251,11 @@ function exactWithSkyline(pr: Prepared, options: PlannerOptions, t0: number, see
   const first = runExact(pr, { ...options, timeLimitSeconds: (SKYLINE_EXACT_FIRST * limitMs) / 1000, initialOffsets: seed.offsets }, t0, seed);
   if (first.optimal) return first;
   const proven = first.provenLowerBound ?? pr.lowerBound;
+  const tiled = tilingSearch(pr.p, proven, t0 + TILING_UNTIL * limitMs);
+  if (tiled) {
+    const t = checked(pr, 'tiling', tiled.offsets, t0);
+    if (t.arenaBytes <= proven) return { ...t, algorithm: 'exact', optimal: true, provenLowerBound: proven, seconds: (performance.now() - t0) / 1000 };
+  }
   let from = first;
   const sky = skylineSearch(pr.p, t0 + SKYLINE_UNTIL * limitMs, proven);
   if (sky && sky.arenaBytes < first.arenaBytes) from = { ...checked(pr, 'skyline', sky.offsets, t0), provenLowerBound: proven };

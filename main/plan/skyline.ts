@@ -28,7 +28,7 @@ export const SKYLINE_MAX_WORK = 5e8;
 type Key = 0 | 1 | 2;
 
 /** Instance data shared by every run: columns and buffers by first column, both time directions. */
-class Columns {
+export class Columns {
   readonly T: number;
   readonly len: Float64Array;
   /** First and past-last column of each buffer, per direction. */
