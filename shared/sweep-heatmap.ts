@@ -2,9 +2,9 @@ import type { AbSweep } from './api';
 
 /**
  * The ECharts option of one heatmap of a sweep (one panel of AbSweep), for the A/B view and the
- * offline report alike. Self-contained on purpose (no imports at run time, nothing outside the
- * function): the report inlines its source text (main/report/render.ts), the UI loads it as a
- * shared module (main/api/assets.ts SHARED_RUNTIME).
+ * offline report alike: the UI loads it as a shared module (main/api/assets.ts SHARED_RUNTIME),
+ * the report bundles it into its page script with the builders of shared/charts/
+ * (main/report/render.ts, main/report/page.ts).
  *
  * Cell colour: the plan's median latency over the best general-purpose allocator's, on a
  * diverging scale centred at 1 (green below: the plan is faster; red above), in log2 so that

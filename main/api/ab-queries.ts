@@ -49,7 +49,8 @@ export function listAbRuns(db: DB): AbRunSummary[] {
   return abRunList(db).map((r) => summaryOf(r, sweeps));
 }
 
-function distribution(a: StoredAbRun['arms'][number]): AbDistribution {
+/** One arm's latency distribution as the A/B charts draw it (shared/charts/ab.ts): the A/B view's and the report's. */
+export function abDistribution(a: StoredAbRun['arms'][number]): AbDistribution {
   const ms = (ns: number) => ns / 1e6;
   const sorted = sortedCopy(a.samples);
   const n = sorted.length;
@@ -90,7 +91,7 @@ export function getAbRun(db: DB, id: number): AbRunDetail {
     resamples: report.resamples,
     skipped: report.skipped,
     arms: report.arms,
-    distributions: stored.arms.map(distribution),
+    distributions: stored.arms.map(abDistribution),
   };
 }
 

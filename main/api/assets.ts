@@ -10,8 +10,24 @@ import path from 'node:path';
 
 const DIST = path.resolve(__dirname, '..', '..'); // dist/
 const RENDERER_DIR = path.join(DIST, 'renderer');
-/** shared/ files the renderer may import at run time (everything else there is types). */
-export const SHARED_RUNTIME = ['api', 'format', 'memory-map', 'sweep-heatmap'];
+/**
+ * shared/ files the renderer may import at run time (everything else there is types): among
+ * them the chart builders, which the offline report bundles too (main/report/render.ts).
+ */
+export const SHARED_RUNTIME = [
+  'api',
+  'format',
+  'memory-map',
+  'sweep-heatmap',
+  'charts/common',
+  'charts/timeline',
+  'charts/top-bars',
+  'charts/icicle',
+  'charts/plan-compare',
+  'charts/memory-map',
+  'charts/ab',
+  'charts/iterations',
+];
 
 export function echartsFile(): string {
   return require.resolve('echarts/dist/echarts.min.js');
@@ -31,15 +47,13 @@ function listJs(dir: string, prefix = ''): { id: string; file: string }[] {
 
 let cachedScript: string | null = null;
 
-/** One script: every compiled renderer module, registered by id, then main started. */
-export function appScript(): string {
-  if (cachedScript !== null) return cachedScript;
-  const mods = listJs(RENDERER_DIR);
-  if (!mods.some((m) => m.id === 'main')) throw new Error(`the renderer is not built (${path.join(RENDERER_DIR, 'main.js')} missing): run npm run build`);
-  for (const s of SHARED_RUNTIME) {
-    const f = path.join(DIST, 'shared', s + '.js');
-    if (fs.existsSync(f)) mods.push({ id: 'shared/' + s, file: f });
-  }
+/**
+ * One classic script from CommonJS modules: each registered by id under a 20-line module table
+ * (relative requires resolved against the requiring module's id), then `entry` required. No
+ * bundler, no eval: the app's page (below) and the offline report (main/report/render.ts) both
+ * load their code this way.
+ */
+export function bundleModules(mods: { id: string; file: string }[], entry: string): string {
   const parts = [
     `(function () {
 'use strict';
@@ -62,8 +76,38 @@ function requireFrom(from) {
     const src = fs.readFileSync(m.file, 'utf8').replace(/^\/\/# sourceMappingURL=.*$/m, '');
     parts.push(`defs[${JSON.stringify(m.id)}] = function (require, exports, module) {\n${src}\n};`);
   }
-  parts.push(`requireFrom('')('./main');\n})();\n`);
-  cachedScript = parts.join('\n');
+  parts.push(`requireFrom('')(${JSON.stringify('./' + entry)});\n})();\n`);
+  return parts.join('\n');
+}
+
+/**
+ * The compiled module `entry` (an id under dist/, e.g. 'main/report/page') and every module it
+ * requires by a relative path, transitively: what bundleModules needs to run it.
+ */
+export function moduleClosure(entry: string): { id: string; file: string }[] {
+  const out = new Map<string, string>();
+  const visit = (id: string) => {
+    if (out.has(id)) return;
+    const file = path.join(DIST, id + '.js');
+    if (!fs.existsSync(file)) throw new Error(`${file} is missing: run npm run build`);
+    out.set(id, file);
+    const src = fs.readFileSync(file, 'utf8');
+    for (const m of src.matchAll(/\brequire\("(\.{1,2}\/[^"]+)"\)/g)) visit(path.posix.normalize(path.posix.join(path.posix.dirname(id), m[1])));
+  };
+  visit(entry);
+  return [...out.entries()].map(([id, file]) => ({ id, file }));
+}
+
+/** One script: every compiled renderer module, registered by id, then main started. */
+export function appScript(): string {
+  if (cachedScript !== null) return cachedScript;
+  const mods = listJs(RENDERER_DIR);
+  if (!mods.some((m) => m.id === 'main')) throw new Error(`the renderer is not built (${path.join(RENDERER_DIR, 'main.js')} missing): run npm run build`);
+  for (const s of SHARED_RUNTIME) {
+    const f = path.join(DIST, 'shared', s + '.js');
+    if (fs.existsSync(f)) mods.push({ id: 'shared/' + s, file: f });
+  }
+  cachedScript = bundleModules(mods, 'main');
   return cachedScript;
 }
 

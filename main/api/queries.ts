@@ -166,30 +166,33 @@ export function iterations(db: DB, session: number): IterationsReply {
   };
 }
 
+/** The plan list of the Plan view: newest first, at most 200 (planInfos). */
 export function storedPlans(db: DB, session: number): StoredPlanInfo[] {
   sessionExtent(db, session);
-  // Newest first, at most 200; a plan whose iteration row is gone is not listed.
-  const rows = sessionPlans(db, session)
+  return planInfos(db, session).reverse().slice(0, 200);
+}
+
+/** Every plan of a session, oldest first, as the Plan view and the report list them; a plan whose iteration row is gone is not listed. */
+export function planInfos(db: DB, session: number): StoredPlanInfo[] {
+  return sessionPlans(db, session)
     .filter((r): r is PlanListRow & { iteration: number } => r.iteration !== null)
-    .reverse()
-    .slice(0, 200);
-  return rows.map((r) => ({
-    planId: r.id,
-    session: r.session_id,
-    iteration: r.iteration,
-    algorithm: r.algorithm,
-    arenaBytes: r.arena_bytes,
-    lowerBoundBytes: r.lower_bound_bytes,
-    baselineSpanBytes: r.baseline_span_bytes,
-    ratio: r.lower_bound_bytes === 0 ? 1 : r.arena_bytes / r.lower_bound_bytes,
-    seconds: r.seconds,
-    optimal: r.optimal === 1,
-    best: r.is_best === 1,
-    buffers: r.buffers,
-    unplannableAllocs: r.unplannable_allocs,
-    unplannableBytes: r.unplannable_bytes,
-    createdAt: r.created_at,
-  }));
+    .map((r) => ({
+      planId: r.id,
+      session: r.session_id,
+      iteration: r.iteration,
+      algorithm: r.algorithm,
+      arenaBytes: r.arena_bytes,
+      lowerBoundBytes: r.lower_bound_bytes,
+      baselineSpanBytes: r.baseline_span_bytes,
+      ratio: r.lower_bound_bytes === 0 ? 1 : r.arena_bytes / r.lower_bound_bytes,
+      seconds: r.seconds,
+      optimal: r.optimal === 1,
+      best: r.is_best === 1,
+      buffers: r.buffers,
+      unplannableAllocs: r.unplannable_allocs,
+      unplannableBytes: r.unplannable_bytes,
+      createdAt: r.created_at,
+    }));
 }
 
 /** The memory map of a plan (main/store/memory-map.ts): the largest `maxRects` buffers, at most LIMITS.mapRects. */

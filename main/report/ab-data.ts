@@ -2,14 +2,16 @@ import type { DB } from '../store/db';
 import { UserError } from '../../shared/errors';
 import { analyze, type AbReport } from '../ab/analysis';
 import { abRunContext, loadAbRun } from '../store/ab-runs';
-import { quantileSorted } from '../ab/stats';
+import { abDistribution } from '../api/ab-queries';
+import type { AbDistribution } from '../../shared/api';
 import type { HostLike } from './data';
 
 /**
  * The A/B section of the report. The numbers are main/ab/analysis.ts's, computed from the
  * stored rows exactly as `memoplan ab --json` computes them (same seed, same sample order), so
- * the report and the command agree. Added here: the run's machine and 101 quantiles per arm
- * for the distribution chart. The raw samples never reach the page.
+ * the report and the command agree. Added here: the run's machine and each arm's latency
+ * distribution as the A/B view draws it (main/api/ab-queries.ts abDistribution: box, CDF, run
+ * medians, a thinned strip). The raw samples never reach the page.
  */
 
 export interface AbData {
@@ -21,8 +23,8 @@ export interface AbData {
   startedAt: string;
   endedAt: string | null;
   config: Record<string, unknown>;
-  /** Per arm (same order as report.arms): latency in ms at 0%, 1%, .. 100%; empty without samples. */
-  quantilesMs: number[][];
+  /** Per arm (same order as report.arms). */
+  distributions: AbDistribution[];
 }
 
 function parse<T>(t: unknown, fb: T): T {
@@ -39,11 +41,6 @@ export function loadAbData(db: DB, abId: number): AbData {
   if (!stored) throw new UserError(`no A/B run ${abId} in this database`);
   const row = abRunContext(db, abId)!;
   const report = analyze(stored);
-  const quantilesMs = stored.arms.map((a, i) => {
-    if (report.arms[i].samples === 0) return [];
-    const sorted = Float64Array.from(a.samples).sort();
-    return Array.from({ length: 101 }, (_, p) => quantileSorted(sorted, p / 100) / 1e6);
-  });
   return {
     report,
     cwd: String(row.cwd ?? ''),
@@ -53,6 +50,6 @@ export function loadAbData(db: DB, abId: number): AbData {
     startedAt: String(row.started_at),
     endedAt: (row.ended_at as string | null) ?? null,
     config: parse<Record<string, unknown>>(row.config, {}),
-    quantilesMs,
+    distributions: stored.arms.map(abDistribution),
   };
 }

@@ -1,25 +1,26 @@
-import { cutLive, liveAt, scopeInfo, type LiveBy } from '../store/live';
 import type { DB } from '../store/db';
 import { UserError } from '../../shared/errors';
 import { loadAbData, type AbData } from './ab-data';
-import type { AbSweep, PlanSetInfo } from '../../shared/api';
+import type { AbSweep, LiveReply, MapReply, PlanSetInfo, StoredPlanInfo, TimelineReply, TopReply } from '../../shared/api';
 import { loadSweepGrid } from '../ab/sweep-grid';
 import { sweepOfRun, sweepsUsingSessionPlans } from '../store/ab-sweeps';
 import { listPlanSetInfo } from '../plan/plan-set-info';
-import { planSessionId, planSetSizes, sessionPlans } from '../store/plans';
+import { planSessionId, planSetSizes } from '../store/plans';
 import { hasAbTables } from '../store/ab-runs';
 import { processAndThreadCounts, sessionRow } from '../store/sessions';
-import { timelineBucketCount, timelineBuckets } from '../store/timeline';
+import { timelineBucketCount } from '../store/timeline';
 import { firstLatencies, iterationCount, iterationsInOrder, lastOffSignature, signatureCounts } from '../store/iterations';
 import { bytesAllocated, distinctScopes, scopeTotals } from '../store/op-stats';
 import { replaysOf } from '../store/replays';
-import { planMap } from '../store/memory-map';
-import { mapGroups } from '../../shared/memory-map';
+import { live, memoryMap, planInfos, timeline, top } from '../api/queries';
 
 /**
  * What the offline report shows, read from the database as aggregates only: the session row,
  * op_stats, the timeline (<= 2048 buckets), iterations, plans with their buffers (capped),
- * replays, A/B summaries and sweep grids (the sweep of --ab, and every sweep that ran a plan of
+ * replays, A/B summaries and sweep grids. What the app's views show too comes from the same
+ * functions as their API calls (main/api/queries.ts: timeline, top, live, planInfos, memoryMap;
+ * main/api/ab-queries.ts abDistribution), so that the charts of shared/charts/ draw the same
+ * replies in both. Also (the sweep of --ab, and every sweep that ran a plan of
  * the session: main/ab/sweep-grid.ts). Nothing here scans the raw events table, so a report of a
  * multi-million-event session costs about the same as a small one. The one exception is the peak
  * breakdown (main/store/live.ts): the allocations rows that the timeline's id ranges leave
@@ -73,21 +74,11 @@ export interface SummaryInfo {
   bytesAllocated: number;
   distinctOps: number;
   distinctModules: number;
-  topOpsByBytes: OpTotal[];
+  /** Bytes allocated by op and by module over the session, largest first (the `overview.top` reply of the whole session). */
+  topOps: TopReply;
+  topModules: TopReply;
   topOpsByCount: OpTotal[];
-  topModulesByBytes: OpTotal[];
   topModulesByCount: OpTotal[];
-}
-
-/** Columnar, so the JSON stays small. */
-export interface TimelineData {
-  t0: number[];
-  t1: number[];
-  liveMax: number[];
-  liveEnd: number[];
-  allocs: number[];
-  frees: number[];
-  bytes: number[];
 }
 
 export interface IterationsData {
@@ -107,47 +98,6 @@ export interface IterationsData {
   /** First iteration number from which every later complete iteration has the modal signature. */
   steadyFrom: number | null;
   threads: number;
-}
-
-export interface PlanInfo {
-  id: number;
-  algorithm: string;
-  iteration: number | null;
-  arenaBytes: number;
-  lowerBoundBytes: number;
-  baselineSpanBytes: number | null;
-  seconds: number;
-  optimal: boolean;
-  isBest: boolean;
-  buffers: number;
-  unplannableAllocs: number;
-  unplannableBytes: number;
-  createdAt: string;
-}
-
-export interface MemoryMapData {
-  planId: number;
-  algorithm: string;
-  arenaBytes: number;
-  /** Logical time runs 0..times-1 (one step per alloc or free of a planned buffer). */
-  times: number;
-  totalBuffers: number;
-  shown: number;
-  omitted: number;
-  omittedBytes: number;
-  cap: number;
-  /** Colour groups (shared/memory-map.ts mapGroups): the module under the model, largest first; last may be "other modules". */
-  groups: string[];
-  modules: string[];
-  ops: string[];
-  start: number[];
-  end: number[];
-  offset: number[];
-  size: number[];
-  ordinal: number[];
-  group: number[];
-  module: number[];
-  op: number[];
 }
 
 export interface ReplayInfo {
@@ -179,40 +129,29 @@ export interface ReplayInfo {
   latenciesNs: number[];
 }
 
-/** What is live at the session's peak (main/store/live.ts), as the UI's Memory view shows it. */
-export interface PeakData {
-  t: number;
-  iteration: number | null;
-  liveBytes: number;
-  liveCount: number;
-  /** Largest first, cut to the report's top N; `other` sums the rest. */
-  byModule: { key: string; bytes: number; count: number }[];
-  byOp: { key: string; bytes: number; count: number }[];
-  other: { module: [number, number]; op: [number, number] };
-  /** Stacks for the icicle (frames outermost first), the largest PEAK_STACKS; `other` sums the rest. */
-  byStack: { frames: string[]; bytes: number; count: number }[];
-  otherStacks: [number, number];
-}
-
 export interface ReportData {
   generatedAt: string;
   memoplanVersion: string;
   target: TargetInfo;
   summary: SummaryInfo;
-  timeline: TimelineData;
+  /** Every timeline bucket (grouped only above LIMITS.timelinePoints): the `overview.timeline` reply of the whole session. */
+  timeline: TimelineReply;
   iterations: IterationsData;
-  plans: PlanInfo[];
+  /** The session's plans, oldest first (those the app's plan.list lists, all of them). */
+  plans: StoredPlanInfo[];
   /** The session's plan sets, newest first (memoplan plan --signatures all). */
   planSets: PlanSetInfo[];
   /** The plan whose memory map is drawn (--plan, else the best plan of the session). */
   shownPlanId: number | null;
-  memoryMap: MemoryMapData | null;
+  /** The `plan.map` reply of that plan, its `memoryMapCap` largest buffers. */
+  memoryMap: MapReply | null;
+  memoryMapCap: number;
   replays: ReplayInfo[];
   ab: AbData | null;
   /** Sweeps (memoplan ab --vary) to draw: the one --ab is a cell of, then those whose plan arms ran a plan of this session. */
   sweeps: AbSweep[];
-  /** Null when the session has no allocation events. */
-  peak: PeakData | null;
+  /** What is live at the peak (the `overview.live` reply, PEAK_ROWS rows per grouping); null when the session has no allocation events. */
+  peak: LiveReply | null;
 }
 
 export interface ReportOptions {
@@ -261,30 +200,33 @@ export function loadReportData(db: DB, o: ReportOptions): ReportData {
   const topN = o.topN ?? 15;
   const target = loadTarget(s);
   const summary = loadSummary(db, s, topN);
-  const timeline = loadTimeline(db, o.sessionId);
+  // Every bucket, one point each (the API's grouping of the whole session into as many points as buckets).
+  const tl = timeline(db, o.sessionId, { points: Math.max(1, timelineBucketCount(db, o.sessionId)) });
   const iterations = loadIterations(db, o.sessionId, o.iterationCap ?? DEFAULT_ITERATION_CAP);
-  const plans = loadPlans(db, o.sessionId);
+  const plans = planInfos(db, o.sessionId);
   let shownPlanId = o.planId ?? null;
   if (shownPlanId === null && plans.length) {
-    const best = plans.filter((p) => p.isBest);
+    const best = plans.filter((p) => p.best);
     const pool = best.length ? best : plans;
-    shownPlanId = pool.reduce((a, b) => (b.arenaBytes < a.arenaBytes || (b.arenaBytes === a.arenaBytes && b.id > a.id) ? b : a)).id;
+    shownPlanId = pool.reduce((a, b) => (b.arenaBytes < a.arenaBytes || (b.arenaBytes === a.arenaBytes && b.planId > a.planId) ? b : a)).planId;
   }
-  const memoryMap = shownPlanId === null ? null : loadMemoryMap(db, plans.find((p) => p.id === shownPlanId)!, o.mapCap ?? DEFAULT_MAP_CAP);
+  const mapCap = o.mapCap ?? DEFAULT_MAP_CAP;
+  const map = shownPlanId === null ? null : memoryMap(db, shownPlanId, mapCap);
   const planSets = listPlanSetInfo(db, o.sessionId);
-  const replays = loadReplays(db, o.sessionId, plans.map((p) => p.id), planSets.map((s) => s.setId));
-  const peak = loadPeak(db, o.sessionId, topN);
+  const replays = loadReplays(db, o.sessionId, plans.map((p) => p.planId), planSets.map((s) => s.setId));
+  const peak = timelineBucketCount(db, o.sessionId) ? live(db, { session: o.sessionId, limit: PEAK_ROWS }) : null;
   return {
     generatedAt: new Date().toISOString(),
     memoplanVersion: o.version ?? 'unknown',
     target,
     summary,
-    timeline,
+    timeline: tl,
     iterations,
     plans,
     planSets,
     shownPlanId,
-    memoryMap,
+    memoryMap: map,
+    memoryMapCap: mapCap,
     replays,
     ab,
     sweeps,
@@ -292,32 +234,8 @@ export function loadReportData(db: DB, o: ReportOptions): ReportData {
   };
 }
 
-const PEAK_STACKS = 300;
-
-function loadPeak(db: DB, sessionId: number, topN: number): PeakData | null {
-  if (!timelineBucketCount(db, sessionId)) return null;
-  const live = liveAt(db, sessionId, { kind: 'peak' });
-  const info = scopeInfo(db, sessionId);
-  // The app's live view's groups (main/store/live.ts cutLive), cut to the report's sizes.
-  const cut = (by: LiveBy, n: number) => {
-    const c = cutLive(live, info, by, n);
-    return { shown: c.shown, rest: c.omitted };
-  };
-  const m = cut('module', topN);
-  const o = cut('op', topN);
-  const st = cut('stack', PEAK_STACKS);
-  return {
-    t: live.t,
-    iteration: live.iteration,
-    liveBytes: live.liveBytes,
-    liveCount: live.liveCount,
-    byModule: m.shown.map(({ key, bytes, count }) => ({ key, bytes, count })),
-    byOp: o.shown.map(({ key, bytes, count }) => ({ key, bytes, count })),
-    other: { module: m.rest, op: o.rest },
-    byStack: st.shown.map(({ frames, bytes, count }) => ({ frames, bytes, count })),
-    otherStacks: st.rest,
-  };
-}
+/** Rows per grouping of the peak: the icicle's stacks (the tables show the report's top N of them). */
+export const PEAK_ROWS = 300;
 
 function loadTarget(s: Record<string, unknown>): TargetInfo {
   const command = parseJson<unknown>(s.command as string, []);
@@ -340,7 +258,7 @@ function loadTarget(s: Record<string, unknown>): TargetInfo {
 
 function loadSummary(db: DB, s: Record<string, unknown>, topN: number): SummaryInfo {
   const id = s.id as number;
-  const grouped = (key: 'op' | 'module', order: 'bytes' | 'allocs'): OpTotal[] => scopeTotals(db, id, key, order, topN);
+  const byCount = (key: 'op' | 'module'): OpTotal[] => scopeTotals(db, id, key, 'allocs', topN);
   const pt = processAndThreadCounts(db, id);
   const bytes = bytesAllocated(db, id);
   const distinct = distinctScopes(db, id);
@@ -361,23 +279,10 @@ function loadSummary(db: DB, s: Record<string, unknown>, topN: number): SummaryI
     bytesAllocated: bytes,
     distinctOps: distinct.ops,
     distinctModules: distinct.modules,
-    topOpsByBytes: grouped('op', 'bytes'),
-    topOpsByCount: grouped('op', 'allocs'),
-    topModulesByBytes: grouped('module', 'bytes'),
-    topModulesByCount: grouped('module', 'allocs'),
-  };
-}
-
-function loadTimeline(db: DB, sessionId: number): TimelineData {
-  const rows = timelineBuckets(db, sessionId);
-  return {
-    t0: rows.map((r) => r.t0),
-    t1: rows.map((r) => r.t1),
-    liveMax: rows.map((r) => r.live_bytes_max),
-    liveEnd: rows.map((r) => r.live_bytes_end),
-    allocs: rows.map((r) => r.allocs),
-    frees: rows.map((r) => r.frees),
-    bytes: rows.map((r) => r.bytes_allocated),
+    topOps: top(db, id, 'op', topN),
+    topModules: top(db, id, 'module', topN),
+    topOpsByCount: byCount('op'),
+    topModulesByCount: byCount('module'),
   };
 }
 
@@ -410,55 +315,6 @@ function loadIterations(db: DB, sessionId: number, cap: number): IterationsData 
     modalShare: complete ? sigRows[0].count / complete : null,
     steadyFrom,
     threads: threadIds.length,
-  };
-}
-
-function loadPlans(db: DB, sessionId: number): PlanInfo[] {
-  return sessionPlans(db, sessionId).map((r) => ({
-    id: r.id,
-    algorithm: String(r.algorithm),
-    iteration: r.iteration ?? null,
-    arenaBytes: r.arena_bytes,
-    lowerBoundBytes: r.lower_bound_bytes,
-    baselineSpanBytes: r.baseline_span_bytes ?? null,
-    seconds: r.seconds,
-    optimal: Boolean(r.optimal),
-    isBest: Boolean(r.is_best),
-    buffers: r.buffers,
-    unplannableAllocs: r.unplannable_allocs,
-    unplannableBytes: r.unplannable_bytes,
-    createdAt: String(r.created_at),
-  }));
-}
-
-/**
- * The memory map of the plan shown: the app's Plan view's (main/store/memory-map.ts planMap,
- * shared/memory-map.ts mapGroups), the `cap` largest buffers, columnar.
- */
-export function loadMemoryMap(db: DB, plan: PlanInfo, cap: number): MemoryMapData {
-  const m = planMap(db, plan.id, cap);
-  const g = mapGroups(m);
-  return {
-    planId: plan.id,
-    algorithm: plan.algorithm,
-    arenaBytes: plan.arenaBytes,
-    times: m.events,
-    totalBuffers: m.total,
-    shown: m.shown,
-    omitted: m.total - m.shown,
-    omittedBytes: m.totalBytes - m.shownBytes,
-    cap,
-    groups: g.names,
-    modules: m.modules,
-    ops: m.ops,
-    start: m.rects.map((r) => r.start),
-    end: m.rects.map((r) => r.end),
-    offset: m.rects.map((r) => r.offset),
-    size: m.rects.map((r) => r.size),
-    ordinal: m.rects.map((r) => r.ordinal),
-    group: g.group,
-    module: m.rects.map((r) => r.module),
-    op: m.rects.map((r) => r.op),
   };
 }
 

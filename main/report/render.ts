@@ -1,14 +1,15 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { reportClient } from './client';
-import type { AbSweep } from '../../shared/api';
-import { sweepHeatmapOption } from '../../shared/sweep-heatmap';
+import type { AbSweep, LiveGroupRow } from '../../shared/api';
+import { bundleModules, moduleClosure } from '../api/assets';
 import type { ReportData, OpTotal } from './data';
 import type { AbData } from './ab-data';
 import { escapeHtml as h, formatBytes, formatInt, formatMs, formatPct, jsonForScript, shellJoin } from './escape';
 
 /**
  * Renders the offline report: one HTML file with ECharts, the page code and the data inlined.
+ * The page code is main/report/page.ts with the chart builders of shared/charts/ it requires
+ * (the app's views draw with the same builders), compiled and joined into one script.
  * Text from the trace is escaped here (escapeHtml) or carried as JSON in a
  * <script type="application/json"> block (jsonForScript). A Content-Security-Policy meta tag
  * allows only the two inline scripts (by hash), inline styles and data: images: no request can
@@ -70,6 +71,7 @@ table.kv th { width: 220px; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; overflow-wrap: anywhere; white-space: pre-wrap; }
 .chart { width: 100%; height: 360px; border: 1px solid var(--line); margin: 8px 0; }
 .chart.tall { height: 520px; }
+.chart.flame { height: 380px; }
 .how { color: var(--muted); background: #f7f8fa; border-left: 3px solid var(--line); padding: 6px 10px; margin: 10px 0; font-size: 13px; }
 .how b { color: var(--fg); }
 .note { color: #8a5a00; }
@@ -128,7 +130,7 @@ ${how(`The command line is the argv memoplan launched (after resolving the inter
 function opTable(title: string, rows: OpTotal[], what: string): string {
   return `<div><h3>${h(title)}</h3>${table(
     [{ label: what }, { label: 'bytes', num: true }, { label: 'allocations', num: true }, { label: 'largest', num: true }],
-    rows.map((r) => [r.name === '' ? `<i>(outside any ${h(what)})</i>` : `<code>${h(r.name)}</code>`, h(formatBytes(r.bytes)), h(formatInt(r.allocs)), h(formatBytes(r.maxSize))]),
+    rows.map((r) => [r.name === '' ? `<i>(outside any ${h(what)})</i>` : r.name.startsWith('(') ? `<i>${h(r.name)}</i>` : `<code>${h(r.name)}</code>`, h(formatBytes(r.bytes)), h(formatInt(r.allocs)), h(formatBytes(r.maxSize))]),
   )}</div>`;
 }
 
@@ -148,78 +150,29 @@ ${kv([
   ['distinct ops / modules', `${h(formatInt(s.distinctOps))} / ${h(formatInt(s.distinctModules))}`],
   ['duration', h(formatMs(s.durationNs, 1))],
 ])}
-<div class="chart" id="chart-ops" data-chart="ops"></div>
-<div class="cols">${opTable('Top ops by bytes', s.topOpsByBytes, 'op')}${opTable('Top ops by count', s.topOpsByCount, 'op')}</div>
-<div class="cols">${opTable('Top modules by bytes', s.topModulesByBytes, 'module')}${opTable('Top modules by count', s.topModulesByCount, 'module')}</div>
+<div class="cols"><div><div class="chart" id="chart-ops" data-chart="ops"></div></div><div><div class="chart" id="chart-modules" data-chart="modules"></div></div></div>
+<div class="cols">${opTable('Top ops by bytes', s.topOps.rows, 'op')}${opTable('Top ops by count', s.topOpsByCount, 'op')}</div>
+<div class="cols">${opTable('Top modules by bytes', s.topModules.rows, 'module')}${opTable('Top modules by count', s.topModulesByCount, 'module')}</div>
 ${how(`Every malloc-family call and free of the target was recorded by the LD_PRELOAD interposer (one event each); allocations are alloc events paired with their free by address, per process. Ops and modules are those the Python agent had active on the allocating thread (nn.Module forward hooks, and a TorchDispatchMode for aten ops); "outside any op" is memory allocated outside any attributed scope (the interpreter, imports, torch itself). Totals per op and module are sums of the per-scope counters built at ingest (<code>op_stats</code>); an op name aggregates all modules it ran in. Peak live bytes is the largest sum of the sizes of unfreed allocations.`)}
 </section>`;
 }
 
 function renderTimeline(d: ReportData): string {
-  const n = d.timeline.t0.length;
-  const width = n ? d.timeline.t1[0] - d.timeline.t0[0] : 0;
+  const n = d.timeline.buckets;
+  const width = n ? (d.timeline.tEnd - d.timeline.tBegin) / n : 0;
   return `<section id="memory"><h2>Memory over time</h2>
 ${n ? `<div class="chart" id="chart-timeline" data-chart="timeline"></div>` : `<p class="note">No timeline was stored for this session.</p>`}
-${how(`Live bytes are the sum of the sizes of allocations made and not yet freed, over the whole session. The session is cut into at most 2,048 time buckets (${h(formatInt(n))} here, about ${h(formatMs(width, 3))} each) at ingest; each bucket keeps the highest live bytes reached inside it and the live bytes at its end, so short peaks stay visible at any zoom. Time is the interposer's CLOCK_MONOTONIC stamp in seconds since the session's clock base (taken just before the target started), as in the UI's Memory view and <code>memoplan top --at</code>.`)}
+${how(`Live bytes are the sum of the sizes of allocations made and not yet freed, over the whole session. The session is cut into at most 2,048 time buckets (${h(formatInt(n))} here, about ${h(formatMs(width, 3))} each) at ingest; each bucket keeps the highest live bytes reached inside it and the live bytes at its end, so short peaks stay visible at any zoom. The strip at the top marks the iterations. Time is the interposer's CLOCK_MONOTONIC stamp in seconds since the session's clock base (taken just before the target started), as in the UI's Memory view and <code>memoplan top --at</code>.`)}
 </section>`;
 }
 
-/** A static icicle (SVG) of the stacks live at the peak: one rect per frame, as wide as the bytes under it. */
-function peakIcicle(p: NonNullable<ReportData['peak']>): string {
-  interface Node { name: string; full: string; bytes: number; count: number; kids: Map<string, Node> }
-  const stacks = p.byStack.filter((g) => !(g.frames.length === 1 && g.frames[0].startsWith('(')));
-  const root: Node = { name: 'live under a Python stack', full: 'all allocations live at the peak that were made under a Python stack', bytes: 0, count: 0, kids: new Map() };
-  for (const g of stacks) {
-    root.bytes += g.bytes;
-    root.count += g.count;
-    let n = root;
-    for (const f of g.frames) {
-      let c = n.kids.get(f);
-      if (!c) n.kids.set(f, (c = { name: f.replace(/^.*\/(?=[^/]*:\d+ )/, ''), full: f, bytes: 0, count: 0, kids: new Map() }));
-      c.bytes += g.bytes;
-      c.count += g.count;
-      n = c;
-    }
-  }
-  if (!root.bytes) return '<p class="note">No allocation live at the peak was made under a Python stack (the agent records stacks inside forward passes; sessions recorded before memoplan kept stacks have none).</p>';
-  const W = 1200;
-  const ROW = 20;
-  const palette = ['#5470c6', '#91cc75', '#fac858', '#ee6666', '#73c0de', '#3ba272', '#fc8452', '#9a60b4', '#ea7ccc', '#61a0a8', '#d48265'];
-  const colour = (f: string) => {
-    let x = 0;
-    const file = f.replace(/:\d+ .*$/, '');
-    for (let i = 0; i < file.length; i++) x = (x * 31 + file.charCodeAt(i)) >>> 0;
-    return palette[x % palette.length];
-  };
-  const out: string[] = [];
-  let depthMax = 0;
-  const walk = (n: Node, x0: number, depth: number) => {
-    depthMax = Math.max(depthMax, depth);
-    const x = (x0 / root.bytes) * W;
-    const w = (n.bytes / root.bytes) * W;
-    if (w < 0.3) return;
-    const label = `${n.name} · ${formatBytes(n.bytes)}`;
-    const fit = Math.floor((w - 6) / 6.6);
-    const text = fit >= 4 ? (label.length > fit ? label.slice(0, fit - 1) + '…' : label) : '';
-    out.push(
-      `<g><title>${h(n.full)}
-${h(formatBytes(n.bytes))} live (${h(formatPct(n.bytes / Math.max(1, p.liveBytes), 1))} of all) in ${h(formatInt(n.count))} allocations</title>` +
-        `<rect x="${x.toFixed(2)}" y="${depth * ROW}" width="${Math.max(0.3, w - 1).toFixed(2)}" height="${ROW - 1}" fill="${depth ? colour(n.full) : '#8a93a6'}"/>` +
-        (text ? `<text x="${(x + 3).toFixed(2)}" y="${depth * ROW + 14}">${h(text)}</text>` : '') +
-        `</g>`,
-    );
-    let c0 = x0;
-    for (const c of [...n.kids.values()].sort((a, b) => b.bytes - a.bytes)) {
-      walk(c, c0, depth + 1);
-      c0 += c.bytes;
-    }
-  };
-  walk(root, 0, 0);
-  const H = (depthMax + 1) * ROW;
-  return `<svg class="icicle" id="peak-icicle" viewBox="0 0 ${W} ${H}" width="100%" preserveAspectRatio="xMinYMin meet" role="img" aria-label="live bytes at the peak by Python stack">${out.join('')}</svg>`;
-}
+/** Rows of a table of what is live at the peak; the rest of the reply's rows are summed with what it left out. */
+const LIVE_ROWS = 15;
 
-function liveTable(title: string, what: string, rows: { key: string; bytes: number; count: number }[], other: [number, number], total: number): string {
+function liveTable(title: string, what: string, all: LiveGroupRow[], omitted: [number, number], total: number): string {
+  const rows = all.slice(0, LIVE_ROWS);
+  const rest = all.slice(LIVE_ROWS);
+  const other: [number, number] = [omitted[0] + rest.length, omitted[1] + rest.reduce((n, r) => n + r.bytes, 0)];
   const body = rows.map((r) => [
     r.key.startsWith('(') ? `<i>${h(r.key)}</i>` : `<code>${h(r.key)}</code>`,
     h(formatBytes(r.bytes)),
@@ -240,10 +193,9 @@ ${kv([
   ['when', `${h((p.t / 1e9).toFixed(6))} s${p.iteration !== null ? `, in iteration ${h(p.iteration)}` : ''}`],
   ['made under a Python stack', `${h(formatBytes(underStacks))} (${h(formatPct(underStacks / Math.max(1, p.liveBytes), 1))})`],
 ])}
-<h3>By Python stack (icicle: outermost frame at the top; hover a bar for its full path)</h3>
-${peakIcicle(p)}
-<div class="cols">${liveTable('By module', 'module', p.byModule, p.other.module, p.liveBytes)}${liveTable('By aten op', 'op', p.byOp, p.other.op, p.liveBytes)}</div>
-${how(`The peak is the instant of the highest live bytes (the timeline bucket with the highest maximum, refined by its own allocation and free events). Live there: every allocation made at or before it and not yet freed. Each allocation counts under the module, aten op and Python stack that the agent had pushed on its thread when it was made; the stack is captured once per op or module call (the user's frames; torch's own and the agent's are left out). Allocations made outside any forward pass (imports, weights loaded before inference, the interpreter) have no stack. The same figures as <code>memoplan top --session ${h(d.target.id)} --by module|op|stack</code>; each table adds up to the peak.`)}
+<div class="chart flame" id="chart-peak" data-chart="peak"></div>
+<div class="cols">${liveTable('By module', 'module', p.byModule, p.omitted.module, p.liveBytes)}${liveTable('By aten op', 'op', p.byOp, p.omitted.op, p.liveBytes)}</div>
+${how(`The peak is the instant of the highest live bytes (the timeline bucket with the highest maximum, refined by its own allocation and free events). Live there: every allocation made at or before it and not yet freed. Each allocation counts under the module, aten op and Python stack that the agent had pushed on its thread when it was made; the stack is captured once per op or module call (the user's frames; torch's own and the agent's are left out). Allocations made outside any forward pass (imports, weights loaded before inference, the interpreter) have no stack. The icicle draws the allocations made under a Python stack, outermost frame at the top, each bar as wide as the bytes live under it (hover a bar for its full path). The same figures as <code>memoplan top --session ${h(d.target.id)} --by module|op|stack</code>; each table adds up to the peak.`)}
 </section>`;
 }
 
@@ -279,11 +231,11 @@ function renderPlans(d: ReportData): string {
     return `<section id="plans"><h2>Plans</h2><p class="note">No plan has been made for this session (<code>memoplan plan --session ${h(d.target.id)}</code>).</p></section>`;
   }
   const rows = d.plans.map((p) => {
-    const mark = (p.id === d.shownPlanId ? '<span class="tag">shown below</span> ' : '') + (p.isBest ? '<span class="tag">best</span>' : '');
+    const mark = (p.planId === d.shownPlanId ? '<span class="tag">shown below</span> ' : '') + (p.best ? '<span class="tag">best</span>' : '');
     return [
-      h(p.id) + ' ' + mark,
+      h(p.planId) + ' ' + mark,
       h(p.algorithm),
-      h(p.iteration ?? '–'),
+      h(p.iteration),
       h(formatInt(p.buffers)),
       h(formatBytes(p.arenaBytes)) + `<br><span class="mono">${h(formatInt(p.arenaBytes))}</span>`,
       h(formatBytes(p.lowerBoundBytes)),
@@ -298,13 +250,13 @@ function renderPlans(d: ReportData): string {
   const mm = d.memoryMap;
   let map = '';
   if (mm) {
-    const capped = mm.omitted
-      ? `<p class="note">This plan places ${h(formatInt(mm.totalBuffers))} buffers; to keep the file small the map draws the ${h(formatInt(mm.shown))} largest and leaves out ${h(formatInt(mm.omitted))} smaller ones (${h(formatBytes(mm.omittedBytes))} in all). The arena size and the table above count every buffer.</p>`
-      : `<p class="note">This plan places ${h(formatInt(mm.totalBuffers))} buffers; the map draws all of them.</p>`;
-    map = `<h3>Memory map of plan ${h(mm.planId)} (${h(mm.algorithm)}, arena ${h(formatBytes(mm.arenaBytes))})</h3>
+    const capped = mm.shown < mm.total
+      ? `<p class="note">This plan places ${h(formatInt(mm.total))} buffers; to keep the file small the map draws the ${h(formatInt(mm.shown))} largest and leaves out ${h(formatInt(mm.total - mm.shown))} smaller ones (${h(formatBytes(mm.totalBytes - mm.shownBytes))} in all). The arena size and the table above count every buffer.</p>`
+      : `<p class="note">This plan places ${h(formatInt(mm.total))} buffers; the map draws all of them.</p>`;
+    map = `<h3>Memory map of plan ${h(mm.plan)} (${h(mm.algorithm)}, arena ${h(formatBytes(mm.arenaBytes))})</h3>
 ${capped}
 ${mm.shown ? `<div class="chart tall" id="chart-map" data-chart="map"></div>` : '<p class="note">The plan places no buffer.</p>'}
-${how(`Each rectangle is one planned buffer: it spans its lifetime on the x axis (logical time: one step per alloc or free of a planned buffer in the iteration) and its place in the arena on the y axis (offset to offset + size). Colours group buffers by the module under the model (the second component of the module path: ResNet.layer4.0.conv2 is layer4), as the app does. The plan was validated when it was made: no two buffers overlap in both time and space, and every offset keeps its buffer's alignment (at least 16 bytes).`)}`;
+${how(`Each rectangle is one planned buffer: it spans its lifetime on the x axis (logical time: one step per alloc or free of a planned buffer in the iteration) and its place in the arena on the y axis (offset to offset + size). The wheel zooms time, shift+wheel the offsets. Colours group buffers by the module under the model (the second component of the module path: ResNet.layer4.0.conv2 is layer4), as the app does. The plan was validated when it was made: no two buffers overlap in both time and space, and every offset keeps its buffer's alignment (at least 16 bytes).`)}`;
   }
   return `<section id="plans"><h2>Plans</h2>
 ${table(
@@ -525,10 +477,17 @@ ${how(`<code>memoplan ab --vary NAME=v1,v2</code> ran one A/B per cell of the gr
 </section>`;
 }
 
+let cachedPage: string | null = null;
+
+/** The page code: main/report/page.ts and what it requires (the chart builders of shared/charts/, shared/format), compiled, as one script. */
+export function pageScript(): string {
+  cachedPage ??= assertInlinable(bundleModules(moduleClosure('main/report/page'), 'main/report/page').replace(/\r\n?/g, '\n'), 'the report page code');
+  return cachedPage;
+}
+
 export function renderReport(d: ReportData, opts: { echarts?: string } = {}): string {
   const echartsJs = opts.echarts ?? echartsSource();
-  // The sweep heatmap's option builder is shared with the A/B view: inlined as its own source text.
-  const clientJs = assertInlinable(`var memoplanSweepOption = ${sweepHeatmapOption.toString()};\n(${reportClient.toString()})();`.replace(/\r\n?/g, '\n'), 'the report client');
+  const clientJs = pageScript();
   const csp = contentSecurityPolicy([echartsJs, clientJs]);
   const sections = [
     renderTarget(d),

@@ -41,7 +41,7 @@ export function buildReportHtml(o: Omit<WriteReportOptions, 'out'>): { html: str
   const db = openDatabaseForReading(o.dbFile);
   try {
     const data = loadReportData(db, { ...o, version: o.version ?? memoplanVersion() });
-    return { html: renderReport(data), mapOmitted: data.memoryMap?.omitted ?? 0 };
+    return { html: renderReport(data), mapOmitted: data.memoryMap ? data.memoryMap.total - data.memoryMap.shown : 0 };
   } finally {
     db.close();
   }

@@ -164,23 +164,23 @@ test('report of a recorded resnet18 session: self-contained, opens offline in Ch
   // The data block: aggregates, the memory map capped and saying so.
   const json = /<script type="application\/json" id="report-data">([^<]*)<\/script>/.exec(html);
   assert.ok(json, 'the data block');
-  const data = JSON.parse(json[1]) as { memoryMap: { totalBuffers: number; shown: number; omitted: number; cap: number; start: number[] }; timeline: { t0: number[] } };
-  assert.equal(data.memoryMap.shown, Math.min(data.memoryMap.totalBuffers, data.memoryMap.cap));
-  assert.equal(data.memoryMap.start.length, data.memoryMap.shown);
-  assert.equal(data.memoryMap.omitted, data.memoryMap.totalBuffers - data.memoryMap.shown);
+  const data = JSON.parse(json[1]) as { memoryMap: { total: number; shown: number; rects: unknown[] }; memoryMapCap: number; timeline: { points: unknown[]; buckets: number } };
+  assert.equal(data.memoryMap.shown, Math.min(data.memoryMap.total, data.memoryMapCap));
+  assert.equal(data.memoryMap.rects.length, data.memoryMap.shown);
   // A plan with more buffers than the map draws keeps the largest and says how many it left out
   // (resnet18 recorded with aten ops plans only its buffers above the size floor, ~100).
   const db = openDatabase(dbFile);
   try {
     const capped = loadReportData(db, { sessionId: r18, mapCap: 10 }).memoryMap!;
-    assert.ok(capped.totalBuffers > 10, `${capped.totalBuffers} buffers`);
+    assert.ok(capped.total > 10, `${capped.total} buffers`);
     assert.equal(capped.shown, 10);
-    assert.equal(capped.start.length, 10);
-    assert.equal(capped.omitted, capped.totalBuffers - 10);
+    assert.equal(capped.rects.length, 10);
   } finally {
     db.close();
   }
-  assert.ok(data.timeline.t0.length <= 2048);
+  // Every timeline bucket, one point each (the buckets of a short recording are fewer than the API's 2,000 points).
+  assert.ok(data.timeline.buckets > 0 && data.timeline.buckets <= 2048);
+  assert.equal(data.timeline.points.length, Math.min(data.timeline.buckets, 2000));
 
   const o = await open(out);
   try {
@@ -189,7 +189,7 @@ test('report of a recorded resnet18 session: self-contained, opens offline in Ch
     assert.equal(await o.page.getAttribute('body', 'data-charts'), 'ready');
     const charts = await chartsDrawn(o.page);
     const ids = charts.map((c) => c.id);
-    for (const id of ['chart-ops', 'chart-timeline', 'chart-iterations', 'chart-plans', 'chart-map', 'chart-replay', 'chart-ab-latency', 'chart-ab-ratio', 'chart-ab-dist', 'chart-ab-rss']) {
+    for (const id of ['chart-ops', 'chart-modules', 'chart-timeline', 'chart-peak', 'chart-iterations', 'chart-plans', 'chart-map', 'chart-replay', 'chart-ab-latency', 'chart-ab-ratio', 'chart-ab-dist', 'chart-ab-rss']) {
       assert.ok(ids.includes(id), `${id} present (have ${ids.join(', ')})`);
     }
     for (const c of charts) {
