@@ -95,7 +95,8 @@ export function joinArgs(args: string[]): string {
   return args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
-export const PALETTE = ['#5470c6', '#91cc75', '#fac858', '#ee6666', '#73c0de', '#3ba272', '#fc8452', '#9a60b4', '#ea7ccc', '#2f4554', '#61a0a8', '#d48265'];
+/** The charts' colours (shared/charts/common.ts: the same in the report). */
+export { PALETTE } from '../shared/charts/common';
 
 /** The colour group of a module path (shared/memory-map.ts): the plan map's, the report's and the replay view's. */
 export { moduleGroup } from '../shared/memory-map';

@@ -1,8 +1,7 @@
 /**
- * Text formatting shared by the renderer (served as a run-time module, main/api/assets.ts) and
- * the offline report's server side (main/report/escape.ts). Pure functions, no Node or DOM.
- * The report's browser code (main/report/client.ts) keeps its own copies: it is inlined as one
- * self-contained function.
+ * Text formatting shared by the renderer (served as a run-time module, main/api/assets.ts), the
+ * chart builders of shared/charts/ (in the app and bundled into the report's page) and the
+ * offline report's server side (main/report/escape.ts). Pure functions, no Node or DOM.
  */
 
 const HTML_ESCAPES: Record<string, string> = {

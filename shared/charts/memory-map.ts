@@ -29,7 +29,8 @@ export function memoryMapOption(m: MapReply): Record<string, unknown> {
     },
     grid: { left: 90, right: 30, top: 60, bottom: 60 },
     xAxis: { type: 'value', name: 'event (logical time)', nameLocation: 'middle', nameGap: 28, min: 0, max: m.events },
-    yAxis: { type: 'value', name: 'offset', min: 0, max: m.arenaBytes, axisLabel: { formatter: (v: number) => fmtBytes(v) } },
+    // The offset axis's name at its middle, clear of the legend above the plot.
+    yAxis: { type: 'value', name: 'offset', nameLocation: 'middle', nameGap: 70, min: 0, max: m.arenaBytes, axisLabel: { formatter: (v: number) => fmtBytes(v) } },
     dataZoom: [
       { type: 'inside', xAxisIndex: 0, filterMode: 'weakFilter' },
       { type: 'inside', yAxisIndex: 0, filterMode: 'weakFilter', zoomOnMouseWheel: 'shift', moveOnMouseWheel: false },
