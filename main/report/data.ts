@@ -17,11 +17,11 @@ import { live, memoryMap, planInfos, timeline, top } from '../api/queries';
 /**
  * What the offline report shows, read from the database as aggregates only: the session row,
  * op_stats, the timeline (<= 2048 buckets), iterations, plans with their buffers (capped),
- * replays, A/B summaries and sweep grids. What the app's views show too comes from the same
+ * replays, A/B summaries and sweep grids (the sweep of --ab, and every sweep that ran a plan of
+ * the session: main/ab/sweep-grid.ts). What the app's views show too comes from the same
  * functions as their API calls (main/api/queries.ts: timeline, top, live, planInfos, memoryMap;
  * main/api/ab-queries.ts abDistribution), so that the charts of shared/charts/ draw the same
- * replies in both. Also (the sweep of --ab, and every sweep that ran a plan of
- * the session: main/ab/sweep-grid.ts). Nothing here scans the raw events table, so a report of a
+ * replies in both. Nothing here scans the raw events table, so a report of a
  * multi-million-event session costs about the same as a small one. The one exception is the peak
  * breakdown (main/store/live.ts): the allocations rows that the timeline's id ranges leave
  * possible are read and the live ones joined to their events (about 0.3 s at 5M events).
