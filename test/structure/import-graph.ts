@@ -88,7 +88,7 @@ const fileUnder = (t: Target, ...dirs: string[]) => t.kind === 'file' && under(t
  */
 export const PURE_PLANNERS = [
   'best-fit', 'exact', 'first-fit', 'greedy-by-breadth', 'greedy-by-size', 'index', 'instance-csv',
-  'lower-bound', 'overlap', 'packed', 'perfect-packing', 'place', 'portfolio', 'rmq', 'skyline', 'types', 'validate',
+  'lower-bound', 'overlap', 'packed', 'perfect-packing', 'place', 'portfolio', 'rmq', 'skyline', 'tiling', 'types', 'validate',
 ].map((n) => 'main/plan/' + n);
 const isPurePlanner = (p: string) => PURE_PLANNERS.includes(p);
 
