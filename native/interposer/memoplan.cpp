@@ -90,7 +90,7 @@
 // * Chunk reuse. A thread keeps up to kRing chunks mapped and writes one again once the
 //   reader has stored it and handed it back (docs/TRACE_FORMAT.md "Chunk reuse"): the new
 //   generation's chunk_seq and gen are one 64-bit store, its records carry the gen's parity
-//   (F_GEN, in rec_flags, so the fast path is unchanged), so an old record never reads as
+//   (MP_TRACE_REC_GEN, in rec_flags, so the fast path is unchanged), so an old record never reads as
 //   committed. A chunk left with free slots (thread exit) is marked closed, so that a reader
 //   going through the thread's chunks in chunk_seq order knows its next one follows.
 //
@@ -124,6 +124,7 @@
 
 #include "got.h"
 #include "plan.h"
+#include "trace-format.h"
 
 #define EXPORT extern "C" __attribute__((visibility("default")))
 #define LIKELY(x) __builtin_expect(!!(x), 1)
@@ -135,68 +136,19 @@
 namespace {
 
 // ---------------------------------------------------------------- format ---
-constexpr uint32_t kChunkSize = 1u << 20;
-constexpr uint32_t kRecordSize = 32;
-constexpr uint32_t kSlotsPerChunk = kChunkSize / kRecordSize - 1;  // 32767
-constexpr uint32_t kChunkMagic = 0x4b43504d;                        // "MPCK"
-constexpr size_t kHeaderMap = 4096;
-
-enum : uint8_t {
-  K_MALLOC = 1, K_CALLOC = 2, K_REALLOC = 3, K_FREE = 4, K_REALLOC_FREE = 5,
-  K_POSIX_MEMALIGN = 6, K_ALIGNED_ALLOC = 7, K_MEMALIGN = 8, K_VALLOC = 9,
-  K_PVALLOC = 10, K_REALLOCARRAY = 11, K_REALLOC_FAILED = 12,
-  K_ITER_BEGIN = 32, K_ITER_END = 33, K_THREAD_EXIT = 34, K_FORK = 35, K_PLAN_ITER = 36,
-};
-constexpr uint32_t F_FAILED = 1;  // record flags bit0
-constexpr uint32_t F_AGENT = 2;   // record flags bit1: made inside the agent's own code
-constexpr uint32_t F_GEN = 0x8000;  // record flags bit15: parity of the chunk's gen (commits in a reused chunk)
-
-enum : uint32_t { H_CLEAN_EXIT = 1, H_FORK_CHILD = 2, H_STOPPED = 4, H_ATTACHED = 8 };
-
-struct Header {
-  char magic[8];
-  uint32_t version, record_size, chunk_size, pid, ppid, flags;
-  uint64_t start_ns, start_realtime_ns, chunks_used, events_written,
-      markers_written, names_written, threads_seen;
-};
-static_assert(sizeof(Header) == 88, "header layout");
-
-// Plan-mode counters, in the header's reserved area at offset 88.
-struct PlanHeader {
-  uint64_t hits, misses, hit_bytes, miss_bytes, arena_bytes, iterations_served, retirements;
-  uint32_t status, refusal;
-  uint64_t passthrough;
-  uint64_t signatures_served, iterations_unplanned;  // plan sets (docs/PLAN_FORMAT.md)
-};
-static_assert(sizeof(PlanHeader) == 88, "plan header layout");
-constexpr size_t kPlanHeaderOff = 88;
-constexpr size_t kChunksReusedOff = 176;  // u64: chunks written again after the reader handed them back
-// u32 at 184: chunks filled (a futex word: memoplan-ingest's spill thread waits on it);
-// u32 at 188: non-zero while that thread waits (docs/TRACE_FORMAT.md "Copies").
-constexpr size_t kFilledOff = 184, kSpillWaitingOff = 188;
-
-struct ChunkHeader {
-  uint32_t tid, thread_index;
-  // chunk_seq | gen << 32, gen = times this chunk was reused ("Chunk reuse" in
-  // docs/TRACE_FORMAT.md): one store, so that no reader sees a new chunk_seq with an old gen.
-  uint64_t seq_gen;
-  uint64_t released;  // written by the reader: gen + 1 once generation gen is stored
-  uint32_t magic, flags;  // flags: C_KEPT
-};
-static_assert(sizeof(ChunkHeader) == 32, "chunk header layout");
-constexpr uint32_t C_KEPT = 1;  // chunk flags bit0: the writer keeps it mapped and reuses it once released
-constexpr uint32_t C_CLOSED = 2;  // bit1: left before it was full (thread exit); no record follows
+// The layout is native/include/trace-format.h (docs/TRACE_FORMAT.md).
+typedef mp_trace_header Header;
+typedef mp_trace_plan_counters PlanHeader;  // the header's plan counters (offset 88)
+typedef mp_trace_chunk_header ChunkHeader;
+typedef mp_trace_record Record;
+constexpr uint32_t kChunkSize = MP_TRACE_CHUNK_SIZE;
+constexpr uint32_t kSlotsPerChunk = MP_TRACE_CHUNK_SLOTS;  // 32767
+constexpr size_t kHeaderMap = MP_TRACE_HEADER_BYTES;
 // Chunks a thread keeps mapped for reuse (its ring). A chunk the reader has stored and handed
 // back is written again where it is: its pages are in the page cache and mapped already, so
 // the writer takes no page fault and the kernel allocates and zeroes nothing (a fresh page of
 // a MAP_SHARED tmpfs file costs a write fault, ~1.3 us here: 10 ns per record).
 constexpr uint32_t kRing = 4;
-
-struct Record {
-  uint64_t ts_ns, addr, size;
-  uint64_t tail;  // scope | kind << 32 | align_log2 << 40 | flags << 48
-};
-static_assert(sizeof(Record) == 32, "record layout");
 
 // --------------------------------------------------------- thread state ---
 constexpr int kScopeDepth = 64;
@@ -210,7 +162,7 @@ struct alignas(64) ThreadState {
   uint32_t scope_top;   // innermost scope id (0 = none)
   uint32_t depth;       // entries used in stack
   uint64_t markers;     // markers written by this thread
-  uint32_t rec_flags;   // ORed into every record's flags: F_AGENT inside the agent's code, F_GEN
+  uint32_t rec_flags;   // ORed into every record's flags: MP_TRACE_REC_AGENT inside the agent's code, MP_TRACE_REC_GEN
   uint32_t pad_;
   Record* first;        // first slot of the mapped chunk
   uint64_t records_done;  // records in chunks already closed
@@ -218,7 +170,7 @@ struct alignas(64) ThreadState {
   ThreadState* next;    // registry link
   uint32_t tid, index, chunk_seq, dtor_round;
   uint32_t epoch;       // attach generation this state's chunk/counters belong to
-  uint32_t agent_depth; // memoplan_agent_enter() nesting (flags of records: F_AGENT)
+  uint32_t agent_depth; // memoplan_agent_enter() nesting (flags of records: MP_TRACE_REC_AGENT)
   uint64_t scope_overflow;  // pushes beyond kScopeDepth not yet popped
   uint64_t scope_overflow_total;
   uint32_t ring_n;      // chunks kept mapped for reuse, oldest (lowest chunk_seq) first
@@ -398,7 +350,7 @@ void calibrate_clock() {
 // ------------------------------------------------------------ recording ---
 COLD void stop_recording() {
   __atomic_store_n(&g.on, 0, __ATOMIC_RELEASE);
-  if (g_hdr) __atomic_fetch_or(&g_hdr->flags, H_STOPPED, __ATOMIC_RELAXED);
+  if (g_hdr) __atomic_fetch_or(&g_hdr->flags, MP_TRACE_STOPPED, __ATOMIC_RELAXED);
 }
 
 // Records in the chunk starting at first whose next slot is cur. A slot taken past the
@@ -438,8 +390,8 @@ void release_chunk(ThreadState* ts) {
   // A chunk left with free slots says so (after its last commit): the reader reads a thread's
   // chunks in chunk_seq order and needs to know that the next one follows this one.
   if (chunk_records(ts->first, ts->cur) < kSlotsPerChunk)
-    __atomic_fetch_or(&ch->flags, C_CLOSED, __ATOMIC_RELEASE);
-  if (!(ch->flags & C_KEPT)) munmap(ch, kChunkSize);
+    __atomic_fetch_or(&ch->flags, MP_TRACE_CHUNK_CLOSED, __ATOMIC_RELEASE);
+  if (!(ch->flags & MP_TRACE_CHUNK_KEPT)) munmap(ch, kChunkSize);
 #endif
   __atomic_store_n(&ts->first, (Record*)nullptr, __ATOMIC_RELAXED);
   __atomic_store_n(&ts->cur, (Record*)nullptr, __ATOMIC_RELAXED);
@@ -472,8 +424,8 @@ ChunkHeader* reuse_kept(ThreadState* ts) {
   ts->ring[ts->ring_n - 1] = ch;
   gen++;
   __atomic_store_n(&ch->seq_gen, (uint64_t)ts->chunk_seq++ | (uint64_t)gen << 32, __ATOMIC_RELEASE);
-  ts->rec_flags = (ts->rec_flags & ~F_GEN) | ((gen & 1) ? F_GEN : 0);
-  __atomic_fetch_add((uint64_t*)((char*)g_hdr + kChunksReusedOff), 1, __ATOMIC_RELAXED);
+  ts->rec_flags = (ts->rec_flags & ~MP_TRACE_REC_GEN) | ((gen & 1) ? MP_TRACE_REC_GEN : 0);
+  __atomic_fetch_add(&g_hdr->chunks_reused, 1, __ATOMIC_RELAXED);
   return ch;
 #endif
 }
@@ -491,9 +443,9 @@ bool new_chunk(ThreadState* ts) {
   // A chunk is full: the ingest's spill thread may copy kept ones out and hand them back before
   // this thread needs them again. One futex wake per 32,767 records, only while it waits.
   if (full) {
-    uint32_t* filled = (uint32_t*)((char*)h + kFilledOff);
+    uint32_t* filled = &h->chunks_filled;
     __atomic_fetch_add(filled, 1, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n((uint32_t*)((char*)h + kSpillWaitingOff), __ATOMIC_SEQ_CST))
+    if (__atomic_load_n(&h->spill_waiting, __ATOMIC_SEQ_CST))
       syscall(SYS_futex, filled, FUTEX_WAKE, 1, nullptr, nullptr, 0);
   }
 #endif
@@ -534,12 +486,12 @@ bool new_chunk(ThreadState* ts) {
   // Kept while the ring has room; not after the thread's last destructor round (late events
   // of an ending thread: nothing would reuse it).
   if (ts->ring_n < kRing && ts->dtor_round < kDtorRounds) {
-    ch->flags = C_KEPT;
+    ch->flags = MP_TRACE_CHUNK_KEPT;
     ts->ring[ts->ring_n++] = ch;
   }
 #endif
-  ts->rec_flags &= ~F_GEN;  // gen 0
-  __atomic_store_n(&ch->magic, kChunkMagic, __ATOMIC_RELEASE);
+  ts->rec_flags &= ~MP_TRACE_REC_GEN;  // gen 0
+  __atomic_store_n(&ch->magic, MP_TRACE_CHUNK_MAGIC, __ATOMIC_RELEASE);
   Record* first = (Record*)(ch + 1);
   ts->end = first + kSlotsPerChunk;
   __atomic_store_n(&ts->first, first, __ATOMIC_RELAXED);
@@ -600,9 +552,7 @@ inline void fill_record(ThreadState* ts, Record* r, uint64_t now, uint8_t kind, 
   r->ts_ns = now;
   r->addr = addr;
   r->size = size;
-  uint64_t tail = (uint64_t)ts->scope_top | (uint64_t)kind << 32 |
-                  (uint64_t)(align_log2 & 0xff) << 40 |
-                  (uint64_t)((flags | ts->rec_flags) & 0xffff) << 48;
+  uint64_t tail = MP_TRACE_TAIL(ts->scope_top, kind, align_log2 & 0xff, (flags | ts->rec_flags) & 0xffff);
   __atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);
 }
 
@@ -698,7 +648,7 @@ COLD void record_marker(uint8_t kind, uint64_t addr, uint64_t size, uint32_t sco
       r->ts_ns = now;
       r->addr = addr;
       r->size = size;
-      uint64_t tail = (uint64_t)scope | (uint64_t)kind << 32 | (uint64_t)(ts->rec_flags & 0xffff) << 48;
+      uint64_t tail = MP_TRACE_TAIL(scope, kind, 0, ts->rec_flags & 0xffff);
       __atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);
     }
   }
@@ -722,7 +672,7 @@ void thread_dtor(void* p) {
     t_guard = 0;
   }
   if (__atomic_load_n(&g.on, __ATOMIC_ACQUIRE) && ts->cur) {
-    record_marker(K_THREAD_EXIT, 0, thread_events(ts));
+    record_marker(MP_KIND_THREAD_EXIT, 0, thread_events(ts));
   }
   t_guard = 1;
   release_chunk(ts);  // a late event maps a new chunk
@@ -770,8 +720,8 @@ bool open_trace(uint32_t flags, uint32_t ppid, int copy_names_from) {
     unlink(path);
     return false;
   }
-  h->version = 1;
-  h->record_size = kRecordSize;
+  h->version = MP_TRACE_VERSION;
+  h->record_size = MP_TRACE_RECORD_SIZE;
   h->chunk_size = kChunkSize;
   h->pid = pid;
   h->ppid = ppid;
@@ -807,7 +757,7 @@ bool open_trace(uint32_t flags, uint32_t ppid, int copy_names_from) {
     h->names_written = count;
   }
   __atomic_thread_fence(__ATOMIC_RELEASE);
-  memcpy(h->magic, "MPTRACE", 8);
+  memcpy(h->magic, MP_TRACE_MAGIC, sizeof h->magic);
   g_hdr = h;
   g_fd = fd;
   g_names_fd = nfd;
@@ -851,7 +801,7 @@ void atfork_child() {
   // Drop every mapping of the parent's file: writing there would corrupt it.
   for (ThreadState* ts = g_threads; ts; ts = ts->next) {
     ChunkHeader* cur = ts->first ? (ChunkHeader*)ts->first - 1 : nullptr;
-    if (cur && !(cur->flags & C_KEPT)) munmap(cur, kChunkSize);
+    if (cur && !(cur->flags & MP_TRACE_CHUNK_KEPT)) munmap(cur, kChunkSize);
     drop_ring(ts);  // the current chunk too, when kept
   }
   if (g_hdr) munmap(g_hdr, kHeaderMap);
@@ -862,7 +812,7 @@ void atfork_child() {
   g_names_fd = -1;
   g_threads = nullptr;
   t_state = nullptr;
-  bool ok = open_trace(H_FORK_CHILD, (uint32_t)getppid(), parent_names);
+  bool ok = open_trace(MP_TRACE_FORK_CHILD, (uint32_t)getppid(), parent_names);
   if (parent_names >= 0) close(parent_names);
   if (ok) {
     ThreadState* ts = new_thread_state();
@@ -871,7 +821,7 @@ void atfork_child() {
       ts->scope_top = old->scope_top;
       ts->scope_overflow = old->scope_overflow;
       ts->agent_depth = old->agent_depth;
-      ts->rec_flags = old->rec_flags & ~F_GEN;
+      ts->rec_flags = old->rec_flags & ~MP_TRACE_REC_GEN;
       memcpy(ts->stack, old->stack, sizeof ts->stack);
     }
     __atomic_store_n(&g.on, 1, __ATOMIC_RELEASE);
@@ -882,7 +832,7 @@ void atfork_child() {
 }
 
 inline PlanHeader* plan_header() {
-  return g_hdr ? (PlanHeader*)((char*)g_hdr + kPlanHeaderOff) : nullptr;
+  return g_hdr ? &g_hdr->plan : nullptr;
 }
 
 // Status and refusal reason into the trace header (counters are added at
@@ -925,7 +875,7 @@ void finalize_header(Header* h) {
   }
   __atomic_store_n(&h->events_written, ev, __ATOMIC_RELAXED);
   __atomic_store_n(&h->markers_written, mk, __ATOMIC_RELAXED);
-  __atomic_fetch_or(&h->flags, H_CLEAN_EXIT, __ATOMIC_RELEASE);
+  __atomic_fetch_or(&h->flags, MP_TRACE_CLEAN_EXIT, __ATOMIC_RELEASE);
 }
 
 __attribute__((destructor)) void memoplan_fini() {
@@ -960,23 +910,23 @@ NOINLINE void* malloc_ext(malloc_fn f, size_t n) {
   }
   mp::PlanThreadHead* h = planning();
   void* p = h ? mp::plan_malloc(h, n) : f(n);
-  if (g.on) record(K_MALLOC, p, n, 0, p ? 0 : F_FAILED);
+  if (g.on) record(MP_KIND_MALLOC, p, n, 0, p ? 0 : MP_TRACE_REC_FAILED);
   return p;
 }
 NOINLINE void free_rec(free_fn f, void* p) {
-  record(K_FREE, p, 0);
+  record(MP_KIND_FREE, p, 0);
   f(p);
 }
 // An arena block never reaches the real free (plan.cpp).
 NOINLINE void free_arena(void* p) {
-  if (g.on) record(K_FREE, p, 0);
+  if (g.on) record(MP_KIND_FREE, p, 0);
   mp::arena_free(p);
 }
 COLD void* malloc_slow(size_t n) {
   if (resolving()) return boot_alloc(n, 16);
   ensure_reals();
   void* p = g.malloc_(n);
-  if (g.on) record(K_MALLOC, p, n, 0, p ? 0 : F_FAILED);
+  if (g.on) record(MP_KIND_MALLOC, p, n, 0, p ? 0 : MP_TRACE_REC_FAILED);
   return p;
 }
 }  // namespace
@@ -1024,7 +974,7 @@ EXPORT void* calloc(size_t nm, size_t sz) __THROW {
   mp::PlanThreadHead* h = planning();
   if (LIKELY(!g.on)) return h ? mp::plan_calloc(h, nm, sz) : f(nm, sz);
   void* p = h ? mp::plan_calloc(h, nm, sz) : f(nm, sz);
-  if (g.on) record(K_CALLOC, p, sat_mul(nm, sz), 0, p ? 0 : F_FAILED);
+  if (g.on) record(MP_KIND_CALLOC, p, sat_mul(nm, sz), 0, p ? 0 : MP_TRACE_REC_FAILED);
   return p;
 }
 
@@ -1033,7 +983,7 @@ namespace {
 NOINLINE void* realloc_plan(realloc_fn f, void* p, size_t n, uint8_t kind, uint64_t rsize) {
   bool ar = p && mp::in_arena(p);
   mp::PlanThreadHead* h = planning();
-  if (g.on && p) record(K_REALLOC_FREE, p, 0);
+  if (g.on && p) record(MP_KIND_REALLOC_FREE, p, 0);
   void* q;
   if (p && n == 0) {  // glibc frees p and returns NULL
     if (ar) mp::arena_free(p);
@@ -1045,14 +995,14 @@ NOINLINE void* realloc_plan(realloc_fn f, void* p, size_t n, uint8_t kind, uint6
   }
   if (g.on) {
     if (q) record(kind, q, rsize);
-    else if (p && n != 0) record(K_REALLOC_FAILED, p, rsize, 0, F_FAILED);
-    else record(kind, nullptr, rsize, 0, F_FAILED);
+    else if (p && n != 0) record(MP_KIND_REALLOC_FAILED, p, rsize, 0, MP_TRACE_REC_FAILED);
+    else record(kind, nullptr, rsize, 0, MP_TRACE_REC_FAILED);
   }
   return q;
 }
 
-// realloc / reallocarray body once the size is known. kind: K_REALLOC or
-// K_REALLOCARRAY. size: what goes in the record.
+// realloc / reallocarray body once the size is known. kind: MP_KIND_REALLOC or
+// MP_KIND_REALLOCARRAY. size: what goes in the record.
 inline void* do_realloc(void* p, size_t n, uint8_t kind, uint64_t rsize) {
   realloc_fn f = g.realloc_;
   if (UNLIKELY(!f)) {
@@ -1070,24 +1020,24 @@ inline void* do_realloc(void* p, size_t n, uint8_t kind, uint64_t rsize) {
       size_t old = boot_size(p);
       memcpy(q, p, old < n ? old : n);
     }
-    if (g.on) record(kind, q, rsize, 0, q ? 0 : F_FAILED);
+    if (g.on) record(kind, q, rsize, 0, q ? 0 : MP_TRACE_REC_FAILED);
     return q;
   }
   if (UNLIKELY(g.plan) || UNLIKELY(p && mp::in_arena(p)))
     return realloc_plan(f, p, n, kind, rsize);
   if (g.on) {
-    if (p) record(K_REALLOC_FREE, p, 0);
+    if (p) record(MP_KIND_REALLOC_FREE, p, 0);
     void* q = f(p, n);
     if (q) record(kind, q, rsize);
-    else if (p && n != 0) record(K_REALLOC_FAILED, p, rsize, 0, F_FAILED);
-    else record(kind, nullptr, rsize, 0, F_FAILED);
+    else if (p && n != 0) record(MP_KIND_REALLOC_FAILED, p, rsize, 0, MP_TRACE_REC_FAILED);
+    else record(kind, nullptr, rsize, 0, MP_TRACE_REC_FAILED);
     return q;
   }
   return f(p, n);
 }
 }  // namespace
 
-EXPORT void* realloc(void* p, size_t n) __THROW { return do_realloc(p, n, K_REALLOC, n); }
+EXPORT void* realloc(void* p, size_t n) __THROW { return do_realloc(p, n, MP_KIND_REALLOC, n); }
 
 // Implemented on top of the real realloc, exactly as glibc does, so that it
 // neither records twice (glibc's reallocarray calls realloc) nor depends on
@@ -1096,15 +1046,15 @@ EXPORT void* reallocarray(void* p, size_t nm, size_t sz) __THROW {
   size_t n;
   if (__builtin_mul_overflow(nm, sz, &n)) {
     if (g.on && p) {  // p untouched and still live
-      record(K_REALLOC_FREE, p, 0);
-      record(K_REALLOC_FAILED, p, ~0ull, 0, F_FAILED);
+      record(MP_KIND_REALLOC_FREE, p, 0);
+      record(MP_KIND_REALLOC_FAILED, p, ~0ull, 0, MP_TRACE_REC_FAILED);
     } else if (g.on) {
-      record(K_REALLOCARRAY, nullptr, ~0ull, 0, F_FAILED);
+      record(MP_KIND_REALLOCARRAY, nullptr, ~0ull, 0, MP_TRACE_REC_FAILED);
     }
     errno = ENOMEM;
     return nullptr;
   }
-  return do_realloc(p, n, K_REALLOCARRAY, n);
+  return do_realloc(p, n, MP_KIND_REALLOCARRAY, n);
 }
 
 namespace {
@@ -1124,7 +1074,7 @@ NOINLINE int posix_memalign_ext(void** out, size_t align, size_t n) {
   int rc = h ? mp::plan_posix_memalign(h, real_posix_memalign, out, align, n)
              : real_posix_memalign(out, align, n);
   if (UNLIKELY(g.on))
-    record(K_POSIX_MEMALIGN, rc == 0 ? *out : nullptr, n, log2_floor(align), rc ? F_FAILED : 0);
+    record(MP_KIND_POSIX_MEMALIGN, rc == 0 ? *out : nullptr, n, log2_floor(align), rc ? MP_TRACE_REC_FAILED : 0);
   return rc;
 }
 }  // namespace
@@ -1154,7 +1104,7 @@ inline void* do_aligned(aligned_fn* fp, uint8_t kind, size_t align, size_t n) {
   mp::PlanThreadHead* h = planning();
   if (LIKELY(!g.on)) return h ? mp::plan_aligned(h, *fp, align, n) : (*fp)(align, n);
   void* p = h ? mp::plan_aligned(h, *fp, align, n) : (*fp)(align, n);
-  if (g.on) record(kind, p, n, log2_floor(align), p ? 0 : F_FAILED);
+  if (g.on) record(kind, p, n, log2_floor(align), p ? 0 : MP_TRACE_REC_FAILED);
   return p;
 }
 inline void* do_valloc(valloc_fn* fp, uint8_t kind, size_t n) {
@@ -1163,20 +1113,20 @@ inline void* do_valloc(valloc_fn* fp, uint8_t kind, size_t n) {
     ensure_reals();
   }
   mp::PlanThreadHead* h = planning();
-  void* p = h ? mp::plan_valloc(h, *fp, n, kind == K_PVALLOC) : (*fp)(n);
-  if (g.on) record(kind, p, n, g_page_log2, p ? 0 : F_FAILED);
+  void* p = h ? mp::plan_valloc(h, *fp, n, kind == MP_KIND_PVALLOC) : (*fp)(n);
+  if (g.on) record(kind, p, n, g_page_log2, p ? 0 : MP_TRACE_REC_FAILED);
   return p;
 }
 }  // namespace
 
 EXPORT void* aligned_alloc(size_t align, size_t n) __THROW {
-  return do_aligned(&real_aligned_alloc, K_ALIGNED_ALLOC, align, n);
+  return do_aligned(&real_aligned_alloc, MP_KIND_ALIGNED_ALLOC, align, n);
 }
 EXPORT void* memalign(size_t align, size_t n) __THROW {
-  return do_aligned(&real_memalign, K_MEMALIGN, align, n);
+  return do_aligned(&real_memalign, MP_KIND_MEMALIGN, align, n);
 }
-EXPORT void* valloc(size_t n) __THROW { return do_valloc(&real_valloc, K_VALLOC, n); }
-EXPORT void* pvalloc(size_t n) __THROW { return do_valloc(&real_pvalloc, K_PVALLOC, n); }
+EXPORT void* valloc(size_t n) __THROW { return do_valloc(&real_valloc, MP_KIND_VALLOC, n); }
+EXPORT void* pvalloc(size_t n) __THROW { return do_valloc(&real_pvalloc, MP_KIND_PVALLOC, n); }
 
 EXPORT size_t malloc_usable_size(void* p) __THROW {
   if (p && is_boot(p)) return boot_size(p);
@@ -1190,7 +1140,7 @@ EXPORT pid_t fork(void) __THROW {
   pid_t pid = real_fork();
   if (pid > 0 && g.on) {
     int saved = errno;
-    record_marker(K_FORK, (uint64_t)pid, 0);
+    record_marker(MP_KIND_FORK, (uint64_t)pid, 0);
     errno = saved;
   }
   return pid;
@@ -1272,14 +1222,14 @@ EXPORT void memoplan_agent_enter(void) {
   if (g.plan) mp::plan_agent_enter();
   ThreadState* ts = api_state();
   if (!ts) return;
-  if (ts->agent_depth++ == 0) ts->rec_flags |= F_AGENT;
+  if (ts->agent_depth++ == 0) ts->rec_flags |= MP_TRACE_REC_AGENT;
 }
 
 EXPORT void memoplan_agent_leave(void) {
   if (g.plan) mp::plan_agent_leave();
   ThreadState* ts = t_state;
   if (!ts || ts->agent_depth == 0) return;
-  if (--ts->agent_depth == 0) ts->rec_flags &= ~F_AGENT;
+  if (--ts->agent_depth == 0) ts->rec_flags &= ~MP_TRACE_REC_AGENT;
 }
 
 namespace {
@@ -1287,7 +1237,7 @@ namespace {
 void plan_iteration_done() {
   mp::IterResult r;
   if (!mp::plan_end(&r)) return;
-  if (r.served) record_marker(K_PLAN_ITER, r.hits, r.misses, r.plan_index + 1);
+  if (r.served) record_marker(MP_KIND_PLAN_ITER, r.hits, r.misses, r.plan_index + 1);
   if (PlanHeader* ph = plan_header()) {
     uint64_t* f = &ph->hits;  // hits .. retirements: 7 consecutive u64
     uint64_t v[7] = {r.hits, r.misses, r.hit_bytes, r.miss_bytes, r.arena_bytes, r.served,
@@ -1304,7 +1254,7 @@ void plan_iteration_done() {
 
 EXPORT uint64_t memoplan_iteration_begin(void) {
   uint64_t n = __atomic_fetch_add(&g_iteration, 1, __ATOMIC_RELAXED);
-  record_marker(K_ITER_BEGIN, 0, n);
+  record_marker(MP_KIND_ITER_BEGIN, 0, n);
   if (g.plan) plan_iteration_done();  // a begin without an end closes the previous one
   mp::plan_begin();
   return n;
@@ -1312,7 +1262,7 @@ EXPORT uint64_t memoplan_iteration_begin(void) {
 
 EXPORT void memoplan_iteration_end(uint64_t iteration, uint64_t latency_ns) {
   if (g.plan) plan_iteration_done();
-  record_marker(K_ITER_END, iteration, latency_ns);
+  record_marker(MP_KIND_ITER_END, iteration, latency_ns);
 }
 
 EXPORT void memoplan_plan_counters(uint64_t out[8]) { mp::plan_counters(out); }
@@ -1597,7 +1547,7 @@ EXPORT int memoplan_attach(const char* trace_dir, const char* agent_dir, int fla
   __atomic_add_fetch(&g_epoch, 1, __ATOMIC_ACQ_REL);
   for (ThreadState* ts = __atomic_load_n(&g_threads, __ATOMIC_ACQUIRE); ts; ts = ts->next)
     __atomic_store_n(&ts->end, (Record*)nullptr, __ATOMIC_RELAXED);
-  if (!open_trace(H_ATTACHED, (uint32_t)getppid(), -1)) { rc = -5; goto out; }
+  if (!open_trace(MP_TRACE_ATTACHED, (uint32_t)getppid(), -1)) { rc = -5; goto out; }
   g_configured = 1;
   g_attach_mode = 1;
   g_attach_gen++;

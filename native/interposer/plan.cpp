@@ -67,6 +67,7 @@
 
 #include "fmt.h"
 #include "plan.h"
+#include "plan-format.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -116,14 +117,14 @@ constexpr uint64_t kMaxArena = 1ull << 40;
 constexpr uint64_t kMaxSlots = 1024;
 constexpr uint64_t kMaxWork = 1ull << 28;  // painting steps at load
 constexpr uint64_t kMaxVList = 1ull << 26; // visible-predecessor entries
-constexpr uint32_t kMaxPlans = 256;        // plans in a set (format version 3)
+constexpr uint32_t kMaxPlans = MP_PLAN_SET_MAX_PLANS;  // plans in a set (format version 3)
+// The file layout: native/include/plan-format.h (docs/PLAN_FORMAT.md).
+constexpr uint64_t kHeaderSize = MP_PLAN_HEADER_SIZE;  // either version
+constexpr uint64_t kEntrySize = MP_PLAN_ENTRY_SIZE;
+constexpr uint64_t kDirSize = MP_PLAN_SET_DIR_SIZE;    // a set's directory record
 constexpr uint32_t kSelectSkips = 8;       // allocations no plan of a set expects, while selecting
 
-enum : uint32_t {
-  R_NONE = 0, R_OPEN = 1, R_MAGIC = 2, R_VERSION = 3, R_SIZE = 4, R_CHECKSUM = 5,
-  R_ENTRY = 6, R_HEADER = 7, R_COMPLEX = 8, R_RESERVE = 9, R_SIGNATURE = 10,
-  R_ARENA_MAP = 11, R_RETIRED = 12,
-};
+// Refusal codes (the trace header's plan_refusal): MP_PLAN_REFUSAL_*, native/include/trace-format.h.
 
 struct PEntry {       // 40 bytes; e[n] is a sentinel that matches nothing
   uint64_t size;
@@ -296,7 +297,7 @@ COLD void announce_refusal(uint32_t code, const char* reason) {
 // Whole-plan refusal: one line, status 3, nothing served.
 COLD bool refuse_line(uint32_t code, const char* reason) {
   announce_refusal(code, reason);
-  __atomic_store_n(&g_status, ST_REFUSED, __ATOMIC_RELAXED);
+  __atomic_store_n(&g_status, MP_PLAN_STATUS_REFUSED, __ATOMIC_RELAXED);
   return false;
 }
 
@@ -355,7 +356,7 @@ bool precompute(Plan* pl, PEntry* e, uint64_t n) {
   for (uint64_t i = 0; i < n; i++) planned += e[i].b != kNone;
   uint64_t cap = 2 * planned + 1;
   uint64_t* bounds = (uint64_t*)map_anon(cap * 8);
-  if (!bounds) return refuse_line(R_COMPLEX, "out of memory while preparing the plan");
+  if (!bounds) return refuse_line(MP_PLAN_REFUSAL_COMPLEX, "out of memory while preparing the plan");
   uint64_t m = 0;
   for (uint64_t i = 0; i < n; i++)
     if (e[i].b != kNone) { bounds[m++] = e[i].off; bounds[m++] = e[i].off + e[i].size; }
@@ -363,14 +364,14 @@ bool precompute(Plan* pl, PEntry* e, uint64_t n) {
   uint64_t nb = 0;
   for (uint64_t i = 0; i < m; i++)
     if (nb == 0 || bounds[nb - 1] != bounds[i]) bounds[nb++] = bounds[i];
-  if (nb >= kNone) return refuse_line(R_COMPLEX, "too many entries");
+  if (nb >= kNone) return refuse_line(MP_PLAN_REFUSAL_COMPLEX, "too many entries");
   pl->bounds = bounds;
   pl->nb = (uint32_t)nb;
   // hash: offset -> boundary index
   uint64_t hs = 16;
   while (hs < 2 * nb) hs <<= 1;
   HSlot* h = (HSlot*)map_anon(hs * sizeof(HSlot));
-  if (!h) return refuse_line(R_COMPLEX, "out of memory while preparing the plan");
+  if (!h) return refuse_line(MP_PLAN_REFUSAL_COMPLEX, "out of memory while preparing the plan");
   for (uint64_t b = 0; b < nb; b++) {
     uint64_t i = hash_of(bounds[b]) & (hs - 1);
     while (h[i].key1) i = (i + 1) & (hs - 1);
@@ -385,7 +386,7 @@ bool precompute(Plan* pl, PEntry* e, uint64_t n) {
   uint32_t* vl = (uint32_t*)mmap(nullptr, kMaxVList * 4, PROT_READ | PROT_WRITE,
                                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (!top || !mark || vl == MAP_FAILED)
-    return refuse_line(R_COMPLEX, "out of memory while preparing the plan");
+    return refuse_line(MP_PLAN_REFUSAL_COMPLEX, "out of memory while preparing the plan");
   memset(top, 0xff, (nb + 1) * 4);
   memset(mark, 0xff, (n + 1) * 4);
   uint64_t used = 0, work = 0;
@@ -396,11 +397,11 @@ bool precompute(Plan* pl, PEntry* e, uint64_t n) {
     e[i].b = s;
     e[i].vbeg = (uint32_t)used;
     work += t - s;
-    if (work > kMaxWork) return refuse_line(R_COMPLEX, "plan too complex to verify at load");
+    if (work > kMaxWork) return refuse_line(MP_PLAN_REFUSAL_COMPLEX, "plan too complex to verify at load");
     for (uint32_t k = s; k < t; k++) {
       uint32_t j = top[k];
       if (j != kNone && mark[j] != (uint32_t)i) {
-        if (used >= kMaxVList) return refuse_line(R_COMPLEX, "plan too complex to verify at load");
+        if (used >= kMaxVList) return refuse_line(MP_PLAN_REFUSAL_COMPLEX, "plan too complex to verify at load");
         mark[j] = (uint32_t)i;
         vl[used++] = j;
       }
@@ -432,7 +433,7 @@ bool precompute(Plan* pl, PEntry* e, uint64_t n) {
   // (entry, boundary) pairs: the check reads no PEntry of a predecessor
   VPred* vp = (VPred*)map_anon((used ? used : 1) * sizeof(VPred));
   uint64_t* pre = (uint64_t*)map_anon((n + 1) * 16);
-  if (!vp || !pre) return refuse_line(R_COMPLEX, "out of memory while preparing the plan");
+  if (!vp || !pre) return refuse_line(MP_PLAN_REFUSAL_COMPLEX, "out of memory while preparing the plan");
   for (uint64_t x = 0; x < used; x++) vp[x] = VPred{vl[x], e[vl[x]].b};
   munmap(vl, kMaxVList * 4);
   pl->vlist = vp;
@@ -478,7 +479,7 @@ bool reserve_region() {
     __atomic_store_n(&g_rsize, slots << sl, __ATOMIC_RELEASE);
     return true;
   }
-  return refuse_line(R_RESERVE, "cannot reserve address space for arenas");
+  return refuse_line(MP_PLAN_REFUSAL_RESERVE, "cannot reserve address space for arenas");
 }
 
 struct Unmap {  // releases the file mapping on every return
@@ -494,62 +495,55 @@ bool load_one(const unsigned char* f, uint64_t size, Plan* pl, uint64_t* floor_o
   char why[512];
   char* wend = why + sizeof why - 1;
   char* w0 = put_str(why, wend, what);
-  if (size < 128) {
+  if (size < kHeaderSize) {
     *put_str(put_u64(put_str(w0, wend, "not a memoplan plan file ("), wend, size), wend,
              " bytes)") = 0;
-    return refuse_line(R_MAGIC, why);
+    return refuse_line(MP_PLAN_REFUSAL_MAGIC, why);
   }
-  if (memcmp(f, "MPPLAN1\0", 8) != 0) {
+  if (memcmp(f, MP_PLAN_MAGIC, sizeof MP_PLAN_MAGIC) != 0) {
     *put_str(w0, wend, "not a memoplan plan file (bad magic)") = 0;
-    return refuse_line(R_MAGIC, why);
+    return refuse_line(MP_PLAN_REFUSAL_MAGIC, why);
   }
-  uint32_t version, hsize, checksum;
-  uint64_t n, arena, total;
-  memcpy(&version, f + 8, 4);
-  memcpy(&hsize, f + 12, 4);
-  memcpy(&n, f + 16, 8);
-  memcpy(&arena, f + 24, 8);
-  memcpy(&total, f + 32, 8);
-  memcpy(&checksum, f + 40, 4);
-  uint64_t floor;
-  memcpy(&floor, f + 120, 8);
-  if (version == 1) {  // plans that depended on the recording's agent mode
+  mp_plan_header hdr;  // the file may be any alignment: copied out
+  memcpy(&hdr, f, sizeof hdr);
+  const uint32_t version = hdr.version, hsize = hdr.header_size, checksum = hdr.checksum;
+  const uint64_t n = hdr.entry_count, arena = hdr.arena_bytes;
+  const uint64_t floor = hdr.size_floor;
+  if (version == MP_PLAN_VERSION_AGENT_MODE) {  // plans that depended on the recording's agent mode
     *put_str(w0, wend, "plan format version 1 was made by an older memoplan; "
                        "plan the session again with memoplan plan") = 0;
-    return refuse_line(R_VERSION, why);
+    return refuse_line(MP_PLAN_REFUSAL_VERSION, why);
   }
-  if (version != 2) {
+  if (version != MP_PLAN_VERSION) {
     *put_str(put_u64(put_str(w0, wend, "plan format version "), wend, version), wend,
              "; this memoplan reads versions 2 and 3") = 0;
-    return refuse_line(R_VERSION, why);
+    return refuse_line(MP_PLAN_REFUSAL_VERSION, why);
   }
-  if (hsize != 128) {
+  if (hsize != kHeaderSize) {
     *put_str(w0, wend, "header_size is not 128") = 0;
-    return refuse_line(R_VERSION, why);
+    return refuse_line(MP_PLAN_REFUSAL_VERSION, why);
   }
-  if (n > (size - 128) / 24 || size != 128 + 24 * n) {
+  if (n > (size - kHeaderSize) / kEntrySize || size != kHeaderSize + kEntrySize * n) {
     char* p = put_u64(put_str(w0, wend, "truncated or padded: "), wend, size);
     p = put_str(p, wend, " bytes, expected ");
-    p = put_u64(p, wend, n <= (~0ull - 128) / 24 ? 128 + 24 * n : ~0ull);
+    p = put_u64(p, wend, n <= (~0ull - kHeaderSize) / kEntrySize ? kHeaderSize + kEntrySize * n : ~0ull);
     p = put_str(p, wend, " for ");
     p = put_u64(p, wend, n);
     *put_str(p, wend, " entries") = 0;
-    return refuse_line(R_SIZE, why);
+    return refuse_line(MP_PLAN_REFUSAL_SIZE, why);
   }
-  uint32_t fnv = 0x811c9dc5u;
-  for (uint64_t i = 128; i < size; i++) fnv = (fnv ^ f[i]) * 0x01000193u;
-  if (fnv != checksum) {
+  if (mp_plan_fnv1a32(f + kHeaderSize, size - kHeaderSize) != checksum) {
     *put_str(w0, wend, "corrupt: checksum mismatch") = 0;
-    return refuse_line(R_CHECKSUM, why);
+    return refuse_line(MP_PLAN_REFUSAL_CHECKSUM, why);
   }
   // signature: NUL-terminated within 64 bytes, "<count hex>-<16 hex>", count == n
   uint32_t sl = 0;
-  while (sl < 64 && f[48 + sl]) sl++;
-  if (sl == 0 || sl == 64) {
+  while (sl < MP_PLAN_SIGNATURE_BYTES && hdr.signature[sl]) sl++;
+  if (sl == 0 || sl == MP_PLAN_SIGNATURE_BYTES) {
     *put_str(w0, wend, "signature missing or not terminated") = 0;
-    return refuse_line(R_HEADER, why);
+    return refuse_line(MP_PLAN_REFUSAL_HEADER, why);
   }
-  memcpy(pl->sig, f + 48, sl);
+  memcpy(pl->sig, hdr.signature, sl);
   pl->sig[sl] = 0;
   {
     uint64_t cnt = 0;
@@ -563,57 +557,54 @@ bool load_one(const unsigned char* f, uint64_t size, Plan* pl, uint64_t* floor_o
     }
     if (bad || i == 0 || i == sl || sl - i - 1 != 16) {
       *put_str(w0, wend, "malformed signature") = 0;
-      return refuse_line(R_HEADER, why);
+      return refuse_line(MP_PLAN_REFUSAL_HEADER, why);
     }
     if (cnt != n) {
       *put_str(w0, wend, "signature count differs from entry_count") = 0;
-      return refuse_line(R_HEADER, why);
+      return refuse_line(MP_PLAN_REFUSAL_HEADER, why);
     }
   }
   if (arena > kMaxArena) {
     *put_str(w0, wend, "arena larger than 1 TiB") = 0;
-    return refuse_line(R_HEADER, why);
+    return refuse_line(MP_PLAN_REFUSAL_HEADER, why);
   }
   if (n >= kNone) {
     *put_str(w0, wend, "too many entries") = 0;
-    return refuse_line(R_HEADER, why);
+    return refuse_line(MP_PLAN_REFUSAL_HEADER, why);
   }
   PEntry* e = (PEntry*)map_anon((n + 1) * sizeof(PEntry));
-  if (!e) return refuse_line(R_COMPLEX, "out of memory while preparing the plan");
+  if (!e) return refuse_line(MP_PLAN_REFUSAL_COMPLEX, "out of memory while preparing the plan");
   for (uint64_t i = 0; i < n; i++) {
-    const unsigned char* r = f + 128 + 24 * i;
-    uint64_t off, sz;
-    uint32_t al, fl;
-    memcpy(&off, r, 8);
-    memcpy(&sz, r + 8, 8);
-    memcpy(&al, r + 16, 4);
-    memcpy(&fl, r + 20, 4);
+    mp_plan_entry ent;
+    memcpy(&ent, f + kHeaderSize + kEntrySize * i, sizeof ent);
+    const uint64_t off = ent.offset, sz = ent.size;
+    const uint32_t al = ent.align, fl = ent.flags;
     char* p = put_u64(put_str(w0, wend, "corrupt: entry "), wend, i);
-    if (fl > 1) { *put_str(p, wend, " has unknown flags") = 0; return refuse_line(R_ENTRY, why); }
+    if (fl & ~MP_PLAN_ENTRY_PLANNED) { *put_str(p, wend, " has unknown flags") = 0; return refuse_line(MP_PLAN_REFUSAL_ENTRY, why); }
     if (floor && sz <= floor) {
       *put_str(p, wend, " is at or below the plan's size floor") = 0;
-      return refuse_line(R_ENTRY, why);
+      return refuse_line(MP_PLAN_REFUSAL_ENTRY, why);
     }
     e[i].size = sz;
     e[i].off = off;
     e[i].align = al;
     e[i].b = kNone;
-    if (!(fl & 1)) continue;
+    if (!(fl & MP_PLAN_ENTRY_PLANNED)) continue;
     if (!pow2(al) || al < 16) {
       *put_str(p, wend, ": alignment is not a power of two >= 16") = 0;
-      return refuse_line(R_ENTRY, why);
+      return refuse_line(MP_PLAN_REFUSAL_ENTRY, why);
     }
     if (al > kHuge) {
       *put_str(p, wend, ": alignment beyond 2 MiB") = 0;
-      return refuse_line(R_ENTRY, why);
+      return refuse_line(MP_PLAN_REFUSAL_ENTRY, why);
     }
     if (off % al) {
       *put_str(p, wend, ": offset is not a multiple of its alignment") = 0;
-      return refuse_line(R_ENTRY, why);
+      return refuse_line(MP_PLAN_REFUSAL_ENTRY, why);
     }
     if (off > arena || sz > arena - off) {
       *put_str(p, wend, " does not fit the arena") = 0;
-      return refuse_line(R_ENTRY, why);
+      return refuse_line(MP_PLAN_REFUSAL_ENTRY, why);
     }
     // A zero-size block would alias the start of another: not served.
     if (sz) e[i].b = 0;
@@ -633,35 +624,30 @@ bool load_one(const unsigned char* f, uint64_t size, Plan* pl, uint64_t* floor_o
 bool load_set(const unsigned char* f, uint64_t size) {
   char why[512];
   char* wend = why + sizeof why - 1;
-  uint32_t hsize, checksum, flags;
-  uint64_t k, floor;
-  memcpy(&hsize, f + 12, 4);
-  memcpy(&k, f + 16, 8);
-  memcpy(&floor, f + 32, 8);
-  memcpy(&checksum, f + 40, 4);
-  memcpy(&flags, f + 44, 4);
-  if (hsize != 128) return refuse_line(R_VERSION, "header_size is not 128");
+  mp_plan_set_header hdr;
+  memcpy(&hdr, f, sizeof hdr);  // the caller checked the size
+  const uint32_t hsize = hdr.header_size, checksum = hdr.checksum, flags = hdr.flags;
+  const uint64_t k = hdr.plan_count, floor = hdr.size_floor;
+  if (hsize != kHeaderSize) return refuse_line(MP_PLAN_REFUSAL_VERSION, "header_size is not 128");
   if (k == 0 || k > kMaxPlans) {
     *put_str(put_u64(put_str(why, wend, "a plan set of "), wend, k), wend,
              " plans (1 to 256 are read)") = 0;
-    return refuse_line(R_HEADER, why);
+    return refuse_line(MP_PLAN_REFUSAL_HEADER, why);
   }
-  if (size < 128 + 32 * k) return refuse_line(R_SIZE, "truncated: the directory is cut short");
-  uint32_t fnv = 0x811c9dc5u;
-  for (uint64_t i = 128; i < size; i++) fnv = (fnv ^ f[i]) * 0x01000193u;
-  if (fnv != checksum) return refuse_line(R_CHECKSUM, "corrupt: checksum mismatch");
-  if (flags) return refuse_line(R_HEADER, "unknown flags in the set header");
-  uint64_t expect = 128 + 32 * k;
+  if (size < kHeaderSize + kDirSize * k) return refuse_line(MP_PLAN_REFUSAL_SIZE, "truncated: the directory is cut short");
+  if (mp_plan_fnv1a32(f + kHeaderSize, size - kHeaderSize) != checksum) return refuse_line(MP_PLAN_REFUSAL_CHECKSUM, "corrupt: checksum mismatch");
+  if (flags) return refuse_line(MP_PLAN_REFUSAL_HEADER, "unknown flags in the set header");
+  uint64_t expect = kHeaderSize + kDirSize * k;
   for (uint64_t i = 0; i < k; i++) {
-    uint64_t off, len;
-    memcpy(&off, f + 128 + 32 * i, 8);
-    memcpy(&len, f + 128 + 32 * i + 8, 8);
+    mp_plan_set_dir dir;
+    memcpy(&dir, f + kHeaderSize + kDirSize * i, sizeof dir);
+    const uint64_t off = dir.offset, len = dir.length;
     char what[64];
     char* we = what + sizeof what - 1;
     *put_str(put_u64(put_str(what, we, "plan "), we, i), we, " of the set: ") = 0;
     if (off != expect || len > size - off) {
       *put_str(put_str(why, wend, what), wend, "not where the directory says it is") = 0;
-      return refuse_line(R_SIZE, why);
+      return refuse_line(MP_PLAN_REFUSAL_SIZE, why);
     }
     Plan* pl = &g_plans[i];
     pl->index = (uint32_t)i;
@@ -669,16 +655,16 @@ bool load_set(const unsigned char* f, uint64_t size) {
     if (!load_one(f + off, len, pl, &fl, what)) return false;
     if (fl != floor) {
       *put_str(put_str(why, wend, what), wend, "its size floor differs from the set's") = 0;
-      return refuse_line(R_HEADER, why);
+      return refuse_line(MP_PLAN_REFUSAL_HEADER, why);
     }
     for (uint64_t j = 0; j < i; j++)
       if (strcmp(g_plans[j].sig, pl->sig) == 0) {
         *put_str(put_str(why, wend, what), wend, "same signature as an earlier plan") = 0;
-        return refuse_line(R_HEADER, why);
+        return refuse_line(MP_PLAN_REFUSAL_HEADER, why);
       }
     expect = off + len;
   }
-  if (expect != size) return refuse_line(R_SIZE, "padded: bytes after the last plan");
+  if (expect != size) return refuse_line(MP_PLAN_REFUSAL_SIZE, "padded: bytes after the last plan");
   g_np = (uint32_t)k;
   g_floor = floor;
   return true;
@@ -692,7 +678,7 @@ bool plan_load(const Reals* reals, uint32_t page_size) {
   R = *reals;
   if (page_size) g_page = page_size;
   *put_str(g_path, g_path + sizeof g_path - 1, path) = 0;
-  __atomic_store_n(&g_status, ST_LOADED, __ATOMIC_RELAXED);
+  __atomic_store_n(&g_status, MP_PLAN_STATUS_LOADED, __ATOMIC_RELAXED);
   int saved = errno;
   struct Restore { int e; ~Restore() { errno = e; } } restore{saved};
   char why[512];
@@ -702,29 +688,29 @@ bool plan_load(const Reals* reals, uint32_t page_size) {
     *put_u64(put_str(why, wend, "cannot open it (errno "), wend, (uint64_t)errno) = 0;
     char* p = why + strlen(why);
     *put_str(p, wend, ")") = 0;
-    return refuse_line(R_OPEN, why);
+    return refuse_line(MP_PLAN_REFUSAL_OPEN, why);
   }
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(fd);
-    return refuse_line(R_OPEN, "not a regular file");
+    return refuse_line(MP_PLAN_REFUSAL_OPEN, "not a regular file");
   }
   uint64_t size = (uint64_t)st.st_size;
-  if (size < 128) {
+  if (size < kHeaderSize) {
     close(fd);
     *put_str(put_u64(put_str(why, wend, "not a memoplan plan file ("), wend, size), wend,
              " bytes)") = 0;
-    return refuse_line(R_MAGIC, why);
+    return refuse_line(MP_PLAN_REFUSAL_MAGIC, why);
   }
   const unsigned char* f =
       (const unsigned char*)mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   close(fd);
-  if (f == (const unsigned char*)MAP_FAILED) return refuse_line(R_OPEN, "cannot map it");
+  if (f == (const unsigned char*)MAP_FAILED) return refuse_line(MP_PLAN_REFUSAL_OPEN, "cannot map it");
   Unmap um{(void*)f, size};
-  if (memcmp(f, "MPPLAN1\0", 8) != 0) return refuse_line(R_MAGIC, "not a memoplan plan file (bad magic)");
+  if (memcmp(f, MP_PLAN_MAGIC, sizeof MP_PLAN_MAGIC) != 0) return refuse_line(MP_PLAN_REFUSAL_MAGIC, "not a memoplan plan file (bad magic)");
   uint32_t version;
-  memcpy(&version, f + 8, 4);
-  if (version == 3) {
+  memcpy(&version, f + MP_PLAN_OFF(version), sizeof version);
+  if (version == MP_PLAN_SET_VERSION) {
     if (!load_set(f, size)) return false;
   } else {
     g_plans[0].index = 0;
@@ -748,7 +734,7 @@ void plan_fork_child() {
   __atomic_store_n(&g_on, 0, __ATOMIC_RELAXED);
   g_stats_off = 1;
   if (t_plan) t_plan->phase = PH_NONE;
-  __atomic_store_n(&g_status, ST_NONE, __ATOMIC_RELAXED);
+  __atomic_store_n(&g_status, MP_PLAN_STATUS_NONE, __ATOMIC_RELAXED);
   for (int i = 0; i < 8; i++) g_tot[i] = 0;
 }
 
@@ -765,7 +751,7 @@ COLD Arena* new_arena(PlanThread* pt) {
     p = put_u64(put_str(p, end, ": no arena slot left for thread "), end, pt->tid);
     *put_str(p, end, "; this thread runs unplanned") = 0;
     say("memoplan: ", msg, "");
-    set_refusal(R_ARENA_MAP, msg);
+    set_refusal(MP_PLAN_REFUSAL_ARENA_MAP, msg);
     return nullptr;
   }
   char* base = (char*)(g_rbase + (slot << g_stride_log2));
@@ -801,7 +787,7 @@ COLD Arena* new_arena(PlanThread* pt) {
     p = put_u64(p, end, (uint64_t)err);
     *put_str(p, end, "); this thread runs unplanned") = 0;
     say("memoplan: ", msg, "");
-    set_refusal(R_ARENA_MAP, msg);
+    set_refusal(MP_PLAN_REFUSAL_ARENA_MAP, msg);
     return nullptr;
   }
   a->base = base;
@@ -1531,9 +1517,9 @@ COLD void refuse_thread(PlanThread* pt, const char* sig) {
   p = put_u64(put_str(p, end, " (it matched "), end, pt->obs_hits);
   p = put_u64(put_str(p, end, " of its "), end, pt->count);
   *put_str(p, end, " allocations)") = 0;
-  announce_refusal(R_SIGNATURE, why);
-  uint32_t st = ST_LOADED;
-  __atomic_compare_exchange_n(&g_status, &st, ST_REFUSED, false, __ATOMIC_RELAXED,
+  announce_refusal(MP_PLAN_REFUSAL_SIGNATURE, why);
+  uint32_t st = MP_PLAN_STATUS_LOADED;
+  __atomic_compare_exchange_n(&g_status, &st, MP_PLAN_STATUS_REFUSED, false, __ATOMIC_RELAXED,
                               __ATOMIC_RELAXED);
 }
 }  // namespace
@@ -1567,7 +1553,7 @@ bool plan_end(IterResult* r) {
       pt->accepted[pl->index] = 1;
       pt->any_accepted = 1;
       pt->state = TS_SERVING;
-      __atomic_store_n(&g_status, ST_SERVING, __ATOMIC_RELAXED);
+      __atomic_store_n(&g_status, MP_PLAN_STATUS_SERVING, __ATOMIC_RELAXED);
     } else if (!pt->any_accepted && ++pt->observed >= kObserveMax) {
       refuse_thread(pt, sig);
     }
@@ -1618,7 +1604,7 @@ bool plan_end(IterResult* r) {
         *put_str(p, end, " retired 3 arenas (planned buffers outlived their iteration); "
                          "this thread stops planning") = 0;
         say("memoplan: ", msg, "");
-        set_refusal(R_RETIRED, msg);
+        set_refusal(MP_PLAN_REFUSAL_RETIRED, msg);
       }
     }
   }

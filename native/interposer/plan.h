@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "trace-format.h"
+
 #define MP_HIDDEN __attribute__((visibility("hidden")))
 
 namespace mp {
@@ -27,7 +29,7 @@ struct Reals {
 };
 
 enum : uint32_t { PH_NONE = 0, PH_OBSERVE = 1, PH_SERVE = 2 };
-enum : uint32_t { ST_NONE = 0, ST_LOADED = 1, ST_SERVING = 2, ST_REFUSED = 3 };
+// Plan status (the trace header's plan_status): MP_PLAN_STATUS_*, native/include/trace-format.h.
 
 // Per-thread plan state; only its first word is read by the wrappers.
 struct PlanThreadHead {
