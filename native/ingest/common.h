@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include "trace-format.h"
 
 namespace mp {
 
@@ -42,13 +43,7 @@ struct StreamEvent {
   uint16_t flags;
 };
 
-enum Kind : uint8_t {
-  K_MALLOC = 1, K_CALLOC = 2, K_REALLOC = 3, K_FREE = 4, K_REALLOC_FREE = 5, K_REALLOCARRAY = 11,
-  K_REALLOC_FAILED = 12, K_ITER_BEGIN = 32, K_ITER_END = 33, K_PLAN_ITER = 36,
-};
-constexpr uint16_t FLAG_FAILED = 1;
-constexpr uint16_t FLAG_AGENT = 2;  // shared/trace-kinds.ts RECORD_FLAG_AGENT
-inline bool isAllocKind(unsigned k) { return (k >= 1 && k <= 3) || (k >= 6 && k <= 11); }
-inline bool isMarkerKind(unsigned k) { return k >= 32; }
+// Kinds and record flags: MP_KIND_*, MP_TRACE_REC_*, mp_kind_is_alloc/mp_kind_is_marker in
+// native/include/trace-format.h (shared/trace-kinds.ts on the TypeScript side).
 
 }  // namespace mp

@@ -91,7 +91,7 @@ void LifetimeBuilder::one(const StreamEvent& e) {
   const int64_t mySeq = (int64_t)seq_++;
   if (e.kind >= 32) {
     t.markers++;
-    if (e.kind == K_ITER_BEGIN) {
+    if (e.kind == MP_KIND_ITER_BEGIN) {
       Stmt& s = insertIteration_;
       s.bindInt(1, sessionId_);
       s.bindInt(2, e.processId);
@@ -105,7 +105,7 @@ void LifetimeBuilder::one(const StreamEvent& e) {
       th.iterHashA = 0x811c9dc5;
       th.iterHashB = 0x12345678;
       t.iterations++;
-    } else if (e.kind == K_ITER_END && th.iterationId != 0) {
+    } else if (e.kind == MP_KIND_ITER_END && th.iterationId != 0) {
       // allocs.toString(16) + '-' + hashA, hashB as 8 hex digits each
       char sig[64];
       snprintf(sig, sizeof sig, "%llx-%08x%08x", (unsigned long long)th.iterAllocs, th.iterHashA, th.iterHashB);
@@ -127,9 +127,9 @@ void LifetimeBuilder::one(const StreamEvent& e) {
   AddrMap<Live>& blocks = blocksOf(e.processId);
   // A block released by realloc is settled by the next event of its thread, unless that is
   // the failed realloc itself (then realloc_failed may follow and undo the release).
-  const bool failedRealloc = (e.kind == K_REALLOC || e.kind == K_REALLOCARRAY) && (e.flags & FLAG_FAILED);
-  if (e.kind != K_REALLOC_FAILED && !failedRealloc) settleRealloc(th);
-  if (e.kind == K_FREE || e.kind == K_REALLOC_FREE) {
+  const bool failedRealloc = (e.kind == MP_KIND_REALLOC || e.kind == MP_KIND_REALLOCARRAY) && (e.flags & MP_TRACE_REC_FAILED);
+  if (e.kind != MP_KIND_REALLOC_FAILED && !failedRealloc) settleRealloc(th);
+  if (e.kind == MP_KIND_FREE || e.kind == MP_KIND_REALLOC_FREE) {
     Live* found = blocks.get(e.addr);
     if (!found) {
       t.unmatchedFrees++;  // allocated before tracing began (or by the interposer's bootstrap)
@@ -137,7 +137,7 @@ void LifetimeBuilder::one(const StreamEvent& e) {
     }
     Live l = *found;
     blocks.erase(e.addr);
-    if (e.kind == K_REALLOC_FREE) {
+    if (e.kind == MP_KIND_REALLOC_FREE) {
       th.hasPending = true;
       th.pendingLive = l;
       th.pendingEventId = e.id;
@@ -148,14 +148,14 @@ void LifetimeBuilder::one(const StreamEvent& e) {
     }
     return;
   }
-  if (e.kind == K_REALLOC_FAILED) {
+  if (e.kind == MP_KIND_REALLOC_FAILED) {
     if (th.hasPending) {
       blocks.set(th.pendingLive.addr, th.pendingLive);
       th.hasPending = false;
     }
     return;
   }
-  if (!isAllocKind(e.kind) || (e.flags & FLAG_FAILED) || e.addr == 0) return;
+  if (!mp_kind_is_alloc(e.kind) || (e.flags & MP_TRACE_REC_FAILED) || e.addr == 0) return;
   const double size = (double)e.size;
   if (Live* prior = blocks.get(e.addr)) {
     Live p = *prior;
@@ -178,7 +178,7 @@ void LifetimeBuilder::one(const StreamEvent& e) {
   b.bytes += size;
   if (liveBytes_ > b.liveMax) b.liveMax = liveBytes_;
   b.liveEnd = liveBytes_;
-  if (th.iterationId != 0 && !(e.flags & FLAG_AGENT)) {  // the agent's own: not in the signature
+  if (th.iterationId != 0 && !(e.flags & MP_TRACE_REC_AGENT)) {  // the agent's own: not in the signature
     th.iterAllocs++;
     th.iterBytes += size;
     uint32_t align = e.alignLog2 == 0 ? 0 : e.alignLog2 < 32 ? (1u << e.alignLog2) : 0;  // ToUint32(2 ** a)

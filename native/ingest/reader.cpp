@@ -17,9 +17,12 @@
 namespace mp {
 
 namespace {
-constexpr size_t HEADER_READ = 176;  // through the plan counters (docs/TRACE_FORMAT.md)
-constexpr uint32_t RECORD_SIZE = 32;
-constexpr uint32_t CHUNK_MAGIC = 0x4b43504d;  // 'MPCK'
+// The layout: native/include/trace-format.h (docs/TRACE_FORMAT.md).
+constexpr size_t HEADER_READ = MP_TRACE_OFF(chunks_reused);  // through the plan counters
+constexpr uint32_t RECORD_SIZE = MP_TRACE_RECORD_SIZE;
+constexpr uint32_t CHUNK_HEADER = MP_TRACE_CHUNK_HEADER_SIZE;  // read whole, as one record
+constexpr uint32_t CHUNK_MAGIC = MP_TRACE_CHUNK_MAGIC;
+static_assert(CHUNK_HEADER == RECORD_SIZE, "a chunk header takes one record slot");
 
 std::runtime_error sysError(const std::string& what, const std::string& file) {
   return std::runtime_error(what + " " + file + ": " + std::strerror(errno));
@@ -47,39 +50,39 @@ uint64_t fileSize(int fd, const std::string& file) {
 }
 
 TraceHeader parseHeader(const uint8_t* b) {
-  if (std::memcmp(b, "MPTRACE\0", 8) != 0) throw TraceFormatError("not a memoplan trace file (bad magic)");
+  if (std::memcmp(b, MP_TRACE_MAGIC, sizeof MP_TRACE_MAGIC) != 0) throw TraceFormatError("not a memoplan trace file (bad magic)");
   TraceHeader h;
-  h.version = rd32(b + 8);
-  if (h.version != 1) throw TraceFormatError("unsupported trace version " + std::to_string(h.version));
-  uint32_t recordSize = rd32(b + 12);
-  h.chunkSize = rd32(b + 16);
+  h.version = rd32(b + MP_TRACE_OFF(version));
+  if (h.version != MP_TRACE_VERSION) throw TraceFormatError("unsupported trace version " + std::to_string(h.version));
+  uint32_t recordSize = rd32(b + MP_TRACE_OFF(record_size));
+  h.chunkSize = rd32(b + MP_TRACE_OFF(chunk_size));
   if (recordSize != RECORD_SIZE || h.chunkSize < 4096 || h.chunkSize % RECORD_SIZE != 0) {
     throw TraceFormatError("bad trace geometry (record " + std::to_string(recordSize) + ", chunk " + std::to_string(h.chunkSize) + ")");
   }
-  uint32_t flags = rd32(b + 28);
-  h.pid = rd32(b + 20);
-  h.ppid = rd32(b + 24);
-  h.cleanExit = flags & 1;
-  h.forkChild = flags & 2;
-  h.stoppedEarly = flags & 4;
+  uint32_t flags = rd32(b + MP_TRACE_OFF(flags));
+  h.pid = rd32(b + MP_TRACE_OFF(pid));
+  h.ppid = rd32(b + MP_TRACE_OFF(ppid));
+  h.cleanExit = flags & MP_TRACE_CLEAN_EXIT;
+  h.forkChild = flags & MP_TRACE_FORK_CHILD;
+  h.stoppedEarly = flags & MP_TRACE_STOPPED;
   // u64num(): hi * 2^32 + lo as doubles, which is (double)v (one rounding).
   auto num = [&](size_t off) { return (double)rd64(b + off); };
-  h.startNs = num(32);
-  h.startRealtimeNs = num(40);
-  h.chunksUsed = num(48);
-  h.eventsWritten = num(56);
-  h.markersWritten = num(64);
-  h.plan.hits = num(88);
-  h.plan.misses = num(96);
-  h.plan.hitBytes = num(104);
-  h.plan.missBytes = num(112);
-  h.plan.arenaBytes = num(120);
-  h.plan.iterationsServed = num(128);
-  h.plan.retirements = num(136);
-  h.plan.status = rd32(b + 144);
-  h.plan.refusal = rd32(b + 148);
-  h.plan.signaturesServed = num(160);
-  h.plan.iterationsUnplanned = num(168);
+  h.startNs = num(MP_TRACE_OFF(start_ns));
+  h.startRealtimeNs = num(MP_TRACE_OFF(start_realtime_ns));
+  h.chunksUsed = num(MP_TRACE_OFF(chunks_used));
+  h.eventsWritten = num(MP_TRACE_OFF(events_written));
+  h.markersWritten = num(MP_TRACE_OFF(markers_written));
+  h.plan.hits = num(MP_TRACE_OFF(plan.hits));
+  h.plan.misses = num(MP_TRACE_OFF(plan.misses));
+  h.plan.hitBytes = num(MP_TRACE_OFF(plan.hit_bytes));
+  h.plan.missBytes = num(MP_TRACE_OFF(plan.miss_bytes));
+  h.plan.arenaBytes = num(MP_TRACE_OFF(plan.arena_bytes));
+  h.plan.iterationsServed = num(MP_TRACE_OFF(plan.iterations_served));
+  h.plan.retirements = num(MP_TRACE_OFF(plan.retirements));
+  h.plan.status = rd32(b + MP_TRACE_OFF(plan.status));
+  h.plan.refusal = rd32(b + MP_TRACE_OFF(plan.refusal));
+  h.plan.signaturesServed = num(MP_TRACE_OFF(plan.signatures_served));
+  h.plan.iterationsUnplanned = num(MP_TRACE_OFF(plan.iterations_unplanned));
   return h;
 }
 }  // namespace
@@ -105,7 +108,7 @@ TraceReader::~TraceReader() { close(); }
 
 void TraceReader::close() {
   toPunch_.clear();
-  if (headerMap_) munmap(headerMap_, 4096);
+  if (headerMap_) munmap(headerMap_, MP_TRACE_HEADER_BYTES);
   headerMap_ = nullptr;
   if (fd_ >= 0) ::close(fd_);
   if (namesFd_ >= 0) ::close(namesFd_);
@@ -136,11 +139,12 @@ std::vector<NameRecord> TraceReader::readNames() {
   namesPending_.resize(keep + got);
   const uint8_t* b = namesPending_.data();
   size_t len = namesPending_.size(), off = 0;
-  while (off + 8 <= len) {
-    uint32_t n = rd32(b + off + 4);
-    if (off + 8 + (uint64_t)n > len) break;  // a partial trailing record: the rest comes later
-    out.push_back({rd32(b + off), decodeUtf8(b + off + 8, n)});
-    off += 8 + (size_t)n;
+  constexpr size_t NAME_HEAD = sizeof(mp_trace_name_record);  // u32 id, u32 len, then len bytes
+  while (off + NAME_HEAD <= len) {
+    uint32_t n = rd32(b + off + offsetof(mp_trace_name_record, len));
+    if (off + NAME_HEAD + (uint64_t)n > len) break;  // a partial trailing record: the rest comes later
+    out.push_back({rd32(b + off + offsetof(mp_trace_name_record, id)), decodeUtf8(b + off + NAME_HEAD, n)});
+    off += NAME_HEAD + (size_t)n;
   }
   namesPending_.erase(namesPending_.begin(), namesPending_.begin() + (ptrdiff_t)off);
   return out;
@@ -278,12 +282,12 @@ bool TraceReader::readRecords(const std::function<void(const RecordBatch&)>& onB
 // A chunk handed back to its writer: true once its next generation is there (gen changed),
 // with the new chunk_seq (stored before gen: read after seeing it) and nothing consumed.
 bool TraceReader::nextGeneration(Chunk& c, uint64_t base) {
-  uint8_t b[RECORD_SIZE] = {0};
-  readAt(fd_, b, RECORD_SIZE, base, file_);
-  if (rd32(b + 12) == c.gen || rd32(b + 24) != CHUNK_MAGIC) return false;
-  readAt(fd_, b, RECORD_SIZE, base, file_);
-  c.gen = rd32(b + 12);
-  c.seq = rd32(b + 8);
+  uint8_t b[CHUNK_HEADER] = {0};
+  readAt(fd_, b, CHUNK_HEADER, base, file_);
+  if (rd32(b + MP_CHUNK_OFF(gen)) == c.gen || rd32(b + MP_CHUNK_OFF(magic)) != CHUNK_MAGIC) return false;
+  readAt(fd_, b, CHUNK_HEADER, base, file_);
+  c.gen = rd32(b + MP_CHUNK_OFF(gen));
+  c.seq = rd32(b + MP_CHUNK_OFF(chunk_seq));
   c.data = c.index;
   c.seenPass = passes_;
   c.consumed = 0;
@@ -301,16 +305,16 @@ bool TraceReader::writerGone(const Chunk& c) const {
 // answer is final): a writer may have taken the chunk again and filled it just before it
 // ended, after the last look at its header; that generation is read first.
 bool TraceReader::sameGeneration(const Chunk& c) {
-  uint8_t b[RECORD_SIZE] = {0};
-  readAt(fd_, b, RECORD_SIZE, c.index * (uint64_t)header_.chunkSize, file_);
-  return rd32(b + 12) == c.gen;
+  uint8_t b[CHUNK_HEADER] = {0};
+  readAt(fd_, b, CHUNK_HEADER, c.index * (uint64_t)header_.chunkSize, file_);
+  return rd32(b + MP_CHUNK_OFF(gen)) == c.gen;
 }
 
 // Whether the writer left c before it was full (chunk flags bit1, stored after its last commit).
 bool TraceReader::closed(const Chunk& c, uint64_t base) {
   uint8_t b[4] = {0};
-  readAt(fd_, b, 4, base + 28, file_);
-  return (rd32(b) & 2) != 0;
+  readAt(fd_, b, 4, base + MP_CHUNK_OFF(flags), file_);
+  return (rd32(b) & MP_TRACE_CHUNK_CLOSED) != 0;
 }
 
 // Whether c is its thread's chunk to read now (the thread's chunks go in chunk_seq order).
@@ -404,7 +408,7 @@ size_t TraceReader::releaseConsumed() {
     }
     uint64_t v = (uint64_t)c.gen + 1;
     ssize_t rc;
-    do rc = pwrite(fd_, &v, sizeof v, (off_t)(base + 16));
+    do rc = pwrite(fd_, &v, sizeof v, (off_t)(base + MP_CHUNK_OFF(released)));
     while (rc < 0 && errno == EINTR);
     if (rc != (ssize_t)sizeof v) {  // cannot write: leave it whole, as an unpunched chunk
       c.gone = true;
@@ -440,16 +444,16 @@ size_t TraceReader::releaseConsumed() {
 }
 
 bool TraceReader::readChunkHeader(Chunk& c, uint64_t base) {
-  uint8_t b[RECORD_SIZE] = {0};
-  readAt(fd_, b, RECORD_SIZE, base, file_);
-  if (rd32(b + 24) != CHUNK_MAGIC) return false;
-  c.tid = rd32(b);
-  c.threadIndex = rd32(b + 4);
-  c.seq = rd32(b + 8);
-  c.gen = rd32(b + 12);
-  c.kept = (rd32(b + 28) & 1) != 0;
+  uint8_t b[CHUNK_HEADER] = {0};
+  readAt(fd_, b, CHUNK_HEADER, base, file_);
+  if (rd32(b + MP_CHUNK_OFF(magic)) != CHUNK_MAGIC) return false;
+  c.tid = rd32(b + MP_CHUNK_OFF(tid));
+  c.threadIndex = rd32(b + MP_CHUNK_OFF(thread_index));
+  c.seq = rd32(b + MP_CHUNK_OFF(chunk_seq));
+  c.gen = rd32(b + MP_CHUNK_OFF(gen));
+  c.kept = (rd32(b + MP_CHUNK_OFF(flags)) & MP_TRACE_CHUNK_KEPT) != 0;
   c.seenPass = passes_;
-  c.copy = (rd32(b + 28) & 4) != 0;
+  c.copy = (rd32(b + MP_CHUNK_OFF(flags)) & MP_TRACE_CHUNK_COPY) != 0;
   if (c.copy) {  // a copy (spillFull): one of ours is read as itself unless its original was
     std::lock_guard<std::mutex> lock(mu_);
     auto it = copyOf_.find(c.index);
@@ -568,24 +572,25 @@ namespace mp {
 size_t TraceReader::spillFull() {
   if (!punch_ || fd_ < 0) return 0;  // read-only: nothing is handed back, nothing copied
   uint8_t h[64];
-  if (readAt(fd_, h, sizeof h, 0, file_) < sizeof h || std::memcmp(h, "MPTRACE\0", 8) != 0) return 0;
-  const uint64_t chunkSize = rd32(h + 16);
+  static_assert(sizeof h >= MP_TRACE_OFF(chunks_used) + 8, "spillFull reads the header through chunks_used");
+  if (readAt(fd_, h, sizeof h, 0, file_) < sizeof h || std::memcmp(h, MP_TRACE_MAGIC, sizeof MP_TRACE_MAGIC) != 0) return 0;
+  const uint64_t chunkSize = rd32(h + MP_TRACE_OFF(chunk_size));
   if (chunkSize < 4096 || chunkSize % RECORD_SIZE != 0) return 0;
   // Nothing to hand back to a process that has ended (exited cleanly, or gone): it writes no
   // more, and copying would only change the order the rest is read in.
-  if ((rd32(h + 28) & 1) || (kill((pid_t)rd32(h + 20), 0) != 0 && errno == ESRCH)) return 0;
-  const uint64_t used = rd64(h + 48), size = fileSize(fd_, file_);
+  if ((rd32(h + MP_TRACE_OFF(flags)) & MP_TRACE_CLEAN_EXIT) || (kill((pid_t)rd32(h + MP_TRACE_OFF(pid)), 0) != 0 && errno == ESRCH)) return 0;
+  const uint64_t used = rd64(h + MP_TRACE_OFF(chunks_used)), size = fileSize(fd_, file_);
   if (!headerMap_) {
-    void* m = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+    void* m = mmap(nullptr, MP_TRACE_HEADER_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
     if (m == MAP_FAILED) return 0;
-    headerMap_ = (uint64_t*)m;
+    headerMap_ = (mp_trace_header*)m;
   }
   // New chunks: the kept ones are watched (copies and fresh unkept chunks are not).
   while (spillScanned_ < used && (spillScanned_ + 1) * chunkSize <= size) {
-    uint8_t b[RECORD_SIZE];
-    readAt(fd_, b, RECORD_SIZE, spillScanned_ * chunkSize, file_);
-    if (rd32(b + 24) != CHUNK_MAGIC) break;  // being set up: look again next time
-    if ((rd32(b + 28) & 5) == 1) spillKept_.push_back(spillScanned_);
+    uint8_t b[CHUNK_HEADER];
+    readAt(fd_, b, CHUNK_HEADER, spillScanned_ * chunkSize, file_);
+    if (rd32(b + MP_CHUNK_OFF(magic)) != CHUNK_MAGIC) break;  // being set up: look again next time
+    if ((rd32(b + MP_CHUNK_OFF(flags)) & (MP_TRACE_CHUNK_KEPT | MP_TRACE_CHUNK_COPY)) == MP_TRACE_CHUNK_KEPT) spillKept_.push_back(spillScanned_);
     spillScanned_++;
   }
   struct Full {
@@ -596,15 +601,15 @@ size_t TraceReader::spillFull() {
   const uint64_t slots = chunkSize / RECORD_SIZE;
   size_t keep = 0;
   for (uint64_t index : spillKept_) {
-    uint8_t b[RECORD_SIZE], last[RECORD_SIZE];
-    readAt(fd_, b, RECORD_SIZE, index * chunkSize, file_);
-    if (rd32(b + 24) != CHUNK_MAGIC) continue;  // punched: its thread ended; forget it
+    uint8_t b[CHUNK_HEADER], last[RECORD_SIZE];
+    readAt(fd_, b, CHUNK_HEADER, index * chunkSize, file_);
+    if (rd32(b + MP_CHUNK_OFF(magic)) != CHUNK_MAGIC) continue;  // punched: its thread ended; forget it
     spillKept_[keep++] = index;
-    uint32_t gen = rd32(b + 12);
-    if (rd64(b + 16) == (uint64_t)gen + 1) continue;  // handed back already
+    uint32_t gen = rd32(b + MP_CHUNK_OFF(gen));
+    if (rd64(b + MP_CHUNK_OFF(released)) == (uint64_t)gen + 1) continue;  // handed back already
     readAt(fd_, last, RECORD_SIZE, index * chunkSize + (slots - 1) * RECORD_SIZE, file_);
-    if (last[28] == 0 || (uint32_t)(last[31] >> 7) != (gen & 1)) continue;  // not full
-    byThread[rd32(b + 4)].push_back({rd32(b + 8), gen, index});
+    if (!mp_trace_committed(last, gen)) continue;  // not full
+    byThread[rd32(b + MP_CHUNK_OFF(thread_index))].push_back({rd32(b + MP_CHUNK_OFF(chunk_seq)), gen, index});
   }
   spillKept_.resize(keep);
   size_t copied = 0;
@@ -623,8 +628,8 @@ void TraceReader::spillWait(int timeoutMs) {
     nanosleep(&soon, nullptr);
     return;
   }
-  uint32_t* filled = (uint32_t*)((char*)headerMap_ + 184);
-  uint32_t* waiting = filled + 1;
+  uint32_t* filled = &headerMap_->chunks_filled;
+  uint32_t* waiting = &headerMap_->spill_waiting;
   uint32_t seen = __atomic_load_n(filled, __ATOMIC_SEQ_CST);
   __atomic_store_n(waiting, 1u, __ATOMIC_SEQ_CST);
   if (__atomic_load_n(filled, __ATOMIC_SEQ_CST) == seen) syscall(SYS_futex, filled, FUTEX_WAIT, seen, &ts, nullptr, 0);
@@ -632,7 +637,7 @@ void TraceReader::spillWait(int timeoutMs) {
 }
 
 void TraceReader::spillWake() {
-  if (headerMap_) syscall(SYS_futex, (uint32_t*)((char*)headerMap_ + 184), FUTEX_WAKE, 1 << 30, nullptr, nullptr, 0);
+  if (headerMap_) syscall(SYS_futex, &headerMap_->chunks_filled, FUTEX_WAKE, 1 << 30, nullptr, nullptr, 0);
 }
 
 // Copies generation gen of chunk index to a new chunk at the end of the file, then hands the
@@ -647,9 +652,11 @@ bool TraceReader::spillOne(uint64_t index, uint32_t gen, uint64_t chunkSize, boo
   // copy is punched at that commit instead of being read.
   auto done = doneHere_.find(index);
   const bool readAll = done != doneHere_.end() && done->second == gen;
-  uint8_t hb[RECORD_SIZE];
-  if (readAt(fd_, hb, RECORD_SIZE, index * chunkSize, file_) < RECORD_SIZE) return false;
-  if (rd32(hb + 24) != CHUNK_MAGIC || rd32(hb + 12) != gen || rd64(hb + 16) == (uint64_t)gen + 1) return false;
+  uint8_t hb[CHUNK_HEADER];
+  if (readAt(fd_, hb, CHUNK_HEADER, index * chunkSize, file_) < CHUNK_HEADER) return false;
+  if (rd32(hb + MP_CHUNK_OFF(magic)) != CHUNK_MAGIC || rd32(hb + MP_CHUNK_OFF(gen)) != gen ||
+      rd64(hb + MP_CHUNK_OFF(released)) == (uint64_t)gen + 1)
+    return false;
   // Every slot is committed once the last one is, if the thread has moved on to a later chunk:
   // a record interrupted by a signal handler that filled the chunk is committed before its
   // thread takes another slot. The thread's newest full chunk may still be its current one, so
@@ -660,12 +667,12 @@ bool TraceReader::spillOne(uint64_t index, uint32_t gen, uint64_t chunkSize, boo
     if (readAt(fd_, spillBuf_.data(), chunkSize, index * chunkSize, file_) < chunkSize) return false;
     for (uint64_t k = 1; k < slots; k++) {
       const uint8_t* r = spillBuf_.data() + k * RECORD_SIZE;
-      if (r[28] == 0 || (uint32_t)(r[31] >> 7) != (gen & 1)) return false;
+      if (!mp_trace_committed(r, gen)) return false;
     }
   }
   // A new chunk, counted in chunks_used as the interposer counts its own (readers skip a
   // counted chunk whose magic is 0, should anything below fail).
-  uint64_t copy = __atomic_fetch_add(headerMap_ + 6, 1, __ATOMIC_RELAXED);  // offset 48
+  uint64_t copy = __atomic_fetch_add(&headerMap_->chunks_used, 1, __ATOMIC_RELAXED);
   auto writeAt = [&](const void* p, size_t n, uint64_t off) {
     size_t put = 0;
     while (put < n) {
@@ -679,20 +686,18 @@ bool TraceReader::spillOne(uint64_t index, uint32_t gen, uint64_t chunkSize, boo
   // Its header first without the magic (flags: a copy, not kept), so that a copy left unfinished
   // (the ingester killed) says what it is: records under a header with magic 0 and flags bit2,
   // skipped by every reader; its original was not handed back.
-  uint8_t ch[RECORD_SIZE];
-  std::memcpy(ch, hb, RECORD_SIZE);
-  std::memset(ch + 16, 0, 8);  // released
-  uint32_t flags = 4;
-  std::memcpy(ch + 28, &flags, 4);
-  uint8_t unfinished[RECORD_SIZE];
-  std::memcpy(unfinished, ch, RECORD_SIZE);
-  std::memset(unfinished + 24, 0, 4);  // magic
-  if (!writeAt(unfinished, RECORD_SIZE, copy * chunkSize)) return false;
+  mp_trace_chunk_header ch;
+  std::memcpy(&ch, hb, CHUNK_HEADER);
+  ch.released = 0;
+  ch.flags = MP_TRACE_CHUNK_COPY;
+  mp_trace_chunk_header unfinished = ch;
+  unfinished.magic = 0;
+  if (!writeAt(&unfinished, CHUNK_HEADER, copy * chunkSize)) return false;
   // The records, copied in the kernel (no page of them passes through here), else by hand.
-  const size_t body = chunkSize - RECORD_SIZE;
+  const size_t body = chunkSize - CHUNK_HEADER;
   size_t moved = 0;
   while (moved < body) {
-    loff_t from = (loff_t)(index * chunkSize + RECORD_SIZE + moved), to = (loff_t)(copy * chunkSize + RECORD_SIZE + moved);
+    loff_t from = (loff_t)(index * chunkSize + CHUNK_HEADER + moved), to = (loff_t)(copy * chunkSize + CHUNK_HEADER + moved);
     ssize_t n = copy_file_range(fd_, &from, fd_, &to, body - moved, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
@@ -701,18 +706,18 @@ bool TraceReader::spillOne(uint64_t index, uint32_t gen, uint64_t chunkSize, boo
   if (moved < body) {
     if (spillBuf_.size() < body) spillBuf_.resize(body);
     if (fallocate(fd_, 0, (off_t)(copy * chunkSize), (off_t)chunkSize) != 0) return false;
-    if (readAt(fd_, spillBuf_.data(), body, index * chunkSize + RECORD_SIZE, file_) < body) return false;
-    if (!writeAt(spillBuf_.data(), body, copy * chunkSize + RECORD_SIZE)) return false;
+    if (readAt(fd_, spillBuf_.data(), body, index * chunkSize + CHUNK_HEADER, file_) < body) return false;
+    if (!writeAt(spillBuf_.data(), body, copy * chunkSize + CHUNK_HEADER)) return false;
   }
   // Known before its magic is written, so that the ingest reads the generation once.
   spilledTo_[genKey(index, gen)] = {gen, copy, readAll || readHere_.count(genKey(index, gen)) ? ReadAs::Original : ReadAs::Undecided};
   copyOf_[copy] = genKey(index, gen);
-  if (!writeAt(ch, RECORD_SIZE, copy * chunkSize)) {  // never read: the original is read as it is
+  if (!writeAt(&ch, CHUNK_HEADER, copy * chunkSize)) {  // never read: the original is read as it is
     spilledTo_.erase(genKey(index, gen));
     return false;
   }
   uint64_t released = (uint64_t)gen + 1;
-  if (!writeAt(&released, sizeof released, index * chunkSize + 16)) {
+  if (!writeAt(&released, sizeof released, index * chunkSize + MP_CHUNK_OFF(released))) {
     // Not handed back: the original stays; read it as it is unless its copy was taken already.
     Spill& e = spilledTo_[genKey(index, gen)];
     if (e.as == ReadAs::Undecided) e.as = ReadAs::Original;

@@ -138,9 +138,7 @@ class TraceReader {
   void peekUnread(const Chunk& c, uint64_t base, uint64_t slots, ReadBudget& budget);
   bool threadsEndedCheckDue();
   void readCommitted(Chunk& c, uint64_t base, uint64_t first, uint64_t slots, const std::function<void(const RecordBatch&)>& onBatch);
-  bool committedAt(const uint8_t* rec, const Chunk& c) const {
-    return rec[28] != 0 && (uint32_t)(rec[31] >> 7) == (c.gen & 1);
-  }
+  bool committedAt(const uint8_t* rec, const Chunk& c) const { return mp_trace_committed(rec, c.gen); }
 
   std::string file_, namesFile_;
   int fd_ = -1, namesFd_ = -1;
@@ -179,7 +177,7 @@ class TraceReader {
   bool spillOne(uint64_t index, uint32_t gen, uint64_t chunkSize, bool newest);
   uint64_t spillScanned_ = 1;                         // chunks whose header the spill thread has seen
   std::vector<uint64_t> spillKept_;                   // kept chunks it watches
-  uint64_t* headerMap_ = nullptr;                     // page 0, shared: chunks_used for copies
+  mp_trace_header* headerMap_ = nullptr;              // page 0, shared: chunks_used for copies, the spill futex
   std::vector<uint8_t> spillBuf_;
   std::atomic<uint64_t> spilledTotal_{0};
   int64_t lastEndedCheckNs_ = 0;  // when idle chunks' threads were last looked up in /proc
@@ -194,6 +192,11 @@ static inline uint32_t rd32(const uint8_t* p) {
   __builtin_memcpy(&v, p, 4);
   return v;
 }
+static inline uint16_t rd16(const uint8_t* p) {
+  uint16_t v;
+  __builtin_memcpy(&v, p, 2);
+  return v;
+}
 static inline uint64_t rd64(const uint8_t* p) {
   uint64_t v;
   __builtin_memcpy(&v, p, 8);
@@ -204,13 +207,13 @@ inline Record TraceReader::decode(const uint8_t* r) const {
   Record o;
   // As the JS reader: (hi - baseHi) * 2^32 + (lo - baseLo) in doubles. Both products are exact;
   // the sum rounds once, beyond 2^53 ns from the base, exactly as in JS.
-  o.ts = ((double)rd32(r + 4) - baseHi_) * 4294967296.0 + ((double)rd32(r) - baseLo_);
-  o.addr = clampU64(rd64(r + 8));
-  o.size = clampU64(rd64(r + 16));
-  o.scope = rd32(r + 24);
-  o.kind = r[28];
-  o.alignLog2 = r[29];
-  o.flags = (uint16_t)(r[30] | ((r[31] & 0x7f) << 8));  // bit15: the chunk generation's parity
+  o.ts = ((double)rd32(r + MP_REC_OFF(ts_ns) + 4) - baseHi_) * 4294967296.0 + ((double)rd32(r + MP_REC_OFF(ts_ns)) - baseLo_);
+  o.addr = clampU64(rd64(r + MP_REC_OFF(addr)));
+  o.size = clampU64(rd64(r + MP_REC_OFF(size)));
+  o.scope = rd32(r + MP_REC_OFF(scope));
+  o.kind = r[MP_REC_OFF(kind)];
+  o.alignLog2 = r[MP_REC_OFF(align_log2)];
+  o.flags = (uint16_t)(rd16(r + MP_REC_OFF(flags)) & ~MP_TRACE_REC_GEN);  // bit15: the chunk generation's parity
   return o;
 }
 

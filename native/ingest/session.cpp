@@ -416,7 +416,7 @@ void SessionIngest::writeBatch(ProcessTrace& t, const RecordBatch& batch) {
     Record r = reader.decode(rec);
     int32_t scope = 0;
     // plan_iter's scope field is the serving plan's index in its set + 1, not a name id.
-    if (r.scope != 0 && r.kind != K_PLAN_ITER) {
+    if (r.scope != 0 && r.kind != MP_KIND_PLAN_ITER) {
       if (r.scope == lastName) scope = lastScope;
       else {
         auto s = t.scopes.find(r.scope);

@@ -35,7 +35,7 @@ class EventWriter {
 };
 
 inline void EventWriter::write(const Record& r, int32_t threadId, int32_t processId, int32_t scope, EventBuffer& out) {
-  if (isMarkerKind(r.kind)) markers++;
+  if (mp_kind_is_marker(r.kind)) markers++;
   else events++;
   StreamEvent& e = out.next();
   e.id = nextId_++;
