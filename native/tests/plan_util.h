@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plan-format.h"
+
 enum { OP_MALLOC, OP_CALLOC, OP_POSIX_MEMALIGN, OP_ALIGNED_ALLOC, OP_REALLOC_NULL,
        OP_REALLOC_LIVE, OP_MEMALIGN, OP_FREE };
 
@@ -158,30 +160,29 @@ static void put32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
 
 /* The version-2 plan image of w (malloc'ed, *len bytes). */
 static unsigned char *plan_image(const Work *w, size_t *len_out) {
-  size_t n = (size_t)w->nalloc, len = 128 + 24 * n;
+  size_t n = (size_t)w->nalloc, len = MP_PLAN_HEADER_SIZE + MP_PLAN_ENTRY_SIZE * n;
   unsigned char *buf = calloc(1, len);
   uint64_t total = 0;
   for (size_t k = 0; k < n; k++) {
-    unsigned char *e = buf + 128 + 24 * k;
-    put64(e, w->ord_planned[k] ? w->ord_off[k] : 0);
-    put64(e + 8, w->ord_size[k]);
-    put32(e + 16, (uint32_t)w->ord_align[k]);
-    put32(e + 20, w->ord_planned[k] ? 1 : 0);
+    unsigned char *e = buf + MP_PLAN_HEADER_SIZE + MP_PLAN_ENTRY_SIZE * k;
+    put64(e + MP_PLAN_ENTRY_OFF(offset), w->ord_planned[k] ? w->ord_off[k] : 0);
+    put64(e + MP_PLAN_ENTRY_OFF(size), w->ord_size[k]);
+    put32(e + MP_PLAN_ENTRY_OFF(align), (uint32_t)w->ord_align[k]);
+    put32(e + MP_PLAN_ENTRY_OFF(flags), w->ord_planned[k] ? MP_PLAN_ENTRY_PLANNED : 0);
     if (w->ord_planned[k]) total += w->ord_size[k];
   }
-  uint32_t h = 0x811c9dc5u;
-  for (size_t i = 128; i < len; i++) h = (h ^ buf[i]) * 0x01000193u;
-  memcpy(buf, "MPPLAN1\0", 8);
-  put32(buf + 8, 2);  /* docs/PLAN_FORMAT.md version */
-  put32(buf + 12, 128);
-  put64(buf + 16, n);
-  put64(buf + 24, w->arena);
-  put64(buf + 32, total);
-  put32(buf + 40, h);
-  char sig[65];
+  uint32_t h = mp_plan_fnv1a32(buf + MP_PLAN_HEADER_SIZE, len - MP_PLAN_HEADER_SIZE);
+  memcpy(buf + MP_PLAN_OFF(magic), MP_PLAN_MAGIC, sizeof MP_PLAN_MAGIC);
+  put32(buf + MP_PLAN_OFF(version), MP_PLAN_VERSION);
+  put32(buf + MP_PLAN_OFF(header_size), MP_PLAN_HEADER_SIZE);
+  put64(buf + MP_PLAN_OFF(entry_count), n);
+  put64(buf + MP_PLAN_OFF(arena_bytes), w->arena);
+  put64(buf + MP_PLAN_OFF(total_bytes), total);
+  put32(buf + MP_PLAN_OFF(checksum), h);
+  char sig[MP_PLAN_SIGNATURE_BYTES + 1];
   signature_of(w, sig);
-  memcpy(buf + 48, sig, strlen(sig));
-  put64(buf + 112, 42);
+  memcpy(buf + MP_PLAN_OFF(signature), sig, strlen(sig));
+  put64(buf + MP_PLAN_OFF(plan_id), 42);
   *len_out = len;
   return buf;
 }
@@ -204,27 +205,26 @@ static int plan_write(const Work *w, const char *path) {
 /* A plan set (version 3, docs/PLAN_FORMAT.md) of the k works. */
 __attribute__((unused)) static int plan_set_write(const Work *const *w, int k, const char *path) {
   unsigned char *img[64];
-  size_t len[64], total = 128 + 32 * (size_t)k;
+  size_t len[64], total = MP_PLAN_HEADER_SIZE + MP_PLAN_SET_DIR_SIZE * (size_t)k;
   for (int i = 0; i < k; i++) { img[i] = plan_image(w[i], &len[i]); total += len[i]; }
   unsigned char *buf = calloc(1, total);
-  size_t off = 128 + 32 * (size_t)k;
+  size_t off = MP_PLAN_HEADER_SIZE + MP_PLAN_SET_DIR_SIZE * (size_t)k;
   for (int i = 0; i < k; i++) {
-    unsigned char *d = buf + 128 + 32 * i;
-    put64(d, off);
-    put64(d + 8, len[i]);
-    put64(d + 24, 1);
+    unsigned char *d = buf + MP_PLAN_HEADER_SIZE + MP_PLAN_SET_DIR_SIZE * i;
+    put64(d + MP_PLAN_DIR_OFF(offset), off);
+    put64(d + MP_PLAN_DIR_OFF(length), len[i]);
+    put64(d + MP_PLAN_DIR_OFF(seen), 1);
     memcpy(buf + off, img[i], len[i]);
     off += len[i];
     free(img[i]);
   }
-  uint32_t h = 0x811c9dc5u;
-  for (size_t i = 128; i < total; i++) h = (h ^ buf[i]) * 0x01000193u;
-  memcpy(buf, "MPPLAN1\0", 8);
-  put32(buf + 8, 3);
-  put32(buf + 12, 128);
-  put64(buf + 16, (uint64_t)k);
-  put64(buf + 24, 7);
-  put32(buf + 40, h);
+  uint32_t h = mp_plan_fnv1a32(buf + MP_PLAN_HEADER_SIZE, total - MP_PLAN_HEADER_SIZE);
+  memcpy(buf + MP_PLAN_SET_OFF(magic), MP_PLAN_MAGIC, sizeof MP_PLAN_MAGIC);
+  put32(buf + MP_PLAN_SET_OFF(version), MP_PLAN_SET_VERSION);
+  put32(buf + MP_PLAN_SET_OFF(header_size), MP_PLAN_HEADER_SIZE);
+  put64(buf + MP_PLAN_SET_OFF(plan_count), (uint64_t)k);
+  put64(buf + MP_PLAN_SET_OFF(set_id), 7);
+  put32(buf + MP_PLAN_SET_OFF(checksum), h);
   int rc = write_all(path, buf, total);
   free(buf);
   return rc;

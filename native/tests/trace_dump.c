@@ -24,8 +24,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CHUNK (1u << 20)
-#define SLOTS (CHUNK / 32 - 1)
+#include "trace-format.h"
+
+#define CHUNK MP_TRACE_CHUNK_SIZE
+#define SLOTS MP_TRACE_CHUNK_SLOTS
+#define RS MP_TRACE_RECORD_SIZE
+#define CH MP_TRACE_CHUNK_HEADER_SIZE
 
 struct rec { uint64_t ts, addr, size; uint32_t scope; uint8_t kind, align; uint16_t flags; };
 struct chunk { uint32_t tid, index, seq; uint64_t off; uint32_t committed; };
@@ -34,16 +38,24 @@ static int errors;
 #define ERR(...) do { if (errors++ < 20) { fprintf(stderr, "ERROR: " __VA_ARGS__); fputc('\n', stderr); } } while (0)
 
 static const char *kind_name(int k) {
-  static const char *n[] = {"?", "malloc", "calloc", "realloc", "free", "realloc_free",
-                            "posix_memalign", "aligned_alloc", "memalign", "valloc",
-                            "pvalloc", "reallocarray", "realloc_failed"};
-  if (k >= 1 && k <= 12) return n[k];
   switch (k) {
-    case 32: return "iter_begin";
-    case 33: return "iter_end";
-    case 34: return "thread_exit";
-    case 35: return "fork";
-    case 36: return "plan_iter";
+    case MP_KIND_MALLOC: return "malloc";
+    case MP_KIND_CALLOC: return "calloc";
+    case MP_KIND_REALLOC: return "realloc";
+    case MP_KIND_FREE: return "free";
+    case MP_KIND_REALLOC_FREE: return "realloc_free";
+    case MP_KIND_POSIX_MEMALIGN: return "posix_memalign";
+    case MP_KIND_ALIGNED_ALLOC: return "aligned_alloc";
+    case MP_KIND_MEMALIGN: return "memalign";
+    case MP_KIND_VALLOC: return "valloc";
+    case MP_KIND_PVALLOC: return "pvalloc";
+    case MP_KIND_REALLOCARRAY: return "reallocarray";
+    case MP_KIND_REALLOC_FAILED: return "realloc_failed";
+    case MP_KIND_ITER_BEGIN: return "iter_begin";
+    case MP_KIND_ITER_END: return "iter_end";
+    case MP_KIND_THREAD_EXIT: return "thread_exit";
+    case MP_KIND_FORK: return "fork";
+    case MP_KIND_PLAN_ITER: return "plan_iter";
   }
   return NULL;
 }
@@ -90,8 +102,11 @@ static int set_del(uint64_t a) {
 }
 
 static void read_rec(const unsigned char *p, struct rec *r) {
-  memcpy(&r->ts, p, 8); memcpy(&r->addr, p + 8, 8); memcpy(&r->size, p + 16, 8);
-  memcpy(&r->scope, p + 24, 4); r->kind = p[28]; r->align = p[29]; memcpy(&r->flags, p + 30, 2); r->flags &= 0x7fff;
+  struct mp_trace_record t;
+  memcpy(&t, p, sizeof t);
+  r->ts = t.ts_ns; r->addr = t.addr; r->size = t.size;
+  r->scope = t.scope; r->kind = t.kind; r->align = t.align_log2;
+  r->flags = t.flags & (uint16_t)~MP_TRACE_REC_GEN;
 }
 
 static int all_zero(const unsigned char *p, size_t n) {
@@ -106,10 +121,10 @@ static void check_names(const char *mpt, uint64_t names_written) {
   memcpy(path, mpt, l - 4); strcpy(path + l - 4, ".names");
   FILE *f = fopen(path, "rb");
   if (!f) { ERR("names file %s missing", path); return; }
-  uint64_t count = 0; uint32_t hdr[2];
-  while (fread(hdr, 4, 2, f) == 2) {
-    if (hdr[0] == 0) ERR("name id 0");
-    if (fseek(f, hdr[1], SEEK_CUR) != 0) { ERR("truncated name"); break; }
+  uint64_t count = 0; struct mp_trace_name_record hdr;
+  while (fread(&hdr, sizeof hdr, 1, f) == 1) {
+    if (hdr.id == 0) ERR("name id 0");
+    if (fseek(f, hdr.len, SEEK_CUR) != 0) { ERR("truncated name"); break; }
     count++;
   }
   long pos = ftell(f);
@@ -134,39 +149,38 @@ int main(int argc, char **argv) {
   if (fd < 0) { perror(path); return 2; }
   struct stat st;
   fstat(fd, &st);
-  if (st.st_size < 4096) { fprintf(stderr, "too small\n"); return 1; }
+  if (st.st_size < MP_TRACE_HEADER_BYTES) { fprintf(stderr, "too small\n"); return 1; }
   const unsigned char *m = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED, fd, 0);
   if (m == MAP_FAILED) { perror("mmap"); return 2; }
 
-  uint32_t ver, rs, cs, pid, ppid, flags;
-  uint64_t start_ns, start_rt, chunks_used, ev_w, mk_w, nm_w, thr;
-  memcpy(&ver, m + 8, 4); memcpy(&rs, m + 12, 4); memcpy(&cs, m + 16, 4);
-  memcpy(&pid, m + 20, 4); memcpy(&ppid, m + 24, 4); memcpy(&flags, m + 28, 4);
-  memcpy(&start_ns, m + 32, 8); memcpy(&start_rt, m + 40, 8); memcpy(&chunks_used, m + 48, 8);
-  memcpy(&ev_w, m + 56, 8); memcpy(&mk_w, m + 64, 8); memcpy(&nm_w, m + 72, 8);
-  memcpy(&thr, m + 80, 8);
-  if (memcmp(m, "MPTRACE\0", 8)) ERR("bad magic");
-  if (ver != 1 || rs != 32 || cs != CHUNK) ERR("bad version/record_size/chunk_size");
-  /* plan-mode counters at 88..175 (docs/TRACE_FORMAT.md), the rest reserved */
-  /* 176: chunks written again, 184/188: the spill futex words (docs/TRACE_FORMAT.md) */
-  if (!all_zero(m + 192, 4096 - 192)) ERR("reserved header bytes not zero");
+  struct mp_trace_header h;  /* copied out: the fields as the interposer's struct has them */
+  memcpy(&h, m, sizeof h);
+  uint32_t flags = h.flags;
+  uint64_t chunks_used = h.chunks_used, ev_w = h.events_written, mk_w = h.markers_written;
+  uint64_t nm_w = h.names_written, thr = h.threads_seen;
+  if (memcmp(h.magic, MP_TRACE_MAGIC, sizeof h.magic)) ERR("bad magic");
+  if (h.version != MP_TRACE_VERSION || h.record_size != RS || h.chunk_size != CHUNK)
+    ERR("bad version/record_size/chunk_size");
+  /* plan-mode counters, chunks written again, the spill futex words (docs/TRACE_FORMAT.md);
+   * the rest reserved */
+  if (!all_zero(m + sizeof h, MP_TRACE_HEADER_BYTES - sizeof h)) ERR("reserved header bytes not zero");
   {
-    static const char *pk[7] = {"hits", "misses", "hit_bytes", "miss_bytes", "arena_bytes",
-                                "iterations_served", "retirements"};
-    uint64_t v;
-    uint32_t st, why;
-    for (int i = 0; i < 7; i++) { memcpy(&v, m + 88 + 8 * i, 8); printf("plan_%s=%" PRIu64 "\n", pk[i], v); }
-    memcpy(&st, m + 144, 4); memcpy(&why, m + 148, 4); memcpy(&v, m + 152, 8);
-    printf("plan_status=%u\nplan_refusal=%u\nplan_passthrough=%" PRIu64 "\n", st, why, v);
-    memcpy(&v, m + 160, 8);
-    printf("plan_signatures_served=%" PRIu64 "\n", v);
-    memcpy(&v, m + 168, 8);
-    printf("plan_iterations_unplanned=%" PRIu64 "\n", v);
+    const struct mp_trace_plan_counters *pc = &h.plan;
+    printf("plan_hits=%" PRIu64 "\nplan_misses=%" PRIu64 "\nplan_hit_bytes=%" PRIu64
+           "\nplan_miss_bytes=%" PRIu64 "\nplan_arena_bytes=%" PRIu64 "\nplan_iterations_served=%" PRIu64
+           "\nplan_retirements=%" PRIu64 "\n",
+           pc->hits, pc->misses, pc->hit_bytes, pc->miss_bytes, pc->arena_bytes, pc->iterations_served,
+           pc->retirements);
+    printf("plan_status=%u\nplan_refusal=%u\nplan_passthrough=%" PRIu64 "\n", pc->status, pc->refusal,
+           pc->passthrough);
+    printf("plan_signatures_served=%" PRIu64 "\n", pc->signatures_served);
+    printf("plan_iterations_unplanned=%" PRIu64 "\n", pc->iterations_unplanned);
   }
   printf("file=%s\nversion=%u\npid=%u\nppid=%u\nflags=%u\nstart_ns=%" PRIu64
          "\nstart_realtime_ns=%" PRIu64 "\nchunks_used=%" PRIu64 "\nevents_written=%" PRIu64
          "\nmarkers_written=%" PRIu64 "\nnames_written=%" PRIu64 "\nthreads_seen=%" PRIu64 "\n",
-         path, ver, pid, ppid, flags, start_ns, start_rt, chunks_used, ev_w, mk_w, nm_w, thr);
+         path, h.version, h.pid, h.ppid, flags, h.start_ns, h.start_realtime_ns, chunks_used, ev_w, mk_w,
+         nm_w, thr);
 
   uint64_t nchunks = (uint64_t)st.st_size / CHUNK;
   if (chunks_used < nchunks) ERR("file has more chunks than chunks_used");
@@ -174,27 +188,28 @@ int main(int argc, char **argv) {
   size_t nc = 0;
   for (uint64_t c = 1; c < nchunks; c++) {
     const unsigned char *b = m + c * CHUNK;
-    uint32_t magic; memcpy(&magic, b + 24, 4);
-    if (magic != 0x4b43504d) {
+    struct mp_trace_chunk_header chh;
+    memcpy(&chh, b, sizeof chh);
+    if (chh.magic != MP_TRACE_CHUNK_MAGIC) {
       /* counted but never finished (being set up, or the process died) */
-      if (!all_zero(b + 32, CHUNK - 32)) ERR("chunk %" PRIu64 " without magic has records", c);
+      if (!all_zero(b + CH, CHUNK - CH)) ERR("chunk %" PRIu64 " without magic has records", c);
       continue;
     }
     struct chunk *k = &ch[nc++];
-    memcpy(&k->tid, b, 4); memcpy(&k->index, b + 4, 4); memcpy(&k->seq, b + 8, 4);
+    k->tid = chh.tid; k->index = chh.thread_index; k->seq = chh.chunk_seq;
     k->off = c * CHUNK;
     if (k->index == 0 || k->index > thr) ERR("chunk %" PRIu64 " thread_index %u out of range", c, k->index);
     /* committed: kind != 0 and flags bit15 == parity of the chunk's gen (a reused chunk,
      * docs/TRACE_FORMAT.md "Chunk reuse", holds older records after its committed prefix) */
-    uint32_t gen; memcpy(&gen, b + 12, 4);
+    uint32_t gen = chh.gen;
     uint32_t n = 0;
-    while (n < SLOTS && b[32 + (size_t)n * 32 + 28] != 0 && (b[32 + (size_t)n * 32 + 31] >> 7) == (gen & 1)) n++;
+    while (n < SLOTS && mp_trace_committed(b + CH + (size_t)n * RS, gen)) n++;
     k->committed = n;
     /* after the prefix: at most one partly written slot (kind 0), then zeros (gen 0 only) */
     if (n < SLOTS && gen == 0) {
-      const unsigned char *s = b + 32 + (size_t)n * 32;
-      if (!all_zero(s + 24, 8)) ERR("chunk %" PRIu64 " slot %u: tail set without kind", c, n);
-      if (n + 1 < SLOTS && !all_zero(s + 32, (size_t)(SLOTS - n - 1) * 32))
+      const unsigned char *s = b + CH + (size_t)n * RS;
+      if (!all_zero(s + MP_REC_OFF(tail), 8)) ERR("chunk %" PRIu64 " slot %u: tail set without kind", c, n);
+      if (n + 1 < SLOTS && !all_zero(s + RS, (size_t)(SLOTS - n - 1) * RS))
         ERR("chunk %" PRIu64 ": data after the committed prefix (slot %u)", c, n);
     }
   }
@@ -215,39 +230,41 @@ int main(int argc, char **argv) {
       if (ch[j].tid != ch[i].tid) ERR("thread %u: tid changes", ch[j].index);
       for (uint32_t s = 0; s < ch[j].committed; s++) {
         struct rec r;
-        read_rec(m + ch[j].off + 32 + (size_t)s * 32, &r);
+        read_rec(m + ch[j].off + CH + (size_t)s * RS, &r);
         committed++;
         kinds[r.kind]++;
         if (!kind_name(r.kind)) ERR("unknown kind %u", r.kind);
         if (r.ts < last_ts) ERR("thread %u: timestamp goes back (%" PRIu64 " < %" PRIu64 ")", ch[j].index, r.ts, last_ts);
         last_ts = r.ts;
-        if (r.scope && r.kind != 36) scoped++;  /* plan_iter: scope = plan index + 1 */
-        if (r.kind == 34 && r.size != thread_ev)
+        if (r.scope && r.kind != MP_KIND_PLAN_ITER) scoped++;  /* plan_iter: scope = plan index + 1 */
+        if (r.kind == MP_KIND_THREAD_EXIT && r.size != thread_ev)
           ERR("thread %u: thread_exit says %" PRIu64 " events, counted %" PRIu64, ch[j].index, r.size, thread_ev);
-        if (r.kind < 32) {
+        if (!mp_kind_is_marker(r.kind)) {
           thread_ev++;
           if (pending_rf) {
-            if (r.kind != 3 && r.kind != 11 && r.kind != 12) ERR("realloc_free not followed by realloc");
-            if (r.kind == 12 && r.addr != rf_addr) ERR("realloc_failed addr differs from realloc_free");
+            if (r.kind != MP_KIND_REALLOC && r.kind != MP_KIND_REALLOCARRAY && r.kind != MP_KIND_REALLOC_FAILED)
+              ERR("realloc_free not followed by realloc");
+            if (r.kind == MP_KIND_REALLOC_FAILED && r.addr != rf_addr) ERR("realloc_failed addr differs from realloc_free");
             pending_rf = 0;
-          } else if (r.kind == 12) {
+          } else if (r.kind == MP_KIND_REALLOC_FAILED) {
             ERR("realloc_failed without realloc_free");
           }
-          if (r.kind == 5) { pending_rf = 1; rf_addr = r.addr; }
-          if ((r.flags & 1) && r.addr != 0 && r.kind != 12) ERR("failed record with addr");
+          if (r.kind == MP_KIND_REALLOC_FREE) { pending_rf = 1; rf_addr = r.addr; }
+          if ((r.flags & MP_TRACE_REC_FAILED) && r.addr != 0 && r.kind != MP_KIND_REALLOC_FAILED)
+            ERR("failed record with addr");
         }
         if (want_size >= 0) {
-          if (r.kind == 1 && r.size == (uint64_t)want_size && r.addr) { size_mallocs++; set_add(r.addr); }
-          else if (r.kind == 4 || r.kind == 5) { if (set_del(r.addr)) size_frees++; }
+          if (r.kind == MP_KIND_MALLOC && r.size == (uint64_t)want_size && r.addr) { size_mallocs++; set_add(r.addr); }
+          else if (r.kind == MP_KIND_FREE || r.kind == MP_KIND_REALLOC_FREE) { if (set_del(r.addr)) size_frees++; }
         }
-        if (r.kind == 35 && nfork < 64) fork_pids[nfork++] = r.addr;
-        if (r.kind == 36) { plan_iter_hits += r.addr; plan_iter_misses += r.size; }
+        if (r.kind == MP_KIND_FORK && nfork < 64) fork_pids[nfork++] = r.addr;
+        if (r.kind == MP_KIND_PLAN_ITER) { plan_iter_hits += r.addr; plan_iter_misses += r.size; }
       }
     }
     i = j;
   }
   uint64_t alloc_ev = 0, markers = 0;
-  for (int k = 1; k < 256; k++) { if (k < 32) alloc_ev += kinds[k]; else markers += kinds[k]; }
+  for (int k = 1; k < 256; k++) { if (!mp_kind_is_marker(k)) alloc_ev += kinds[k]; else markers += kinds[k]; }
   printf("chunks_present=%zu\nthreads_with_records=%" PRIu64 "\ncommitted=%" PRIu64
          "\nalloc_events=%" PRIu64 "\nmarkers=%" PRIu64 "\n", nc, threads, committed, alloc_ev, markers);
   printf("scoped_records=%" PRIu64 "\n", scoped);
@@ -256,7 +273,7 @@ int main(int argc, char **argv) {
   if (want_size >= 0) printf("size_mallocs=%" PRIu64 "\nsize_frees=%" PRIu64 "\n", size_mallocs, size_frees);
   for (int i = 0; i < nfork; i++) printf("fork_child=%" PRIu64 "\n", fork_pids[i]);
   printf("plan_iter_hits=%" PRIu64 "\nplan_iter_misses=%" PRIu64 "\n", plan_iter_hits, plan_iter_misses);
-  if (flags & 1) {
+  if (flags & MP_TRACE_CLEAN_EXIT) {
     if (ev_w != alloc_ev) ERR("events_written %" PRIu64 " != committed alloc events %" PRIu64, ev_w, alloc_ev);
     if (mk_w != markers) ERR("markers_written %" PRIu64 " != committed markers %" PRIu64, mk_w, markers);
   }
