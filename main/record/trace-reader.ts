@@ -7,15 +7,61 @@ import type { RecordBatch } from '../../shared/trace-batch';
  * returned, each exactly once.
  */
 
+/*
+ * The layout (docs/TRACE_FORMAT.md). Its one definition is native/include/trace-format.h;
+ * test/native/layouts.test.ts checks every constant below against it (field names as there).
+ */
 export const TRACE_MAGIC = 'MPTRACE\0';
 export const TRACE_VERSION = 1;
 export const RECORD_SIZE = 32;
 export const HEADER_BYTES = 4096;
-const HEADER_READ = 176;
-const CHUNK_MAGIC = 0x4b43504d; // 'MPCK'
-const FLAG_CLEAN_EXIT = 1;
-const FLAG_FORK_CHILD = 2;
-const FLAG_STOPPED_EARLY = 4;
+/** Byte offsets of the header's fields (chunk 0). */
+export const HEADER = {
+  magic: 0,
+  version: 8,
+  record_size: 12,
+  chunk_size: 16,
+  pid: 20,
+  ppid: 24,
+  flags: 28,
+  start_ns: 32,
+  start_realtime_ns: 40,
+  chunks_used: 48,
+  events_written: 56,
+  markers_written: 64,
+  names_written: 72,
+  threads_seen: 80,
+  plan_hits: 88,
+  plan_misses: 96,
+  plan_hit_bytes: 104,
+  plan_miss_bytes: 112,
+  plan_arena_bytes: 120,
+  plan_iterations_served: 128,
+  plan_retirements: 136,
+  plan_status: 144,
+  plan_refusal: 148,
+  plan_passthrough: 152,
+  plan_signatures_served: 160,
+  plan_iterations_unplanned: 168,
+  chunks_reused: 176,
+  chunks_filled: 184,
+  spill_waiting: 188,
+} as const;
+/** Header flags bits. */
+export const HEADER_FLAG = { clean_exit: 1, fork_child: 2, stopped: 4, attached: 8 } as const;
+const HEADER_READ = HEADER.chunks_reused; // through the plan counters
+/** Byte offsets of a chunk header's fields (the first CHUNK_HEADER_BYTES of chunks 1..). */
+export const CHUNK_HEADER = { tid: 0, thread_index: 4, chunk_seq: 8, gen: 12, released: 16, magic: 24, flags: 28 } as const;
+export const CHUNK_HEADER_BYTES = 32;
+export const CHUNK_MAGIC = 0x4b43504d; // 'MPCK'
+/** Chunk flags bits. */
+export const CHUNK_FLAG = { kept: 1, closed: 2, copy: 4 } as const;
+/** Byte offsets of a record's fields. */
+export const RECORD = { ts_ns: 0, addr: 8, size: 16, scope: 24, kind: 28, align_log2: 29, flags: 30 } as const;
+/** Record flags bit15: the parity of the chunk's gen (flags bit0/bit1: shared/trace-kinds.ts). */
+export const RECORD_FLAG_GEN = 0x8000;
+/** A names file record: u32 id, u32 len, then len bytes. */
+export const NAME_RECORD = { id: 0, len: 4, bytes: 8 } as const;
 
 export class TraceFormatError extends Error {}
 
@@ -73,12 +119,12 @@ interface ChunkState {
 
 /** A record of a chunk of generation gen is committed: kind set, flags bit15 = gen's parity. */
 export function committedAt(buf: Buffer, off: number, gen: number): boolean {
-  return buf[off + 28] !== 0 && buf[off + 31] >> 7 === (gen & 1);
+  return buf[off + RECORD.kind] !== 0 && buf[off + RECORD.flags + 1] >> 7 === (gen & 1);
 }
 
 /** Record flags without bit15 (the chunk generation's parity, not a property of the call). */
 export function recordFlags(buf: Buffer, off: number): number {
-  return buf.readUInt16LE(off + 30) & 0x7fff;
+  return buf.readUInt16LE(off + RECORD.flags) & ~RECORD_FLAG_GEN;
 }
 
 const TWO32 = 4294967296;
@@ -101,39 +147,39 @@ export function parseHeader(buf: Buffer): TraceHeader {
   if (buf.length < HEADER_READ || buf.toString('latin1', 0, 8) !== TRACE_MAGIC) {
     throw new TraceFormatError('not a memoplan trace file (bad magic)');
   }
-  const version = buf.readUInt32LE(8);
+  const version = buf.readUInt32LE(HEADER.version);
   if (version !== TRACE_VERSION) throw new TraceFormatError(`unsupported trace version ${version}`);
-  const recordSize = buf.readUInt32LE(12);
-  const chunkSize = buf.readUInt32LE(16);
+  const recordSize = buf.readUInt32LE(HEADER.record_size);
+  const chunkSize = buf.readUInt32LE(HEADER.chunk_size);
   if (recordSize !== RECORD_SIZE || chunkSize < 4096 || chunkSize % RECORD_SIZE !== 0) {
     throw new TraceFormatError(`bad trace geometry (record ${recordSize}, chunk ${chunkSize})`);
   }
-  const flags = buf.readUInt32LE(28);
+  const flags = buf.readUInt32LE(HEADER.flags);
   return {
     version,
     chunkSize,
-    pid: buf.readUInt32LE(20),
-    ppid: buf.readUInt32LE(24),
-    cleanExit: (flags & FLAG_CLEAN_EXIT) !== 0,
-    forkChild: (flags & FLAG_FORK_CHILD) !== 0,
-    stoppedEarly: (flags & FLAG_STOPPED_EARLY) !== 0,
-    startNs: u64num(buf, 32),
-    startRealtimeNs: u64num(buf, 40),
-    chunksUsed: u64num(buf, 48),
-    eventsWritten: u64num(buf, 56),
-    markersWritten: u64num(buf, 64),
+    pid: buf.readUInt32LE(HEADER.pid),
+    ppid: buf.readUInt32LE(HEADER.ppid),
+    cleanExit: (flags & HEADER_FLAG.clean_exit) !== 0,
+    forkChild: (flags & HEADER_FLAG.fork_child) !== 0,
+    stoppedEarly: (flags & HEADER_FLAG.stopped) !== 0,
+    startNs: u64num(buf, HEADER.start_ns),
+    startRealtimeNs: u64num(buf, HEADER.start_realtime_ns),
+    chunksUsed: u64num(buf, HEADER.chunks_used),
+    eventsWritten: u64num(buf, HEADER.events_written),
+    markersWritten: u64num(buf, HEADER.markers_written),
     plan: {
-      hits: u64num(buf, 88),
-      misses: u64num(buf, 96),
-      hitBytes: u64num(buf, 104),
-      missBytes: u64num(buf, 112),
-      arenaBytes: u64num(buf, 120),
-      iterationsServed: u64num(buf, 128),
-      retirements: u64num(buf, 136),
-      status: buf.readUInt32LE(144),
-      refusal: buf.readUInt32LE(148),
-      signaturesServed: u64num(buf, 160),
-      iterationsUnplanned: u64num(buf, 168),
+      hits: u64num(buf, HEADER.plan_hits),
+      misses: u64num(buf, HEADER.plan_misses),
+      hitBytes: u64num(buf, HEADER.plan_hit_bytes),
+      missBytes: u64num(buf, HEADER.plan_miss_bytes),
+      arenaBytes: u64num(buf, HEADER.plan_arena_bytes),
+      iterationsServed: u64num(buf, HEADER.plan_iterations_served),
+      retirements: u64num(buf, HEADER.plan_retirements),
+      status: buf.readUInt32LE(HEADER.plan_status),
+      refusal: buf.readUInt32LE(HEADER.plan_refusal),
+      signaturesServed: u64num(buf, HEADER.plan_signatures_served),
+      iterationsUnplanned: u64num(buf, HEADER.plan_iterations_unplanned),
     },
   };
 }
@@ -172,7 +218,7 @@ export class TraceReader {
   readHeader(): TraceHeader | null {
     const buf = Buffer.alloc(HEADER_READ);
     const n = fs.readSync(this.fd, buf, 0, buf.length, 0);
-    if (n < buf.length || buf.readUInt32LE(0) === 0) return this.header;
+    if (n < buf.length || buf.readUInt32LE(HEADER.magic) === 0) return this.header;
     this.header = parseHeader(buf);
     return this.header;
   }
@@ -195,9 +241,9 @@ export class TraceReader {
     const out: NameRecord[] = [];
     let off = 0;
     while (off + 8 <= buf.length) {
-      const len = buf.readUInt32LE(off + 4);
+      const len = buf.readUInt32LE(off + NAME_RECORD.len);
       if (off + 8 + len > buf.length) break;
-      out.push({ id: buf.readUInt32LE(off), name: buf.toString('utf8', off + 8, off + 8 + len) });
+      out.push({ id: buf.readUInt32LE(off + NAME_RECORD.id), name: buf.toString('utf8', off + NAME_RECORD.bytes, off + NAME_RECORD.bytes + len) });
       off += 8 + len;
     }
     this.namesPending = Buffer.from(buf.subarray(off));
@@ -272,18 +318,18 @@ export class TraceReader {
   /** Whether the writer left the chunk before it was full (chunk flags bit1, after its last commit). */
   private closed(base: number): boolean {
     const b = Buffer.alloc(4);
-    fs.readSync(this.fd, b, 0, 4, base + 28);
-    return (b.readUInt32LE(0) & 2) !== 0;
+    fs.readSync(this.fd, b, 0, 4, base + CHUNK_HEADER.flags);
+    return (b.readUInt32LE(0) & CHUNK_FLAG.closed) !== 0;
   }
 
   private readChunkHeader(chunk: ChunkState, base: number): boolean {
-    const buf = Buffer.alloc(RECORD_SIZE);
-    fs.readSync(this.fd, buf, 0, RECORD_SIZE, base);
-    if (buf.readUInt32LE(24) !== CHUNK_MAGIC) return false;
-    chunk.tid = buf.readUInt32LE(0);
-    chunk.threadIndex = buf.readUInt32LE(4);
-    chunk.seq = buf.readUInt32LE(8);
-    chunk.gen = buf.readUInt32LE(12);
+    const buf = Buffer.alloc(CHUNK_HEADER_BYTES);
+    fs.readSync(this.fd, buf, 0, CHUNK_HEADER_BYTES, base);
+    if (buf.readUInt32LE(CHUNK_HEADER.magic) !== CHUNK_MAGIC) return false;
+    chunk.tid = buf.readUInt32LE(CHUNK_HEADER.tid);
+    chunk.threadIndex = buf.readUInt32LE(CHUNK_HEADER.thread_index);
+    chunk.seq = buf.readUInt32LE(CHUNK_HEADER.chunk_seq);
+    chunk.gen = buf.readUInt32LE(CHUNK_HEADER.gen);
     if (!this.nextSeq.has(chunk.threadIndex)) this.nextSeq.set(chunk.threadIndex, 0);
     return true;
   }
@@ -315,12 +361,12 @@ export class TraceReader {
     };
     for (let r = 0; r < n; r++) {
       const o = r * RECORD_SIZE;
-      batch.ts[r] = (buf.readUInt32LE(o + 4) - this.baseHi) * TWO32 + (buf.readUInt32LE(o) - this.baseLo);
-      batch.addr[r] = u64(buf, o + 8);
-      batch.size[r] = u64(buf, o + 16);
-      batch.scope[r] = buf.readUInt32LE(o + 24);
-      batch.kind[r] = buf[o + 28];
-      batch.alignLog2[r] = buf[o + 29];
+      batch.ts[r] = (buf.readUInt32LE(o + RECORD.ts_ns + 4) - this.baseHi) * TWO32 + (buf.readUInt32LE(o + RECORD.ts_ns) - this.baseLo);
+      batch.addr[r] = u64(buf, o + RECORD.addr);
+      batch.size[r] = u64(buf, o + RECORD.size);
+      batch.scope[r] = buf.readUInt32LE(o + RECORD.scope);
+      batch.kind[r] = buf[o + RECORD.kind];
+      batch.alignLog2[r] = buf[o + RECORD.align_log2];
       batch.flags[r] = recordFlags(buf, o);
     }
     return batch;
