@@ -1,112 +1,28 @@
-// libmemoplan.so: LD_PRELOAD allocation interposer, record mode (this file)
-// and plan mode (plan.cpp, hooked in by the wrappers below).
+// libmemoplan.so: LD_PRELOAD allocation interposer, record mode (this file and record.h)
+// and plan mode (plan.cpp, hooked in by the wrappers of hooks.cpp).
 //
-// Writes the trace described in docs/TRACE_FORMAT.md (version 1). C++17 used
-// as "better C": no exceptions, no RTTI, no libstdc++ symbols (the .so has no
-// DT_NEEDED on libstdc++ or libgcc_s).
+// This file is the recorder's core: the trace file pair and its header, each thread's state
+// and chunks (taken, kept and written again, closed), the slow path of a record and the
+// markers, thread exit, fork, and the library's constructor and destructor. The other files:
+//   record.h     the shared state and the per-event hot path, inline
+//   hooks.cpp    the malloc-family wrappers and fork() (the symbols programs bind to)
+//   api.cpp      the C API of the Python agent (names, scopes, iterations)
+//   attach.cpp   memoplan attach/detach (GOT patching: got.cpp)
+//   plan.cpp     plan mode; cxx_new.cpp operator new/delete on our malloc family
 //
-// Hard cases (read these before changing anything):
+// Writes the trace described in docs/TRACE_FORMAT.md (version 1), whose layout is
+// native/include/trace-format.h. C++17 used as "better C": no exceptions, no RTTI, no
+// libstdc++ symbols (the .so has no DT_NEEDED on libstdc++ or libgcc_s).
 //
-// * Bootstrap recursion. The real functions are found with
-//   dlsym(RTLD_NEXT, ...), and dlsym itself may call malloc/calloc (dlerror
-//   state, TLS for the lookup). While the resolving thread is inside
-//   resolve_reals() (t_resolving set) every allocation is served from
-//   g_boot, a static bump arena. Its blocks are recognised by address in
-//   free/realloc/malloc_usable_size and are never handed to the real
-//   allocator; free of one is a no-op, realloc of one copies out to a real
-//   block. Another thread arriving while resolution is in progress spins
-//   until it is done (in practice the first call is single-threaded).
-//
-// * Re-entrancy. The per-event fast path calls nothing that can allocate
-//   (rdtsc, an xadd, four stores); its guard bit is for signals only (see
-//   "Signals"). Only the slow path (new
-//   thread state, new chunk, pthread_setspecific, markers) can re-enter us;
-//   it sets the thread-local t_guard first, and a nested call that reaches
-//   the slow path while t_guard is set forwards without recording. The fast
-//   path cannot be taken by a nested call because the state it would use
-//   (t_state non-null, cur != end) is only published at the end of the slow
-//   path.
-//
-// * errno. The fast path issues no syscall and no libc call, so errno is
-//   whatever the real allocator left. Every slow path (fallocate, mmap,
-//   munmap, write, gettid, pthread_*) saves errno on entry and restores it
-//   on exit, so ENOMEM/EINVAL set by the real call reach the caller intact.
-//
-// * Thread exit. A pthread key with a destructor is set when a thread first
-//   records. glibc runs C++ thread_local destructors (__call_tls_dtors)
-//   before key destructors, and runs key destructors in up to
-//   PTHREAD_DESTRUCTOR_ITERATIONS (4) rounds, re-running a key whose value
-//   was set again. Our destructor re-arms itself for rounds 1..3 so that it
-//   runs after the destructors of keys created later; in round 4 it writes
-//   the thread_exit marker (size = allocation events the thread wrote so far)
-//   and unmaps its chunk. Events that still happen afterwards (glibc freeing
-//   its own key arrays, later keys' destructors) take the slow path, get a
-//   fresh chunk and are recorded normally; they are counted in the header
-//   totals at exit. Thread states are never freed (the exit handler sums
-//   them), so a late event can never touch freed memory.
-//
-// * Process exit. The library destructor (runs in _dl_fini, after atexit
-//   handlers and after the destructors of objects initialised after us)
-//   clears g_on, sums the per-thread counters into the header and sets flags
-//   bit0. Nothing is unmapped: threads still running, or allocations made by
-//   later destructors, see g_on == 0 and simply forward. A thread that had
-//   already passed the g_on check may commit one more record after the sum.
-//
-// * fork. The child shares our MAP_SHARED chunks with the parent, so it must
-//   never write into them. The pthread_atfork child handler (runs in the
-//   single-threaded child before fork() returns) unmaps every inherited chunk
-//   and the header, closes the inherited fds, forgets the registry, and
-//   starts a new file pair (flags bit1, ppid = parent). The calling thread's
-//   scope stack is carried over and the parent's names file is copied into
-//   the child's, so scope ids in the child resolve. The parent's fork marker
-//   (kind 35, addr = child pid) needs the child pid, which atfork handlers do
-//   not get, so fork() itself is wrapped for that. vfork children share our
-//   memory and the suspended parent's thread state; their (rare) events land
-//   in the parent's trace as if the parent made them, which is harmless.
-//
-// * Signals. A handler that allocates (not async-signal-safe, but glibc
-//   tolerates it outside its own locks, which is where record() runs) may
-//   interrupt record() anywhere, typically on return from the page fault of a
-//   fresh trace page. Two things must hold: a slot is never handed out twice,
-//   and a chunk is never released while an interrupted record still has to
-//   fill a slot in it. So the fast path takes its slot with one instruction
-//   (reserve_slot: an xadd on cur, which a signal cannot split) and raises
-//   kFilling in t_guard until the record is committed. A nested record() may
-//   still take later slots of the same chunk, but never a new chunk or a new
-//   thread state: when the chunk is full it is not recorded (its alloc then
-//   reads as unmatched, or its block as live at exit, never paired wrongly).
-//   A slot taken past the chunk's end (a handler filled the chunk between the
-//   check and the xadd) is never written; counts clamp cur to the end.
-//
-// * fork and other libraries' atfork handlers. Child handlers run in
-//   registration order, and in attach mode ours is registered last: handlers
-//   before it that allocate would record into the parent's chunks, which the
-//   child still maps. Our prepare handler raises t_guard (prepare handlers
-//   run in reverse order, so ours runs first when registered last); the child
-//   handler lowers it once the child's own file is open, the parent handler
-//   at once. Allocations of handlers that run while it is up are not
-//   recorded (in record mode none: ours is registered first).
-//
-// * Chunk reuse. A thread keeps up to kRing chunks mapped and writes one again once the
-//   reader has stored it and handed it back (docs/TRACE_FORMAT.md "Chunk reuse"): the new
-//   generation's chunk_seq and gen are one 64-bit store, its records carry the gen's parity
-//   (MP_TRACE_REC_GEN, in rec_flags, so the fast path is unchanged), so an old record never reads as
-//   committed. A chunk left with free slots (thread exit) is marked closed, so that a reader
-//   going through the thread's chunks in chunk_seq order knows its next one follows.
-//
-// * Failure. If the trace file cannot be created, extended (ENOSPC, EFBIG,
-//   RLIMIT_FSIZE, which is checked first because exceeding it raises SIGXFSZ)
-//   or mapped, g_on is cleared, header flags bit2 is set when a header exists,
-//   and the process keeps running with pure forwarding. fallocate is used
-//   (not a sparse extension) so that a later write to a mapped page can never
-//   raise SIGBUS for lack of space.
+// Hard cases (read these before changing anything). Each is commented with its code:
+// re-entrancy, errno and signals in record.h; bootstrap recursion in hooks.cpp; attach and
+// detach in attach.cpp; here failure (stop_recording), chunk reuse (reuse_kept), thread exit
+// (thread_dtor), fork and other libraries' atfork handlers (atfork_prepare), fork
+// (atfork_child) and process exit (memoplan_fini).
 
-#include "fmt.h"
-#include <dlfcn.h>
-#include <link.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -115,92 +31,15 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <linux/futex.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
-#include <x86intrin.h>
 #include <cpuid.h>
 
-#include "got.h"
-#include "plan.h"
-#include "trace-format.h"
+#include "record.h"
 
-#define EXPORT extern "C" __attribute__((visibility("default")))
-#define LIKELY(x) __builtin_expect(!!(x), 1)
-#define UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define TLS_IE __attribute__((tls_model("initial-exec")))
-#define NOINLINE __attribute__((noinline))
-#define COLD __attribute__((noinline, cold))
-
-namespace {
-
-// ---------------------------------------------------------------- format ---
-// The layout is native/include/trace-format.h (docs/TRACE_FORMAT.md).
-typedef mp_trace_header Header;
-typedef mp_trace_plan_counters PlanHeader;  // the header's plan counters (offset 88)
-typedef mp_trace_chunk_header ChunkHeader;
-typedef mp_trace_record Record;
-constexpr uint32_t kChunkSize = MP_TRACE_CHUNK_SIZE;
-constexpr uint32_t kSlotsPerChunk = MP_TRACE_CHUNK_SLOTS;  // 32767
-constexpr size_t kHeaderMap = MP_TRACE_HEADER_BYTES;
-// Chunks a thread keeps mapped for reuse (its ring). A chunk the reader has stored and handed
-// back is written again where it is: its pages are in the page cache and mapped already, so
-// the writer takes no page fault and the kernel allocates and zeroes nothing (a fresh page of
-// a MAP_SHARED tmpfs file costs a write fault, ~1.3 us here: 10 ns per record).
-constexpr uint32_t kRing = 4;
-
-// --------------------------------------------------------- thread state ---
-constexpr int kScopeDepth = 64;
-constexpr int kDtorRounds = 4;  // PTHREAD_DESTRUCTOR_ITERATIONS
-
-// One per thread that ever recorded, in its own page, never freed. Only the
-// owner writes the first line; other threads read it (relaxed) when summing.
-struct alignas(64) ThreadState {
-  Record* cur;          // next free slot, or nullptr without a chunk
-  Record* end;          // one past the last slot of the chunk
-  uint32_t scope_top;   // innermost scope id (0 = none)
-  uint32_t depth;       // entries used in stack
-  uint64_t markers;     // markers written by this thread
-  uint32_t rec_flags;   // ORed into every record's flags: MP_TRACE_REC_AGENT inside the agent's code, MP_TRACE_REC_GEN
-  uint32_t pad_;
-  Record* first;        // first slot of the mapped chunk
-  uint64_t records_done;  // records in chunks already closed
-  // -- colder --
-  ThreadState* next;    // registry link
-  uint32_t tid, index, chunk_seq, dtor_round;
-  uint32_t epoch;       // attach generation this state's chunk/counters belong to
-  uint32_t agent_depth; // memoplan_agent_enter() nesting (flags of records: MP_TRACE_REC_AGENT)
-  uint64_t scope_overflow;  // pushes beyond kScopeDepth not yet popped
-  uint64_t scope_overflow_total;
-  uint32_t ring_n;      // chunks kept mapped for reuse, oldest (lowest chunk_seq) first
-  ChunkHeader* ring[kRing];
-  uint32_t stack[kScopeDepth];
-};
-static_assert(sizeof(ThreadState) <= 4096, "thread state fits a page");
+namespace mpr {
 
 // -------------------------------------------------------------- globals ---
-typedef void* (*malloc_fn)(size_t);
-typedef void* (*calloc_fn)(size_t, size_t);
-typedef void* (*realloc_fn)(void*, size_t);
-typedef void (*free_fn)(void*);
-typedef int (*posix_memalign_fn)(void**, size_t, size_t);
-typedef void* (*aligned_fn)(size_t, size_t);
-typedef void* (*valloc_fn)(size_t);
-typedef size_t (*usable_fn)(void*);
-typedef pid_t (*fork_fn)(void);
-
-// Read-mostly line: everything the fast path reads.
-struct alignas(64) Hot {
-  int on;  // recording
-  uint16_t clock_tsc;
-  uint16_t plan;  // plan mode loaded (see plan.h)
-  uint64_t tsc_base, ns_base, tsc_mult;  // ns = ns_base + (tsc-tsc_base)*mult>>32
-  malloc_fn malloc_;
-  free_fn free_;
-  calloc_fn calloc_;
-  realloc_fn realloc_;
-};
 Hot g;
 
 posix_memalign_fn real_posix_memalign;
@@ -210,102 +49,28 @@ usable_fn real_usable;
 fork_fn real_fork;
 
 // Rarely written process state (kept off the hot line).
-alignas(64) int g_resolve_state;  // 0 none, 1 in progress, 2 done
-Header* g_hdr;
+alignas(64) Header* g_hdr;
 int g_fd = -1, g_names_fd = -1;
-ThreadState* g_threads;           // lock-free push-only registry
+ThreadState* g_threads;
 pthread_key_t g_key;
 int g_key_ok;
-int g_configured;                 // MEMOPLAN_TRACE_DIR was set and valid
+int g_configured;
 uint32_t g_page_log2 = 12;
 uint64_t g_next_name = 1;
 uint64_t g_iteration;
 char g_dir[4096];
-// Attach mode (memoplan_attach/memoplan_detach, driven by gdb): see the top of this file.
-uint32_t g_epoch;                 // bumped at every attach; thread states of older ones are stale
-int g_attached;                   // recording because of memoplan_attach
-int g_attach_mode;                // memoplan_attach succeeded at least once
+uint32_t g_epoch;
+int g_attached;
+int g_attach_mode;
 
 __thread ThreadState* t_state TLS_IE;
-__thread uint32_t t_guard TLS_IE;  // bit0: in slow path (or forking); bit1: resolving; bit2: kFilling
-
-// ------------------------------------------------------- bootstrap arena ---
-constexpr size_t kBootSize = 256 * 1024;
-alignas(64) char g_boot[kBootSize];
-size_t g_boot_used;
-
-inline bool is_boot(const void* p) {
-  return (const char*)p >= g_boot && (const char*)p < g_boot + kBootSize;
-}
-
-void* boot_alloc(size_t n, size_t align) {
-  if (align < 16) align = 16;
-  for (;;) {
-    size_t used = __atomic_load_n(&g_boot_used, __ATOMIC_RELAXED);
-    size_t start = (used + 16 + align - 1) & ~(align - 1);  // 16 for the size
-    if (n > kBootSize || start + n > kBootSize) return nullptr;
-    if (__atomic_compare_exchange_n(&g_boot_used, &used, start + n, false,
-                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-      *(size_t*)(g_boot + start - 16) = n;
-      return g_boot + start;  // static storage: already zero, never reused
-    }
-  }
-}
-inline size_t boot_size(const void* p) { return *(const size_t*)((const char*)p - 16); }
-
-// ------------------------------------------------------------ resolving ---
-COLD void resolve_reals() {
-  int expected = 0;
-  if (!__atomic_compare_exchange_n(&g_resolve_state, &expected, 1, false,
-                                   __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {
-    while (__atomic_load_n(&g_resolve_state, __ATOMIC_ACQUIRE) != 2) _mm_pause();
-    return;
-  }
-  t_guard |= 2;
-  malloc_fn m = (malloc_fn)dlsym(RTLD_NEXT, "malloc");
-  free_fn f = (free_fn)dlsym(RTLD_NEXT, "free");
-  calloc_fn c = (calloc_fn)dlsym(RTLD_NEXT, "calloc");
-  realloc_fn r = (realloc_fn)dlsym(RTLD_NEXT, "realloc");
-  real_posix_memalign = (posix_memalign_fn)dlsym(RTLD_NEXT, "posix_memalign");
-  real_aligned_alloc = (aligned_fn)dlsym(RTLD_NEXT, "aligned_alloc");
-  real_memalign = (aligned_fn)dlsym(RTLD_NEXT, "memalign");
-  real_valloc = (valloc_fn)dlsym(RTLD_NEXT, "valloc");
-  real_pvalloc = (valloc_fn)dlsym(RTLD_NEXT, "pvalloc");
-  real_usable = (usable_fn)dlsym(RTLD_NEXT, "malloc_usable_size");
-  real_fork = (fork_fn)dlsym(RTLD_NEXT, "fork");
-  g.free_ = f;
-  g.calloc_ = c;
-  g.realloc_ = r;
-  __atomic_store_n(&g.malloc_, m, __ATOMIC_RELEASE);
-  t_guard &= ~2u;
-  __atomic_store_n(&g_resolve_state, 2, __ATOMIC_RELEASE);
-}
-
-inline bool resolving() { return (t_guard & 2) != 0; }
-inline void ensure_reals() {
-  if (UNLIKELY(__atomic_load_n(&g_resolve_state, __ATOMIC_ACQUIRE) != 2)) resolve_reals();
-}
+__thread uint32_t t_guard TLS_IE;
 
 // ---------------------------------------------------------------- clock ---
-inline uint64_t mono_ns() {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
 NOINLINE uint64_t mono_ns_slow() { return mono_ns(); }
 
-inline uint64_t now_ns() {
-  if (__builtin_expect_with_probability(g.clock_tsc != 0, 1, 0.999)) {
-    uint64_t d = __rdtsc() - g.tsc_base;
-    if (UNLIKELY((int64_t)d < 0)) d = 0;  // a core whose TSC lags the calibrating one
-    return g.ns_base + (uint64_t)(((unsigned __int128)d * g.tsc_mult) >> 32);
-  }
-  return mono_ns_slow();
-}
-
 // One (tsc, CLOCK_MONOTONIC) pair; the narrowest of several brackets.
-void clock_pair(uint64_t* tsc, uint64_t* ns) {
+static void clock_pair(uint64_t* tsc, uint64_t* ns) {
   uint64_t best = ~0ull;
   for (int i = 0; i < 16; i++) {
     uint64_t a = __rdtsc();
@@ -315,7 +80,7 @@ void clock_pair(uint64_t* tsc, uint64_t* ns) {
   }
 }
 
-bool tsc_usable() {
+static bool tsc_usable() {
   unsigned a, b, c, d;
   if (!__get_cpuid(0x80000000, &a, &b, &c, &d) || a < 0x80000007) return false;
   __cpuid(0x80000007, a, b, c, d);
@@ -348,32 +113,20 @@ void calibrate_clock() {
 }
 
 // ------------------------------------------------------------ recording ---
-COLD void stop_recording() {
+// * Failure. If the trace file cannot be created, extended (ENOSPC, EFBIG,
+//   RLIMIT_FSIZE, which is checked first because exceeding it raises SIGXFSZ)
+//   or mapped, g_on is cleared, header flags bit2 is set when a header exists,
+//   and the process keeps running with pure forwarding. fallocate is used
+//   (not a sparse extension) so that a later write to a mapped page can never
+//   raise SIGBUS for lack of space.
+COLD static void stop_recording() {
   __atomic_store_n(&g.on, 0, __ATOMIC_RELEASE);
   if (g_hdr) __atomic_fetch_or(&g_hdr->flags, MP_TRACE_STOPPED, __ATOMIC_RELAXED);
 }
 
-// Records in the chunk starting at first whose next slot is cur. A slot taken past the
-// chunk's end is never written (see "Signals"), so cur is clamped to the end.
-inline uint64_t chunk_records(const Record* first, const Record* cur) {
-  if (!first || !cur || cur < first) return 0;
-  uint64_t n = (uint64_t)(cur - first);
-  return n < kSlotsPerChunk ? n : kSlotsPerChunk;
-}
-
-inline uint64_t thread_records(const ThreadState* ts) {
-  Record* cur = __atomic_load_n(&ts->cur, __ATOMIC_RELAXED);
-  Record* first = __atomic_load_n(&ts->first, __ATOMIC_RELAXED);
-  uint64_t done = __atomic_load_n(&ts->records_done, __ATOMIC_RELAXED);
-  return done + chunk_records(first, cur);
-}
-inline uint64_t thread_events(const ThreadState* ts) {
-  return thread_records(ts) - __atomic_load_n(&ts->markers, __ATOMIC_RELAXED);
-}
-
 // Growing a file past RLIMIT_FSIZE raises SIGXFSZ, which kills by default:
 // check first (one getrlimit per chunk).
-bool may_extend(uint64_t new_size) {
+static bool may_extend(uint64_t new_size) {
   struct rlimit rl;
   return getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
          new_size <= (uint64_t)rl.rlim_cur;
@@ -381,7 +134,7 @@ bool may_extend(uint64_t new_size) {
 
 // Counts the records of the thread's current chunk as done and unmaps it unless the thread
 // keeps it in its ring (no-op without one). Called by the owning thread with t_guard set.
-void release_chunk(ThreadState* ts) {
+static void release_chunk(ThreadState* ts) {
   if (!ts->first) return;
   __atomic_store_n(&ts->records_done, ts->records_done + chunk_records(ts->first, ts->cur),
                    __ATOMIC_RELAXED);
@@ -401,17 +154,24 @@ void release_chunk(ThreadState* ts) {
 // Unmaps the chunks the thread kept for reuse (thread exit, a new attach's file). The reader
 // punches them once stored, as it does any chunk of a thread that ended. Call after
 // release_chunk, with t_guard set (or in the fork child, where nothing else runs).
-void drop_ring(ThreadState* ts) {
+static void drop_ring(ThreadState* ts) {
   for (uint32_t i = 0; i < ts->ring_n; i++) munmap(ts->ring[i], kChunkSize);
   ts->ring_n = 0;
 }
 
+// * Chunk reuse. A thread keeps up to kRing chunks mapped and writes one again once the
+//   reader has stored it and handed it back (docs/TRACE_FORMAT.md "Chunk reuse"): the new
+//   generation's chunk_seq and gen are one 64-bit store, its records carry the gen's parity
+//   (MP_TRACE_REC_GEN, in rec_flags, so the fast path is unchanged), so an old record never reads as
+//   committed. A chunk left with free slots (thread exit) is marked closed, so that a reader
+//   going through the thread's chunks in chunk_seq order knows its next one follows.
+//
 // The thread's next chunk is its oldest kept one, written again, once the reader has stored
 // every record in it and handed it back (released == gen + 1: a reader never hands back a
 // chunk before it is finished). The new generation takes the next chunk_seq (stored with gen
 // in one 64-bit store) and flips the parity bit its records carry: the old records it
 // overwrites one by one read as uncommitted (docs/TRACE_FORMAT.md).
-ChunkHeader* reuse_kept(ThreadState* ts) {
+static ChunkHeader* reuse_kept(ThreadState* ts) {
 #ifdef MEMOPLAN_BENCH_NOFILE
   (void)ts;
   return nullptr;
@@ -432,7 +192,7 @@ ChunkHeader* reuse_kept(ThreadState* ts) {
 
 // Closes the thread's current chunk (if any) and takes the next: a kept one handed back by the
 // reader, else a fresh one. Called with t_guard set and errno saved.
-bool new_chunk(ThreadState* ts) {
+static bool new_chunk(ThreadState* ts) {
 #ifndef MEMOPLAN_BENCH_NOFILE
   const bool full = ts->first && chunk_records(ts->first, ts->cur) >= kSlotsPerChunk;
 #endif
@@ -499,8 +259,6 @@ bool new_chunk(ThreadState* ts) {
   return true;
 }
 
-void thread_dtor(void* p);
-
 ThreadState* new_thread_state() {
   void* m = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (m == MAP_FAILED) return nullptr;
@@ -536,51 +294,25 @@ COLD void renew_thread(ThreadState* ts) {
 }
 
 // A slot is free in the thread's chunk, mapping a new chunk if needed. t_guard set.
-inline bool room(ThreadState* ts) {
+static inline bool room(ThreadState* ts) {
   if (UNLIKELY(ts->epoch != __atomic_load_n(&g_epoch, __ATOMIC_ACQUIRE))) renew_thread(ts);
   return ts->cur < ts->end || new_chunk(ts);
 }
 
 // The thread state, created if needed. Called with t_guard set.
-inline ThreadState* get_state() {
+static inline ThreadState* get_state() {
   ThreadState* ts = t_state;
   return ts ? ts : new_thread_state();
 }
 
-inline void fill_record(ThreadState* ts, Record* r, uint64_t now, uint8_t kind, uint64_t addr,
-                        uint64_t size, uint32_t align_log2, uint32_t flags) {
-  r->ts_ns = now;
-  r->addr = addr;
-  r->size = size;
-  uint64_t tail = MP_TRACE_TAIL(ts->scope_top, kind, align_log2 & 0xff, (flags | ts->rec_flags) & 0xffff);
-  __atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);
-}
-
 // Slow-path write, with t_guard set (no nested record can run here).
-inline void write_record(ThreadState* ts, Record* r, uint8_t kind, uint64_t addr,
+static inline void write_record(ThreadState* ts, Record* r, uint8_t kind, uint64_t addr,
                          uint64_t size, uint32_t align_log2, uint32_t flags) {
   uint64_t now = now_ns();
   ts->cur = r + 1;
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
   fill_record(ts, r, now, kind, addr, size, align_log2, flags);
 }
-
-// Takes the thread's next slot in one instruction (see "Signals" at the top). Only the owner
-// thread writes cur, so no lock prefix is needed on x86-64: a signal handler runs before or
-// after the xadd, never inside it. Elsewhere an atomic add (correct, a little slower).
-// The slot may lie past the chunk's end: the caller checks.
-inline Record* reserve_slot(ThreadState* ts) {
-#if defined(__x86_64__)
-  uintptr_t r = sizeof(Record);
-  __asm__ volatile("xaddq %0, %1" : "+r"(r), "+m"(ts->cur) : : "memory");
-  return (Record*)r;
-#else
-  return (Record*)__atomic_fetch_add((uintptr_t*)&ts->cur, sizeof(Record), __ATOMIC_RELAXED);
-#endif
-}
-
-// t_guard bit2: a record() of this thread is between taking its slot and committing it.
-constexpr uint32_t kFilling = 4;
 
 // Slow path of record(): a new thread state or chunk first. Not while t_guard is up (our own
 // slow path re-entered, a handler interrupting a record or this slow path, or a fork).
@@ -595,43 +327,10 @@ COLD void record_slow(uint8_t kind, uint64_t addr, uint64_t size, uint32_t align
   errno = saved;
 }
 
-// Fast path: no locks, no syscalls, no shared cache line written.
-inline __attribute__((always_inline)) void record(uint8_t kind, const void* addr,
-                                                  uint64_t size, uint32_t align_log2 = 0,
-                                                  uint32_t flags = 0) {
-  ThreadState* ts = t_state;
-  const uint32_t guard = t_guard;  // 0, or kFilling inside a handler that interrupted a record
-  if (LIKELY(ts != nullptr) && LIKELY((guard & ~kFilling) == 0) && LIKELY(ts->cur < ts->end)) {
-    t_guard = guard | kFilling;
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    Record* r = reserve_slot(ts);
-    // ts->first, not ts->end: another thread's attach may null end at any time. first is null
-    // only if a handler before the xadd found the disk full (recording stopped, no chunk).
-    Record* const first = ts->first;
-    Record* const end = first + kSlotsPerChunk;
-    if (LIKELY(first != nullptr) && LIKELY(r >= first) && LIKELY(r < end)) {
-      uint64_t now = now_ns();
-      // A handler that ran between the xadd and the stamp took the slots after ours, stamped
-      // earlier: ours takes the first of those stamps, so a thread's stamps never go back
-      // (still after the real allocation returned, still before the real free).
-      __atomic_signal_fence(__ATOMIC_SEQ_CST);
-      Record* next = r + 1;
-      if (UNLIKELY(ts->cur != next) && next < end && next->ts_ns < now) now = next->ts_ns;
-      fill_record(ts, r, now, kind, (uint64_t)(uintptr_t)addr, size, align_log2, flags);
-      __atomic_signal_fence(__ATOMIC_SEQ_CST);
-      t_guard = guard;
-      return;
-    }
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    t_guard = guard;
-  }
-  record_slow(kind, (uint64_t)(uintptr_t)addr, size, align_log2, flags);
-}
-
 // Markers: rare, always through the slow machinery.
 // scope != 0: written in the record's scope field instead of the thread's scope (plan_iter:
 // the plan's index in the set + 1).
-COLD void record_marker(uint8_t kind, uint64_t addr, uint64_t size, uint32_t scope = 0) {
+COLD void record_marker(uint8_t kind, uint64_t addr, uint64_t size, uint32_t scope) {
   if (!__atomic_load_n(&g.on, __ATOMIC_ACQUIRE) || t_guard) return;
   int saved = errno;
   t_guard = 1;
@@ -656,6 +355,18 @@ COLD void record_marker(uint8_t kind, uint64_t addr, uint64_t size, uint32_t sco
   errno = saved;
 }
 
+// * Thread exit. A pthread key with a destructor is set when a thread first
+//   records. glibc runs C++ thread_local destructors (__call_tls_dtors)
+//   before key destructors, and runs key destructors in up to
+//   PTHREAD_DESTRUCTOR_ITERATIONS (4) rounds, re-running a key whose value
+//   was set again. Our destructor re-arms itself for rounds 1..3 so that it
+//   runs after the destructors of keys created later; in round 4 it writes
+//   the thread_exit marker (size = allocation events the thread wrote so far)
+//   and unmaps its chunk. Events that still happen afterwards (glibc freeing
+//   its own key arrays, later keys' destructors) take the slow path, get a
+//   fresh chunk and are recorded normally; they are counted in the header
+//   totals at exit. Thread states are never freed (the exit handler sums
+//   them), so a late event can never touch freed memory.
 void thread_dtor(void* p) {
   ThreadState* ts = (ThreadState*)p;
   int saved = errno;
@@ -682,9 +393,6 @@ void thread_dtor(void* p) {
 }
 
 // ---------------------------------------------------------- file set-up ---
-using mpfmt::put_str;
-using mpfmt::put_u64;
-
 // Creates trace-<pid>-<start_ns>.{mpt,names} and maps the header.
 // Returns false (and leaves recording off) on any failure.
 bool open_trace(uint32_t flags, uint32_t ppid, int copy_names_from) {
@@ -764,17 +472,24 @@ bool open_trace(uint32_t flags, uint32_t ppid, int copy_names_from) {
   return true;
 }
 
-void atfork_child();
-
+// * fork and other libraries' atfork handlers. Child handlers run in
+//   registration order, and in attach mode ours is registered last: handlers
+//   before it that allocate would record into the parent's chunks, which the
+//   child still maps. Our prepare handler raises t_guard (prepare handlers
+//   run in reverse order, so ours runs first when registered last); the child
+//   handler lowers it once the child's own file is open, the parent handler
+//   at once. Allocations of handlers that run while it is up are not
+//   recorded (in record mode none: ours is registered first).
+//
 // t_guard as it was when fork() began (see "fork and other libraries' atfork handlers").
-__thread uint32_t t_fork_guard TLS_IE;
+static __thread uint32_t t_fork_guard TLS_IE;
 void atfork_prepare() {
   t_fork_guard = t_guard;
   t_guard = 1;
 }
 void atfork_parent() { t_guard = t_fork_guard; }
 
-COLD void start_recording() {
+COLD static void start_recording() {
   const char* dir = getenv("MEMOPLAN_TRACE_DIR");
   if (!dir || !*dir) return;
   size_t len = strlen(dir);
@@ -789,6 +504,17 @@ COLD void start_recording() {
   if (open_trace(0, (uint32_t)getppid(), -1)) __atomic_store_n(&g.on, 1, __ATOMIC_RELEASE);
 }
 
+// * fork. The child shares our MAP_SHARED chunks with the parent, so it must
+//   never write into them. The pthread_atfork child handler (runs in the
+//   single-threaded child before fork() returns) unmaps every inherited chunk
+//   and the header, closes the inherited fds, forgets the registry, and
+//   starts a new file pair (flags bit1, ppid = parent). The calling thread's
+//   scope stack is carried over and the parent's names file is copied into
+//   the child's, so scope ids in the child resolve. The parent's fork marker
+//   (kind 35, addr = child pid) needs the child pid, which atfork handlers do
+//   not get, so fork() itself is wrapped for that (hooks.cpp). vfork children share our
+//   memory and the suspended parent's thread state; their (rare) events land
+//   in the parent's trace as if the parent made them, which is harmless.
 void atfork_child() {
   if (!g_configured || (g_attach_mode && !__atomic_load_n(&g_attached, __ATOMIC_ACQUIRE))) {
     t_guard = t_fork_guard;
@@ -831,10 +557,6 @@ void atfork_child() {
   errno = saved;
 }
 
-inline PlanHeader* plan_header() {
-  return g_hdr ? &g_hdr->plan : nullptr;
-}
-
 // Status and refusal reason into the trace header (counters are added at
 // each iteration end).
 void plan_header_status() {
@@ -844,12 +566,12 @@ void plan_header_status() {
   }
 }
 
-void plan_atfork_child() {
+static void plan_atfork_child() {
   __atomic_store_n(&g.plan, 0, __ATOMIC_RELAXED);
   mp::plan_fork_child();
 }
 
-__attribute__((constructor)) void memoplan_init() {
+__attribute__((constructor)) static void memoplan_init() {
   int saved = errno;
   ensure_reals();
   long ps = sysconf(_SC_PAGESIZE);
@@ -878,7 +600,13 @@ void finalize_header(Header* h) {
   __atomic_fetch_or(&h->flags, MP_TRACE_CLEAN_EXIT, __ATOMIC_RELEASE);
 }
 
-__attribute__((destructor)) void memoplan_fini() {
+// * Process exit. The library destructor (runs in _dl_fini, after atexit
+//   handlers and after the destructors of objects initialised after us)
+//   clears g_on, sums the per-thread counters into the header and sets flags
+//   bit0. Nothing is unmapped: threads still running, or allocations made by
+//   later destructors, see g_on == 0 and simply forward. A thread that had
+//   already passed the g_on check may commit one more record after the sum.
+__attribute__((destructor)) static void memoplan_fini() {
   mp::plan_write_stats();
   if (!g_configured) return;
   int saved = errno;
@@ -889,756 +617,4 @@ __attribute__((destructor)) void memoplan_fini() {
   errno = saved;
 }
 
-inline uint32_t log2_floor(size_t a) { return a ? 63 - __builtin_clzll(a) : 0; }
-inline uint64_t sat_mul(size_t a, size_t b) {
-  size_t r;
-  return __builtin_mul_overflow(a, b, &r) ? ~0ull : r;
-}
-
-}  // namespace
-
-// ============================================================= wrappers ===
-
-namespace {
-// The thread's plan state when plan mode is on and it is inside an iteration.
-inline mp::PlanThreadHead* planning() { return UNLIKELY(g.plan) ? mp::plan_here() : nullptr; }
-
-NOINLINE void* malloc_ext(malloc_fn f, size_t n) {
-  if (LIKELY(!g.on)) {  // planning only: tail calls, nothing to record
-    mp::PlanThreadHead* h = mp::plan_here();
-    return h ? mp::plan_malloc(h, n) : f(n);
-  }
-  mp::PlanThreadHead* h = planning();
-  void* p = h ? mp::plan_malloc(h, n) : f(n);
-  if (g.on) record(MP_KIND_MALLOC, p, n, 0, p ? 0 : MP_TRACE_REC_FAILED);
-  return p;
-}
-NOINLINE void free_rec(free_fn f, void* p) {
-  record(MP_KIND_FREE, p, 0);
-  f(p);
-}
-// An arena block never reaches the real free (plan.cpp).
-NOINLINE void free_arena(void* p) {
-  if (g.on) record(MP_KIND_FREE, p, 0);
-  mp::arena_free(p);
-}
-COLD void* malloc_slow(size_t n) {
-  if (resolving()) return boot_alloc(n, 16);
-  ensure_reals();
-  void* p = g.malloc_(n);
-  if (g.on) record(MP_KIND_MALLOC, p, n, 0, p ? 0 : MP_TRACE_REC_FAILED);
-  return p;
-}
-}  // namespace
-
-// malloc and free: when neither recording nor planning, two loads, one test
-// and a tail call (free adds the arena range check).
-EXPORT void* malloc(size_t n) __THROW {
-  malloc_fn f = g.malloc_;
-  if (UNLIKELY(!f)) return malloc_slow(n);
-  if (!(g.on | g.plan)) return f(n);
-  if (!g.on) {  // planning only: plan_malloc serves, or observes, or forwards
-    if (mp::PlanThreadHead* h = mp::t_plan) return mp::plan_malloc(h, n);
-    return f(n);
-  }
-  return malloc_ext(f, n);
-}
-
-EXPORT void free(void* p) __THROW {
-  if (UNLIKELY(!p)) return;  // free(NULL) does nothing and is not recorded
-  // An arena block never reaches the real free (never a bootstrap block; the
-  // range is empty until a plan is loaded).
-  if (mp::in_arena(p)) return g.on ? free_arena(p) : mp::arena_free(p);
-  if (UNLIKELY(is_boot(p))) return;
-  free_fn f = g.free_;
-  if (UNLIKELY(!f)) {
-    if (resolving()) return;  // cannot happen in practice; leaking is the safe choice
-    ensure_reals();
-    f = g.free_;
-  }
-  if (!g.on) return f(p);
-  return free_rec(f, p);
-}
-
-EXPORT void* calloc(size_t nm, size_t sz) __THROW {
-  calloc_fn f = g.calloc_;
-  if (UNLIKELY(!f)) {
-    if (resolving()) {
-      size_t n;
-      if (__builtin_mul_overflow(nm, sz, &n)) { errno = ENOMEM; return nullptr; }
-      return boot_alloc(n, 16);
-    }
-    ensure_reals();
-    f = g.calloc_;
-  }
-  mp::PlanThreadHead* h = planning();
-  if (LIKELY(!g.on)) return h ? mp::plan_calloc(h, nm, sz) : f(nm, sz);
-  void* p = h ? mp::plan_calloc(h, nm, sz) : f(nm, sz);
-  if (g.on) record(MP_KIND_CALLOC, p, sat_mul(nm, sz), 0, p ? 0 : MP_TRACE_REC_FAILED);
-  return p;
-}
-
-namespace {
-// realloc of an arena block, or any realloc on a thread inside an iteration.
-NOINLINE void* realloc_plan(realloc_fn f, void* p, size_t n, uint8_t kind, uint64_t rsize) {
-  bool ar = p && mp::in_arena(p);
-  mp::PlanThreadHead* h = planning();
-  if (g.on && p) record(MP_KIND_REALLOC_FREE, p, 0);
-  void* q;
-  if (p && n == 0) {  // glibc frees p and returns NULL
-    if (ar) mp::arena_free(p);
-    q = ar ? nullptr : f(p, 0);
-  } else if (h) {
-    q = mp::plan_realloc(h, p, n);
-  } else {
-    q = ar ? mp::arena_realloc(p, n) : f(p, n);
-  }
-  if (g.on) {
-    if (q) record(kind, q, rsize);
-    else if (p && n != 0) record(MP_KIND_REALLOC_FAILED, p, rsize, 0, MP_TRACE_REC_FAILED);
-    else record(kind, nullptr, rsize, 0, MP_TRACE_REC_FAILED);
-  }
-  return q;
-}
-
-// realloc / reallocarray body once the size is known. kind: MP_KIND_REALLOC or
-// MP_KIND_REALLOCARRAY. size: what goes in the record.
-inline void* do_realloc(void* p, size_t n, uint8_t kind, uint64_t rsize) {
-  realloc_fn f = g.realloc_;
-  if (UNLIKELY(!f)) {
-    if (resolving()) {
-      void* q = boot_alloc(n, 16);
-      if (q && p) memcpy(q, p, is_boot(p) ? (boot_size(p) < n ? boot_size(p) : n) : 0);
-      return q;
-    }
-    ensure_reals();
-    f = g.realloc_;
-  }
-  if (UNLIKELY(p && is_boot(p))) {  // never hand a bootstrap block to the real realloc
-    void* q = g.malloc_(n);
-    if (q) {
-      size_t old = boot_size(p);
-      memcpy(q, p, old < n ? old : n);
-    }
-    if (g.on) record(kind, q, rsize, 0, q ? 0 : MP_TRACE_REC_FAILED);
-    return q;
-  }
-  if (UNLIKELY(g.plan) || UNLIKELY(p && mp::in_arena(p)))
-    return realloc_plan(f, p, n, kind, rsize);
-  if (g.on) {
-    if (p) record(MP_KIND_REALLOC_FREE, p, 0);
-    void* q = f(p, n);
-    if (q) record(kind, q, rsize);
-    else if (p && n != 0) record(MP_KIND_REALLOC_FAILED, p, rsize, 0, MP_TRACE_REC_FAILED);
-    else record(kind, nullptr, rsize, 0, MP_TRACE_REC_FAILED);
-    return q;
-  }
-  return f(p, n);
-}
-}  // namespace
-
-EXPORT void* realloc(void* p, size_t n) __THROW { return do_realloc(p, n, MP_KIND_REALLOC, n); }
-
-// Implemented on top of the real realloc, exactly as glibc does, so that it
-// neither records twice (glibc's reallocarray calls realloc) nor depends on
-// the next allocator exporting it.
-EXPORT void* reallocarray(void* p, size_t nm, size_t sz) __THROW {
-  size_t n;
-  if (__builtin_mul_overflow(nm, sz, &n)) {
-    if (g.on && p) {  // p untouched and still live
-      record(MP_KIND_REALLOC_FREE, p, 0);
-      record(MP_KIND_REALLOC_FAILED, p, ~0ull, 0, MP_TRACE_REC_FAILED);
-    } else if (g.on) {
-      record(MP_KIND_REALLOCARRAY, nullptr, ~0ull, 0, MP_TRACE_REC_FAILED);
-    }
-    errno = ENOMEM;
-    return nullptr;
-  }
-  return do_realloc(p, n, MP_KIND_REALLOCARRAY, n);
-}
-
-namespace {
-// posix_memalign beyond its fast paths: bootstrap, recording.
-NOINLINE int posix_memalign_ext(void** out, size_t align, size_t n) {
-  if (UNLIKELY(!real_posix_memalign)) {
-    if (resolving()) {
-      if (!align || (align & (align - 1)) || align % sizeof(void*)) return EINVAL;
-      void* q = boot_alloc(n, align);
-      if (!q) return ENOMEM;
-      *out = q;
-      return 0;
-    }
-    ensure_reals();
-  }
-  mp::PlanThreadHead* h = planning();
-  int rc = h ? mp::plan_posix_memalign(h, real_posix_memalign, out, align, n)
-             : real_posix_memalign(out, align, n);
-  if (UNLIKELY(g.on))
-    record(MP_KIND_POSIX_MEMALIGN, rc == 0 ? *out : nullptr, n, log2_floor(align), rc ? MP_TRACE_REC_FAILED : 0);
-  return rc;
-}
-}  // namespace
-
-// Like malloc: neither recording nor planning, a tail call; planning only,
-// a tail call into plan mode (which forwards outside iterations).
-EXPORT int posix_memalign(void** out, size_t align, size_t n) __THROW {
-  posix_memalign_fn f = real_posix_memalign;
-  if (LIKELY(f) && !g.on) {
-    if (!g.plan) return f(out, align, n);
-    if (mp::PlanThreadHead* h = mp::t_plan) return mp::plan_posix_memalign(h, f, out, align, n);
-    return f(out, align, n);
-  }
-  return posix_memalign_ext(out, align, n);
-}
-
-namespace {
-inline void* do_aligned(aligned_fn* fp, uint8_t kind, size_t align, size_t n) {
-  if (UNLIKELY(!*fp)) {
-    if (resolving()) {
-      if (align && (align & (align - 1)) == 0) return boot_alloc(n, align);
-      errno = EINVAL;
-      return nullptr;
-    }
-    ensure_reals();
-  }
-  mp::PlanThreadHead* h = planning();
-  if (LIKELY(!g.on)) return h ? mp::plan_aligned(h, *fp, align, n) : (*fp)(align, n);
-  void* p = h ? mp::plan_aligned(h, *fp, align, n) : (*fp)(align, n);
-  if (g.on) record(kind, p, n, log2_floor(align), p ? 0 : MP_TRACE_REC_FAILED);
-  return p;
-}
-inline void* do_valloc(valloc_fn* fp, uint8_t kind, size_t n) {
-  if (UNLIKELY(!*fp)) {
-    if (resolving()) return boot_alloc(n, 4096);
-    ensure_reals();
-  }
-  mp::PlanThreadHead* h = planning();
-  void* p = h ? mp::plan_valloc(h, *fp, n, kind == MP_KIND_PVALLOC) : (*fp)(n);
-  if (g.on) record(kind, p, n, g_page_log2, p ? 0 : MP_TRACE_REC_FAILED);
-  return p;
-}
-}  // namespace
-
-EXPORT void* aligned_alloc(size_t align, size_t n) __THROW {
-  return do_aligned(&real_aligned_alloc, MP_KIND_ALIGNED_ALLOC, align, n);
-}
-EXPORT void* memalign(size_t align, size_t n) __THROW {
-  return do_aligned(&real_memalign, MP_KIND_MEMALIGN, align, n);
-}
-EXPORT void* valloc(size_t n) __THROW { return do_valloc(&real_valloc, MP_KIND_VALLOC, n); }
-EXPORT void* pvalloc(size_t n) __THROW { return do_valloc(&real_pvalloc, MP_KIND_PVALLOC, n); }
-
-EXPORT size_t malloc_usable_size(void* p) __THROW {
-  if (p && is_boot(p)) return boot_size(p);
-  if (p && mp::in_arena(p)) return mp::arena_usable(p);  // its planned size
-  if (UNLIKELY(!real_usable)) ensure_reals();
-  return real_usable ? real_usable(p) : 0;
-}
-
-EXPORT pid_t fork(void) __THROW {
-  if (UNLIKELY(!real_fork)) ensure_reals();
-  pid_t pid = real_fork();
-  if (pid > 0 && g.on) {
-    int saved = errno;
-    record_marker(MP_KIND_FORK, (uint64_t)pid, 0);
-    errno = saved;
-  }
-  return pid;
-}
-
-// ================================================================ C API ===
-
-EXPORT int memoplan_active(void) { return __atomic_load_n(&g.on, __ATOMIC_ACQUIRE) ? 1 : 0; }
-
-EXPORT uint32_t memoplan_intern(const char* name) {
-  uint32_t id = (uint32_t)__atomic_fetch_add(&g_next_name, 1, __ATOMIC_RELAXED);
-  if (!__atomic_load_n(&g.on, __ATOMIC_ACQUIRE) || !name) return id;
-  int saved = errno;
-  uint32_t len = (uint32_t)strlen(name);
-  char buf[1024];
-  ssize_t want = (ssize_t)(8 + (size_t)len), got;
-  if (len <= sizeof buf - 8) {  // one write(2) per record
-    memcpy(buf, &id, 4);
-    memcpy(buf + 4, &len, 4);
-    memcpy(buf + 8, name, len);
-    got = write(g_names_fd, buf, (size_t)want);
-  } else {  // still one system call
-    uint32_t hdr[2] = {id, len};
-    struct iovec iov[2] = {{hdr, 8}, {(void*)name, len}};
-    got = writev(g_names_fd, iov, 2);
-  }
-  if (got == want && g_hdr) __atomic_fetch_add(&g_hdr->names_written, 1, __ATOMIC_RELAXED);
-  errno = saved;
-  return id;
-}
-
-namespace {
-// The calling thread's state for the agent's C API calls, created (or renewed after an attach)
-// if needed; null while recording is off or inside our own slow path.
-ThreadState* api_state() {
-  if (!__atomic_load_n(&g.on, __ATOMIC_ACQUIRE)) return nullptr;
-  ThreadState* ts = t_state;
-  if (!ts || ts->epoch != __atomic_load_n(&g_epoch, __ATOMIC_ACQUIRE)) {
-    if (t_guard) return nullptr;
-    int saved = errno;
-    t_guard = 1;
-    if (ts) renew_thread(ts);
-    else ts = new_thread_state();
-    t_guard = 0;
-    errno = saved;
-  }
-  return ts;
-}
-}  // namespace
-
-EXPORT void memoplan_scope_push(uint32_t id) {
-  ThreadState* ts = api_state();
-  if (!ts) return;
-  if (ts->scope_overflow || ts->depth >= kScopeDepth) {
-    ts->scope_overflow++;
-    ts->scope_overflow_total++;
-    return;
-  }
-  ts->stack[ts->depth++] = id;
-  ts->scope_top = id;
-}
-
-EXPORT void memoplan_scope_pop(void) {
-  ThreadState* ts = t_state;
-  if (!ts) return;
-  if (ts->scope_overflow) { ts->scope_overflow--; return; }
-  if (ts->depth == 0) return;
-  ts->depth--;
-  ts->scope_top = ts->depth ? ts->stack[ts->depth - 1] : 0;
-}
-
-// The agent's own code (its hooks, its dispatch mode's bookkeeping) runs between
-// memoplan_agent_enter() and memoplan_agent_leave() (nestable, per thread). What it allocates
-// there is the profiler's, not the program's: recorded with flags bit1 (the ingest leaves it
-// out of iteration signatures and plans), and never served from a plan (plan.cpp: the
-// thread's phase is parked, so it goes to the real allocator unmatched). So a plan made from
-// any recording serves a run with the minimal agent, and vice versa.
-EXPORT void memoplan_agent_enter(void) {
-  if (g.plan) mp::plan_agent_enter();
-  ThreadState* ts = api_state();
-  if (!ts) return;
-  if (ts->agent_depth++ == 0) ts->rec_flags |= MP_TRACE_REC_AGENT;
-}
-
-EXPORT void memoplan_agent_leave(void) {
-  if (g.plan) mp::plan_agent_leave();
-  ThreadState* ts = t_state;
-  if (!ts || ts->agent_depth == 0) return;
-  if (--ts->agent_depth == 0) ts->rec_flags &= ~MP_TRACE_REC_AGENT;
-}
-
-namespace {
-// Ends the thread's plan iteration (if any): plan_iter marker, header counters.
-void plan_iteration_done() {
-  mp::IterResult r;
-  if (!mp::plan_end(&r)) return;
-  if (r.served) record_marker(MP_KIND_PLAN_ITER, r.hits, r.misses, r.plan_index + 1);
-  if (PlanHeader* ph = plan_header()) {
-    uint64_t* f = &ph->hits;  // hits .. retirements: 7 consecutive u64
-    uint64_t v[7] = {r.hits, r.misses, r.hit_bytes, r.miss_bytes, r.arena_bytes, r.served,
-                     r.retirements};
-    for (int i = 0; i < 7; i++)
-      if (v[i]) __atomic_fetch_add(&f[i], v[i], __ATOMIC_RELAXED);
-    if (r.passthrough) __atomic_fetch_add(&ph->passthrough, r.passthrough, __ATOMIC_RELAXED);
-    if (r.new_signature) __atomic_fetch_add(&ph->signatures_served, 1, __ATOMIC_RELAXED);
-    if (r.unplanned) __atomic_fetch_add(&ph->iterations_unplanned, 1, __ATOMIC_RELAXED);
-  }
-  plan_header_status();
-}
-}  // namespace
-
-EXPORT uint64_t memoplan_iteration_begin(void) {
-  uint64_t n = __atomic_fetch_add(&g_iteration, 1, __ATOMIC_RELAXED);
-  record_marker(MP_KIND_ITER_BEGIN, 0, n);
-  if (g.plan) plan_iteration_done();  // a begin without an end closes the previous one
-  mp::plan_begin();
-  return n;
-}
-
-EXPORT void memoplan_iteration_end(uint64_t iteration, uint64_t latency_ns) {
-  if (g.plan) plan_iteration_done();
-  record_marker(MP_KIND_ITER_END, iteration, latency_ns);
-}
-
-EXPORT void memoplan_plan_counters(uint64_t out[8]) { mp::plan_counters(out); }
-
-EXPORT int memoplan_plan_status(void) { return (int)mp::plan_status(); }
-
-EXPORT uint64_t memoplan_events_written(void) {
-  uint64_t ev = 0;
-  uint32_t epoch = __atomic_load_n(&g_epoch, __ATOMIC_ACQUIRE);
-  for (ThreadState* ts = __atomic_load_n(&g_threads, __ATOMIC_ACQUIRE); ts; ts = ts->next)
-    if (__atomic_load_n(&ts->epoch, __ATOMIC_ACQUIRE) == epoch) ev += thread_events(ts);
-  return ev;
-}
-
-
-// ============================================================ attach ===
-//
-// memoplan attach PID: gdb stops the target at a safe point (docs in main/session/attach.ts),
-// dlopen()s this library (RTLD_NOW | RTLD_LOCAL: nothing binds to our malloc by name) and
-// calls memoplan_attach(). That creates a new trace file pair (header flags bit3: attached,
-// the trace covers the process from now on), turns recording on, then points the
-// malloc-family and dlopen slots of every loaded object's GOT at our wrappers (got.cpp) and
-// starts the Python agent in a thread of its own. memoplan_detach() undoes it. The library
-// is never unloaded: wrappers that a thread is still running, or whose address an object
-// took while attached, keep forwarding to the real functions.
-//
-// * Real functions. The wrappers' reals are the definitions the slots were bound to: the
-//   first definition in the global scope (dlsym RTLD_DEFAULT: glibc's, or a preloaded
-//   allocator's). Not ours (a preloaded copy of this library: then nothing is patched, the
-//   symbols already interpose), and not a canonical PLT entry of a non-PIE executable
-//   (which jumps through a slot we patch: then libc.so.6's own definition is used).
-// * Blocks allocated before attach are freed through our free: the free is recorded (the
-//   ingest counts it as unmatched) and handed to the same real free. Blocks allocated while
-//   attached are freed after detach by the real free directly.
-// * Thread states survive detach (other threads' TLS cannot be reset from here). Each
-//   attach bumps g_epoch and sets every registered state's `end` to null (the fast path
-//   compares cur < end, so the owner falls into the slow path), and the owner renews its
-//   state there (renew_thread: old chunk unmapped, counters and scope stack cleared).
-// * Detach order: agent uninstall requested, slots restored, recording off, a 20 ms grace
-//   period for a thread that passed the on-check just before, header counters summed
-//   (flags bit0), header unmapped and files closed. A thread preempted for longer than the
-//   grace period inside record() may still commit one record into the closed-out chunk.
-// * dlopen hook. glibc's dlopen looks at its return address to choose the caller's
-//   RUNPATH and namespace, so the hook calls it with a return address inside the caller's
-//   own code (a `ret` byte found in the caller's page, which then returns to us), and then
-//   scans the objects loaded by the call. Objects loaded by libc or ld.so internally (NSS,
-//   iconv modules) are patched at the next hooked dlopen.
-// * Plan mode cannot be attached (the plan must be loaded before the first allocation).
-
-namespace {
-
-constexpr size_t kCodeMap = 256 * 1024;  // one agent job's Python source
-
-struct PyApi {
-  int (*is_init)(void);
-  int (*ensure)(void);
-  void (*release)(int);
-  int (*run)(const char*);
-};
-
-bool py_api(PyApi* a) {
-  a->is_init = (int (*)(void))dlsym(RTLD_DEFAULT, "Py_IsInitialized");
-  a->ensure = (int (*)(void))dlsym(RTLD_DEFAULT, "PyGILState_Ensure");
-  a->release = (void (*)(int))dlsym(RTLD_DEFAULT, "PyGILState_Release");
-  a->run = (int (*)(const char*))dlsym(RTLD_DEFAULT, "PyRun_SimpleString");
-  return a->is_init && a->ensure && a->release && a->run;
-}
-
-// Runs one snippet of Python in a new thread of its own: PyGILState_Ensure gives that
-// thread a thread state and waits for the GIL like any native thread calling into Python,
-// so the interpreter is entered at one of its own switch points, never inside whatever the
-// thread that gdb interrupted was doing.
-void* agent_thread(void* arg) {
-  char* code = (char*)arg;
-  PyApi api;
-  if (py_api(&api) && api.is_init()) {
-    int st = api.ensure();
-    api.run(code);
-    api.release(st);
-  }
-  munmap(code, kCodeMap);
-  return nullptr;
-}
-
-char* put_hex(char* p, char* end, const char* s) {
-  static const char digits[] = "0123456789abcdef";
-  for (; *s && p + 2 < end; s++) {
-    unsigned char c = (unsigned char)*s;
-    *p++ = digits[c >> 4];
-    *p++ = digits[c & 15];
-  }
-  return p;
-}
-
-// exec(bytes.fromhex('<inner>').decode(), {}): runs `inner` without touching __main__.
-bool start_agent_job(const char* inner) {
-  char* code = (char*)mmap(nullptr, kCodeMap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (code == MAP_FAILED) return false;
-  char* end = code + kCodeMap - 64;
-  char* p = put_str(code, end, "exec(bytes.fromhex('");
-  p = put_hex(p, end, inner);
-  p = put_str(p, end, "').decode('utf-8', 'surrogateescape'), {'__name__': 'memoplan_attach'})");
-  *p = 0;
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_t t;
-  int rc = pthread_create(&t, &attr, agent_thread, code);
-  pthread_attr_destroy(&attr);
-  if (rc != 0) { munmap(code, kCodeMap); return false; }
-  pthread_setname_np(t, "memoplan-agent");
-  return true;
-}
-
-// Python source, built without the allocator (static buffer, called under g_attach_lock).
-char g_src[64 * 1024];
-char* src_hexstr(char* p, char* end, const char* s) {  // bytes.fromhex('..').decode(...)
-  p = put_str(p, end, "bytes.fromhex('");
-  p = put_hex(p, end, s);
-  return put_str(p, end, "').decode('utf-8', 'surrogateescape')");
-}
-
-pthread_mutex_t g_attach_lock = PTHREAD_MUTEX_INITIALIZER;
-int g_preloaded;          // this library interposes by symbol already (LD_PRELOAD)
-int g_agent_started;      // this attach started the Python agent
-uint32_t g_attach_gen;
-char g_self_path[4096];
-void* g_self;             // dlopen handle of this library
-void* g_real_dlopen;
-
-enum {
-  H_MALLOC, H_CALLOC, H_REALLOC, H_REALLOCARRAY, H_FREE, H_POSIX_MEMALIGN, H_ALIGNED_ALLOC,
-  H_MEMALIGN, H_VALLOC, H_PVALLOC, H_USABLE, H_DLOPEN, H_COUNT
-};
-const char* const kHookNames[H_COUNT] = {
-    "malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign", "aligned_alloc",
-    "memalign", "valloc", "pvalloc", "malloc_usable_size", "dlopen"};
-got::Hook g_hooks[H_COUNT];
-int g_nhooks;
-
-struct ExeRange { uintptr_t lo, hi; };
-int exe_cb(struct dl_phdr_info* info, size_t, void* arg) {
-  ExeRange* r = (ExeRange*)arg;
-  r->lo = ~(uintptr_t)0;
-  r->hi = 0;
-  for (int i = 0; i < info->dlpi_phnum; i++) {
-    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
-    if (ph.p_type != PT_LOAD) continue;
-    uintptr_t a = info->dlpi_addr + ph.p_vaddr;
-    if (a < r->lo) r->lo = a;
-    if (a + ph.p_memsz > r->hi) r->hi = a + ph.p_memsz;
-  }
-  return 1;  // the first object is the executable
-}
-
-void* find_real(const char* name, void* libc, ExeRange exe) {
-  void* a = dlsym(RTLD_DEFAULT, name);
-  void* b = libc ? dlsym(libc, name) : nullptr;
-  void* self = g_self ? dlsym(g_self, name) : nullptr;
-  if (!a || a == self) return b;
-  if ((uintptr_t)a >= exe.lo && (uintptr_t)a < exe.hi && b) return b;  // canonical PLT entry
-  return a;
-}
-
-extern "C" void* mp_call_with_ra(void* fn, const void* a0, intptr_t a1, const void* ra);
-// mp_call_with_ra(fn, a0, a1, ra): fn(a0, a1) with `ra` as its return address; ra must point
-// at a `ret` instruction, which returns to us. Keeps the stack 16-byte aligned at fn's entry.
-asm(R"(
-  .text
-  .p2align 4
-  .type mp_call_with_ra,@function
-mp_call_with_ra:
-  .cfi_startproc
-  pushq %rbx
-  .cfi_adjust_cfa_offset 8
-  .cfi_rel_offset %rbx, 0
-  subq $8, %rsp
-  .cfi_adjust_cfa_offset 8
-  movq %rdi, %rax
-  movq %rsi, %rdi
-  movq %rdx, %rsi
-  leaq 1f(%rip), %rbx
-  pushq %rbx
-  pushq %rcx
-  jmp *%rax
-1:
-  addq $8, %rsp
-  popq %rbx
-  ret
-  .cfi_endproc
-  .size mp_call_with_ra, .-mp_call_with_ra
-)");
-
-// A `ret` byte in the page of `ra` (the caller's code), or null.
-const void* ret_gadget(const void* ra) {
-  uintptr_t page = (uintptr_t)ra & ~(uintptr_t)4095;
-  const unsigned char* p = (const unsigned char*)ra;
-  for (const unsigned char* q = p; (uintptr_t)q < page + 4096; q++)
-    if (*q == 0xc3) return q;
-  for (const unsigned char* q = p; (uintptr_t)q >= page; q--)
-    if (*q == 0xc3) return q;
-  return nullptr;
-}
-
-NOINLINE void* hook_dlopen(const char* file, int mode) {
-  const void* gadget = ret_gadget(__builtin_return_address(0));
-  void* h = gadget ? mp_call_with_ra(g_real_dlopen, file, mode, gadget)
-                   : ((void* (*)(const char*, int))g_real_dlopen)(file, mode);
-  if (__atomic_load_n(&g_attached, __ATOMIC_ACQUIRE) && !g_preloaded) {
-    int saved = errno;
-    got::patch_new(g_hooks, g_nhooks, (uintptr_t)(void*)&hook_dlopen);
-    errno = saved;
-  }
-  return h;
-}
-
-bool resolve_attach() {
-  Dl_info di;
-  if (!g_self) {
-    if (!dladdr((void*)&hook_dlopen, &di) || !di.dli_fname) return false;
-    size_t n = strlen(di.dli_fname);
-    if (n >= sizeof g_self_path) return false;
-    memcpy(g_self_path, di.dli_fname, n + 1);
-    g_self = dlopen(g_self_path, RTLD_NOW | RTLD_NOLOAD);
-    if (!g_self) return false;
-  }
-  void* ours = dlsym(g_self, "malloc");
-  g_preloaded = dlsym(RTLD_DEFAULT, "malloc") == ours;
-  if (g_preloaded) return true;  // the symbols interpose already: nothing to patch
-  void* libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
-  ExeRange exe = {0, 0};
-  dl_iterate_phdr(exe_cb, &exe);
-  void* r[H_COUNT];
-  for (int i = 0; i < H_COUNT; i++) r[i] = find_real(kHookNames[i], libc, exe);
-  if (!r[H_MALLOC] || !r[H_FREE] || !r[H_CALLOC] || !r[H_REALLOC] || !r[H_DLOPEN]) return false;
-  g_nhooks = 0;
-  for (int i = 0; i < H_COUNT; i++) {
-    void* w = i == H_DLOPEN ? (void*)&hook_dlopen : dlsym(g_self, kHookNames[i]);
-    if (!r[i] || !w) continue;
-    g_hooks[g_nhooks++] = got::Hook{kHookNames[i], w, r[i]};
-  }
-  real_posix_memalign = (posix_memalign_fn)r[H_POSIX_MEMALIGN];
-  real_aligned_alloc = (aligned_fn)r[H_ALIGNED_ALLOC];
-  real_memalign = (aligned_fn)r[H_MEMALIGN];
-  real_valloc = (valloc_fn)r[H_VALLOC];
-  real_pvalloc = (valloc_fn)r[H_PVALLOC];
-  if (r[H_USABLE]) real_usable = (usable_fn)r[H_USABLE];
-  g_real_dlopen = r[H_DLOPEN];
-  g.free_ = (free_fn)r[H_FREE];
-  g.calloc_ = (calloc_fn)r[H_CALLOC];
-  g.realloc_ = (realloc_fn)r[H_REALLOC];
-  __atomic_store_n(&g.malloc_, (malloc_fn)r[H_MALLOC], __ATOMIC_RELEASE);
-  return true;
-}
-
-}  // namespace
-
-// Return: >= 0 attached: bit0 the Python agent was started, bit1 Python is linked in but not
-// initialised, bits 4.. the number of GOT slots patched. < 0 refused, nothing changed:
-// -1 not a directory, -2 already recording (launched under memoplan record), -3 plan mode,
-// -4 the real allocator functions cannot be found, -5 the trace file cannot be created,
-// -6 already attached. flags: bit0 attribute aten ops.
-EXPORT int memoplan_attach(const char* trace_dir, const char* agent_dir, int flags) {
-  int saved = errno;
-  pthread_mutex_lock(&g_attach_lock);
-  int rc = 0;
-  struct stat st;
-  size_t len = trace_dir ? strlen(trace_dir) : 0;
-  if (__atomic_load_n(&g_attached, __ATOMIC_ACQUIRE)) rc = -6;
-  else if (g_configured && !g_attach_mode) rc = -2;
-  else if (g.plan) rc = -3;
-  else if (!len || len >= sizeof g_dir - 64 || stat(trace_dir, &st) != 0 || !S_ISDIR(st.st_mode)) rc = -1;
-  else if (!resolve_attach()) rc = -4;
-  if (rc) goto out;
-  memcpy(g_dir, trace_dir, len + 1);
-  if (!g_attach_mode) {
-    if (!g_key_ok && pthread_key_create(&g_key, thread_dtor) == 0) g_key_ok = 1;
-    if (!g.clock_tsc) calibrate_clock();
-    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-  }
-  // New attach generation: every existing thread state renews itself at its next event.
-  __atomic_add_fetch(&g_epoch, 1, __ATOMIC_ACQ_REL);
-  for (ThreadState* ts = __atomic_load_n(&g_threads, __ATOMIC_ACQUIRE); ts; ts = ts->next)
-    __atomic_store_n(&ts->end, (Record*)nullptr, __ATOMIC_RELAXED);
-  if (!open_trace(MP_TRACE_ATTACHED, (uint32_t)getppid(), -1)) { rc = -5; goto out; }
-  g_configured = 1;
-  g_attach_mode = 1;
-  g_attach_gen++;
-  __atomic_store_n(&g_attached, 1, __ATOMIC_RELEASE);
-  __atomic_store_n(&g.on, 1, __ATOMIC_RELEASE);
-  if (!g_preloaded) {
-    got::patch_new(g_hooks, g_nhooks, (uintptr_t)(void*)&hook_dlopen);
-    rc = (int)(got::stats().slots << 4);
-  }
-  g_agent_started = 0;
-  if (agent_dir && *agent_dir) {
-    PyApi api;
-    if (py_api(&api)) {
-      if (!api.is_init()) {
-        rc |= 2;
-      } else {
-        char status[4200];
-        char* e = status + sizeof status - 8;
-        char* q = put_str(status, e, g_dir);
-        q = put_str(q, e, "/agent-");
-        q = put_u64(q, e, g_attach_gen);
-        q = put_str(q, e, ".status");
-        *q = 0;
-        char* end = g_src + sizeof g_src - 64;
-        char* p = put_str(g_src, end, "import os, sys\nstatus = ");
-        p = src_hexstr(p, end, status);
-        p = put_str(p, end, "\ntry:\n    p = ");
-        p = src_hexstr(p, end, agent_dir);
-        p = put_str(p, end,
-                    "\n    if p not in sys.path:\n        sys.path.insert(0, p)\n"
-                    "    import memoplan_agent\n    memoplan_agent._attached(");
-        p = src_hexstr(p, end, g_self_path);
-        p = put_str(p, end, ", ");
-        p = put_u64(p, end, g_attach_gen);
-        p = put_str(p, end, (flags & 1) ? ", True, status)\n" : ", False, status)\n");
-        p = put_str(p, end,
-                    "except BaseException as err:\n"
-                    "    with open(status + '.tmp', 'w') as f:\n"
-                    "        f.write('error %s: %s\\n' % (type(err).__name__, err))\n"
-                    "    os.replace(status + '.tmp', status)\n");
-        *p = 0;
-        if (p < end && start_agent_job(g_src)) {
-          g_agent_started = 1;
-          rc |= 1;
-        }
-      }
-    }
-  }
-out:
-  pthread_mutex_unlock(&g_attach_lock);
-  errno = saved;
-  return rc;
-}
-
-// Return: >= 0 the number of GOT slots restored; -6 not attached.
-EXPORT int memoplan_detach(void) {
-  int saved = errno;
-  pthread_mutex_lock(&g_attach_lock);
-  int rc = 0;
-  if (!__atomic_load_n(&g_attached, __ATOMIC_ACQUIRE)) {
-    rc = -6;
-  } else {
-    if (g_agent_started) {
-      char* end = g_src + sizeof g_src - 64;
-      char* p = put_str(g_src, end, "import sys\nm = sys.modules.get('memoplan_agent')\nif m is not None:\n    m._detached(");
-      p = put_u64(p, end, g_attach_gen);
-      p = put_str(p, end, ")\n");
-      *p = 0;
-      start_agent_job(g_src);
-      g_agent_started = 0;
-    }
-    if (!g_preloaded) rc = got::restore_all();
-    __atomic_store_n(&g.on, 0, __ATOMIC_RELEASE);
-    struct timespec grace = {0, 20000000};
-    while (nanosleep(&grace, &grace) != 0 && errno == EINTR) {}
-    Header* h = g_hdr;
-    if (h) {
-      plan_header_status();
-      finalize_header(h);
-      g_hdr = nullptr;
-      munmap(h, kHeaderMap);
-    }
-    if (g_fd >= 0) close(g_fd);
-    if (g_names_fd >= 0) close(g_names_fd);
-    g_fd = g_names_fd = -1;
-    __atomic_store_n(&g_attached, 0, __ATOMIC_RELEASE);
-  }
-  pthread_mutex_unlock(&g_attach_lock);
-  errno = saved;
-  return rc;
-}
-
-// 1 while memoplan_attach is in effect.
-EXPORT int memoplan_attached(void) { return __atomic_load_n(&g_attached, __ATOMIC_ACQUIRE); }
+}  // namespace mpr
