@@ -19,16 +19,15 @@ EXPORT uint32_t memoplan_intern(const char* name) {
   if (!__atomic_load_n(&g.on, __ATOMIC_ACQUIRE) || !name) return id;
   int saved = errno;
   uint32_t len = (uint32_t)strlen(name);
+  mp_trace_name_record hdr = {id, len};  // then the name's bytes (docs/TRACE_FORMAT.md "Files")
   char buf[1024];
-  ssize_t want = (ssize_t)(8 + (size_t)len), got;
-  if (len <= sizeof buf - 8) {  // one write(2) per record
-    memcpy(buf, &id, 4);
-    memcpy(buf + 4, &len, 4);
-    memcpy(buf + 8, name, len);
+  ssize_t want = (ssize_t)(sizeof hdr + (size_t)len), got;
+  if (len <= sizeof buf - sizeof hdr) {  // one write(2) per record
+    memcpy(buf, &hdr, sizeof hdr);
+    memcpy(buf + sizeof hdr, name, len);
     got = write(g_names_fd, buf, (size_t)want);
   } else {  // still one system call
-    uint32_t hdr[2] = {id, len};
-    struct iovec iov[2] = {{hdr, 8}, {(void*)name, len}};
+    struct iovec iov[2] = {{&hdr, sizeof hdr}, {(void*)name, len}};
     got = writev(g_names_fd, iov, 2);
   }
   if (got == want && g_hdr) __atomic_fetch_add(&g_hdr->names_written, 1, __ATOMIC_RELAXED);

@@ -450,11 +450,11 @@ bool open_trace(uint32_t flags, uint32_t ppid, int copy_names_from) {
       have += (size_t)n;
       // write only whole records
       size_t whole = 0;
-      while (whole + 8 <= have) {
-        uint32_t len;
-        memcpy(&len, buf + whole + 4, 4);
-        if (whole + 8 + len > have) break;
-        whole += 8 + len;
+      while (whole + sizeof(mp_trace_name_record) <= have) {
+        mp_trace_name_record rec;
+        memcpy(&rec, buf + whole, sizeof rec);
+        if (whole + sizeof rec + rec.len > have) break;
+        whole += sizeof rec + rec.len;
         count++;
       }
       if (whole == 0) break;  // record larger than buf: stop copying
