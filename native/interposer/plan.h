@@ -1,6 +1,6 @@
 // Plan mode of libmemoplan.so: serving the allocations of an iteration from a
 // pre-planned arena (docs/PLAN_FORMAT.md). Internal interface between the
-// wrappers (memoplan.cpp) and the plan machinery (plan.cpp); nothing here is
+// wrappers (hooks.cpp) and the plan machinery (plan.cpp); nothing here is
 // exported. See the comment at the top of plan.cpp for the hard cases.
 #pragma once
 
@@ -19,7 +19,7 @@ typedef void* (*realloc_fn)(void*, size_t);
 typedef void (*free_fn)(void*);
 typedef size_t (*usable_fn)(void*);
 
-// The next allocator, as resolved by memoplan.cpp (set before plan_load).
+// The next allocator, as resolved by hooks.cpp (set before plan_load).
 struct Reals {
   malloc_fn malloc_;
   calloc_fn calloc_;
