@@ -6,7 +6,7 @@ import { deleteDerivedRows, forEachEventInTimeOrder, RecordingRows, storedRecord
 import { failRecordingSession, recreateSession, sessionForResume, sessionStatusAndProcesses, setExitIfUnset } from '../store/sessions';
 import { EventWriter } from '../store/ingest';
 import { LifetimeBuilder, type LifetimeTotals, type StreamEvent } from '../store/lifetimes';
-import { committedAt, parseHeader, RECORD_SIZE, recordFlags, type PlanCounters, type TraceHeader } from '../record/trace-reader';
+import { CHUNK_HEADER, CHUNK_MAGIC, committedAt, decodeRecords, HEADER, HEADER_READ, parseHeader, parseNames, RECORD_SIZE, type PlanCounters, type TraceHeader } from '../record/trace-reader';
 import type { RecordBatch } from '../../shared/trace-batch';
 import { readInputFile } from '../fs/files';
 import { splitScope, STACK_NAME_PREFIX } from '../record/trace-names';
@@ -35,12 +35,8 @@ import { splitScope, STACK_NAME_PREFIX } from '../record/trace-names';
 const TRACE_FILE = /^trace-(\d+)-(\d+)\.mpt$/;
 /** Written into a kept trace folder by memoplan record: how the target ended ({exitCode, signal, sessionId, dbFile}). */
 export const RECORDER_END_FILE = 'recorder-end.json';
-const CHUNK_MAGIC = 0x4b43504d; // 'MPCK'
-const HEADER_READ = 176;
 /** Records appended per transaction (and events fed to the lifetime builder per transaction). */
 const BATCH_RECORDS = 250_000;
-const TWO32 = 4294967296;
-const INT64_MAX = (1n << 63n) - 1n;
 
 export interface ResumeOptions {
   db: DB;
@@ -158,18 +154,10 @@ function readRecorderEnd(dir: string): RecorderEnd | null {
   }
 }
 
-function u64(buf: Buffer, off: number): number | bigint {
-  const lo = buf.readUInt32LE(off);
-  const hi = buf.readUInt32LE(off + 4);
-  if (hi < 0x200000) return hi * TWO32 + lo;
-  const v = buf.readBigUInt64LE(off);
-  return v > INT64_MAX ? INT64_MAX : v;
-}
-
 function readHeader(fd: number): TraceHeader | null {
   const buf = Buffer.alloc(HEADER_READ);
   const n = fs.readSync(fd, buf, 0, buf.length, 0);
-  if (n < buf.length || buf.readUInt32LE(0) === 0) return null;
+  if (n < buf.length || buf.readUInt32LE(HEADER.magic) === 0) return null;
   return parseHeader(buf);
 }
 
@@ -184,13 +172,13 @@ function scanChunks(fd: number, header: TraceHeader): ChunkInfo[] {
     const base = i * header.chunkSize;
     if (base + header.chunkSize > size) continue; // never extended
     fs.readSync(fd, head, 0, RECORD_SIZE, base);
-    if (head.readUInt32LE(24) !== CHUNK_MAGIC) continue; // being set up, or punched out (stored)
+    if (head.readUInt32LE(CHUNK_HEADER.magic) !== CHUNK_MAGIC) continue; // being set up, or punched out (stored)
     const got = fs.readSync(fd, body, 0, header.chunkSize - RECORD_SIZE, base + RECORD_SIZE);
     const max = Math.min(slots - 1, Math.floor(got / RECORD_SIZE));
-    const gen = head.readUInt32LE(12);
+    const gen = head.readUInt32LE(CHUNK_HEADER.gen);
     let n = 0;
     while (n < max && committedAt(body, n * RECORD_SIZE, gen)) n++;
-    out.push({ index: i, tid: head.readUInt32LE(0), threadIndex: head.readUInt32LE(4), seq: head.readUInt32LE(8), committed: n });
+    out.push({ index: i, tid: head.readUInt32LE(CHUNK_HEADER.tid), threadIndex: head.readUInt32LE(CHUNK_HEADER.thread_index), seq: head.readUInt32LE(CHUNK_HEADER.chunk_seq), committed: n });
   }
   // A chunk and its copy (docs/TRACE_FORMAT.md "Copies": the ingest copies a full chunk out
   // for a writer it lags behind) hold the same records: keep one.
@@ -204,44 +192,13 @@ function scanChunks(fd: number, header: TraceHeader): ChunkInfo[] {
 }
 
 function decode(buf: Buffer, chunk: ChunkInfo, from: number, baseHi: number, baseLo: number): RecordBatch {
-  const n = chunk.committed - from;
-  const b: RecordBatch = {
-    tid: chunk.tid,
-    threadIndex: chunk.threadIndex,
-    count: n,
-    ts: new Float64Array(n),
-    addr: new Array(n),
-    size: new Array(n),
-    scope: new Uint32Array(n),
-    kind: new Uint8Array(n),
-    alignLog2: new Uint8Array(n),
-    flags: new Uint16Array(n),
-  };
-  for (let r = 0; r < n; r++) {
-    const o = (from + r) * RECORD_SIZE;
-    b.ts[r] = (buf.readUInt32LE(o + 4) - baseHi) * TWO32 + (buf.readUInt32LE(o) - baseLo);
-    b.addr[r] = u64(buf, o + 8);
-    b.size[r] = u64(buf, o + 16);
-    b.scope[r] = buf.readUInt32LE(o + 24);
-    b.kind[r] = buf[o + 28];
-    b.alignLog2[r] = buf[o + 29];
-    b.flags[r] = recordFlags(buf, o);
-  }
-  return b;
+  return decodeRecords(buf, from * RECORD_SIZE, chunk.committed - from, chunk.tid, chunk.threadIndex, baseHi, baseLo);
 }
 
 function readNames(file: string): { id: number; name: string }[] {
   if (!fs.existsSync(file)) return [];
   const buf = readInputFile(file, 'trace names file', 1024 * 1024 * 1024);
-  const out: { id: number; name: string }[] = [];
-  let off = 0;
-  while (off + 8 <= buf.length) {
-    const len = buf.readUInt32LE(off + 4);
-    if (off + 8 + len > buf.length) break;
-    out.push({ id: buf.readUInt32LE(off), name: buf.toString('utf8', off + 8, off + 8 + len) });
-    off += 8 + len;
-  }
-  return out;
+  return parseNames(buf).names;
 }
 
 const num = (v: unknown): number => (typeof v === 'bigint' ? Number(v) : (v as number));

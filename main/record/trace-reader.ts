@@ -49,7 +49,8 @@ export const HEADER = {
 } as const;
 /** Header flags bits. */
 export const HEADER_FLAG = { clean_exit: 1, fork_child: 2, stopped: 4, attached: 8 } as const;
-const HEADER_READ = HEADER.chunks_reused; // through the plan counters
+/** Bytes of the header parseHeader reads (through the plan counters). */
+export const HEADER_READ = HEADER.chunks_reused;
 /** Byte offsets of a chunk header's fields (the first CHUNK_HEADER_BYTES of chunks 1..). */
 export const CHUNK_HEADER = { tid: 0, thread_index: 4, chunk_seq: 8, gen: 12, released: 16, magic: 24, flags: 28 } as const;
 export const CHUNK_HEADER_BYTES = 32;
@@ -141,6 +142,49 @@ function u64(buf: Buffer, off: number): number | bigint {
 
 function u64num(buf: Buffer, off: number): number {
   return buf.readUInt32LE(off + 4) * TWO32 + buf.readUInt32LE(off);
+}
+
+/**
+ * Decodes n committed records of one thread's chunk from `buf` at byte `from`; stamps become
+ * nanoseconds since the clock base (its high and low 32-bit words).
+ */
+export function decodeRecords(buf: Buffer, from: number, n: number, tid: number, threadIndex: number, baseHi: number, baseLo: number): RecordBatch {
+  const batch: RecordBatch = {
+    tid,
+    threadIndex,
+    count: n,
+    ts: new Float64Array(n),
+    addr: new Array(n),
+    size: new Array(n),
+    scope: new Uint32Array(n),
+    kind: new Uint8Array(n),
+    alignLog2: new Uint8Array(n),
+    flags: new Uint16Array(n),
+  };
+  for (let r = 0; r < n; r++) {
+    const o = from + r * RECORD_SIZE;
+    batch.ts[r] = (buf.readUInt32LE(o + RECORD.ts_ns + 4) - baseHi) * TWO32 + (buf.readUInt32LE(o + RECORD.ts_ns) - baseLo);
+    batch.addr[r] = u64(buf, o + RECORD.addr);
+    batch.size[r] = u64(buf, o + RECORD.size);
+    batch.scope[r] = buf.readUInt32LE(o + RECORD.scope);
+    batch.kind[r] = buf[o + RECORD.kind];
+    batch.alignLog2[r] = buf[o + RECORD.align_log2];
+    batch.flags[r] = recordFlags(buf, o);
+  }
+  return batch;
+}
+
+/** The whole name records at the start of `buf` (a trailing partial one is left: `used` bytes were read). */
+export function parseNames(buf: Buffer): { names: NameRecord[]; used: number } {
+  const names: NameRecord[] = [];
+  let off = 0;
+  while (off + NAME_RECORD.bytes <= buf.length) {
+    const len = buf.readUInt32LE(off + NAME_RECORD.len);
+    if (off + NAME_RECORD.bytes + len > buf.length) break;
+    names.push({ id: buf.readUInt32LE(off + NAME_RECORD.id), name: buf.toString('utf8', off + NAME_RECORD.bytes, off + NAME_RECORD.bytes + len) });
+    off += NAME_RECORD.bytes + len;
+  }
+  return { names, used: off };
 }
 
 export function parseHeader(buf: Buffer): TraceHeader {
@@ -238,14 +282,7 @@ export class TraceReader {
     const got = fs.readSync(this.namesFd, fresh, 0, fresh.length, this.namesOffset);
     this.namesOffset += got;
     const buf = Buffer.concat([this.namesPending, fresh.subarray(0, got)]);
-    const out: NameRecord[] = [];
-    let off = 0;
-    while (off + 8 <= buf.length) {
-      const len = buf.readUInt32LE(off + NAME_RECORD.len);
-      if (off + 8 + len > buf.length) break;
-      out.push({ id: buf.readUInt32LE(off + NAME_RECORD.id), name: buf.toString('utf8', off + NAME_RECORD.bytes, off + NAME_RECORD.bytes + len) });
-      off += 8 + len;
-    }
+    const { names: out, used: off } = parseNames(buf);
     this.namesPending = Buffer.from(buf.subarray(off));
     return out;
   }
@@ -347,28 +384,7 @@ export class TraceReader {
     // commit byte we saw, so the second copy holds them whole (see docs/TRACE_FORMAT.md).
     fs.readSync(this.fd, buf, 0, n * RECORD_SIZE, base + first * RECORD_SIZE);
     chunk.consumed += n;
-    const batch: RecordBatch = {
-      tid: chunk.tid,
-      threadIndex: chunk.threadIndex,
-      count: n,
-      ts: new Float64Array(n),
-      addr: new Array(n),
-      size: new Array(n),
-      scope: new Uint32Array(n),
-      kind: new Uint8Array(n),
-      alignLog2: new Uint8Array(n),
-      flags: new Uint16Array(n),
-    };
-    for (let r = 0; r < n; r++) {
-      const o = r * RECORD_SIZE;
-      batch.ts[r] = (buf.readUInt32LE(o + RECORD.ts_ns + 4) - this.baseHi) * TWO32 + (buf.readUInt32LE(o + RECORD.ts_ns) - this.baseLo);
-      batch.addr[r] = u64(buf, o + RECORD.addr);
-      batch.size[r] = u64(buf, o + RECORD.size);
-      batch.scope[r] = buf.readUInt32LE(o + RECORD.scope);
-      batch.kind[r] = buf[o + RECORD.kind];
-      batch.alignLog2[r] = buf[o + RECORD.align_log2];
-      batch.flags[r] = recordFlags(buf, o);
-    }
+    const batch = decodeRecords(buf, 0, n, chunk.tid, chunk.threadIndex, this.baseHi, this.baseLo);
     return batch;
   }
 }

@@ -18,7 +18,7 @@ import { setAttachedNow, setAttachStart, setDetachedNow } from '../store/session
 /**
  * `memoplan attach PID`: inject the interposer into a running process with gdb, record into a
  * new session while attached, detach, store. The native side (memoplan_attach/detach, GOT
- * patching) is described at the end of native/interposer/memoplan.cpp, the gdb side (safe
+ * patching) is described at the top of native/interposer/attach.cpp, the gdb side (safe
  * point, bounds) in gdb.ts.
  *
  * Order of things: preflight (nothing touched yet: a refusal says why and what to do), claim

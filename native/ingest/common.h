@@ -1,5 +1,6 @@
-// memoplan-ingest: shared types. The ingester is a port of the JS SessionIngest
-// (main/record/recorder.ts, trace-reader.ts, main/store/ingest.ts, lifetimes.ts, addr-map.ts)
+// memoplan-ingest: shared types. The ingester is a port of the JS reference ingest
+// (test/oracle/session-ingest.ts, main/record/trace-reader.ts, main/store/ingest.ts,
+// lifetimes.ts, addr-map.ts)
 // and must write exactly the same rows. Where JavaScript semantics leak into stored values
 // (every JS number is a double; u64 fields beyond 2^53 are BigInts clamped to INT64_MAX) the
 // port reproduces them; see "JS numbers" below.

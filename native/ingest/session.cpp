@@ -88,7 +88,7 @@ struct ScopeName {
   std::string module, op, stack;  // stack: the decimal name id of the scope's Python stack, or ""
 };
 
-// "module<TAB>op[<TAB>stack]", as recorder.ts splitScope: a stack field that is not 1..10 digits is "".
+// "module<TAB>op[<TAB>stack]", as main/record/trace-names.ts splitScope: a stack field that is not 1..10 digits is "".
 ScopeName splitScope(const std::string& name) {
   size_t tab = name.find('\t');
   if (tab == std::string::npos) return {name, "", ""};
@@ -125,7 +125,7 @@ int64_t SessionIngest::poll(bool final, uint64_t maxRecords) {
   const int64_t started = monotonicNs();
   // Events stamped before this instant (less the margin) have all their causal predecessors
   // read by now: the interposer commits a free before the real free and stamps an allocation
-  // after the real call returns (see recorder.ts). Number(started - base) - margin, as doubles.
+  // after the real call returns (see test/oracle/session-ingest.ts). Number(started - base) - margin, as doubles.
   double watermark = final ? std::numeric_limits<double>::infinity() : (double)(started - clockBaseNs_) - WATERMARK_MARGIN_NS;
   const int64_t before = writer_.events + writer_.markers;
   discover();

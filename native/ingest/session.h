@@ -1,4 +1,4 @@
-// Port of main/record/recorder.ts SessionIngest: the trace files of one session (one per traced
+// Port of test/oracle/session-ingest.ts SessionIngest: the trace files of one session (one per traced
 // process, discovered as they appear) -> processes, threads, ops, events rows, and the
 // lifetime builder fed in causal order.
 #pragma once
