@@ -272,7 +272,7 @@ NOINLINE int posix_memalign_ext(void** out, size_t align, size_t n) {
     ensure_reals();
   }
   mp::PlanThreadHead* h = planning();
-  int rc = h ? mp::plan_posix_memalign(h, real_posix_memalign, out, align, n)
+  int rc = h ? mp::plan_posix_memalign(h, out, align, n)
              : real_posix_memalign(out, align, n);
   if (UNLIKELY(g.on))
     record(MP_KIND_POSIX_MEMALIGN, rc == 0 ? *out : nullptr, n, log2_floor(align), rc ? MP_TRACE_REC_FAILED : 0);
@@ -286,7 +286,7 @@ EXPORT int posix_memalign(void** out, size_t align, size_t n) __THROW {
   posix_memalign_fn f = real_posix_memalign;
   if (LIKELY(f) && !g.on) {
     if (!g.plan) return f(out, align, n);
-    if (mp::PlanThreadHead* h = mp::t_plan) return mp::plan_posix_memalign(h, f, out, align, n);
+    if (mp::PlanThreadHead* h = mp::t_plan) return mp::plan_posix_memalign(h, out, align, n);
     return f(out, align, n);
   }
   return posix_memalign_ext(out, align, n);

@@ -577,7 +577,7 @@ __attribute__((constructor)) static void memoplan_init() {
   long ps = sysconf(_SC_PAGESIZE);
   if (ps > 0) g_page_log2 = 63 - __builtin_clzll((unsigned long long)ps);
   start_recording();
-  mp::Reals reals = {g.malloc_, g.calloc_, g.realloc_, g.free_, real_usable};
+  mp::Reals reals = {g.malloc_, g.calloc_, g.realloc_, g.free_, real_usable, real_posix_memalign};
   if (mp::plan_load(&reals, 1u << g_page_log2)) {
     pthread_atfork(nullptr, nullptr, plan_atfork_child);
     __atomic_store_n(&g.plan, 1, __ATOMIC_RELEASE);

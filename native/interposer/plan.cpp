@@ -36,14 +36,16 @@
 //   block below it on its bytes was dead, and frees are final; so a live
 //   block overlapping i is always found at or below the top of each byte.
 //   The descent is capped (kCheckBudget visits); over the cap, a miss.
-//   Fast path (check_fast, inline in the entry points): every j in V(i) was
-//   served and is dead; "served" needs no load for j < lim (no skip and no
-//   refused hit happened below lim in this iteration, and j < i <= cursor).
-//   While lim is ~0u (nothing irregular yet) only the part of V(i) that no
-//   earlier entry's list holds is read: any other j was checked dead when the
-//   first entry listing it was served, and stays dead (Σ over an iteration:
-//   at most one look per planned entry, instead of |V(i)| per allocation).
-//   Any other outcome falls back to the exact walk above.
+//   Fast path (check_fast, inline in the entry points), only while lim is ~0u
+//   (no skip and no refused hit yet in this iteration, so every planned entry
+//   below the cursor was served): only the part of V(i) that no earlier
+//   entry's list holds is read, each found dead: any other j was checked dead
+//   when the first entry listing it was served, and stays dead (Σ over an
+//   iteration: at most one look per planned entry, instead of |V(i)| per
+//   allocation). Any other outcome, and every allocation after an
+//   irregularity, takes the exact walk above (serve_slow): keeping the fast
+//   path to this one case keeps it free of register spills and of served[]
+//   stores.
 //   The previous iteration of the same arena cannot hold a live block: an
 //   arena is only reused after an iteration that ended with none (below).
 //
@@ -132,13 +134,15 @@ struct PEntry {       // 40 bytes; e[n] is a sentinel that matches nothing
   uint32_t align;     // as in the file (>= 16)
   uint32_t b;         // boundary index of off; kNone: not served from the arena
   uint32_t vbeg, vcnt;  // visible predecessors: vlist[vbeg, vbeg + vcnt)
-  uint32_t fcnt, pad;   // the first fcnt of them appear in no earlier entry's list (check_fast)
+  uint32_t fcnt;       // the first fcnt of them appear in no earlier entry's list (check_fast)
+  uint32_t falign;     // align when served from the arena, else 0 (matches no allocation): try_fast
 };
 
 struct HSlot { uint64_t key1; uint32_t b, pad; };  // key1 = offset + 1, 0 = empty
 
-// A visible predecessor (see top): entry index and its boundary index.
-struct VPred { uint32_t j, b; };
+// A visible predecessor (see top): entry index + 1 (what the owner word of its boundary holds
+// while a block of it is live) and its boundary index.
+struct VPred { uint32_t j1, b; };
 
 // One plan of the file (a version-2 file is a set of one); read-only after load but for its
 // counters.
@@ -158,11 +162,17 @@ struct Plan {
   uint64_t served_iters, hits, misses;  // relaxed atomics, all threads
 };
 
+// The plan of an arena that has not served yet: no entry, no boundary, and a hash of one empty
+// slot, so a lookup in it finds nothing. Constant-initialised (no constructor runs for it).
+const HSlot g_no_slot = {0, 0, 0};
+Plan g_no_plan = {nullptr, 0, nullptr, nullptr, nullptr, 0, 0, nullptr, 0, 0, &g_no_slot, 0, 0, {}, 0, 0, 0};
+
 struct Arena {
   char* base;
   // The plan whose blocks the arena holds: set by the owner thread when it starts serving an
   // iteration with no block of the arena live (an arena is reused only after an iteration that
   // ended with none), so a free() from any thread reads the plan its block was served from.
+  // &g_no_plan until then (never null: free() looks up any arena's plan without a test).
   const Plan* plan;
   uint32_t slot, pad;
   uint32_t owner[2];  // [g_max_nb rounded up to even]: the end scan reads 8 bytes at a time
@@ -367,16 +377,19 @@ bool precompute(Plan* pl, PEntry* e, uint64_t n) {
   if (nb >= kNone) return refuse_line(MP_PLAN_REFUSAL_COMPLEX, "too many entries");
   pl->bounds = bounds;
   pl->nb = (uint32_t)nb;
-  // hash: offset -> boundary index
+  // hash: block start offset -> boundary index (what free() looks up: a pointer it is given is
+  // a block start or no block of the arena). Only starts, at most a quarter full, so that a
+  // lookup nearly always ends at its first slot (linear probing: ~1.2 slots read on average).
   uint64_t hs = 16;
-  while (hs < 2 * nb) hs <<= 1;
+  while (hs < 4 * planned) hs <<= 1;
   HSlot* h = (HSlot*)map_anon(hs * sizeof(HSlot));
   if (!h) return refuse_line(MP_PLAN_REFUSAL_COMPLEX, "out of memory while preparing the plan");
-  for (uint64_t b = 0; b < nb; b++) {
-    uint64_t i = hash_of(bounds[b]) & (hs - 1);
-    while (h[i].key1) i = (i + 1) & (hs - 1);
-    h[i].key1 = bounds[b] + 1;
-    h[i].b = (uint32_t)b;
+  for (uint64_t k = 0; k < n; k++) {
+    if (e[k].b == kNone) continue;
+    uint64_t i = hash_of(e[k].off) & (hs - 1);
+    while (h[i].key1 && h[i].key1 != e[k].off + 1) i = (i + 1) & (hs - 1);
+    h[i].key1 = e[k].off + 1;
+    h[i].b = lower_bound(bounds, (uint32_t)nb, e[k].off);
   }
   pl->hash = h;
   pl->hmask = hs - 1;
@@ -428,13 +441,14 @@ bool precompute(Plan* pl, PEntry* e, uint64_t n) {
       seg[f++] = j;
     }
     e[i].fcnt = f;
+    e[i].falign = e[i].align;
   }
   munmap(mark, (n + 1) * 4);
   // (entry, boundary) pairs: the check reads no PEntry of a predecessor
   VPred* vp = (VPred*)map_anon((used ? used : 1) * sizeof(VPred));
   uint64_t* pre = (uint64_t*)map_anon((n + 1) * 16);
   if (!vp || !pre) return refuse_line(MP_PLAN_REFUSAL_COMPLEX, "out of memory while preparing the plan");
-  for (uint64_t x = 0; x < used; x++) vp[x] = VPred{vl[x], e[vl[x]].b};
+  for (uint64_t x = 0; x < used; x++) vp[x] = VPred{vl[x] + 1, e[vl[x]].b};
   munmap(vl, kMaxVList * 4);
   pl->vlist = vp;
   uint64_t* ps = pre;
@@ -589,6 +603,7 @@ bool load_one(const unsigned char* f, uint64_t size, Plan* pl, uint64_t* floor_o
     e[i].off = off;
     e[i].align = al;
     e[i].b = kNone;
+    e[i].falign = 0;
     if (!(fl & MP_PLAN_ENTRY_PLANNED)) continue;
     if (!pow2(al) || al < 16) {
       *put_str(p, wend, ": alignment is not a power of two >= 16") = 0;
@@ -613,6 +628,7 @@ bool load_one(const unsigned char* f, uint64_t size, Plan* pl, uint64_t* floor_o
   e[n].size = ~0ull;
   e[n].align = 0;
   e[n].b = kNone;
+  e[n].falign = 0;
   pl->e = e;
   pl->n = n;
   pl->arena_bytes = arena;
@@ -792,6 +808,7 @@ COLD Arena* new_arena(PlanThread* pt) {
   }
   a->base = base;
   a->slot = (uint32_t)slot;
+  a->plan = &g_no_plan;
   __atomic_store_n(&g_arena_of[slot], a, __ATOMIC_RELEASE);
   pt->new_arena_bytes += g_map_bytes;
   return a;
@@ -816,7 +833,7 @@ bool bytes_free(PlanThread* pt, uint32_t i) {
   uint32_t stack[64];
   uint32_t sp = 0;
   for (uint32_t x = 0; x < cnt; x++) {
-    uint32_t j = v[x].j;
+    uint32_t j = v[x].j1 - 1;
     if (LIKELY(j < lim) || served[j] == ep) {
       if (__atomic_load_n(&own[v[x].b], __ATOMIC_ACQUIRE) == j + 1) return false;
     } else {
@@ -829,7 +846,7 @@ bool bytes_free(PlanThread* pt, uint32_t i) {
     uint32_t m = stack[--sp];
     const VPred* w = vlist + E[m].vbeg;
     for (uint32_t x = 0; x < E[m].vcnt; x++) {
-      uint32_t j = w[x].j;
+      uint32_t j = w[x].j1 - 1;
       if (!overlaps(E[j], E[i])) continue;
       if (budget-- == 0) return false;
       if (j < lim || served[j] == ep) {
@@ -850,21 +867,13 @@ bool bytes_free(PlanThread* pt, uint32_t i) {
 inline bool check_fast(const PlanThread* pt, const PEntry* e) {
   const uint32_t* own = pt->own;
   if (__atomic_load_n(&own[e->b], __ATOMIC_ACQUIRE) != 0) return false;
+  // After an irregularity (lim below ~0u) bytes_free decides, on the slow path: it reads
+  // served[] at and above lim. Until then every planned entry below the cursor was served, so
+  // only the predecessors no earlier entry had need a look (precompute).
+  if (UNLIKELY(pt->lim != ~0u)) return false;
   const VPred* v = pt->vl + e->vbeg;
-  uint32_t lim = pt->lim;
-  if (LIKELY(lim == ~0u)) {
-    // No irregularity yet: every planned entry below the cursor was served, so only the
-    // predecessors no earlier entry had need a look (precompute).
-    for (const VPred* fend = v + e->fcnt; v != fend; v++)
-      if (__atomic_load_n(&own[v->b], __ATOMIC_ACQUIRE) == v->j + 1) return false;
-    return true;
-  }
-  const VPred* vend = v + e->vcnt;
-  for (; v != vend; v++) {
-    uint32_t j = v->j;
-    if (UNLIKELY(j >= lim) && pt->served[j] != pt->epoch) return false;
-    if (__atomic_load_n(&own[v->b], __ATOMIC_ACQUIRE) == j + 1) return false;
-  }
+  for (const VPred* fend = v + e->fcnt; v != fend; v++)
+    if (__atomic_load_n(&own[v->b], __ATOMIC_ACQUIRE) == v->j1) return false;
   return true;
 }
 
@@ -963,14 +972,14 @@ __attribute__((always_inline)) inline void* try_fast(PlanThread* pt, uint64_t si
   void* q = nullptr;
   uint64_t c = pt->cursor;
   const PEntry* e = pt->e + c;
-  if (LIKELY(e->size == size) && LIKELY(e->align == malign) && LIKELY(e->b != kNone) &&
-      LIKELY(check_fast(pt, e))) {
+  // falign is 0 for an entry not served from the arena: it fails the compare (malign >= 16).
+  if (LIKELY(e->size == size) && LIKELY(e->falign == malign) && LIKELY(check_fast(pt, e))) {
     pt->prev_valid = 0;
     pt->cursor = c + 1;
     __atomic_store_n(&pt->own[e->b], (uint32_t)c + 1, __ATOMIC_RELAXED);
-    // served[] is read only for entries at or above lim, and lim only ever drops to a cursor
-    // position: an entry served while lim is ~0u stays below it for the iteration.
-    if (UNLIKELY(pt->lim != ~0u)) pt->served[c] = pt->epoch;
+    // No served[] store: it is read only for entries at or above lim, this path runs only
+    // while lim is ~0u, and lim only ever drops to a cursor position, so an entry served here
+    // stays below it for the iteration.
     q = pt->base + e->off;
   }
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -1173,8 +1182,9 @@ COLD void* aligned_slow(PlanThreadHead* h, aligned_fn real, size_t align, size_t
   return q;
 }
 
-COLD int posix_memalign_slow(PlanThreadHead* h, int (*real)(void**, size_t, size_t),
-                             void** out, size_t align, size_t n) {
+COLD int posix_memalign_slow(PlanThreadHead* h, void** out, size_t align, size_t n) {
+  int (*real)(void**, size_t, size_t) = R.posix_memalign_;
+  if (n < g_below) return real(out, align, n);
   PlanThread* pt = (PlanThread*)h;
   bool valid = pow2(align) && align % sizeof(void*) == 0;
   if (valid) preselect(h, n, align < 16 ? 16 : sig_align(align));
@@ -1219,15 +1229,16 @@ void* plan_aligned(PlanThreadHead* h, aligned_fn real, size_t align, size_t n) {
   return aligned_slow(h, real, align, n);
 }
 
-int plan_posix_memalign(PlanThreadHead* h, int (*real)(void**, size_t, size_t), void** out,
-                        size_t align, size_t n) {
-  if (n < g_below) return real(out, align, n);
-  if (LIKELY(serving(h)) && pow2(align) && align >= sizeof(void*) && align <= kHuge)
+// The size floor is checked on the slow path here: one tail call with the arguments as they
+// came, so the fast path moves no register around (five arguments).
+int plan_posix_memalign(PlanThreadHead* h, void** out, size_t align, size_t n) {
+  if (LIKELY(n >= g_below) && LIKELY(serving(h)) && pow2(align) && align >= sizeof(void*) &&
+      align <= kHuge)
     if (void* q = try_fast((PlanThread*)h, n, align < 16 ? 16 : (uint32_t)align)) {
       *out = q;
       return 0;
     }
-  return posix_memalign_slow(h, real, out, align, n);
+  return posix_memalign_slow(h, out, align, n);
 }
 
 void* plan_valloc(PlanThreadHead* h, valloc_fn real, size_t n, bool pvalloc) {
@@ -1300,7 +1311,6 @@ uint32_t* owner_slot(void* p, uint32_t* entry1, const Plan** plan) {
   Arena* a = __atomic_load_n(&g_arena_of[rel >> g_stride_log2], __ATOMIC_ACQUIRE);
   if (!a) return nullptr;
   const Plan* pl = __atomic_load_n(&a->plan, __ATOMIC_ACQUIRE);
-  if (!pl) return nullptr;
   *plan = pl;
   uint64_t off = rel & ((1ull << g_stride_log2) - 1);
   if (off >= pl->arena_bytes) return nullptr;
@@ -1319,8 +1329,8 @@ void arena_free(void* p) {
   uintptr_t rel = (uintptr_t)p - g_rbase;
   Arena* a = __atomic_load_n(&g_arena_of[rel >> g_stride_log2], __ATOMIC_ACQUIRE);
   if (UNLIKELY(!a)) return;
+  // An arena that never served has g_no_plan: its one empty slot ends the lookup.
   const Plan* pl = __atomic_load_n(&a->plan, __ATOMIC_ACQUIRE);
-  if (UNLIKELY(!pl)) return;  // the arena never served: p is no block of it
   uint64_t key1 = (rel & g_smask) + 1;
   const HSlot* h = pl->hash;
   uint64_t m = pl->hmask;
@@ -1384,7 +1394,7 @@ COLD void release_beneath() {
 void release_idle_pages(Arena* a) {
   uint64_t page = g_page, from = 0;
   const Plan* pl = __atomic_load_n(&a->plan, __ATOMIC_ACQUIRE);
-  uint32_t nb = pl ? pl->nb : 0;  // an arena that never served holds nothing
+  uint32_t nb = pl->nb;  // an arena that never served (g_no_plan) holds nothing
   auto drop = [&](uint64_t lo, uint64_t hi) {
     lo = (lo + page - 1) & ~(page - 1);
     hi &= ~(page - 1);

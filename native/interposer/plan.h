@@ -26,6 +26,7 @@ struct Reals {
   realloc_fn realloc_;
   free_fn free_;
   usable_fn usable_;
+  int (*posix_memalign_)(void**, size_t, size_t);
 };
 
 enum : uint32_t { PH_NONE = 0, PH_OBSERVE = 1, PH_SERVE = 2 };
@@ -67,8 +68,9 @@ void* plan_calloc(PlanThreadHead* h, size_t nm, size_t sz) MP_HIDDEN;
 typedef void* (*aligned_fn)(size_t, size_t);
 typedef void* (*valloc_fn)(size_t);
 void* plan_aligned(PlanThreadHead* h, aligned_fn real, size_t align, size_t n) MP_HIDDEN;
-int plan_posix_memalign(PlanThreadHead* h, int (*real)(void**, size_t, size_t), void** out,
-                        size_t align, size_t n) MP_HIDDEN;
+// posix_memalign: the allocator beneath is Reals::posix_memalign_ (four arguments: registers
+// enough for the fast path without spills).
+int plan_posix_memalign(PlanThreadHead* h, void** out, size_t align, size_t n) MP_HIDDEN;
 void* plan_valloc(PlanThreadHead* h, valloc_fn real, size_t n, bool pvalloc) MP_HIDDEN;
 // realloc(p, n) with n > 0 or p == NULL, inside an iteration.
 void* plan_realloc(PlanThreadHead* h, void* p, size_t n) MP_HIDDEN;
