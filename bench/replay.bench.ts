@@ -5,8 +5,12 @@
  * 2. Plan mode's hot path: the same recorded iteration's allocation sequence replayed by
  *    native/tests/seq_bench under glibc and under the interposer in plan mode (and jemalloc,
  *    tcmalloc, mimalloc where installed), interleaved: ns per alloc/free pair.
+ * 3. The same arms under callgrind (when valgrind is installed): instructions per alloc/free
+ *    pair, from the difference of a 30- and a 10-iteration run (start-up and plan loading
+ *    cancel out). The stable figure: times here vary by 10% from run to run, counts do not.
  *
- * Env: BENCH_REPS (default 5), BENCH_ITERATIONS (default 300), BENCH_MODEL (resnet18).
+ * Env: BENCH_REPS (default 5), BENCH_ITERATIONS (default 300), BENCH_MODEL (resnet18),
+ * BENCH_CALLGRIND=0 skips part 3.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -93,6 +97,20 @@ function main(): void {
   if (planStats) {
     const rate = planStats.hits / Math.max(1, planStats.hits + planStats.misses);
     console.log(`plan mode (last run): status ${planStats.status}, hits ${planStats.hits}, misses ${planStats.misses} (${(100 * rate).toFixed(2)}%), arena ${planStats.arena_bytes} bytes`);
+  }
+  if (process.env.BENCH_CALLGRIND !== '0' && spawnSync('valgrind', ['--version']).status === 0) {
+    const pairs = Number(fs.readFileSync(seqFile, 'utf8').split('\n', 1)[0]);
+    const ir = (arm: (typeof arms)[number], iterations: number): number => {
+      const out = path.join(dir, `cg.${arm.name}.${iterations}`);
+      const r = spawnSync('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, seqBench, seqFile, String(iterations), '3'], { encoding: 'utf8', env: { ...process.env, ...arm.env } });
+      const m = /Collected : (\d+)/.exec(r.stderr);
+      if (r.status !== 0 || !m) throw new Error(`seq_bench under callgrind (${arm.name}) failed: ${r.stderr.slice(-500)}`);
+      return Number(m[1]);
+    };
+    console.log(`\nhot path under callgrind: instructions per alloc/free pair (30 minus 10 iterations of ${pairs.toLocaleString('en-US')} pairs; seq_bench's own loop included)`);
+    const counts = arms.map((arm) => ({ name: arm.name, perPair: (ir(arm, 30) - ir(arm, 10)) / (20 * pairs) }));
+    const plan = counts.find((c) => c.name === 'plan')!.perPair;
+    for (const c of counts) console.log(`${c.name.padEnd(10)} ${c.perPair.toFixed(1).padStart(9)} Ir/pair   plan/${c.name} ${(plan / c.perPair).toFixed(3)}`);
   }
   fs.rmSync(dir, { recursive: true, force: true });
 }

@@ -27,6 +27,12 @@ import { mulberry32 } from '../../shared/random';
 
 /** Nodes of the first restart; later ones follow the Luby sequence times this. */
 const LUBY_UNIT = 2000;
+/**
+ * Largest instance searched: one recursion level per placement, and a level's frame is large
+ * (3,000 levels fit in Node's default stack, 4,000 did not). The instances it is for (perfect
+ * packings, MiniMalloc's) have up to about 1,000 buffers.
+ */
+export const TILING_MAX_BUFFERS = 2000;
 /** Slots of the failed-state cache (two 32-bit words each). */
 const CACHE_BITS = 20;
 
@@ -48,9 +54,11 @@ export interface TilingResult {
 
 /**
  * A plan within `cap`, or null when none was found before `deadline` (performance.now() ms) or
- * `maxNodes`. Never a proof: the skyline model does not reach every plan.
+ * `maxNodes`, or the instance has more than TILING_MAX_BUFFERS buffers. Never a proof: the
+ * skyline model does not reach every plan.
  */
 export function tilingSearch(p: Packed, cap: number, deadline: number, seed = 0x711e, maxNodes = Infinity): TilingResult | null {
+  if (p.n > TILING_MAX_BUFFERS) return null;
   const cols = new Columns(p);
   const T = cols.T;
   const n = p.n;
@@ -130,10 +138,27 @@ export function tilingSearch(p: Packed, cap: number, deadline: number, seed = 0x
 
   // One level: returns true when every buffer is placed.
   const step = (depth: number): boolean => {
+    // Columns this frame wasted (column, old level), and the states it went through (their
+    // keys): a waste is no recursion level (there can be thousands), and when the frame fails
+    // every state of its chain failed.
+    const raised: number[] = [];
+    const keys: number[] = [];
+    const fail = (): boolean => {
+      for (let r = raised.length - 2; r >= 0; r -= 2) top[raised[r]] = raised[r + 1];
+      if (!stopped) {
+        for (let k = 0; k < keys.length; k += 3) {
+          cacheA[keys[k + 2]] = keys[k];
+          cacheB[keys[k + 2]] = keys[k + 1];
+          cacheUsed[keys[k + 2]] = 1;
+        }
+      }
+      return false;
+    };
+    for (;;) {
     if (left === 0) return true;
     if (++nodes > budget || ((nodes & 255) === 0 && performance.now() > deadline)) {
       stopped = true;
-      return false;
+      return fail();
     }
     // The most constrained end of a local-minimum run.
     let bestCount = Infinity;
@@ -163,7 +188,7 @@ export function tilingSearch(p: Packed, cap: number, deadline: number, seed = 0x
               if (!placed[i] && e[i] <= b) fwd[e[i]] = stamp;
             }
           }
-          if (fwd[b] !== stamp) return false;
+          if (fwd[b] !== stamp) return fail();
           bwd[b] = stamp;
           for (let c = b; c > a; c--) {
             if (bwd[c] !== stamp) continue;
@@ -187,7 +212,7 @@ export function tilingSearch(p: Packed, cap: number, deadline: number, seed = 0x
               if (!placed[i] && s[i] >= a && (!tight || fwd[s[i]] === stamp)) cnt++;
             }
           }
-          if (cnt === 0) return false;
+          if (cnt === 0) return fail();
           if (cnt < bestCount || (cnt === bestCount && L < bestL)) {
             bestCount = cnt;
             bestL = L;
@@ -200,10 +225,11 @@ export function tilingSearch(p: Packed, cap: number, deadline: number, seed = 0x
       }
       a = b;
     }
-    if (bA < 0) return false; // unplaced buffers but no open run: cannot happen
+    if (bA < 0) return fail(); // unplaced buffers but no open run: cannot happen
     const [kA, kB] = stateKey();
     const slot = (kA ^ Math.imul(kB, 0x9e3779b1)) & cacheMask;
-    if (cacheUsed[slot] && cacheA[slot] === kA && cacheB[slot] === kB) return false;
+    if (cacheUsed[slot] && cacheA[slot] === kA && cacheB[slot] === kB) return fail();
+    keys.push(kA, kB, slot);
 
     const a = bA;
     const b = bB;
@@ -305,22 +331,15 @@ export function tilingSearch(p: Packed, cap: number, deadline: number, seed = 0x
         cover[c]++;
       }
       top.set(saved, s[i]);
-      if (stopped) return false;
+      if (stopped) return fail();
     }
     // Waste: the chosen end's column raised to the lower neighbour of the run.
     const col = bSide === 0 ? a : b - 1;
     const up = Math.min(lv, rv);
-    if (up !== Infinity && up + rem[col] <= cap) {
-      top[col] = up;
-      const ok = step(depth + 1);
-      if (ok) return true;
-      top[col] = L;
-      if (stopped) return false;
+    if (up === Infinity || up + rem[col] > cap) return fail();
+    raised.push(col, L);
+    top[col] = up;
     }
-    cacheA[slot] = kA;
-    cacheB[slot] = kB;
-    cacheUsed[slot] = 1;
-    return false;
   };
 
   let restarts = 0;
@@ -328,7 +347,14 @@ export function tilingSearch(p: Packed, cap: number, deadline: number, seed = 0x
     for (let i = 0; i < n; i++) noise[i] = r === 1 ? 0 : rnd() * 3.5;
     budget = Math.min(maxNodes, nodes + LUBY_UNIT * luby(r));
     stopped = false;
-    if (step(0)) return { offsets: off, nodes, restarts };
+    try {
+      if (step(0)) return { offsets: off, nodes, restarts };
+    } catch (err) {
+      // A stack smaller than the one TILING_MAX_BUFFERS was measured with (a worker thread's,
+      // say): no plan from this search, the caller goes on with the others.
+      if (err instanceof RangeError) return null;
+      throw err;
+    }
     restarts++;
     if (!stopped) return null; // the whole tree failed: no plan in this model
   }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { plan, validate, lowerBound } from '../../main/plan';
 import { pack, arenaOf } from '../../main/plan/packed';
-import { tilingSearch } from '../../main/plan/tiling';
+import { tilingSearch, TILING_MAX_BUFFERS } from '../../main/plan/tiling';
 import { perfectPacking } from '../../main/plan/perfect-packing';
 import { prng, randomInstance } from './helpers';
 
@@ -18,6 +18,14 @@ test('tiling search: perfect packings planned at their optimum (fail-first finds
     assert.deepEqual(validate(bufs, Array.from(out.offsets)), [], `${kind} ${seed} ${n}`);
     assert.equal(arenaOf(pack(bufs), out.offsets), CAP, `${kind} ${seed} ${n}`);
   }
+});
+
+test('tiling search: beyond TILING_MAX_BUFFERS it declines (one recursion level per placement); all plans such instances without it', () => {
+  const bufs = perfectPacking('skyline', 1, TILING_MAX_BUFFERS + 500);
+  assert.equal(tilingSearch(pack(bufs), CAP, NEVER()), null);
+  // A recorded model's iteration is this size (resnet18: 6,277): all must not overflow the stack.
+  const r = plan('all', bufs, { timeLimitSeconds: 1 });
+  assert.deepEqual(validate(bufs, r.offsets), []);
 });
 
 test('tiling search: below the peak there is nothing to find; a capacity with room is used, waste included', () => {
