@@ -1,6 +1,6 @@
 /**
  * A batch of decoded trace records (docs/TRACE_FORMAT.md), one thread's, in columns: what the
- * trace readers (main/record/trace-reader.ts, main/ingest/resume.ts) produce and the store's
+ * trace readers (main/record/trace-format.ts, main/ingest/resume.ts) produce and the store's
  * event writer (main/store/ingest.ts) consumes.
  */
 export interface RecordBatch {

@@ -6,7 +6,7 @@ import { deleteDerivedRows, forEachEventInTimeOrder, RecordingRows, storedRecord
 import { failRecordingSession, recreateSession, sessionForResume, sessionStatusAndProcesses, setExitIfUnset } from '../store/sessions';
 import { EventWriter } from '../store/ingest';
 import { LifetimeBuilder, type LifetimeTotals, type StreamEvent } from '../store/lifetimes';
-import { CHUNK_HEADER, CHUNK_MAGIC, committedAt, decodeRecords, HEADER, HEADER_READ, parseHeader, parseNames, RECORD_SIZE, type PlanCounters, type TraceHeader } from '../record/trace-reader';
+import { CHUNK_HEADER, CHUNK_MAGIC, committedAt, decodeRecords, HEADER, HEADER_READ, parseHeader, parseNames, RECORD_SIZE, type PlanCounters, type TraceHeader } from '../record/trace-format';
 import type { RecordBatch } from '../../shared/trace-batch';
 import { readInputFile } from '../fs/files';
 import { splitScope, STACK_NAME_PREFIX } from '../record/trace-names';

@@ -5,7 +5,7 @@ import { UserError } from '../../shared/errors';
 import type { DB } from '../store/db';
 import { ingesterPath } from '../paths';
 import type { LifetimeTotals } from '../store/lifetimes';
-import type { PlanCounters } from './trace-reader';
+import type { PlanCounters } from './trace-format';
 
 /**
  * The trace ingest of a session while its target runs, and its end: memoplan-ingest

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { DB } from '../store/db';
 import { createSession, endSession } from '../store/sessions';
 import type { LifetimeTotals } from '../store/lifetimes';
-import type { PlanCounters } from './trace-reader';
+import type { PlanCounters } from './trace-format';
 import { hostInfo } from './host';
 import { planLaunch } from './launch';
 import { chooseTraceRoot, ensureTraceRoot, sweepStaleStartFolders } from './trace-dir';

@@ -1,5 +1,5 @@
 // memoplan-ingest: shared types. The ingester is a port of the JS reference ingest
-// (test/oracle/session-ingest.ts, main/record/trace-reader.ts, main/store/ingest.ts,
+// (test/oracle/session-ingest.ts, main/record/trace-format.ts, main/store/ingest.ts,
 // lifetimes.ts, addr-map.ts)
 // and must write exactly the same rows. Where JavaScript semantics leak into stored values
 // (every JS number is a double; u64 fields beyond 2^53 are BigInts clamped to INT64_MAX) the
@@ -17,7 +17,7 @@ struct TraceFormatError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// JS numbers. trace-reader.ts turns a u64 field into a Number when it is below 2^53 (exact)
+// JS numbers. trace-format.ts turns a u64 field into a Number when it is below 2^53 (exact)
 // and into a BigInt clamped to INT64_MAX otherwise; better-sqlite3 binds a BigInt as int64, so
 // the stored value is min(v, INT64_MAX) either way. The lifetime builder then does arithmetic
 // on Number(v), a double: clampU64 + toDouble below, done in the same order, give the same

@@ -1,5 +1,5 @@
-// Tails one trace file (docs/TRACE_FORMAT.md); port of main/record/trace-reader.ts. Only
-// committed records are returned, each exactly once.
+// Tails one trace file (docs/TRACE_FORMAT.md); port of test/oracle/trace-tail.ts (decoding:
+// main/record/trace-format.ts). Only committed records are returned, each exactly once.
 #pragma once
 #include <cstdint>
 #include <atomic>
@@ -40,7 +40,7 @@ struct RecordBatch {
   size_t count;
 };
 
-// One record decoded as trace-reader.ts decodes it.
+// One record decoded as trace-format.ts decodes it.
 struct Record {
   double ts;
   int64_t addr, size;

@@ -265,7 +265,7 @@ FinishResult SessionIngest::finish() {
         a.arenaBytes += b.arenaBytes;
         a.iterationsServed += b.iterationsServed;
         a.retirements += b.retirements;
-        // As the JS ingest merges processes (main/record/trace-reader.ts): the most signatures
+        // As the JS ingest merges processes (test/oracle/session-ingest.ts): the most signatures
         // any one process served, the unplanned iterations of all.
         a.signaturesServed = std::max(a.signaturesServed, b.signaturesServed);
         a.iterationsUnplanned += b.iterationsUnplanned;

@@ -1,8 +1,8 @@
 /* layouts: prints every constant, offset and size of native/include/trace-format.h and
  * plan-format.h as one JSON object, for test/native/layouts.test.ts, which compares them with
  * the constants the TypeScript side reads and writes these files with
- * (main/record/trace-reader.ts, main/plan/plan-file.ts, shared/trace-kinds.ts; the test
- * helpers' trace writer takes trace-reader.ts's). Built as C, so it also checks that the
+ * (main/record/trace-format.ts, main/plan/plan-file.ts, shared/trace-kinds.ts; the test
+ * helpers' trace writer takes trace-format.ts's). Built as C, so it also checks that the
  * headers compile as C (the interposer and the ingester compile them as C++). No arguments. */
 #include <stdio.h>
 

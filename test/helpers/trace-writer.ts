@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import {
   CHUNK_HEADER, CHUNK_HEADER_BYTES, CHUNK_MAGIC, HEADER, HEADER_FLAG, NAME_RECORD, RECORD, RECORD_SIZE, TRACE_MAGIC, TRACE_VERSION,
-} from '../../main/record/trace-reader';
+} from '../../main/record/trace-format';
 
 /**
  * Writes trace files in the interposer's format (docs/TRACE_FORMAT.md) from JavaScript, so the
@@ -9,7 +9,7 @@ import {
  * failures, cross-thread reuse) that a real target cannot be made to produce on demand.
  */
 
-// The layout is the reader's (main/record/trace-reader.ts, checked against
+// The layout is the reader's (main/record/trace-format.ts, checked against
 // native/include/trace-format.h by test/native/layouts.test.ts); only the chunk size differs.
 export const CHUNK = 4096; // small chunks make boundaries easy to reach
 const SLOTS = CHUNK / RECORD_SIZE; // slot 0 holds the chunk header

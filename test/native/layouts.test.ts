@@ -5,13 +5,13 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { PACKAGE_ROOT } from '../../main/paths';
 import * as planFile from '../../main/plan/plan-file';
-import * as traceReader from '../../main/record/trace-reader';
+import * as traceReader from '../../main/record/trace-format';
 import { isAllocKind, isMarkerKind, Kind, KIND_PLAN_ITER, RECORD_FLAG_AGENT, RECORD_FLAG_FAILED } from '../../shared/trace-kinds';
 
 // The trace and plan file layouts have one definition, native/include/trace-format.h and
 // plan-format.h. build/native/layouts (native/tests/layouts.c) prints every constant, offset and
 // size of them as JSON; the TypeScript side reads and writes the same files with constants of
-// its own (main/record/trace-reader.ts, whose layout test/helpers/trace-writer.ts takes,
+// its own (main/record/trace-format.ts, whose layout test/helpers/trace-writer.ts takes,
 // main/plan/plan-file.ts, shared/trace-kinds.ts). Here the two are compared, field by field.
 
 type Layout = { [key: string]: number | string | number[] | Layout };
@@ -54,7 +54,7 @@ function typescriptLayouts(): Layout {
       first_marker_kind: firstMarker,
       alloc_kinds: allocKinds,
       name_record: { ...t.NAME_RECORD },
-      plan_status: { none: 0, loaded: 1, serving: 2, refused: 3 }, // trace-reader.ts PlanCounters.status
+      plan_status: { none: 0, loaded: 1, serving: 2, refused: 3 }, // trace-format.ts PlanCounters.status
     },
     plan: {
       magic: p.PLAN_MAGIC,

@@ -4,7 +4,8 @@ import { inTransaction, type DB } from '../../main/store/db';
 import { RecordingRows, storeSessionTotals } from '../../main/store/recording';
 import { EventWriter } from '../../main/store/ingest';
 import { LifetimeBuilder, type StreamEvent } from '../../main/store/lifetimes';
-import { TraceReader, TraceFormatError, type PlanCounters, type TraceHeader } from '../../main/record/trace-reader';
+import { TraceFormatError, type PlanCounters, type TraceHeader } from '../../main/record/trace-format';
+import { TraceReader } from './trace-tail';
 import { splitScope, STACK_NAME_PREFIX } from '../../main/record/trace-names';
 import type { IngestResult, PollStats } from '../../main/record/native-ingest';
 

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { openDatabase, type DB } from '../../main/store/db';
 import { createSession } from '../../main/store/sessions';
 import { SessionIngest } from '../oracle/session-ingest';
-import { TraceReader } from '../../main/record/trace-reader';
+import { TraceReader } from '../oracle/trace-tail';
 import { Kind } from '../../shared/trace-kinds';
 import { FakeTrace, CHUNK } from '../helpers/trace-writer';
 import { tmpDir } from '../helpers/tmp';

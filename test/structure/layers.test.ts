@@ -50,7 +50,7 @@ test('self-check: a forbidden import of each rule is found', () => {
   const edges = [
     ...importsOf('shared/x', src([`import fs from 'node:fs';`, `import type { DB } from '../main/store/db';`])),
     ...importsOf('main/store/x', src([`import { plan } from '../plan';`, `import { Database } from './db';`, `const w = require('ws');`])),
-    ...importsOf('renderer/views/x', src([`import type { RecordBatch } from '../../main/record/trace-reader';`, `export * from '../../shared/api';`])),
+    ...importsOf('renderer/views/x', src([`import type { RecordBatch } from '../../main/record/trace-format';`, `export * from '../../shared/api';`])),
     ...importsOf('main/plan/exact', src([`import fs from 'fs';`, `import type { DB } from '../store/db';`, `import { packed } from './packed';`])),
     ...importsOf('main/ab/x', src([`const m = await import('../../test/helpers/tmp');`, `export { y } from '../../bench/record.bench';`])),
     ...importsOf('main/ingest/x', src([`import Database from 'better-sqlite3';`, `import type { DB } from '../store/db';`])),
@@ -60,7 +60,7 @@ test('self-check: a forbidden import of each rule is found', () => {
     'shared: shared/x -> main/store/db',
     'store: main/store/x -> main/plan',
     'store: main/store/x -> ws',
-    'renderer: renderer/views/x -> main/record/trace-reader',
+    'renderer: renderer/views/x -> main/record/trace-format',
     'planners: main/plan/exact -> node:fs',
     'planners: main/plan/exact -> main/store/db',
     'no-upward: main/ab/x -> test/helpers/tmp',
