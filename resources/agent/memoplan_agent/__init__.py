@@ -35,6 +35,11 @@ _state = threading.local()
 _lock = threading.Lock()
 _installed = False
 _api = None
+# Module scopes (attribution) are pushed only while the process records: a run that only serves a
+# plan (or is timed by `memoplan ab`) marks iteration boundaries and nothing else, so its hooks
+# inside an iteration cost what they cost in an arm without the interposer (no C API call, no
+# stack capture); the C API is called where an iteration begins and ends.
+_scopes = False
 _latency_file = None
 _names = {}
 _handles = []  # forward hook handles (attach mode removes them at detach)
@@ -208,7 +213,10 @@ def _pre_hook(module, inputs):
     if _is_compiling():
         return None
     api = _api
-    if api is None:
+    # Not recording: the agent's own work is marked (enter/leave) only where an iteration
+    # begins, as it was in the recording the plan came from; inside one the hooks allocate
+    # nothing a plan could match.
+    if api is None or (not _scopes and _tls().stack):
         return _pre_hook_body(module)
     api.enter()
     try:
@@ -225,7 +233,7 @@ def _pre_hook_body(module):
         _begin_iteration(s)
     path = _module_path(s, module)
     s.stack.append(path)
-    if _api is not None:
+    if _scopes:
         _api.push(_scope_id(path, ""))
 
 
@@ -233,7 +241,7 @@ def _post_hook(module, inputs, output):
     if _is_compiling():
         return None
     api = _api
-    if api is None:
+    if api is None or (not _scopes and len(_tls().stack) > 1):
         return _post_hook_body()
     api.enter()
     try:
@@ -247,7 +255,7 @@ def _post_hook_body():
     if not s.stack:
         return None
     s.stack.pop()
-    if _api is not None:
+    if _scopes:
         _api.pop()
     if not s.stack and s.explicit == 0:
         _end_iteration(s)
@@ -306,7 +314,7 @@ def _install_torch(torch):
     global _OpMode, _is_compiling
     _is_compiling = _compiling_check(torch)
     ops = _ops if _ops is not None else os.environ.get("MEMOPLAN_AGENT_OPS", "1") != "0"
-    _OpMode = _make_op_mode(torch) if _api is not None and ops else None
+    _OpMode = _make_op_mode(torch) if _scopes and ops else None
     if _handles:
         return  # still registered (an uninstall waiting for an iteration to end)
     from torch.nn.modules import module as mod
@@ -397,7 +405,7 @@ def installed():
 def install(lib_path=None):
     """Called by sitecustomize in the target (and at attach, with the interposer's path,
     which was dlopen'ed and is not in the global namespace). Idempotent."""
-    global _installed, _api, _latency_file, _enabled, _finder
+    global _installed, _api, _latency_file, _enabled, _finder, _scopes
     if _installed:
         return
     _installed = True
@@ -409,6 +417,7 @@ def install(lib_path=None):
             _api = _Api(ctypes.CDLL(lib_path))
         except (AttributeError, OSError):
             _api = None
+    _scopes = _api is not None and bool(_api.active())
     path = os.environ.get("MEMOPLAN_LATENCY_FILE")
     if path and _latency_file is None:
         _latency_file = open(path, "a", buffering=1)
