@@ -380,17 +380,28 @@ bool precompute(Plan* pl, PEntry* e, uint64_t n) {
   // hash: block start offset -> boundary index (what free() looks up: a pointer it is given is
   // a block start or no block of the arena). Only starts, at most a quarter full, so that a
   // lookup nearly always ends at its first slot (linear probing: ~1.2 slots read on average).
-  uint64_t hs = 16;
-  while (hs < 4 * planned) hs <<= 1;
-  HSlot* h = (HSlot*)map_anon(hs * sizeof(HSlot));
-  if (!h) return refuse_line(MP_PLAN_REFUSAL_COMPLEX, "out of memory while preparing the plan");
+  // Sized by the distinct starts (entries often share one), to keep it small in the cache.
+  uint8_t* start = (uint8_t*)map_anon(nb ? nb : 1);
+  if (!start) return refuse_line(MP_PLAN_REFUSAL_COMPLEX, "out of memory while preparing the plan");
+  uint64_t starts = 0;
   for (uint64_t k = 0; k < n; k++) {
     if (e[k].b == kNone) continue;
-    uint64_t i = hash_of(e[k].off) & (hs - 1);
-    while (h[i].key1 && h[i].key1 != e[k].off + 1) i = (i + 1) & (hs - 1);
-    h[i].key1 = e[k].off + 1;
-    h[i].b = lower_bound(bounds, (uint32_t)nb, e[k].off);
+    uint32_t b = lower_bound(bounds, (uint32_t)nb, e[k].off);
+    starts += !start[b];
+    start[b] = 1;
   }
+  uint64_t hs = 16;
+  while (hs < 4 * starts) hs <<= 1;
+  HSlot* h = (HSlot*)map_anon(hs * sizeof(HSlot));
+  if (!h) return refuse_line(MP_PLAN_REFUSAL_COMPLEX, "out of memory while preparing the plan");
+  for (uint64_t b = 0; b < nb; b++) {
+    if (!start[b]) continue;
+    uint64_t i = hash_of(bounds[b]) & (hs - 1);
+    while (h[i].key1) i = (i + 1) & (hs - 1);
+    h[i].key1 = bounds[b] + 1;
+    h[i].b = (uint32_t)b;
+  }
+  munmap(start, nb ? nb : 1);
   pl->hash = h;
   pl->hmask = hs - 1;
   // painting: top[s] = most recent entry covering elementary segment s
