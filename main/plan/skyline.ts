@@ -93,6 +93,46 @@ export class Columns {
 }
 
 /**
+ * The branches of one level of a depth-first skyline search (dive() here, tiling.ts), best
+ * first: buffers added with a value, kept in descending order by insertion (there are few).
+ * One list per depth, emptied when the level starts and reused.
+ */
+export class BranchList {
+  items = new Int32Array(8);
+  private vals = new Float64Array(8);
+  n = 0;
+  clear(): void {
+    this.n = 0;
+  }
+  add(i: number, v: number): void {
+    if (this.n === this.items.length) {
+      const c2 = new Int32Array(2 * this.n);
+      c2.set(this.items);
+      const v2 = new Float64Array(2 * this.n);
+      v2.set(this.vals);
+      this.items = c2;
+      this.vals = v2;
+    }
+    const { items, vals } = this;
+    let r = this.n++;
+    while (r > 0 && vals[r - 1] < v) {
+      items[r] = items[r - 1];
+      vals[r] = vals[r - 1];
+      r--;
+    }
+    items[r] = i;
+    vals[r] = v;
+  }
+}
+
+/** The list of `depth` in `lists`, emptied (made on first use). */
+export function branchesAt(lists: BranchList[], depth: number): BranchList {
+  const list = (lists[depth] ??= new BranchList());
+  list.clear();
+  return list;
+}
+
+/**
  * What run() and dive() start from, in direction `dir` (1 mirrors time): the columns each
  * buffer spans, the time from column 0 to each column (`pre`), the unplaced buffers covering
  * each column (`cover`; a column with none is closed: `top` Infinity), and the skyline `top`.
@@ -281,8 +321,7 @@ function dive(cols: Columns, dir: 0 | 1, k: Float64Array, cap: number, nodeLimit
   const best = new Float64Array(T + 1);
   let nodes = 0;
   let stop = false;
-  const candBuf: Int32Array[] = [];
-  const valBuf: Float64Array[] = [];
+  const lists: BranchList[] = [];
   const step = (depth: number): boolean => {
     // Columns raised by waste in this frame (a waste is not a recursion level: there can be many).
     const raised: number[] = [];
@@ -324,39 +363,17 @@ function dive(cols: Columns, dir: 0 | 1, k: Float64Array, cap: number, nodeLimit
       best[c] = bv;
     }
     // The branches at column a, best first (insertion sort: there are few).
-    if (!candBuf[depth]) {
-      candBuf[depth] = new Int32Array(8);
-      valBuf[depth] = new Float64Array(8);
-    }
-    let cand = candBuf[depth];
-    let val = valBuf[depth];
-    let nc = 0;
+    const branches = branchesAt(lists, depth);
     for (let q = atStart[a]; q < atStart[a + 1]; q++) {
       const i = at[q];
       if (placed[i] || e[i] > b) continue;
       const tp = roundUp(L, align[i]) + size[i];
       const flat = lv === tp || (e[i] < T && top[e[i]] === tp) ? 1 : 0;
       // Coverage dominates, then flatness, then the key (scaled below 1 by its rank in k).
-      const v = (best[e[i]] + pre[e[i]] - pre[a]) * 4 + flat * 2 + k[i];
-      if (nc === cand.length) {
-        const c2 = new Int32Array(2 * nc);
-        c2.set(cand);
-        const v2 = new Float64Array(2 * nc);
-        v2.set(val);
-        candBuf[depth] = cand = c2;
-        valBuf[depth] = val = v2;
-      }
-      let r = nc++;
-      while (r > 0 && val[r - 1] < v) {
-        cand[r] = cand[r - 1];
-        val[r] = val[r - 1];
-        r--;
-      }
-      cand[r] = i;
-      val[r] = v;
+      branches.add(i, (best[e[i]] + pre[e[i]] - pre[a]) * 4 + flat * 2 + k[i]);
     }
-    for (let r = 0; r < nc; r++) {
-      const i = cand[r];
+    for (let r = 0; r < branches.n; r++) {
+      const i = branches.items[r];
       const o = roundUp(L, align[i]);
       const tp = o + size[i];
       let ok = true;

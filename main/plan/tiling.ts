@@ -22,7 +22,7 @@
  * and restarts of SAT solvers, over our skyline; the code is ours. Pure.
  */
 import { roundUp, type Packed } from './packed';
-import { Columns } from './skyline';
+import { branchesAt, Columns, type BranchList } from './skyline';
 import { mulberry32 } from '../../shared/random';
 
 /** Nodes of the first restart; later ones follow the Luby sequence times this. */
@@ -120,8 +120,7 @@ export function tilingSearch(p: Packed, cap: number, deadline: number, seed = 0x
   const fwd = new Int32Array(T + 1);
   const bwd = new Int32Array(T + 1);
   let stamp = 0;
-  const candPool: Int32Array[] = [];
-  const valPool: Float64Array[] = [];
+  const lists: BranchList[] = [];
 
   /** Profile hash of the skyline (the placed set's hash is kept incrementally in hA, hB). */
   const stateKey = (): [number, number] => {
@@ -262,38 +261,14 @@ export function tilingSearch(p: Packed, cap: number, deadline: number, seed = 0x
         best[c] = bv;
       }
     }
-    if (!candPool[depth]) {
-      candPool[depth] = new Int32Array(8);
-      valPool[depth] = new Float64Array(8);
-    }
-    let cand = candPool[depth];
-    let val = valPool[depth];
-    let nc = 0;
-    const consider = (i: number, v: number): void => {
-      if (nc === cand.length) {
-        const c2 = new Int32Array(2 * nc);
-        c2.set(cand);
-        const v2 = new Float64Array(2 * nc);
-        v2.set(val);
-        candPool[depth] = cand = c2;
-        valPool[depth] = val = v2;
-      }
-      let r = nc++;
-      while (r > 0 && val[r - 1] < v) {
-        cand[r] = cand[r - 1];
-        val[r] = val[r - 1];
-        r--;
-      }
-      cand[r] = i;
-      val[r] = v;
-    };
+    const branches = branchesAt(lists, depth);
     if (bSide === 0) {
       for (let q = atStart[a]; q < atStart[a + 1]; q++) {
         const i = at[q];
         if (placed[i] || e[i] > b) continue;
         const tp = roundUp(L, align[i]) + size[i];
         const flat = lv === tp || (e[i] < T && top[e[i]] === tp) ? 1 : 0;
-        consider(i, (best[e[i]] + pre[e[i]] - pre[a]) * 4 + flat * 2 + noise[i]);
+        branches.add(i, (best[e[i]] + pre[e[i]] - pre[a]) * 4 + flat * 2 + noise[i]);
       }
     } else {
       for (let q = endStart[b]; q < endStart[b + 1]; q++) {
@@ -301,11 +276,11 @@ export function tilingSearch(p: Packed, cap: number, deadline: number, seed = 0x
         if (placed[i] || s[i] < a) continue;
         const tp = roundUp(L, align[i]) + size[i];
         const flat = rv === tp || (s[i] > 0 && top[s[i] - 1] === tp) ? 1 : 0;
-        consider(i, (best[s[i]] + pre[b] - pre[s[i]]) * 4 + flat * 2 + noise[i]);
+        branches.add(i, (best[s[i]] + pre[b] - pre[s[i]]) * 4 + flat * 2 + noise[i]);
       }
     }
-    for (let r = 0; r < nc; r++) {
-      const i = cand[r];
+    for (let r = 0; r < branches.n; r++) {
+      const i = branches.items[r];
       const o = roundUp(L, align[i]);
       const tp = o + size[i];
       let ok = true;
