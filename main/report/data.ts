@@ -1,6 +1,7 @@
 import type { DB } from '../store/db';
 import { UserError } from '../../shared/errors';
 import { loadAbData, type AbData } from './ab-data';
+import type { IterationColumns } from '../../shared/charts/iterations';
 import type { AbSweep, LiveReply, MapReply, PlanSetInfo, StoredPlanInfo, TimelineReply, TopReply } from '../../shared/api';
 import { loadSweepGrid } from '../ab/sweep-grid';
 import { sweepOfRun, sweepsUsingSessionPlans } from '../store/ab-sweeps';
@@ -81,23 +82,16 @@ export interface SummaryInfo {
   topModulesByCount: OpTotal[];
 }
 
-export interface IterationsData {
+/** The iterations as the report's chart draws them (shared/charts/iterations.ts), and their signatures. */
+export interface IterationsData extends IterationColumns {
   total: number;
   shown: number;
-  number: number[];
-  thread: number[];
-  latencyNs: (number | null)[];
-  allocs: number[];
-  bytes: number[];
-  /** Index into `signatures`, -1 for an iteration that did not end. */
-  sig: number[];
-  /** Distinct signatures, most frequent first. */
+  /** Distinct signatures, most frequent first (IterationColumns.sig indexes them). */
   signatures: { signature: string; count: number; first: number }[];
   /** Share of complete iterations with the most frequent signature. */
   modalShare: number | null;
   /** First iteration number from which every later complete iteration has the modal signature. */
   steadyFrom: number | null;
-  threads: number;
 }
 
 export interface ReplayInfo {
