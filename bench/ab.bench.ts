@@ -49,6 +49,14 @@ interface ZooEntry {
   python?: string;
 }
 
+const HEAD = ['model', 'torch', 'batch', 'thr', 'allocator', 'samples', 'median ms', 'median / glibc [95% CI]', 'verdict', 'p99 ms', 'p99 / glibc [95% CI]', 'peak RSS', 'RSS verdict', 'plan'];
+
+function table(rows: string[][]): string {
+  const widths = HEAD.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i])).join('  ').trimEnd();
+  return [line(HEAD), ...rows.map(line)].join('\n') + '\n';
+}
+
 function ci(v: number | null, lo: number | null, hi: number | null): string {
   return v === null ? '-' : `${v.toFixed(3)} [${lo!.toFixed(3)}, ${hi!.toFixed(3)}]`;
 }
@@ -87,6 +95,7 @@ async function main(): Promise<void> {
         (cmd, cell, plan, sweep) => runAbCommand(cmd, { ...opts, allocators: 'glibc,jemalloc,tcmalloc,mimalloc', plan, cell, sweep }),
         (m) => log(`${model}: ${m}`),
       );
+      const first = rows.length;
       const db = openDatabase(dbFile);
       const torch = (db.prepare(`SELECT torch_version FROM ab_runs ORDER BY id DESC LIMIT 1`).get() as { torch_version: string | null } | undefined)?.torch_version ?? '?';
       db.close();
@@ -112,17 +121,18 @@ async function main(): Promise<void> {
           ]);
         }
       }
+      // Each model's table as soon as it is done (stderr): a long grid cut short still shows
+      // what it measured. The whole table, and the grid, follow on stdout at the end.
+      const mine = points.filter((p) => p.cell.model === model);
+      log(`${model} done:\n${table(rows.slice(first))}${mine.some((p) => p.best_plan || p.unplanned.length) ? formatSweep(mine) : ''}`);
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  const head = ['model', 'torch', 'batch', 'thr', 'allocator', 'samples', 'median ms', 'median / glibc [95% CI]', 'verdict', 'p99 ms', 'p99 / glibc [95% CI]', 'peak RSS', 'RSS verdict', 'plan'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i])).join('  ').trimEnd();
   process.stdout.write(
     `allocator A/B, torch ${[...torchVersions].join(' and ')} (each row names its own): ${RUNS} interleaved runs per arm, ${ITERATIONS} iterations kept per serving thread after ${WARMUP} warm-up, ` +
       `intra-op threads 1; ratios below 1 are faster than glibc; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'})\n` +
-      [line(head), ...rows.map(line)].join('\n') + '\n' + (points.some((p) => p.best_plan || p.unplanned.length) ? formatSweep(points) : ''),
+      table(rows) + (points.some((p) => p.best_plan || p.unplanned.length) ? formatSweep(points) : ''),
   );
 }
 
