@@ -115,6 +115,12 @@ constexpr uint32_t kCheckBudget = 256;    // overlap-check descent cap
 constexpr uint32_t kObserveMax = 20;      // iterations observed before refusing
 constexpr uint32_t kMaxRetirements = 3;
 constexpr uint64_t kHuge = 2ull << 20;
+// Arenas from this size on ask for huge pages (MADV_HUGEPAGE). Measured on a held-out U-Net,
+// torch 2.13, plan+tcmalloc, 6 interleaved rounds each: a 137 MB arena (batch 32) ran its
+// iterations about 3% faster with them (TLB reach); an 8.5 MB one (batch 2) was no faster
+// in steady state, and its first served iteration was 6% slower than the steady ones with
+// them against 2% without (tcmalloc's own: 2%), a tail in every run's first samples.
+constexpr uint64_t kHugeArena = 32ull << 20;
 constexpr uint64_t kMaxArena = 1ull << 40;
 constexpr uint64_t kMaxSlots = 1024;
 constexpr uint64_t kMaxWork = 1ull << 28;  // painting steps at load
@@ -787,7 +793,7 @@ COLD Arena* new_arena(PlanThread* pt) {
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
   if (m == MAP_FAILED) err = errno;
   if (!err) {
-    if (g_map_bytes >= kHuge) madvise(base, g_map_bytes, MADV_HUGEPAGE);
+    if (g_map_bytes >= kHugeArena) madvise(base, g_map_bytes, MADV_HUGEPAGE);
     if (madvise(base, g_map_bytes, MADV_POPULATE_WRITE) != 0) {
       if (errno == EINVAL) {  // kernel < 5.14: touch every page
         for (uint64_t o = 0; o < g_map_bytes; o += g_page) ((volatile char*)base)[o] = 0;
