@@ -18,6 +18,7 @@
 // traced process is done writing (writers.h: exited, detached, or gone), finish, end the
 // session ourselves (status complete; its exit code is not ours to know) and remove the trace
 // directory. `memoplan detach` waits for us rather than ingesting the trace a second time.
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -27,6 +28,7 @@
 #include <ftw.h>
 #include <poll.h>
 #include <string>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "db.h"
@@ -132,24 +134,47 @@ int64_t nowMs() {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-enum class Wait { Timeout, Finish, Orphaned };
+enum class Wait { Timeout, Finish, Orphaned, Created };
+
+// A file was created in (or moved into) the trace folder: read off the inotify events (their
+// names do not matter: discover() lists the folder). -1: no watch (inotify unavailable).
+int watchFolder(const std::string& dir) {
+  int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd < 0) return -1;
+  if (inotify_add_watch(fd, dir.c_str(), IN_CREATE | IN_MOVED_TO) < 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void drainWatch(int fd) {
+  alignas(inotify_event) char b[4096];
+  while (read(fd, b, sizeof b) > 0) {
+  }
+}
 
 // Waits up to ms for stdin: Finish when the parent asked (a line "finish", or SIGTERM),
-// Orphaned when it is gone (EOF on stdin, stdin unusable, or SIGHUP).
-Wait waitForParent(int ms, std::string& buf) {
+// Orphaned when it is gone (EOF on stdin, stdin unusable, or SIGHUP), Created when a file
+// appeared in the trace folder (watch >= 0) before either.
+Wait waitForParent(int ms, std::string& buf, int watch) {
   int64_t until = nowMs() + ms;
   for (;;) {
     if (g_term) return Wait::Finish;
     if (g_hup) return Wait::Orphaned;
     int left = (int)(until - nowMs());
     if (left < 0) left = 0;
-    pollfd p{0, POLLIN, 0};
-    int r = ::poll(&p, 1, left);
+    pollfd p[2] = {{0, POLLIN, 0}, {watch, POLLIN, 0}};
+    int r = ::poll(p, watch >= 0 ? 2 : 1, left);
     if (r < 0) {
       if (errno == EINTR) continue;
       return Wait::Orphaned;
     }
     if (r == 0) return Wait::Timeout;
+    if (watch >= 0 && (p[1].revents & POLLIN) && !(p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+      drainWatch(watch);
+      return Wait::Created;
+    }
     char b[256];
     ssize_t n = read(0, b, sizeof b);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
@@ -268,6 +293,8 @@ int main(int argc, char** argv) {
       struct stat now;
       return stat(dbFile.c_str(), &now) == 0 && now.st_dev == dbStat.st_dev && now.st_ino == dbStat.st_ino;
     };
+    // Before the first look at the folder: a trace created in between is seen by that look.
+    const int watch = watchFolder(traceDir);
     mp::SessionIngest ingest(db, session, traceDir, clockBase);
     std::string stdinBuf;
     bool orphaned = false;
@@ -282,6 +309,7 @@ int main(int argc, char** argv) {
       mp::PaceDecision pace = pacer.decide(started);
       int left;
       if (pace.mode == mp::PaceMode::Skip) {
+        ingest.discover();
         if (!dbStillThere()) throw std::runtime_error("the database " + dbFile + " was removed or replaced while recording");
         left = (int)pollMs;
       } else {
@@ -304,7 +332,14 @@ int main(int argc, char** argv) {
         nap(left > 0 ? left : 0);
         continue;
       }
-      Wait w = waitForParent(left > 0 ? left : 0, stdinBuf);
+      // A new trace file is taken up at once (its spill thread starts with its first chunks),
+      // then the wait goes on: the pacing of polls is unchanged.
+      Wait w;
+      for (int64_t until = nowMs() + (left > 0 ? left : 0);;) {
+        w = waitForParent((int)std::max<int64_t>(0, until - nowMs()), stdinBuf, watch);
+        if (w != Wait::Created) break;
+        ingest.discover();
+      }
       if (w == Wait::Finish) break;
       if (w == Wait::Orphaned) {
         orphaned = true;

@@ -43,6 +43,11 @@ class SessionIngest {
   FinishResult finish();
   // Whether every traced process is done writing (writers.h): none may add records any more.
   bool writersDone();
+  // Takes up the trace files that appeared in the folder since the last look (each gets its
+  // reader and, while recording, its spill thread). poll() does this too; the main loop calls
+  // it as soon as a file appears, so that a spill thread watches a new process from its first
+  // chunks whether or not the pacing lets a poll run.
+  void discover();
 
  private:
   struct ProcessTrace {
@@ -52,7 +57,6 @@ class SessionIngest {
     std::unordered_map<uint32_t, int32_t> scopes;   // interposer name id -> ops.id
     std::unordered_map<uint32_t, int64_t> stacks;   // interposer name id -> stacks.id
   };
-  void discover();
   void pollOne(ProcessTrace& t, ReadBudget& budget);
   void writeBatch(ProcessTrace& t, const RecordBatch& batch);
   int32_t defineScope(ProcessTrace& t, uint32_t id, const std::string* name);
