@@ -7,6 +7,7 @@
  * each of them), runs interleaved. Prints every arm's median and p99 ratios vs glibc with their
  * 95% bootstrap intervals and verdicts, then the grid: where the fastest plan arm wins or loses
  * against the fastest allocator, by latency and peak RSS, with the rusage columns that explain it.
+ * Each model's rows and grid also go to stderr as soon as that model is done.
  *
  * Then the Hugging Face zoo (GPT-2 and BERT-base from their configs, resources/workloads/
  * hf_infer.py) on torch 2.x from the tests' venv (.venv-torch2, made by `npm run bench:ab`'s
