@@ -32,7 +32,7 @@ export const ENV_VARS = {
   MEMOPLAN_LATENCY_FILE: 'a file the agent writes per-iteration latencies to (A/B runs)',
   MEMOPLAN_SERVING_THREADS: 'serving threads the workload runs (replay, A/B arms; read by resources/workloads)',
   // read by memoplan-ingest (native/ingest/session.cpp, pace.cpp)
-  MEMOPLAN_INGEST_PROFILE: 'any value: memoplan-ingest prints seconds per phase and its pacing decisions on stderr at exit',
+  MEMOPLAN_INGEST_PROFILE: 'any value: memoplan-ingest prints seconds per phase and its pacing decisions on stderr at exit (record and attach pass its stderr through)',
   MEMOPLAN_INGEST_PUNCH: '"0": memoplan-ingest keeps every chunk of the trace files (no hole punching)',
   MEMOPLAN_INGEST_SPILL: '"0": memoplan-ingest copies no full chunk out for a writer it lags behind (docs/TRACE_FORMAT.md "Copies")',
   MEMOPLAN_INGEST_POLL_RECORDS: 'records memoplan-ingest reads per poll at most (default 250,000; tests)',

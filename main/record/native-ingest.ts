@@ -4,6 +4,7 @@ import path from 'node:path';
 import { UserError } from '../../shared/errors';
 import type { DB } from '../store/db';
 import { ingesterPath } from '../paths';
+import { ENV } from '../../shared/env-vars';
 import type { LifetimeTotals } from '../store/lifetimes';
 import type { PlanCounters } from './trace-format';
 
@@ -130,7 +131,12 @@ export class NativeIngest implements Ingest {
       }
     });
     this.child.stderr!.setEncoding('utf8');
-    this.child.stderr!.on('data', (d: string) => (this.stderr = (this.stderr + d).slice(-STDERR_TAIL)));
+    // MEMOPLAN_INGEST_PROFILE asks memoplan-ingest for its figures on stderr: passed through.
+    const profile = process.env[ENV.INGEST_PROFILE] !== undefined;
+    this.child.stderr!.on('data', (d: string) => {
+      this.stderr = (this.stderr + d).slice(-STDERR_TAIL);
+      if (profile) process.stderr.write(d);
+    });
     this.exited = new Promise<IngestResult>((resolve, reject) => {
       let settled = false;
       const settle = (code: number | null, signal: NodeJS.Signals | null, spawnError: Error | null) => {
