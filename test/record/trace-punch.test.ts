@@ -234,34 +234,34 @@ test('a writer the ingester keeps up with writes its kept chunks again: few chun
   assertStoredOnce(await native.finish(), want, c.db, file);
 });
 
-test('a writer faster than the ingest: full kept chunks are copied out and handed back at once, every event lands once', async (t) => {
-  const { d, c, native } = liveIngest(t, 'spill');
-  // One thread writing millions of records a second: the ingest stores one or two million.
+/**
+ * One thread writing millions of records a second (the ingest stores one or two million) under
+ * a live ingest polling every pollMs: the chunks written again, of how many, once every event
+ * is checked stored once (copies are punched once stored, the originals once the process has
+ * exited).
+ */
+async function churnUnderIngest(t: TestContext, tag: string, pollMs?: number): Promise<{ reused: number; worth: number }> {
+  const { d, c, native } = liveIngest(t, tag, pollMs);
   traced('bench_churn', ['1', '1500000'], d);
   const want = claimed(d);
   const [file] = traceFiles(d);
   const { reused } = chunkCounts(file);
-  const rn = await native.finish();
-  const worth = Math.ceil((want.events + want.markers) / SLOTS);
+  assertStoredOnce(await native.finish(), want, c.db, file);
+  return { reused, worth: Math.ceil((want.events + want.markers) / SLOTS) };
+}
+
+test('a writer faster than the ingest: full kept chunks are copied out and handed back at once, every event lands once', async (t) => {
+  const { reused, worth } = await churnUnderIngest(t, 'spill');
   // Without copies the ingest hands back only the first few (measured: 4 of 92; with: 60).
   assert.ok(reused >= 10, `chunks written again while the ingest lagged: ${reused} of ${worth}`);
-  // Copies are punched once stored, the originals once the process has exited.
-  assertStoredOnce(rn, want, c.db, file);
 });
 
 test('a trace file is taken up when it appears, not at the next poll: its spill thread hands chunks back from the start', async (t) => {
   // A poll a minute: the ingest's first poll ran before the file existed and the next comes
   // after the target is done, so chunks come back only if the file was found on its own.
-  const { d, c, native } = liveIngest(t, 'discover', 60_000);
-  traced('bench_churn', ['1', '1500000'], d);
-  const want = claimed(d);
-  const [file] = traceFiles(d);
-  const { reused } = chunkCounts(file);
-  const rn = await native.finish();
-  const worth = Math.ceil((want.events + want.markers) / SLOTS);
+  const { reused, worth } = await churnUnderIngest(t, 'discover', 60_000);
   // Found at the first poll instead: no chunk written again (measured: 0 of 92; found at once: 86 and 89).
   assert.ok(reused >= 10, `chunks written again with no poll during the run: ${reused} of ${worth}`);
-  assertStoredOnce(rn, want, c.db, file);
 });
 
 test('SIGKILL of the ingester loses nothing: what it committed is in the database, the rest still in the files', async (t) => {
